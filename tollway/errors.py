@@ -1,0 +1,131 @@
+"""tollway's exception tree, mapped in one place to HTTP statuses and Temporal errors.
+
+    TollwayError                      (500, retryable)
+    ├── BadRequest                    (400)
+    │   ├── BadJobHeader              malformed or missing `Livepeer` header / field
+    │   ├── BadSignature              job or address signature does not recover
+    │   ├── BadPayment                `Livepeer-Payment` undecodable or a ticket refused
+    │   ├── InsufficientCredit        paid credit below the orchestrator's minimum
+    │   └── BodyTooLarge              (413)
+    ├── Unauthorized                  (401) wrong orchestrator secret or API key
+    ├── NotFound                      (404) unknown job
+    ├── UnknownCapability             (503) no such capability registered here
+    ├── CapacityExhausted             (503) every slot of the capability is busy
+    ├── NoOrchestrator                (503) discovery found nobody able to serve the job
+    ├── AllOrchestratorsFailed        (502) every candidate failed; lists each attempt
+    ├── WorkerFailed                  (502) the BYOC container failed or timed out
+    └── ChainError                    (503) the chain refused or could not be reached
+
+Every error answers HTTP with `{"error": {"type", "message", ...details}}`; `to_application_error`
+turns one into a Temporal `ApplicationError` whose type is the class name.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class TollwayError(Exception):
+    status_code: ClassVar[int] = 500
+    retryable: ClassVar[bool] = True
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error": {"type": type(self).__name__, "message": self.message, **self.details}}
+
+
+class BadRequest(TollwayError):
+    status_code = 400
+    retryable = False
+
+
+class BadJobHeader(BadRequest):
+    pass
+
+
+class BadSignature(BadRequest):
+    pass
+
+
+class BadPayment(BadRequest):
+    pass
+
+
+class InsufficientCredit(BadRequest):
+    pass
+
+
+class BodyTooLarge(BadRequest):
+    status_code = 413
+
+
+class Unauthorized(TollwayError):
+    status_code = 401
+    retryable = False
+
+
+class NotFound(TollwayError):
+    status_code = 404
+    retryable = False
+
+
+class UnknownCapability(TollwayError):
+    status_code = 503
+    retryable = False
+
+
+class CapacityExhausted(TollwayError):
+    status_code = 503
+
+
+class NoOrchestrator(TollwayError):
+    status_code = 503
+    retryable = False
+
+
+class AllOrchestratorsFailed(TollwayError):
+    status_code = 502
+    retryable = False
+
+
+class WorkerFailed(TollwayError):
+    status_code = 502
+
+
+class ChainError(TollwayError):
+    status_code = 503
+
+
+ERROR_TYPES: dict[str, type[TollwayError]] = {
+    cls.__name__: cls
+    for cls in (
+        TollwayError,
+        BadRequest,
+        BadJobHeader,
+        BadSignature,
+        BadPayment,
+        InsufficientCredit,
+        BodyTooLarge,
+        Unauthorized,
+        NotFound,
+        UnknownCapability,
+        CapacityExhausted,
+        NoOrchestrator,
+        AllOrchestratorsFailed,
+        WorkerFailed,
+        ChainError,
+    )
+}
+
+
+def to_application_error(error: TollwayError) -> Exception:
+    """The Temporal form of `error`: its class name as type, retryable as the class says."""
+    from temporalio.exceptions import ApplicationError
+
+    return ApplicationError(
+        error.message, error.details, type=type(error).__name__, non_retryable=not error.retryable
+    )

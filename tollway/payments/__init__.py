@@ -1,0 +1,1 @@
+"""Probabilistic micropayment tickets: encoding, hashing, signatures, sender and recipient."""
