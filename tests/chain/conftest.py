@@ -1,0 +1,77 @@
+"""A session-wide anvil devnet with tollway's contracts deployed and a funded sender.
+
+Nothing here skips: a missing anvil or solcjs makes these fixtures fail loudly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from tollway.chain.anvil import AnvilProcess, dev_account_key
+from tollway.chain.client import ChainClient
+from tollway.chain.deploy import DevnetContracts, deploy_devnet
+
+from .helpers import ETHER, Party, rpc
+
+ROUND_LENGTH = 100
+SENDER_DEPOSIT = 5 * ETHER
+SENDER_RESERVE = 5 * ETHER
+
+
+@pytest.fixture(scope="session")
+def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilProcess]:
+    log_path = tmp_path_factory.mktemp("anvil") / "anvil.log"
+    process = AnvilProcess(log_path=log_path).start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def deployer() -> Party:
+    return Party.from_key(dev_account_key(0))
+
+
+@pytest.fixture(scope="session")
+def recipient() -> Party:
+    """The orchestrator: receives tickets and pays the redemption gas."""
+    return Party.from_key(dev_account_key(1))
+
+
+@pytest.fixture(scope="session")
+def sender() -> Party:
+    """The gateway: funded with SENDER_DEPOSIT and SENDER_RESERVE on the broker."""
+    return Party.from_key(dev_account_key(2))
+
+
+@pytest.fixture(scope="session")
+def stranger() -> Party:
+    """A funded account with nothing on the broker."""
+    return Party.from_key(dev_account_key(3))
+
+
+@pytest.fixture(scope="session")
+def devnet(anvil: AnvilProcess, deployer: Party) -> DevnetContracts:
+    return deploy_devnet(anvil.rpc_url, deployer.key, round_length=ROUND_LENGTH)
+
+
+@pytest.fixture(scope="session")
+async def chain(
+    anvil: AnvilProcess, devnet: DevnetContracts, sender: Party
+) -> AsyncIterator[ChainClient]:
+    async with ChainClient(anvil.rpc_url, devnet) as client:
+        await client.fund_deposit_and_reserve(sender.key, SENDER_DEPOSIT, SENDER_RESERVE)
+        yield client
+
+
+@pytest.fixture
+async def isolated(chain: ChainClient) -> AsyncIterator[ChainClient]:
+    """The chain, reverted to its current state (evm_snapshot/evm_revert) after the test."""
+    snapshot = await rpc(chain, "evm_snapshot")
+    try:
+        yield chain
+    finally:
+        assert await rpc(chain, "evm_revert", snapshot) is True

@@ -1,0 +1,81 @@
+"""Shared helpers for the chain tests (anvil RPC extras, parties, ticket building)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from web3.types import RPCEndpoint
+
+from tollway.chain.client import ChainClient
+from tollway.payments.signing import sign_digest
+from tollway.payments.ticket import MAX_UINT256, Ticket, recipient_rand_hash
+
+ETHER = 10**18
+_nonces = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Party:
+    key: bytes
+    address: str
+
+    @classmethod
+    def from_key(cls, key: bytes) -> Party:
+        return cls(key=key, address=Account.from_key(key).address)
+
+
+async def rpc(chain: ChainClient, method: str, *params: Any) -> Any:
+    """A raw JSON-RPC call (anvil_* / evm_* methods web3 does not wrap)."""
+    response = await chain.w3.provider.make_request(RPCEndpoint(method), list(params))
+    if "error" in response:
+        raise AssertionError(f"{method} failed: {response['error']}")
+    return response.get("result")
+
+
+async def set_balance(chain: ChainClient, address: str, wei: int) -> None:
+    await rpc(chain, "anvil_setBalance", address, hex(wei))
+
+
+async def mine_to_round(chain: ChainClient, round_: int) -> None:
+    """Mine empty blocks until `round_` is the current round (leaving it uninitialized)."""
+    target = round_ * await chain.round_length()
+    missing = target - await chain.block_number()
+    if missing > 0:
+        await rpc(chain, "anvil_mine", hex(missing))
+    assert await chain.current_round() == round_
+
+
+async def ensure_round_initialized(chain: ChainClient, key: bytes) -> None:
+    if not await chain.current_round_initialized():
+        await chain.initialize_round(key)
+
+
+async def make_ticket(
+    chain: ChainClient,
+    sender: str,
+    recipient: str,
+    *,
+    face_value: int = ETHER // 10,
+    win_prob: int = MAX_UINT256,
+    recipient_rand: int = 42,
+    nonce: int | None = None,
+) -> Ticket:
+    """A ticket stamped with the last initialized round and its block hash."""
+    round_ = await chain.last_initialized_round()
+    return Ticket(
+        recipient=recipient,
+        sender=sender,
+        face_value=face_value,
+        win_prob=win_prob,
+        sender_nonce=next(_nonces) if nonce is None else nonce,
+        recipient_rand_hash=recipient_rand_hash(recipient_rand),
+        creation_round=round_,
+        creation_round_block_hash=await chain.block_hash_for_round(round_),
+    )
+
+
+def sign(party: Party, ticket: Ticket) -> bytes:
+    return sign_digest(party.key, ticket.hash())

@@ -1,0 +1,68 @@
+"""Dispatch: send the signed, paid job to one orchestrator and keep its answer as an artifact."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from tollway.artifacts import ArtifactStore
+from tollway.byoc.header import JobRequest
+from tollway.models import DispatchInput, DispatchOutcome
+
+
+class DispatchActivities:
+    def __init__(
+        self, http: httpx.AsyncClient, private_key: bytes, address: str, artifacts: ArtifactStore
+    ) -> None:
+        self._http = http
+        self._key = private_key
+        self._address = address
+        self._artifacts = artifacts
+
+    @activity.defn(name="dispatch_job")
+    async def dispatch(self, request: DispatchInput) -> DispatchOutcome:
+        spec, candidate = request.spec, request.candidate
+        job = JobRequest(
+            id=spec.job_id,
+            request=spec.request,
+            parameters=spec.parameters,
+            capability=spec.capability,
+            timeout_seconds=spec.timeout_seconds,
+        ).signed_by(self._key, self._address)
+        headers = {"Livepeer": job.encode(), "Content-Type": spec.content_type}
+        if request.payment_header:
+            headers["Livepeer-Payment"] = request.payment_header
+        url = f"{candidate.url}/process/request/{spec.path.lstrip('/')}"
+        started = time.monotonic()
+        try:
+            response = await self._http.post(
+                url,
+                content=self._artifacts.get(spec.input_artifact),
+                headers=headers,
+                timeout=spec.timeout_seconds + 5,
+            )
+        except httpx.HTTPError as exc:
+            raise ApplicationError(
+                f"transport error: {exc!r}", type="OrchestratorUnreachable", non_retryable=True
+            ) from exc
+        elapsed = time.monotonic() - started
+        if response.status_code >= 500:
+            raise ApplicationError(
+                f"orchestrator answered {response.status_code}: {response.text[:300]}",
+                {"status_code": response.status_code},
+                type="OrchestratorFailed",
+                non_retryable=True,
+            )
+        balance = response.headers.get("Livepeer-Balance", "")
+        return DispatchOutcome(
+            status_code=response.status_code,
+            output_artifact=self._artifacts.put(response.content),
+            output_bytes=len(response.content),
+            content_type=response.headers.get("Content-Type", "application/octet-stream"),
+            elapsed_seconds=elapsed,
+            balance_wei=int(balance) if balance.lstrip("-").isdigit() else None,
+            metadata=response.headers.get("X-Metadata"),
+        )

@@ -1,0 +1,17 @@
+"""Settle: record the job's cost in the gateway's spend ledger, once."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from tollway.models import SettleInput
+from tollway.payments.spend import SpendLedger
+
+
+class SettlementActivities:
+    def __init__(self, ledger: SpendLedger) -> None:
+        self._ledger = ledger
+
+    @activity.defn(name="settle_job")
+    async def settle(self, entry: SettleInput) -> bool:
+        return self._ledger.record(entry)

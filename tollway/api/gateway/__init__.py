@@ -1,0 +1,1 @@
+"""The gateway's HTTP API: the `/v1` job API and Livepeer's `/process/request/{path}`."""

@@ -1,0 +1,35 @@
+"""Builds the gateway FastAPI app; its lifespan connects to Temporal after any fork."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import make_asgi_app
+
+from tollway.api.errors import install_error_handlers
+from tollway.api.gateway.routes import health, jobs, process
+from tollway.api.gateway.services import GatewayServices
+from tollway.artifacts import ArtifactStore
+from tollway.config import GatewaySettings
+from tollway.temporal import connect
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services = GatewayServices(
+            settings=settings,
+            temporal=await connect(settings.temporal_address, settings.namespace),
+            artifacts=ArtifactStore(settings.data_dir / "artifacts"),
+        )
+        yield
+
+    app = FastAPI(title="tollway gateway", lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(jobs.router)
+    app.include_router(process.router)
+    app.include_router(health.router)
+    app.mount("/metrics", make_asgi_app())
+    return app

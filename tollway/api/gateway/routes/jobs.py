@@ -1,0 +1,107 @@
+"""The durable job API: submit, read status, fetch output."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request, Response
+from pydantic import BaseModel, Field
+
+from tollway.api.body import read_body
+from tollway.api.gateway.deps import Services, Tenant
+from tollway.errors import BadRequest, NotFound
+from tollway.models import JobSpec, JobState, JobStatus
+
+router = APIRouter(prefix="/v1/jobs")
+
+_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+class JobSubmission(BaseModel):
+    capability: str = Field(min_length=1, max_length=128)
+    path: str = Field(default="", max_length=512)
+    input: Any = None
+    input_base64: str | None = None
+    content_type: str | None = None
+    timeout_seconds: int = Field(default=60, gt=0, le=3600)
+    max_price_wei_per_second: int | None = Field(default=None, ge=0)
+    idempotency_key: str | None = None
+    parameters: dict[str, Any] = {}
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    status_url: str
+    output_url: str
+
+
+def _input_bytes(submission: JobSubmission) -> tuple[bytes, str]:
+    if submission.input_base64 is not None:
+        if submission.input is not None:
+            raise BadRequest("give either input or input_base64, not both", field="input_base64")
+        try:
+            data = base64.b64decode(submission.input_base64, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise BadRequest("input_base64 is not base64", field="input_base64") from exc
+        return data, submission.content_type or "application/octet-stream"
+    return json.dumps(submission.input).encode(), submission.content_type or "application/json"
+
+
+@router.post("", status_code=202)
+async def submit_job(
+    request: Request,
+    services: Services,
+    tenant: Tenant,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> JobAccepted:
+    body = await read_body(request, services.settings.max_body_bytes)
+    submission = JobSubmission.model_validate_json(body or b"null")
+    key = submission.idempotency_key or idempotency_key or uuid.uuid4().hex
+    if not _KEY.match(key):
+        raise BadRequest("idempotency key must be 1-128 of [A-Za-z0-9_.:-]", field="idempotency_key")
+    data, content_type = _input_bytes(submission)
+    job_id = f"{tenant}.{key}"
+    await services.start_job(
+        JobSpec(
+            job_id=job_id,
+            capability=submission.capability,
+            path=submission.path,
+            input_artifact=services.artifacts.put(data),
+            content_type=content_type,
+            timeout_seconds=submission.timeout_seconds,
+            max_price_wei_per_second=submission.max_price_wei_per_second,
+            parameters=json.dumps(submission.parameters),
+            tenant=tenant,
+        )
+    )
+    return JobAccepted(
+        job_id=job_id, status_url=f"/v1/jobs/{job_id}", output_url=f"/v1/jobs/{job_id}/output"
+    )
+
+
+def _owned(job_id: str, tenant: str) -> str:
+    if not job_id.startswith(f"{tenant}."):
+        raise NotFound(f"no job {job_id!r}")
+    return job_id
+
+
+@router.get("/{job_id}")
+async def job_status(job_id: str, services: Services, tenant: Tenant) -> JobStatus:
+    return await services.job_status(_owned(job_id, tenant))
+
+
+@router.get("/{job_id}/output")
+async def job_output(job_id: str, services: Services, tenant: Tenant) -> Response:
+    status = await services.job_status(_owned(job_id, tenant))
+    if status.outcome is None or status.state not in (JobState.SUCCEEDED, JobState.REJECTED):
+        raise NotFound(f"job {job_id!r} has no output (state: {status.state})")
+    return Response(
+        services.artifacts.get(status.outcome.output_artifact),
+        media_type=status.outcome.content_type,
+        headers={"X-Orchestrator-Url": status.orchestrator or ""},
+    )

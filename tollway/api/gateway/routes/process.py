@@ -1,0 +1,51 @@
+"""Livepeer-compatible synchronous jobs: `POST /process/request/{path}` (reference 1.6).
+
+The handler stores the body, runs the same JobWorkflow as `/v1/jobs` and relays the answer
+with `X-Orchestrator-Url`. When every orchestrator fails it answers 502/503 JSON listing each
+attempt, where go-livepeer answers an empty 200.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request, Response
+
+from tollway.api.body import read_body
+from tollway.api.gateway.deps import Services
+from tollway.byoc.header import JobRequest
+from tollway.models import JobSpec
+
+router = APIRouter()
+
+
+@router.post("/process/request/{path:path}")
+async def process_request(path: str, request: Request, services: Services) -> Response:
+    job = JobRequest.decode(request.headers.get("Livepeer"))
+    body = await read_body(request, services.settings.max_body_bytes)
+    job_id = f"livepeer.{uuid.uuid4().hex}"
+    await services.start_job(
+        JobSpec(
+            job_id=job_id,
+            capability=job.capability,
+            path=path,
+            input_artifact=services.artifacts.put(body),
+            content_type=request.headers.get("Content-Type", "application/octet-stream"),
+            timeout_seconds=job.timeout_seconds,
+            request=job.request,
+            parameters=job.parameters,
+        )
+    )
+    status = await services.wait_job(job_id)
+    assert status.outcome is not None
+    headers = {"X-Orchestrator-Url": status.orchestrator or "", "X-Tollway-Job-Id": job_id}
+    if status.outcome.balance_wei is not None:
+        headers["Livepeer-Balance"] = str(status.outcome.balance_wei)
+    if status.outcome.metadata:
+        headers["X-Metadata"] = status.outcome.metadata
+    return Response(
+        services.artifacts.get(status.outcome.output_artifact),
+        status_code=status.outcome.status_code,
+        media_type=status.outcome.content_type,
+        headers=headers,
+    )

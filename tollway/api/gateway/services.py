@@ -1,0 +1,65 @@
+"""What gateway routes share: settings, Temporal, the artifact store; and starting/reading jobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from tollway.artifacts import ArtifactStore
+from tollway.config import GatewaySettings
+from tollway.errors import ERROR_TYPES, NotFound, TollwayError
+from tollway.models import Attempt, JobSpec, JobState, JobStatus
+
+
+@dataclass
+class GatewayServices:
+    settings: GatewaySettings
+    temporal: Client
+    artifacts: ArtifactStore
+
+    async def start_job(self, spec: JobSpec) -> None:
+        await self.temporal.start_workflow(
+            "JobWorkflow",
+            spec,
+            id=spec.job_id,
+            task_queue=self.settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            request_eager_start=True,
+        )
+
+    async def wait_job(self, job_id: str) -> JobStatus:
+        """The finished job, or the TollwayError its workflow failed with."""
+        handle = self.temporal.get_workflow_handle(job_id, result_type=JobStatus)
+        try:
+            return await handle.result()
+        except WorkflowFailureError as exc:
+            raise _job_error(exc) from exc
+
+    async def job_status(self, job_id: str) -> JobStatus:
+        handle = self.temporal.get_workflow_handle(job_id, result_type=JobStatus)
+        try:
+            description = await handle.describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise NotFound(f"no job {job_id!r}") from exc
+            raise
+        if description.status == WorkflowExecutionStatus.COMPLETED:
+            return await handle.result()
+        status = await handle.query("status", result_type=JobStatus)
+        if description.status not in (None, WorkflowExecutionStatus.RUNNING):
+            status.state = JobState.FAILED
+        return status
+
+
+def _job_error(exc: WorkflowFailureError) -> TollwayError:
+    cause = exc.cause
+    if isinstance(cause, ApplicationError):
+        kind = ERROR_TYPES.get(cause.type or "", TollwayError)
+        attempts = [Attempt.model_validate(a) for a in (cause.details or [])]
+        return kind(cause.message, attempts=[a.model_dump() for a in attempts])
+    return TollwayError(f"job failed: {cause or exc}")

@@ -1,0 +1,70 @@
+"""Builds the orchestrator FastAPI app; its lifespan opens the ledger, chain and Temporal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from prometheus_client import make_asgi_app
+
+from tollway.api.errors import install_error_handlers
+from tollway.api.orchestrator.routes import admin, capability, process
+from tollway.api.orchestrator.services import OrchestratorServices
+from tollway.byoc.registry import CapabilityRegistry
+from tollway.chain.client import ChainClient
+from tollway.chain.deploy import DevnetContracts
+from tollway.config import OrchestratorSettings
+from tollway.payments.keys import load_key
+from tollway.payments.ledger import Ledger
+from tollway.payments.recipient import TicketPolicy, TicketRecipient
+from tollway.temporal import connect
+
+
+def create_app(settings: OrchestratorSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _, address = load_key(settings.key)
+        ledger = Ledger(settings.data_dir / "ledger.sqlite")
+        chain = ChainClient(
+            settings.chain.rpc_url,
+            DevnetContracts(
+                ticket_broker=settings.chain.ticket_broker,
+                rounds_manager=settings.chain.rounds_manager,
+            ),
+        )
+        policy = TicketPolicy(
+            ev_wei=settings.ticket_ev_wei,
+            face_value_wei=settings.ticket_face_value_wei,
+            params_expiration_blocks=settings.params_expiration_blocks,
+        )
+        async with httpx.AsyncClient() as http:
+            services = OrchestratorServices(
+                settings=settings,
+                address=address,
+                ledger=ledger,
+                recipient=TicketRecipient(address, ledger, chain, policy),
+                registry=CapabilityRegistry(),
+                temporal=await connect(settings.temporal_address, settings.namespace),
+                http=http,
+            )
+            app.state.services = services
+            retry_loop = asyncio.create_task(services.hand_off_forever())
+            try:
+                yield
+            finally:
+                retry_loop.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await retry_loop
+                ledger.close()
+
+    app = FastAPI(title="tollway orchestrator", lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(capability.router)
+    app.include_router(process.router)
+    app.include_router(admin.router)
+    app.mount("/metrics", make_asgi_app())
+    return app

@@ -1,0 +1,31 @@
+"""Dependency aliases for orchestrator routes."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from tollway.api.orchestrator.services import OrchestratorServices
+from tollway.errors import Unauthorized
+
+
+def get_services(request: Request) -> OrchestratorServices:
+    services: OrchestratorServices = request.app.state.services
+    return services
+
+
+Services = Annotated[OrchestratorServices, Depends(get_services)]
+
+
+def require_secret(
+    services: Services, authorization: Annotated[str | None, Header()] = None
+) -> None:
+    """The raw orchestrator secret in `Authorization` (no Bearer prefix, as go-livepeer)."""
+    given = (authorization or "").encode()
+    if not hmac.compare_digest(given, services.settings.secret.encode()):
+        raise Unauthorized("invalid orchestrator secret in Authorization")
+
+
+SecretChecked = Depends(require_secret)

@@ -1,0 +1,39 @@
+"""Job inputs and outputs stored as files and named by id, so bytes stay out of workflow history.
+
+The gateway API and gateway workers share one directory here; at scale this is object storage.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from pathlib import Path
+
+from tollway.errors import NotFound
+
+_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class ArtifactStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, artifact_id: str) -> Path:
+        if not _ID.match(artifact_id):
+            raise NotFound(f"no artifact {artifact_id!r}")
+        return self.root / artifact_id
+
+    def put(self, data: bytes) -> str:
+        artifact_id = uuid.uuid4().hex
+        tmp = self.root / f".{artifact_id}.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, self.root / artifact_id)
+        return artifact_id
+
+    def get(self, artifact_id: str) -> bytes:
+        path = self.path(artifact_id)
+        if not path.exists():
+            raise NotFound(f"no artifact {artifact_id!r}")
+        return path.read_bytes()

@@ -1,0 +1,205 @@
+"""`ContainerRuntime` on the local Docker engine, hardened as ARCHITECTURE section 8 asks."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import docker
+from docker.errors import APIError, BuildError, DockerException, NotFound
+
+from tollway.byoc.runtime import ContainerSetupFailed
+from tollway.byoc.spec import BuildImageInput, ContainerInfo, ContainerSpec, StartedContainer
+from tollway.errors import WorkerFailed
+
+MANAGED_LABEL = "tollway"
+# Images built here carry MANAGED_LABEL too and pass it on to any container run from them, so
+# only this label, set by `start`, marks a container as ours to list and stop.
+CAPABILITY_LABEL = "tollway.capability"
+NON_ROOT_USER = "65534:65534"
+CONTAINER_TMP = "/tmp"  # noqa: S108 - a private tmpfs inside the container, not the host's /tmp
+TMPFS_OPTIONS = "rw,noexec,nosuid,nodev,size=64m"
+STOP_TIMEOUT_SECONDS = 3
+LOG_TAIL_CHARS = 2000
+
+
+def run_as_user(image_user: str) -> str:
+    """The image's USER, unless that is root or unset: then nobody, as no container runs as root."""
+    user = image_user.strip()
+    if user.split(":", 1)[0] in ("", "0", "root"):
+        return NON_ROOT_USER
+    return user
+
+
+class DockerRuntime:
+    def __init__(self, client: docker.DockerClient | None = None) -> None:
+        if client is None:
+            try:
+                client = docker.from_env()
+            except DockerException as exc:
+                raise WorkerFailed(f"no Docker engine answers: {exc}") from exc
+        self._client = client
+
+    def build_image(self, request: BuildImageInput) -> str:
+        context = Path(request.context_dir)
+        if not (context / "Dockerfile").is_file():
+            raise ContainerSetupFailed(f"no Dockerfile in {context}", context_dir=str(context))
+        try:
+            image, _ = self._client.images.build(
+                path=str(context),
+                tag=request.tag,
+                buildargs={"BASE_IMAGE": request.base_image},
+                labels={MANAGED_LABEL: "1"},
+                rm=True,
+                forcerm=True,
+                pull=False,
+            )
+        except BuildError as exc:
+            raise ContainerSetupFailed(
+                f"building {request.tag} failed: {exc.msg}",
+                tag=request.tag,
+                log=_build_log_tail(exc.build_log),
+            ) from exc
+        except (DockerException, OSError) as exc:
+            raise _docker_failure(f"building {request.tag}", exc) from exc
+        return str(image.id)
+
+    def start(self, spec: ContainerSpec) -> StartedContainer:
+        if spec.network == "none":
+            # Docker publishes no port for a container without a network (nor on an internal one),
+            # so nothing on 127.0.0.1 could reach it.
+            raise ContainerSetupFailed(
+                "network 'none' leaves the container unreachable through a 127.0.0.1 port",
+                capability=spec.capability,
+            )
+        try:
+            image = self._client.images.get(spec.image)
+        except NotFound as exc:
+            raise ContainerSetupFailed(f"no image {spec.image}", image=spec.image) from exc
+        except (DockerException, OSError) as exc:
+            raise _docker_failure(f"looking up {spec.image}", exc) from exc
+
+        port_key = f"{spec.container_port}/tcp"
+        name = f"tollway-{spec.capability}-{secrets.token_hex(4)}"
+        memory = f"{spec.memory_mb}m"
+        try:
+            container = self._client.containers.create(
+                spec.image,
+                name=name,
+                user=run_as_user(image.attrs.get("Config", {}).get("User") or ""),
+                environment={"PORT": str(spec.container_port), **spec.env},
+                labels={**spec.labels, MANAGED_LABEL: "1", CAPABILITY_LABEL: spec.capability},
+                # docker-init as PID 1 forwards SIGTERM and reaps zombies: `stop` stays quick
+                # even for a worker that installs no signal handler.
+                init=True,
+                read_only=True,
+                tmpfs={CONTAINER_TMP: TMPFS_OPTIONS},
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                pids_limit=spec.pids_limit,
+                mem_limit=memory,
+                memswap_limit=memory,
+                nano_cpus=round(spec.cpus * 1e9),
+                network_mode=spec.network,
+                ports={port_key: ("127.0.0.1", None)},
+            )
+        except (DockerException, OSError) as exc:
+            raise _docker_failure(f"creating {name}", exc) from exc
+        try:
+            container.start()
+            container.reload()
+            bindings = container.attrs["NetworkSettings"]["Ports"].get(port_key) or []
+            if not bindings:
+                raise WorkerFailed(
+                    f"{name} published no port (status {container.status})",
+                    container=name,
+                    log=_text_tail(container.logs(tail=50)),
+                )
+            host_port = int(bindings[0]["HostPort"])
+        except BaseException as exc:
+            self._remove_quietly(container)
+            if isinstance(exc, (DockerException, OSError)):
+                raise _docker_failure(f"starting {name}", exc) from exc
+            raise
+        return StartedContainer(
+            container_id=str(container.id),
+            name=name,
+            url=f"http://127.0.0.1:{host_port}",
+            host_port=host_port,
+        )
+
+    def stop(self, container_id: str) -> None:
+        try:
+            container = self._client.containers.get(container_id)
+            if CAPABILITY_LABEL not in container.labels:
+                raise ContainerSetupFailed(f"{container_id} is not a tollway container")
+            container.stop(timeout=STOP_TIMEOUT_SECONDS)
+            container.remove(force=True, v=True)
+        except NotFound:
+            return
+        except APIError as exc:
+            if exc.status_code == 409 and "in progress" in str(exc.explanation):
+                return
+            raise _docker_failure(f"stopping {container_id}", exc) from exc
+        except (DockerException, OSError) as exc:
+            raise _docker_failure(f"stopping {container_id}", exc) from exc
+
+    def list_containers(self, labels: Mapping[str, str] | None = None) -> list[ContainerInfo]:
+        wanted = {**(labels or {}), MANAGED_LABEL: "1"}
+        label_filter = [f"{key}={value}" for key, value in wanted.items()] + [CAPABILITY_LABEL]
+        try:
+            containers = self._client.containers.list(all=True, filters={"label": label_filter})
+        except (DockerException, OSError) as exc:
+            raise _docker_failure("listing containers", exc) from exc
+        return [_info(container) for container in containers]
+
+    def logs(self, container_id: str, tail: int = 100) -> str:
+        try:
+            raw = self._client.containers.get(container_id).logs(
+                stdout=True, stderr=True, tail=tail
+            )
+        except NotFound as exc:
+            raise WorkerFailed(f"no container {container_id}") from exc
+        except (DockerException, OSError) as exc:
+            raise _docker_failure(f"reading logs of {container_id}", exc) from exc
+        return bytes(raw).decode("utf-8", "replace")
+
+    def _remove_quietly(self, container: Any) -> None:
+        try:
+            container.remove(force=True, v=True)
+        except (DockerException, OSError):
+            pass
+
+
+def _info(container: Any) -> ContainerInfo:
+    ports: dict[str, list[dict[str, str]] | None] = container.attrs["NetworkSettings"]["Ports"]
+    host_port = next(
+        (int(b["HostPort"]) for bs in (ports or {}).values() for b in bs or [] if b), None
+    )
+    return ContainerInfo(
+        container_id=str(container.id),
+        name=str(container.name),
+        status=str(container.status),
+        labels=dict(container.labels),
+        url=f"http://127.0.0.1:{host_port}" if host_port else None,
+        host_port=host_port,
+    )
+
+
+def _docker_failure(action: str, exc: Exception) -> WorkerFailed:
+    """Client errors (bad reference, bad config) will fail again; the rest may not."""
+    if isinstance(exc, APIError) and exc.is_client_error() and exc.status_code != 409:
+        return ContainerSetupFailed(f"{action}: {exc.explanation or exc}")
+    detail = exc.explanation if isinstance(exc, APIError) else exc
+    return WorkerFailed(f"{action}: {detail}")
+
+
+def _build_log_tail(build_log: Iterable[dict[str, Any]]) -> str:
+    lines = [str(chunk.get("stream") or chunk.get("error") or "") for chunk in build_log]
+    return "".join(lines)[-LOG_TAIL_CHARS:]
+
+
+def _text_tail(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")[-LOG_TAIL_CHARS:]

@@ -1,0 +1,116 @@
+"""The `Livepeer` job header and the `Livepeer-Eth-Address` proof (reference livepeer-byoc.md 1.4, 1.5).
+
+Both are standard base64 of JSON. The job signature covers `request + parameters` exactly as
+sent; the address proof signs the checksummed address string. Both are EIP-191 over keccak256.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from eth_utils import is_address, to_checksum_address
+from pydantic import BaseModel, Field
+
+from tollway.errors import BadJobHeader, BadSignature
+from tollway.payments.signing import parse_hex_signature, recover_message, sign_message
+
+
+def _decode_json_header(value: str | None, name: str) -> dict[str, Any]:
+    if not value:
+        raise BadJobHeader(f"missing {name} header", field=name)
+    try:
+        data = json.loads(base64.b64decode(value.strip(), validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise BadJobHeader(f"{name} header is not base64-encoded JSON", field=name) from exc
+    if not isinstance(data, dict):
+        raise BadJobHeader(f"{name} header must be a JSON object", field=name)
+    return data
+
+
+def _encode_json_header(data: dict[str, Any]) -> str:
+    return base64.b64encode(json.dumps(data, separators=(",", ":")).encode()).decode()
+
+
+class JobRequest(BaseModel):
+    id: str = ""
+    request: str = "{}"
+    parameters: str = "{}"
+    capability: str
+    timeout_seconds: int = Field(gt=0)
+    sender: str = ""
+    sig: str = ""
+
+    def signed_message(self) -> bytes:
+        return (self.request + self.parameters).encode()
+
+    def signed_by(self, private_key: bytes, address: str) -> JobRequest:
+        sig = sign_message(private_key, self.signed_message())
+        return self.model_copy(update={"sender": address, "sig": "0x" + sig.hex()})
+
+    def verify(self) -> str:
+        """The checksummed sender, or BadSignature when `sig` does not recover to `sender`."""
+        if not is_address(self.sender):
+            raise BadSignature("job header sender is not an address", field="sender")
+        signer = recover_message(self.signed_message(), parse_hex_signature(self.sig))
+        if signer != to_checksum_address(self.sender):
+            raise BadSignature("job signature does not match sender", field="sig")
+        return signer
+
+    def encode(self) -> str:
+        return _encode_json_header(self.model_dump(exclude_defaults=False))
+
+    @classmethod
+    def decode(cls, value: str | None) -> JobRequest:
+        data = _decode_json_header(value, "Livepeer")
+        capability = data.get("capability")
+        if not isinstance(capability, str) or not capability:
+            raise BadJobHeader("Livepeer header needs a capability", field="capability")
+        timeout = data.get("timeout_seconds")
+        if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
+            raise BadJobHeader(
+                "Livepeer header needs a positive integer timeout_seconds", field="timeout_seconds"
+            )
+        for field in ("request", "parameters"):
+            text = data.get(field, "{}")
+            if not isinstance(text, str):
+                raise BadJobHeader(f"{field} must be a string holding JSON", field=field)
+            try:
+                parsed = json.loads(text)
+            except ValueError as exc:
+                raise BadJobHeader(f"{field} is not valid JSON", field=field) from exc
+            if not isinstance(parsed, dict):
+                raise BadJobHeader(f"{field} must hold a JSON object", field=field)
+        for field in ("id", "sender", "sig"):
+            if not isinstance(data.get(field, ""), str):
+                raise BadJobHeader(f"{field} must be a string", field=field)
+        return cls(
+            id=data.get("id", ""),
+            request=data.get("request", "{}"),
+            parameters=data.get("parameters", "{}"),
+            capability=capability,
+            timeout_seconds=timeout,
+            sender=data.get("sender", ""),
+            sig=data.get("sig", ""),
+        )
+
+
+def encode_eth_address_header(private_key: bytes, address: str) -> str:
+    addr = to_checksum_address(address)
+    sig = sign_message(private_key, addr.encode())
+    return _encode_json_header({"addr": addr, "sig": "0x" + sig.hex()})
+
+
+def verify_eth_address_header(value: str | None) -> str:
+    """The gateway address proven by a `Livepeer-Eth-Address` header."""
+    data = _decode_json_header(value, "Livepeer-Eth-Address")
+    addr, sig = data.get("addr"), data.get("sig")
+    if not isinstance(addr, str) or not is_address(addr):
+        raise BadJobHeader("Livepeer-Eth-Address needs an addr", field="addr")
+    if not isinstance(sig, str):
+        raise BadJobHeader("Livepeer-Eth-Address needs a sig", field="sig")
+    if recover_message(addr.encode(), parse_hex_signature(sig)) != to_checksum_address(addr):
+        raise BadSignature("Livepeer-Eth-Address signature does not match addr", field="sig")
+    return to_checksum_address(addr)

@@ -1,0 +1,84 @@
+"""Capabilities registered on an orchestrator, with capacity enforced at request time.
+
+Registration JSON follows go-livepeer's ExternalCapability (reference livepeer-byoc.md 1.2).
+Unlike go-livepeer, a full capability refuses work (503) and every slot is released on every
+path, errors and timeouts included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from fractions import Fraction
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from tollway.errors import CapacityExhausted, UnknownCapability
+
+WEI_PER_ETH = 10**18
+
+
+class ExternalCapability(BaseModel):
+    name: str = Field(min_length=1, max_length=128)
+    description: str = ""
+    url: str = Field(min_length=1)
+    capacity: int = Field(default=1, ge=1)
+    price_per_unit: int = Field(default=0, ge=0)
+    price_scaling: int = Field(default=1, ge=0)
+    currency: Literal["", "wei", "WEI", "eth", "ETH"] = ""
+    token: str = ""
+
+    @field_validator("price_scaling")
+    @classmethod
+    def _zero_means_one(cls, value: int) -> int:
+        return value or 1
+
+    @property
+    def price_wei_per_second(self) -> int:
+        """Integer wei per second, floored as go-livepeer does."""
+        per_unit = Fraction(self.price_per_unit, self.price_scaling)
+        if self.currency.lower() == "eth":
+            per_unit *= WEI_PER_ETH
+        return int(per_unit)
+
+
+class CapabilityRegistry:
+    def __init__(self) -> None:
+        self._capabilities: dict[str, ExternalCapability] = {}
+        self._in_flight: dict[str, int] = {}
+
+    def register(self, capability: ExternalCapability) -> None:
+        self._capabilities[capability.name] = capability
+        self._in_flight.setdefault(capability.name, 0)
+
+    def unregister(self, name: str) -> bool:
+        return self._capabilities.pop(name, None) is not None
+
+    def get(self, name: str) -> ExternalCapability:
+        capability = self._capabilities.get(name)
+        if capability is None:
+            raise UnknownCapability(f"capability {name!r} is not registered here", capability=name)
+        return capability
+
+    def available(self, name: str) -> int:
+        capability = self._capabilities.get(name)
+        if capability is None:
+            return 0
+        return max(0, capability.capacity - self._in_flight.get(name, 0))
+
+    def names(self) -> list[str]:
+        return sorted(self._capabilities)
+
+    @contextmanager
+    def slot(self, name: str) -> Iterator[ExternalCapability]:
+        capability = self.get(name)
+        if self.available(name) <= 0:
+            raise CapacityExhausted(
+                f"capability {name!r} is at capacity ({capability.capacity})", capability=name
+            )
+        self._in_flight[name] = self._in_flight.get(name, 0) + 1
+        try:
+            yield capability
+        finally:
+            self._in_flight[name] -= 1

@@ -1,0 +1,42 @@
+"""The container runtime contract the orchestrator's activities are written against."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from tollway.byoc.spec import BuildImageInput, ContainerInfo, ContainerSpec, StartedContainer
+from tollway.errors import WorkerFailed
+
+
+class ContainerSetupFailed(WorkerFailed):
+    """The image or the spec is wrong (missing image, failing Dockerfile): retrying cannot help."""
+
+    retryable = False
+
+
+class ContainerRuntime(Protocol):
+    """Blocking calls: async callers run them in a thread.
+
+    Failures raise `WorkerFailed` when another try may succeed, `ContainerSetupFailed` when not.
+    """
+
+    def build_image(self, request: BuildImageInput) -> str:
+        """Build `request.context_dir` as `request.tag`; returns the image id."""
+        ...
+
+    def start(self, spec: ContainerSpec) -> StartedContainer:
+        """Start a hardened container, reachable on a 127.0.0.1 port once it is healthy."""
+        ...
+
+    def stop(self, container_id: str) -> None:
+        """Stop and remove the container; a container already gone is not an error."""
+        ...
+
+    def list_containers(self, labels: Mapping[str, str] | None = None) -> list[ContainerInfo]:
+        """Every container this runtime started (running or not) that carries all `labels`."""
+        ...
+
+    def logs(self, container_id: str, tail: int = 100) -> str:
+        """The last `tail` lines of the container's stdout and stderr."""
+        ...

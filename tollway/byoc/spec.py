@@ -1,0 +1,67 @@
+"""What a BYOC container is asked to be, and what the runtime reports back.
+
+These are the arguments and results of the container activities, so they travel through
+Temporal history: plain data only, no secrets beyond what the worker's env must carry.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_BASE_IMAGE = "tollway/base:bookworm"
+
+# Docker accepts [a-zA-Z0-9][a-zA-Z0-9_.-]* as a container name, and the capability is part of it.
+CAPABILITY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ContainerSpec(_Model):
+    capability: str = Field(pattern=CAPABILITY_PATTERN)
+    image: str = Field(min_length=1)
+    container_port: int = Field(default=5000, ge=1, le=65535)
+    health_path: str = Field(default="/health", pattern=r"^/")
+    env: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    memory_mb: int = Field(default=512, ge=6)
+    cpus: float = Field(default=1.0, gt=0)
+    pids_limit: int = Field(default=128, ge=1)
+    network: Literal["bridge", "none"] = "bridge"
+
+
+class BuildImageInput(_Model):
+    context_dir: str = Field(min_length=1)
+    tag: str = Field(min_length=1)
+    base_image: str = DEFAULT_BASE_IMAGE
+
+
+class StartedContainer(_Model):
+    container_id: str
+    name: str
+    url: str
+    host_port: int
+
+
+class ContainerInfo(_Model):
+    """One container the runtime manages; `url` and `host_port` only while it publishes one."""
+
+    container_id: str
+    name: str
+    status: str
+    labels: dict[str, str]
+    url: str | None = None
+    host_port: int | None = None
+
+
+class WaitHealthyInput(_Model):
+    url: str
+    health_path: str = Field(default="/health", pattern=r"^/")
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+class StopContainerInput(_Model):
+    container_id: str = Field(min_length=1)

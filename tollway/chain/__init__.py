@@ -1,0 +1,1 @@
+"""The devnet chain: tollway's RoundsManager/TicketBroker contracts, anvil, deploy and client."""

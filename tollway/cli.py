@@ -1,0 +1,125 @@
+"""The `tollway` command: the embedded stack (up, down, status, demo) and each role on its own."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from tollway.config import GatewaySettings, GpuWorkerSettings, OrchestratorSettings, load_settings
+
+app = typer.Typer(help="tollway: BYOC GPU jobs on a Livepeer-style marketplace.", no_args_is_help=True)
+gateway_app = typer.Typer(help="Run the gateway's processes.", no_args_is_help=True)
+orchestrator_app = typer.Typer(help="Run the orchestrator's processes.", no_args_is_help=True)
+app.add_typer(gateway_app, name="gateway")
+app.add_typer(orchestrator_app, name="orchestrator")
+
+console = Console()
+StackDir = Annotated[
+    Path | None,
+    typer.Option("--dir", help="Stack state, configs and logs [default: $TOLLWAY_HOME or .tollway]"),
+]
+ConfigFile = Annotated[Path | None, typer.Option("--config", help="JSON settings file.")]
+
+
+def _stack_dir(directory: Path | None) -> Path:
+    return (directory or Path(os.environ.get("TOLLWAY_HOME", ".tollway"))).resolve()
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def up(
+    directory: StackDir = None,
+    free_ports: Annotated[bool, typer.Option(help="Pick free ports instead of defaults.")] = False,
+) -> None:
+    """Start the embedded stack and print where everything listens."""
+    from tollway.stack.state import StackState
+    from tollway.stack.up import Ports, bring_up
+
+    directory = _stack_dir(directory)
+    state = bring_up(directory, Ports.free() if free_ports else Ports(), console)
+    console.print_json(state.model_dump_json())
+    console.print(f"state written to {StackState.path(directory)}")
+
+
+@app.command()
+def down(directory: StackDir = None) -> None:
+    """Stop the processes and containers that `tollway up` started."""
+    from tollway.stack.down import bring_down
+
+    bring_down(_stack_dir(directory), console)
+
+
+@app.command()
+def status(directory: StackDir = None) -> None:
+    """Print the stack's state file and check that each part is alive."""
+    from tollway.stack.status import show
+
+    if not show(_stack_dir(directory), console):
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(directory: StackDir = None) -> None:
+    """Run one paid BYOC job end to end (starting the stack if needed)."""
+    from tollway.stack.demo import DemoFailed, run_demo
+
+    try:
+        run_demo(_stack_dir(directory), console)
+    except DemoFailed as exc:
+        console.print(f"[red]demo failed:[/] {exc}")
+        raise typer.Exit(1) from exc
+
+
+@gateway_app.command("api")
+def gateway_api(config: ConfigFile = None) -> None:
+    """The gateway's HTTP API (uvicorn, 127.0.0.1 by default)."""
+    from tollway.api.gateway.app import create_app
+
+    settings = load_settings(GatewaySettings, config)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+
+
+@gateway_app.command("worker")
+def gateway_worker(config: ConfigFile = None) -> None:
+    """The gateway's Temporal worker (job workflows and their activities)."""
+    from tollway.workers import gateway
+
+    _logging()
+    asyncio.run(gateway.run(load_settings(GatewaySettings, config)))
+
+
+@orchestrator_app.command("api")
+def orchestrator_api(config: ConfigFile = None) -> None:
+    """The orchestrator's Livepeer-compatible HTTP API."""
+    from tollway.api.orchestrator.app import create_app
+
+    settings = load_settings(OrchestratorSettings, config)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+
+
+@orchestrator_app.command("worker")
+def orchestrator_worker(config: ConfigFile = None) -> None:
+    """The orchestrator's Temporal worker (redemption and container workflows)."""
+    from tollway.workers import orchestrator
+
+    _logging()
+    asyncio.run(orchestrator.run(load_settings(OrchestratorSettings, config)))
+
+
+@app.command("gpu-worker")
+def gpu_worker(config: ConfigFile = None) -> None:
+    """A GPU worker: runs BYOC containers through Docker on its own task queue."""
+    from tollway.workers import gpu
+
+    _logging()
+    asyncio.run(gpu.run(load_settings(GpuWorkerSettings, config)))

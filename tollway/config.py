@@ -1,0 +1,100 @@
+"""Settings for each role, read from a JSON config file (written by `tollway up`) and the
+environment (`TOLLWAY_<ROLE>_<FIELD>`), environment winning."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+GATEWAY_NAMESPACE = "gateway"
+ORCHESTRATOR_NAMESPACE = "orchestrator"
+GATEWAY_TASK_QUEUE = "tollway-gateway"
+ORCHESTRATOR_TASK_QUEUE = "tollway-orchestrator"
+
+MiB = 1024 * 1024
+
+
+class ChainSettings(BaseModel):
+    rpc_url: str = "http://127.0.0.1:8545"
+    ticket_broker: str = ""
+    rounds_manager: str = ""
+
+
+class KeySettings(BaseModel):
+    keystore: Path
+    password_file: Path
+
+
+class RoleSettings(BaseSettings):
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings, init_settings)
+
+
+class OrchestratorSettings(RoleSettings):
+    model_config = SettingsConfigDict(env_prefix="TOLLWAY_ORCH_", env_nested_delimiter="__")
+
+    host: str = "127.0.0.1"
+    port: int = 8935
+    service_addr: str = "http://127.0.0.1:8935"
+    secret: str = Field(min_length=16)
+    data_dir: Path = Path(".tollway/orchestrator")
+    key: KeySettings
+    chain: ChainSettings = ChainSettings()
+    temporal_address: str = "127.0.0.1:7233"
+    namespace: str = ORCHESTRATOR_NAMESPACE
+    task_queue: str = ORCHESTRATOR_TASK_QUEUE
+    ticket_ev_wei: int = 8_000_000_000
+    ticket_face_value_wei: int = 1_000_000_000_000_000
+    params_expiration_blocks: int = 40
+    min_credit_seconds: int = 60
+    max_body_bytes: int = 64 * MiB
+
+
+class GatewaySettings(RoleSettings):
+    model_config = SettingsConfigDict(env_prefix="TOLLWAY_GATEWAY_", env_nested_delimiter="__")
+
+    host: str = "127.0.0.1"
+    port: int = 9935
+    data_dir: Path = Path(".tollway/gateway")
+    key: KeySettings
+    orchestrators: list[str] = []
+    temporal_address: str = "127.0.0.1:7233"
+    namespace: str = GATEWAY_NAMESPACE
+    task_queue: str = GATEWAY_TASK_QUEUE
+    api_key_sha256: list[str] = []
+    token_timeout_seconds: float = 2.0
+    max_body_bytes: int = 64 * MiB
+
+
+class GpuWorkerSettings(RoleSettings):
+    model_config = SettingsConfigDict(env_prefix="TOLLWAY_GPU_")
+
+    worker_id: str = "gpu-0"
+    temporal_address: str = "127.0.0.1:7233"
+    namespace: str = ORCHESTRATOR_NAMESPACE
+    stack_id: str = "default"
+
+    @property
+    def task_queue(self) -> str:
+        return f"tollway-gpu-{self.worker_id}"
+
+
+S = TypeVar("S", bound=RoleSettings)
+
+
+def load_settings(cls: type[S], config_file: Path | None) -> S:
+    """`cls` from a JSON file when given, with environment variables overriding it."""
+    data: dict[str, Any] = json.loads(config_file.read_text()) if config_file else {}
+    return cls(**data)

@@ -1,0 +1,147 @@
+"""Pydantic contracts for the job lifecycle: one model per workflow and activity input/output.
+
+Only small JSON travels through workflow history; job bytes are artifacts named by id.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from tollway.byoc.spec import BuildImageInput, ContainerSpec, StartedContainer
+
+
+class JobSpec(BaseModel):
+    """What a client asked for, as the gateway's JobWorkflow receives it."""
+
+    job_id: str
+    capability: str
+    path: str = ""
+    input_artifact: str
+    content_type: str = "application/json"
+    timeout_seconds: int = Field(default=60, gt=0, le=3600)
+    max_price_wei_per_second: int | None = None
+    request: str = "{}"
+    parameters: str = "{}"
+    tenant: str = "default"
+
+
+class Candidate(BaseModel):
+    """One orchestrator's job token, decoded (reference livepeer-byoc.md 1.5)."""
+
+    url: str
+    address: str
+    price_per_unit: int
+    pixels_per_unit: int = 1
+    capacity: int
+    balance_wei: int
+    ticket_params: dict[str, Any]
+
+
+class Attempt(BaseModel):
+    orchestrator: str
+    stage: str
+    reason: str
+    status_code: int | None = None
+
+
+class DiscoverInput(BaseModel):
+    capability: str
+    include: list[str] = []
+    exclude: list[str] = []
+
+
+class Discovery(BaseModel):
+    candidates: list[Candidate]
+    failures: list[Attempt]
+
+
+class PaymentInput(BaseModel):
+    job_id: str
+    candidate: Candidate
+    timeout_seconds: int
+
+
+class PaymentPlan(BaseModel):
+    header: str | None
+    tickets: int
+    ev_wei: int
+
+
+class DispatchInput(BaseModel):
+    spec: JobSpec
+    candidate: Candidate
+    payment_header: str | None
+
+
+class DispatchOutcome(BaseModel):
+    """An orchestrator's answer. 2xx and 4xx arrive here; 5xx and transport faults raise."""
+
+    status_code: int
+    output_artifact: str
+    output_bytes: int
+    content_type: str
+    elapsed_seconds: float
+    balance_wei: int | None
+    metadata: str | None = None
+
+
+class SettleInput(BaseModel):
+    job_id: str
+    tenant: str
+    capability: str
+    orchestrator: str
+    cost_wei: int
+    tickets: int
+    ev_wei: int
+
+
+class JobState(StrEnum):
+    DISCOVERING = "discovering"
+    PAYING = "paying"
+    DISPATCHING = "dispatching"
+    SETTLING = "settling"
+    SUCCEEDED = "succeeded"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class JobStatus(BaseModel):
+    job_id: str
+    capability: str
+    state: JobState
+    orchestrator: str | None = None
+    attempts: list[Attempt] = []
+    tickets_sent: int = 0
+    ticket_ev_wei: int = 0
+    cost_wei: int | None = None
+    outcome: DispatchOutcome | None = None
+    error: str | None = None
+
+
+class ServeCapabilityInput(BaseModel):
+    """One replica of a BYOC capability, run on one GPU worker and registered with its price."""
+
+    spec: ContainerSpec
+    build: BuildImageInput | None = None
+    gpu_task_queue: str
+    capacity: int = Field(default=1, ge=1)
+    price_wei_per_second: int = Field(default=0, ge=0)
+    description: str = ""
+
+
+class ContainerState(StrEnum):
+    BUILDING = "building"
+    STARTING = "starting"
+    WAITING_HEALTHY = "waiting_healthy"
+    SERVING = "serving"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class ContainerStatus(BaseModel):
+    capability: str
+    state: ContainerState
+    container: StartedContainer | None = None

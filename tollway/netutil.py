@@ -1,0 +1,15 @@
+"""Small networking helpers (tollway only ever binds 127.0.0.1)."""
+
+from __future__ import annotations
+
+import socket
+
+LOCALHOST = "127.0.0.1"
+
+
+def free_port(host: str = LOCALHOST) -> int:
+    """A TCP port that was free on `host` a moment ago (the caller should retry on a clash)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port

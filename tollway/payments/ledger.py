@@ -1,0 +1,100 @@
+"""The orchestrator's durable payment state in SQLite: credit, used nonces, winning tickets.
+
+Credit is kept exactly: in units of 1/(2^256-1) wei, so a ticket's EV (faceValue x winProb) adds
+as an integer and nothing is rounded until a balance is read. Each payment is applied in one
+transaction, so a restart loses no credit and a replayed nonce is refused even after a crash.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tollway.payments.ticket import MAX_UINT256
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS credit (
+    sender TEXT NOT NULL, capability TEXT NOT NULL, units TEXT NOT NULL,
+    PRIMARY KEY (sender, capability));
+CREATE TABLE IF NOT EXISTS used_nonces (
+    recipient_rand_hash BLOB NOT NULL, nonce INTEGER NOT NULL,
+    PRIMARY KEY (recipient_rand_hash, nonce));
+CREATE TABLE IF NOT EXISTS winning_tickets (
+    ticket_hash TEXT PRIMARY KEY, body TEXT NOT NULL, handed_off INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+"""
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def secret(self, key: str, make: bytes) -> bytes:
+        """A stored secret, created from `make` on first use (stable across restarts)."""
+        with self.transaction() as db:
+            row = db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+            if row:
+                return bytes(row[0])
+            db.execute("INSERT INTO kv (key, value) VALUES (?, ?)", (key, make))
+            return make
+
+    @staticmethod
+    def units(db: sqlite3.Connection, sender: str, capability: str) -> int:
+        row = db.execute(
+            "SELECT units FROM credit WHERE sender = ? AND capability = ?", (sender, capability)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    @staticmethod
+    def add_units(db: sqlite3.Connection, sender: str, capability: str, delta: int) -> int:
+        total = Ledger.units(db, sender, capability) + delta
+        db.execute(
+            "INSERT INTO credit (sender, capability, units) VALUES (?, ?, ?) "
+            "ON CONFLICT (sender, capability) DO UPDATE SET units = excluded.units",
+            (sender, capability, str(total)),
+        )
+        return total
+
+    def balance_wei(self, sender: str, capability: str) -> int:
+        """Credit floored to whole wei (negative when work outran payment)."""
+        with self.transaction() as db:
+            return self.units(db, sender, capability) // MAX_UINT256
+
+    def debit(self, sender: str, capability: str, wei: int) -> int:
+        with self.transaction() as db:
+            return self.add_units(db, sender, capability, -wei * MAX_UINT256) // MAX_UINT256
+
+    def pending_winners(self) -> list[tuple[str, str]]:
+        with self.transaction() as db:
+            rows = db.execute(
+                "SELECT ticket_hash, body FROM winning_tickets WHERE handed_off = 0"
+            ).fetchall()
+        return [(str(h), str(b)) for h, b in rows]
+
+    def mark_handed_off(self, ticket_hash: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE winning_tickets SET handed_off = 1 WHERE ticket_hash = ?", (ticket_hash,)
+            )

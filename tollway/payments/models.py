@@ -1,0 +1,69 @@
+"""Payment records shared by the orchestrator API and its redemption workflow."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from tollway.payments.ticket import Ticket
+
+
+class WinningTicket(BaseModel):
+    """Everything `redeemWinningTicket` needs; large ints travel as decimal strings in JSON."""
+
+    recipient: str
+    sender: str
+    face_value: int
+    win_prob: int
+    sender_nonce: int
+    recipient_rand_hash: str
+    creation_round: int
+    creation_round_block_hash: str
+    sig: str
+    recipient_rand: int
+    params_expiration_block: int
+
+    @classmethod
+    def of(
+        cls, ticket: Ticket, sig: bytes, recipient_rand: int, expiration_block: int
+    ) -> WinningTicket:
+        return cls(
+            recipient=ticket.recipient,
+            sender=ticket.sender,
+            face_value=ticket.face_value,
+            win_prob=ticket.win_prob,
+            sender_nonce=ticket.sender_nonce,
+            recipient_rand_hash="0x" + ticket.recipient_rand_hash.hex(),
+            creation_round=ticket.creation_round,
+            creation_round_block_hash="0x" + ticket.creation_round_block_hash.hex(),
+            sig="0x" + sig.hex(),
+            recipient_rand=recipient_rand,
+            params_expiration_block=expiration_block,
+        )
+
+    def ticket(self) -> Ticket:
+        return Ticket(
+            recipient=self.recipient,
+            sender=self.sender,
+            face_value=self.face_value,
+            win_prob=self.win_prob,
+            sender_nonce=self.sender_nonce,
+            recipient_rand_hash=bytes.fromhex(self.recipient_rand_hash[2:]),
+            creation_round=self.creation_round,
+            creation_round_block_hash=bytes.fromhex(self.creation_round_block_hash[2:]),
+        )
+
+    @property
+    def signature(self) -> bytes:
+        return bytes.fromhex(self.sig[2:])
+
+    @property
+    def ticket_hash(self) -> str:
+        return "0x" + self.ticket().hash().hex()
+
+
+class Redeemed(BaseModel):
+    ticket_hash: str
+    tx_hash: str
+    face_value: int
+    sender: str
+    already_used: bool = False

@@ -1,0 +1,160 @@
+"""The orchestrator's side of payments: issue ticket params, validate and credit payments.
+
+Unlike go-livepeer (reference 2.11), a payment is all-or-nothing: one bad ticket refuses the
+whole batch with a named reason and credits nothing, and the HMAC secret lives in the ledger so
+params issued before a restart still validate after it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from typing import Protocol
+
+from tollway.errors import BadPayment, BadSignature
+from tollway.payments.ledger import Ledger
+from tollway.payments.models import WinningTicket
+from tollway.payments.signing import recover_digest
+from tollway.payments.ticket import (
+    MAX_UINT256,
+    derive_recipient_rand,
+    is_winning,
+    recipient_rand_hash,
+    win_prob_for,
+)
+from tollway.payments.wire import Payment, Price, TicketParams
+
+MAX_NONCES_PER_PARAMS = 600
+
+
+class ChainView(Protocol):
+    """What the recipient reads from the chain (the L1 head and the last initialized round)."""
+
+    async def block_number(self) -> int: ...
+    async def last_initialized_round(self) -> int: ...
+    async def block_hash_for_round(self, round_number: int) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class TicketPolicy:
+    ev_wei: int
+    face_value_wei: int
+    params_expiration_blocks: int = 40
+
+
+@dataclass(frozen=True)
+class Receipt:
+    tickets: int
+    credited_wei: int
+    winners: list[WinningTicket]
+
+
+class TicketRecipient:
+    def __init__(self, address: str, ledger: Ledger, chain: ChainView, policy: TicketPolicy) -> None:
+        self.address = address
+        self.ledger = ledger
+        self.chain = chain
+        self.policy = policy
+        self._secret = ledger.secret("recipient_rand_secret", secrets.token_bytes(32))
+
+    def _rand(self, params: TicketParams, sender: str, price: Price) -> int:
+        return derive_recipient_rand(
+            self._secret,
+            seed=params.seed,
+            sender=sender,
+            face_value=params.face_value,
+            win_prob=params.win_prob,
+            expiration_block=params.expiration_block,
+            price_per_unit=price.price_per_unit,
+            pixels_per_unit=price.pixels_per_unit,
+            aux=params.aux_data,
+        )
+
+    async def ticket_params(self, sender: str, price: Price) -> TicketParams:
+        round_number = await self.chain.last_initialized_round()
+        block_hash = await self.chain.block_hash_for_round(round_number)
+        if round_number > 0 and block_hash == b"\x00" * 32:
+            round_number -= 1
+            block_hash = await self.chain.block_hash_for_round(round_number)
+        face_value = self.policy.face_value_wei if price.price_per_unit > 0 else 0
+        params = TicketParams(
+            recipient=self.address,
+            face_value=face_value,
+            win_prob=win_prob_for(self.policy.ev_wei, face_value),
+            recipient_rand_hash=b"\x00" * 32,
+            seed=secrets.token_bytes(32),
+            expiration_block=await self.chain.block_number() + self.policy.params_expiration_blocks,
+            creation_round=round_number,
+            creation_round_block_hash=block_hash,
+        )
+        rand = self._rand(params, sender, price)
+        return params.model_copy(update={"recipient_rand_hash": recipient_rand_hash(rand)})
+
+    async def receive(self, payment: Payment, sender: str, capability: str) -> Receipt:
+        """Validate every ticket, then credit their EV and record winners in one transaction."""
+        params = payment.params
+        if payment.sender != sender:
+            raise BadPayment("payment sender differs from the job's signed sender", field="sender")
+        if params.recipient != self.address:
+            raise BadPayment("tickets are not payable to this orchestrator", field="recipient")
+        rand = self._rand(params, sender, payment.expected_price)
+        if recipient_rand_hash(rand) != params.recipient_rand_hash:
+            raise BadPayment(
+                "recipientRand does not match: these params were not issued by this orchestrator",
+                field="recipient_rand_hash",
+            )
+        if params.expiration_block <= await self.chain.block_number():
+            raise BadPayment("ticket params expired: fetch a new token", field="expiration_block")
+        if not payment.tickets:
+            raise BadPayment("payment carries no tickets", field="ticket_sender_params")
+        winners: list[WinningTicket] = []
+        for signed in payment.tickets:
+            ticket = params.ticket(sender, signed.sender_nonce)
+            try:
+                signer = recover_digest(ticket.hash(), signed.sig)
+            except BadSignature as exc:
+                raise BadPayment(
+                    f"ticket nonce {signed.sender_nonce}: {exc.message}", field="sig"
+                ) from exc
+            if signer != sender:
+                raise BadPayment(
+                    f"ticket nonce {signed.sender_nonce} is not signed by the sender", field="sig"
+                )
+            if is_winning(signed.sig, rand, params.win_prob):
+                winners.append(WinningTicket.of(ticket, signed.sig, rand, params.expiration_block))
+        units = params.face_value * params.win_prob * len(payment.tickets)
+        with self.ledger.transaction() as db:
+            self._use_nonces(db, params.recipient_rand_hash, [t.sender_nonce for t in payment.tickets])
+            self.ledger.add_units(db, sender, capability, units)
+            for winner in winners:
+                db.execute(
+                    "INSERT OR IGNORE INTO winning_tickets (ticket_hash, body) VALUES (?, ?)",
+                    (winner.ticket_hash, json.dumps(winner.model_dump())),
+                )
+        credited = units // MAX_UINT256
+        return Receipt(tickets=len(payment.tickets), credited_wei=credited, winners=winners)
+
+    @staticmethod
+    def _use_nonces(db: sqlite3.Connection, rand_hash: bytes, nonces: list[int]) -> None:
+        if len(set(nonces)) != len(nonces):
+            raise BadPayment("payment repeats a nonce", field="sender_nonce")
+        used = db.execute(
+            "SELECT COUNT(*) FROM used_nonces WHERE recipient_rand_hash = ?", (rand_hash,)
+        ).fetchone()[0]
+        if used + len(nonces) > MAX_NONCES_PER_PARAMS:
+            raise BadPayment(
+                f"more than {MAX_NONCES_PER_PARAMS} nonces for one set of params",
+                field="sender_nonce",
+            )
+        for nonce in nonces:
+            try:
+                db.execute(
+                    "INSERT INTO used_nonces (recipient_rand_hash, nonce) VALUES (?, ?)",
+                    (rand_hash, nonce),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise BadPayment(
+                    f"ticket nonce {nonce} was already used (replay)", field="sender_nonce"
+                ) from exc

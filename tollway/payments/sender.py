@@ -1,0 +1,84 @@
+"""The gateway's side of payments: how many tickets to send, and signing a batch of them.
+
+Nonces are allocated per recipientRandHash from SQLite, so a retried or resumed job never reuses
+a nonce the orchestrator has already seen (reference 2.8: one PM session per params).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from tollway.payments.signing import sign_digest
+from tollway.payments.ticket import MAX_UINT256
+from tollway.payments.wire import Payment, Price, SignedTicket, TicketParams
+
+MAX_TICKETS_PER_PAYMENT = 600
+MIN_CREDIT_SECONDS = 60
+"""go-livepeer orchestrators refuse a job unless a minute of compute is paid for."""
+
+
+class NonceStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS pm_sessions ("
+            "recipient_rand_hash BLOB PRIMARY KEY, last_nonce INTEGER NOT NULL)"
+        )
+        self._lock = threading.Lock()
+
+    def allocate(self, recipient_rand_hash: bytes, count: int) -> range:
+        """`count` fresh nonces for these params, starting at 1 for new params."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            row = self._db.execute(
+                "SELECT last_nonce FROM pm_sessions WHERE recipient_rand_hash = ?",
+                (recipient_rand_hash,),
+            ).fetchone()
+            first = (row[0] if row else 0) + 1
+            self._db.execute(
+                "INSERT INTO pm_sessions (recipient_rand_hash, last_nonce) VALUES (?, ?) "
+                "ON CONFLICT (recipient_rand_hash) DO UPDATE SET last_nonce = excluded.last_nonce",
+                (recipient_rand_hash, first + count - 1),
+            )
+            self._db.execute("COMMIT")
+        return range(first, first + count)
+
+
+def tickets_needed(price: Price, timeout_seconds: int, balance_wei: int, params: TicketParams) -> int:
+    """Tickets to buy so credit covers the job (and at least the orchestrator's minimum)."""
+    if price.price_per_unit <= 0 or params.win_prob == 0:
+        return 0
+    required = price.cost(max(timeout_seconds, MIN_CREDIT_SECONDS))
+    shortfall = required - balance_wei
+    if shortfall <= 0:
+        return 0
+    ev = params.face_value * params.win_prob
+    count = -(-shortfall * MAX_UINT256 // ev)
+    return max(1, min(count, MAX_TICKETS_PER_PAYMENT))
+
+
+@dataclass(frozen=True)
+class Batch:
+    payment: Payment
+    ev_wei: int
+
+
+class TicketSender:
+    def __init__(self, private_key: bytes, address: str, nonces: NonceStore) -> None:
+        self._key = private_key
+        self.address = address
+        self._nonces = nonces
+
+    def batch(self, params: TicketParams, price: Price, count: int) -> Batch:
+        tickets: list[SignedTicket] = []
+        for nonce in self._nonces.allocate(params.recipient_rand_hash, count):
+            ticket = params.ticket(self.address, nonce)
+            tickets.append(SignedTicket(sender_nonce=nonce, sig=sign_digest(self._key, ticket.hash())))
+        payment = Payment(sender=self.address, params=params, tickets=tickets, expected_price=price)
+        ev = params.face_value * params.win_prob * count // MAX_UINT256
+        return Batch(payment=payment, ev_wei=ev)

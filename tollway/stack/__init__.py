@@ -1,0 +1,1 @@
+"""The embedded stack: every role and its infrastructure as local processes (`tollway up`)."""

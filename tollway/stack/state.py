@@ -1,0 +1,49 @@
+"""`.tollway/stack.json`: where every part of the embedded stack listens and runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel
+
+
+class Endpoints(BaseModel):
+    gateway_api: str
+    orchestrator_api: str
+    temporal_address: str
+    temporal_ui: str
+    chain_rpc: str
+    gateway_metrics: str
+    orchestrator_metrics: str
+
+
+class ProcessRecord(BaseModel):
+    pid: int
+    log: str
+    health: str | None = None
+
+
+class StackState(BaseModel):
+    stack_id: str
+    directory: str
+    endpoints: Endpoints
+    contracts: dict[str, str]
+    gateway_address: str
+    orchestrator_address: str
+    orchestrator_secret: str
+    gateway_keystore: str
+    api_key: str
+    capabilities: dict[str, str]
+    processes: dict[str, ProcessRecord]
+
+    @staticmethod
+    def path(directory: Path) -> Path:
+        return directory / "stack.json"
+
+    def save(self) -> None:
+        self.path(Path(self.directory)).write_text(self.model_dump_json(indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: Path) -> StackState | None:
+        path = cls.path(directory)
+        return cls.model_validate_json(path.read_text()) if path.exists() else None

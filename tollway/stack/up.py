@@ -1,0 +1,282 @@
+"""`tollway up`: Temporal, anvil with the devnet contracts, both roles, and the echo capability."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from tollway.byoc.spec import BuildImageInput, ContainerSpec
+from tollway.chain.anvil import dev_account_key
+from tollway.chain.client import ChainClient
+from tollway.chain.deploy import DevnetContracts, deploy_devnet
+from tollway.config import (
+    ORCHESTRATOR_NAMESPACE,
+    ORCHESTRATOR_TASK_QUEUE,
+    ChainSettings,
+    GatewaySettings,
+    GpuWorkerSettings,
+    KeySettings,
+    OrchestratorSettings,
+)
+from tollway.models import ServeCapabilityInput
+from tollway.netutil import free_port
+from tollway.payments.keys import create_keystore
+from tollway.stack import processes
+from tollway.stack.state import Endpoints, ProcessRecord, StackState
+from tollway.temporal import connect
+from tollway.toolpaths import REPO_ROOT, anvil_binary, venv_binary
+
+ETH = 10**18
+ECHO_PRICE_WEI_PER_SECOND = 10**13
+DEVNET_ROUND_LENGTH = 1_000_000  # blocks; rounds are not advanced until the reward schedule lands
+DEVNET_PARAMS_EXPIRATION_BLOCKS = 2
+
+
+@dataclass(frozen=True)
+class Ports:
+    temporal: int = 7233
+    temporal_ui: int = 8233
+    chain: int = 8545
+    orchestrator: int = 8935
+    gateway: int = 9935
+
+    @classmethod
+    def free(cls) -> Ports:
+        return cls(*(free_port() for _ in range(5)))
+
+
+class Launcher:
+    """Starts processes, remembers them, and stops them all if start-up fails half-way."""
+
+    def __init__(self, directory: Path, console: Console) -> None:
+        self.directory = directory
+        self.console = console
+        self.records: dict[str, ProcessRecord] = {}
+
+    def start(
+        self, name: str, argv: list[str], ready: Callable[[], bool], health: str | None = None
+    ) -> None:
+        log = self.directory / "logs" / f"{name}.log"
+        pid = processes.spawn(argv, log)
+        self.records[name] = ProcessRecord(pid=pid, log=str(log), health=health)
+        started = time.monotonic()
+        processes.wait_until(ready, name, timeout=60, pid=pid, log_path=log)
+        self.console.print(
+            f"  [green]✓[/] {name:<20} pid {pid:<7} ready in {time.monotonic() - started:.1f} s"
+        )
+
+    def role(self, name: str, *args: str, config: Path, health: str | None = None) -> None:
+        argv = [sys.executable, "-m", "tollway", *args, "--config", str(config)]
+        ready = (lambda: processes.http_ok(health)) if health else (lambda: True)
+        self.start(name, argv, ready, health)
+
+    def stop_all(self) -> None:
+        for record in reversed(list(self.records.values())):
+            processes.stop(record.pid)
+
+
+def bring_up(directory: Path, ports: Ports, console: Console) -> StackState:
+    if directory.exists():
+        shutil.rmtree(directory)
+    (directory / "logs").mkdir(parents=True)
+    launcher = Launcher(directory, console)
+    try:
+        return _bring_up(directory, ports, console, launcher)
+    except BaseException:
+        console.print("[red]start-up failed; stopping what was started[/]")
+        launcher.stop_all()
+        raise
+
+
+def _bring_up(directory: Path, ports: Ports, console: Console, launcher: Launcher) -> StackState:
+    stack_id = secrets.token_hex(4)
+    console.print(f"[bold]tollway up[/] (stack {stack_id}, state in {directory})")
+    launcher.start(
+        "temporal",
+        [
+            venv_binary("temporal"), "server", "start-dev",
+            "--ip", "127.0.0.1", "--port", str(ports.temporal),
+            "--ui-ip", "127.0.0.1", "--ui-port", str(ports.temporal_ui),
+            "--db-filename", str(directory / "temporal.db"),
+            "--namespace", "gateway", "--namespace", ORCHESTRATOR_NAMESPACE,
+            "--log-level", "warn",
+        ],
+        lambda: processes.port_open(ports.temporal) and processes.port_open(ports.temporal_ui),
+    )  # fmt: skip
+    rpc = f"http://127.0.0.1:{ports.chain}"
+    launcher.start(
+        "anvil",
+        [
+            anvil_binary(), "--host", "127.0.0.1", "--port", str(ports.chain),
+            "--chain-id", "1337", "--block-time", "1",
+        ],
+        lambda: processes.port_open(ports.chain),
+    )  # fmt: skip
+
+    deployer = dev_account_key(0)
+    contracts = deploy_devnet(rpc, deployer, round_length=DEVNET_ROUND_LENGTH)
+    console.print(
+        f"  [green]✓[/] devnet contracts      TicketBroker {contracts.ticket_broker}, "
+        f"RoundsManager {contracts.rounds_manager}"
+    )
+    gateway_key = KeySettings(
+        keystore=directory / "gateway" / "keystore.json",
+        password_file=directory / "gateway" / "keystore.password",
+    )
+    orchestrator_key = KeySettings(
+        keystore=directory / "orchestrator" / "keystore.json",
+        password_file=directory / "orchestrator" / "keystore.password",
+    )
+    gateway_address = create_keystore(gateway_key)
+    orchestrator_address = create_keystore(orchestrator_key)
+    asyncio.run(_fund(rpc, contracts, deployer, gateway_key, gateway_address, orchestrator_address))
+    console.print(
+        f"  [green]✓[/] accounts funded        gateway {gateway_address} "
+        "(deposit 10 ETH, reserve 10 ETH), orchestrator "
+        f"{orchestrator_address}"
+    )
+
+    orchestrator_url = f"http://127.0.0.1:{ports.orchestrator}"
+    gateway_url = f"http://127.0.0.1:{ports.gateway}"
+    secret = secrets.token_urlsafe(24)
+    api_key = "tw_" + secrets.token_urlsafe(24)
+    chain = ChainSettings(
+        rpc_url=rpc, ticket_broker=contracts.ticket_broker, rounds_manager=contracts.rounds_manager
+    )
+    temporal = f"127.0.0.1:{ports.temporal}"
+    echo_face_value = ECHO_PRICE_WEI_PER_SECOND * 60
+    configs = {
+        "orchestrator": OrchestratorSettings(
+            port=ports.orchestrator,
+            service_addr=orchestrator_url,
+            secret=secret,
+            data_dir=directory / "orchestrator",
+            key=orchestrator_key,
+            chain=chain,
+            temporal_address=temporal,
+            # Devnet: face value == EV, so every ticket wins and the demo shows a redemption.
+            ticket_ev_wei=echo_face_value,
+            ticket_face_value_wei=echo_face_value,
+            params_expiration_blocks=DEVNET_PARAMS_EXPIRATION_BLOCKS,
+        ),
+        "gateway": GatewaySettings(
+            port=ports.gateway,
+            data_dir=directory / "gateway",
+            key=gateway_key,
+            orchestrators=[orchestrator_url],
+            temporal_address=temporal,
+            api_key_sha256=[hashlib.sha256(api_key.encode()).hexdigest()],
+        ),
+        "gpu": GpuWorkerSettings(worker_id="gpu-0", temporal_address=temporal, stack_id=stack_id),
+    }
+    paths = {}
+    for name, settings in configs.items():
+        paths[name] = directory / f"{name}.json"
+        paths[name].write_text(settings.model_dump_json(indent=2))
+        paths[name].chmod(0o600)
+
+    launcher.role(
+        "orchestrator-api", "orchestrator", "api",
+        config=paths["orchestrator"], health=f"{orchestrator_url}/healthz",
+    )  # fmt: skip
+    launcher.role("orchestrator-worker", "orchestrator", "worker", config=paths["orchestrator"])
+    launcher.role("gpu-worker", "gpu-worker", config=paths["gpu"])
+    launcher.role(
+        "gateway-api", "gateway", "api", config=paths["gateway"], health=f"{gateway_url}/healthz"
+    )
+    launcher.role("gateway-worker", "gateway", "worker", config=paths["gateway"])
+
+    gpu = configs["gpu"]
+    assert isinstance(gpu, GpuWorkerSettings)
+    echo_workflow = asyncio.run(
+        _serve_echo(temporal, gpu, stack_id, orchestrator_url, console)
+    )
+    state = StackState(
+        stack_id=stack_id,
+        directory=str(directory),
+        endpoints=Endpoints(
+            gateway_api=gateway_url,
+            orchestrator_api=orchestrator_url,
+            temporal_address=temporal,
+            temporal_ui=f"http://127.0.0.1:{ports.temporal_ui}",
+            chain_rpc=rpc,
+            gateway_metrics=f"{gateway_url}/metrics",
+            orchestrator_metrics=f"{orchestrator_url}/metrics",
+        ),
+        contracts=contracts.model_dump(),
+        gateway_address=gateway_address,
+        orchestrator_address=orchestrator_address,
+        orchestrator_secret=secret,
+        gateway_keystore=str(gateway_key.keystore),
+        api_key=api_key,
+        capabilities={"echo": echo_workflow},
+        processes=launcher.records,
+    )
+    state.save()
+    return state
+
+
+async def _fund(
+    rpc: str,
+    contracts: DevnetContracts,
+    deployer: bytes,
+    gateway_key: KeySettings,
+    gateway_address: str,
+    orchestrator_address: str,
+) -> None:
+    from tollway.payments.keys import load_key
+
+    async with ChainClient(rpc, contracts) as chain:
+        await chain.transfer(deployer, gateway_address, 100 * ETH)
+        await chain.transfer(deployer, orchestrator_address, 100 * ETH)
+        key, _ = load_key(gateway_key)
+        await chain.fund_deposit_and_reserve(key, 10 * ETH, 10 * ETH)
+
+
+async def _serve_echo(
+    temporal: str, gpu: GpuWorkerSettings, stack_id: str, orchestrator_url: str, console: Console
+) -> str:
+    client = await connect(temporal, ORCHESTRATOR_NAMESPACE)
+    workflow_id = f"container-echo-{stack_id}"
+    request = ServeCapabilityInput(
+        spec=ContainerSpec(
+            capability="echo",
+            image="tollway/echo:latest",
+            labels={"tollway.stack": stack_id},
+        ),
+        build=BuildImageInput(context_dir=str(REPO_ROOT / "examples" / "echo"), tag="tollway/echo:latest"),
+        gpu_task_queue=gpu.task_queue,
+        capacity=4,
+        price_wei_per_second=ECHO_PRICE_WEI_PER_SECOND,
+        description="stdlib echo container (examples/echo)",
+    )
+    started = time.monotonic()
+    handle = await client.start_workflow(
+        "ContainerWorkflow", request, id=workflow_id, task_queue=ORCHESTRATOR_TASK_QUEUE
+    )
+    async with httpx.AsyncClient() as http:
+        while time.monotonic() - started < 180:
+            answer = await http.get(f"{orchestrator_url}/v1/capabilities")
+            if any(c["name"] == "echo" for c in answer.json()["capabilities"]):
+                console.print(
+                    f"  [green]✓[/] capability echo        built, started, healthy and registered "
+                    f"in {time.monotonic() - started:.1f} s ({ECHO_PRICE_WEI_PER_SECOND} wei/s)"
+                )
+                return workflow_id
+            description = await handle.describe()
+            if description.status is not None and description.status.name != "RUNNING":
+                await handle.result()  # raises the workflow's failure
+            await asyncio.sleep(0.2)
+    status = json.dumps((await handle.query("status")), default=str)
+    raise processes.StartupError(f"capability echo not registered after 180 s: {status}")

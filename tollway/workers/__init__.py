@@ -1,0 +1,1 @@
+"""Process entry points: one Temporal worker per role."""

@@ -1,0 +1,42 @@
+"""Gateway worker: JobWorkflow and its discover/pay/dispatch/settle activities."""
+
+from __future__ import annotations
+
+import httpx
+from temporalio.worker import Worker
+
+from tollway.activities.discovery import DiscoveryActivities
+from tollway.activities.dispatch import DispatchActivities
+from tollway.activities.payment import PaymentActivities
+from tollway.activities.settlement import SettlementActivities
+from tollway.artifacts import ArtifactStore
+from tollway.config import GatewaySettings
+from tollway.payments.keys import load_key
+from tollway.payments.sender import NonceStore, TicketSender
+from tollway.payments.spend import SpendLedger
+from tollway.temporal import connect
+from tollway.workers.run import run_until_signalled
+from tollway.workflows.job import JobWorkflow
+
+
+async def run(settings: GatewaySettings) -> None:
+    key, address = load_key(settings.key)
+    client = await connect(settings.temporal_address, settings.namespace)
+    artifacts = ArtifactStore(settings.data_dir / "artifacts")
+    sender = TicketSender(key, address, NonceStore(settings.data_dir / "nonces.sqlite"))
+    async with httpx.AsyncClient() as http:
+        discovery = DiscoveryActivities(
+            http, key, address, settings.orchestrators, settings.token_timeout_seconds
+        )
+        worker = Worker(
+            client,
+            task_queue=settings.task_queue,
+            workflows=[JobWorkflow],
+            activities=[
+                discovery.discover,
+                PaymentActivities(sender).create_payment,
+                DispatchActivities(http, key, address, artifacts).dispatch,
+                SettlementActivities(SpendLedger(settings.data_dir / "spend.sqlite")).settle,
+            ],
+        )
+        await run_until_signalled(worker)

@@ -1,0 +1,40 @@
+"""Orchestrator worker: redemption and container workflows, redemption and registration."""
+
+from __future__ import annotations
+
+import httpx
+from temporalio.worker import Worker
+
+from tollway.activities.redemption import RedemptionActivities
+from tollway.activities.registration import RegistrationActivities
+from tollway.chain.client import ChainClient
+from tollway.chain.deploy import DevnetContracts
+from tollway.config import OrchestratorSettings
+from tollway.payments.keys import load_key
+from tollway.temporal import connect
+from tollway.workers.run import run_until_signalled
+from tollway.workflows.container import ContainerWorkflow
+from tollway.workflows.redemption import RedemptionWorkflow
+
+
+async def run(settings: OrchestratorSettings) -> None:
+    key, _ = load_key(settings.key)
+    client = await connect(settings.temporal_address, settings.namespace)
+    contracts = DevnetContracts(
+        ticket_broker=settings.chain.ticket_broker, rounds_manager=settings.chain.rounds_manager
+    )
+    async with ChainClient(settings.chain.rpc_url, contracts) as chain, httpx.AsyncClient() as http:
+        registration = RegistrationActivities(
+            http, f"http://{settings.host}:{settings.port}", settings.secret
+        )
+        worker = Worker(
+            client,
+            task_queue=settings.task_queue,
+            workflows=[RedemptionWorkflow, ContainerWorkflow],
+            activities=[
+                RedemptionActivities(chain, key).redeem,
+                registration.register,
+                registration.unregister,
+            ],
+        )
+        await run_until_signalled(worker)

@@ -1,0 +1,1 @@
+"""Deterministic workflow classes only; no side effects at import."""

@@ -1,0 +1,154 @@
+"""JobWorkflow: discover -> select -> pay -> dispatch -> settle, failing over between candidates.
+
+One workflow per job (id = job id or idempotency key). Every step is an activity so the
+Temporal UI shows the job's path; a candidate that fails with a transport error or a 5xx is
+recorded as an attempt and the next one is tried. A 4xx from an orchestrator is the client's
+problem and is returned as it is. When every candidate fails, the job fails with
+`AllOrchestratorsFailed` listing each attempt (never an empty success).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from tollway.models import (
+        Attempt,
+        Candidate,
+        DiscoverInput,
+        Discovery,
+        DispatchInput,
+        DispatchOutcome,
+        JobSpec,
+        JobState,
+        JobStatus,
+        PaymentInput,
+        PaymentPlan,
+        SettleInput,
+    )
+    from tollway.selection import orchestrator_filter, rank_candidates
+
+ONE_TRY = RetryPolicy(maximum_attempts=1)
+QUICK_RETRIES = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(milliseconds=200))
+
+
+def _reason(err: ActivityError) -> tuple[str, int | None]:
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        details = cause.details[0] if cause.details else {}
+        status = details.get("status_code") if isinstance(details, dict) else None
+        return cause.message, status
+    return str(cause or err), None
+
+
+@workflow.defn(name="JobWorkflow")
+class JobWorkflow:
+    @workflow.init
+    def __init__(self, spec: JobSpec) -> None:
+        self._status = JobStatus(
+            job_id=spec.job_id, capability=spec.capability, state=JobState.DISCOVERING
+        )
+
+    @workflow.run
+    async def run(self, spec: JobSpec) -> JobStatus:
+        status = self._status
+        include, exclude = orchestrator_filter(spec.parameters)
+        discovery = await workflow.execute_activity(
+            "discover_orchestrators",
+            DiscoverInput(capability=spec.capability, include=include, exclude=exclude),
+            result_type=Discovery,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=QUICK_RETRIES,
+        )
+        status.attempts.extend(discovery.failures)
+        candidates, refused = rank_candidates(discovery.candidates, spec.max_price_wei_per_second)
+        status.attempts.extend(refused)
+        for candidate in candidates:
+            outcome = await self._try(spec, candidate)
+            if outcome is not None:
+                return await self._settle(spec, candidate, outcome)
+        status.state = JobState.FAILED
+        kind = "AllOrchestratorsFailed" if status.attempts else "NoOrchestrator"
+        status.error = (
+            f"every orchestrator failed for capability {spec.capability!r}"
+            if candidates
+            else f"no orchestrator can serve capability {spec.capability!r}"
+        )
+        raise ApplicationError(
+            status.error,
+            [a.model_dump() for a in status.attempts],
+            type=kind,
+            non_retryable=True,
+        )
+
+    async def _try(self, spec: JobSpec, candidate: Candidate) -> DispatchOutcome | None:
+        status = self._status
+        status.orchestrator = candidate.url
+        status.state = JobState.PAYING
+        try:
+            plan = await workflow.execute_activity(
+                "create_payment",
+                PaymentInput(
+                    job_id=spec.job_id, candidate=candidate, timeout_seconds=spec.timeout_seconds
+                ),
+                result_type=PaymentPlan,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=QUICK_RETRIES,
+            )
+        except ActivityError as err:
+            reason, code = _reason(err)
+            status.attempts.append(
+                Attempt(orchestrator=candidate.url, stage="pay", reason=reason, status_code=code)
+            )
+            return None
+        status.tickets_sent += plan.tickets
+        status.ticket_ev_wei += plan.ev_wei
+        status.state = JobState.DISPATCHING
+        try:
+            return await workflow.execute_activity(
+                "dispatch_job",
+                DispatchInput(spec=spec, candidate=candidate, payment_header=plan.header),
+                result_type=DispatchOutcome,
+                start_to_close_timeout=timedelta(seconds=spec.timeout_seconds + 15),
+                retry_policy=ONE_TRY,
+            )
+        except ActivityError as err:
+            reason, code = _reason(err)
+            status.attempts.append(
+                Attempt(orchestrator=candidate.url, stage="dispatch", reason=reason, status_code=code)
+            )
+            return None
+
+    async def _settle(
+        self, spec: JobSpec, candidate: Candidate, outcome: DispatchOutcome
+    ) -> JobStatus:
+        status = self._status
+        status.outcome = outcome
+        status.state = JobState.SETTLING
+        seconds = max(1, math.ceil(outcome.elapsed_seconds))
+        status.cost_wei = seconds * candidate.price_per_unit // candidate.pixels_per_unit
+        await workflow.execute_local_activity(
+            "settle_job",
+            SettleInput(
+                job_id=spec.job_id,
+                tenant=spec.tenant,
+                capability=spec.capability,
+                orchestrator=candidate.url,
+                cost_wei=status.cost_wei,
+                tickets=status.tickets_sent,
+                ev_wei=status.ticket_ev_wei,
+            ),
+            start_to_close_timeout=timedelta(seconds=10),
+        )
+        status.state = JobState.SUCCEEDED if outcome.status_code < 400 else JobState.REJECTED
+        return status
+
+    @workflow.query
+    def status(self) -> JobStatus:
+        return self._status
+
