@@ -14,7 +14,9 @@ from rich.console import Console
 
 from tollway.config import GatewaySettings, GpuWorkerSettings, OrchestratorSettings, load_settings
 
-app = typer.Typer(help="tollway: BYOC GPU jobs on a Livepeer-style marketplace.", no_args_is_help=True)
+app = typer.Typer(
+    help="tollway: BYOC GPU jobs on a Livepeer-style marketplace.", no_args_is_help=True
+)
 gateway_app = typer.Typer(help="Run the gateway's processes.", no_args_is_help=True)
 orchestrator_app = typer.Typer(help="Run the orchestrator's processes.", no_args_is_help=True)
 app.add_typer(gateway_app, name="gateway")
@@ -23,7 +25,9 @@ app.add_typer(orchestrator_app, name="orchestrator")
 console = Console()
 StackDir = Annotated[
     Path | None,
-    typer.Option("--dir", help="Stack state, configs and logs [default: $TOLLWAY_HOME or .tollway]"),
+    typer.Option(
+        "--dir", help="Stack state, configs and logs [default: $TOLLWAY_HOME or .tollway]"
+    ),
 ]
 ConfigFile = Annotated[Path | None, typer.Option("--config", help="JSON settings file.")]
 
@@ -33,20 +37,27 @@ def _stack_dir(directory: Path | None) -> Path:
 
 
 def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 @app.command()
 def up(
     directory: StackDir = None,
     free_ports: Annotated[bool, typer.Option(help="Pick free ports instead of defaults.")] = False,
+    orchestrator: Annotated[
+        list[str] | None,
+        typer.Option(help="Another orchestrator URL for the gateway to discover (repeatable)."),
+    ] = None,
 ) -> None:
     """Start the embedded stack and print where everything listens."""
     from tollway.stack.state import StackState
     from tollway.stack.up import Ports, bring_up
 
     directory = _stack_dir(directory)
-    state = bring_up(directory, Ports.free() if free_ports else Ports(), console)
+    ports = Ports.free() if free_ports else Ports()
+    state = bring_up(directory, ports, console, tuple(orchestrator or ()))
     console.print_json(state.model_dump_json())
     console.print(f"state written to {StackState.path(directory)}")
 

@@ -14,6 +14,7 @@
     ├── NoOrchestrator                (503) discovery found nobody able to serve the job
     ├── AllOrchestratorsFailed        (502) every candidate failed; lists each attempt
     ├── WorkerFailed                  (502) the BYOC container failed or timed out
+    │   └── ContainerSetupFailed      bad image or spec; retrying cannot help
     └── ChainError                    (503) the chain refused or could not be reached
 
 Every error answers HTTP with `{"error": {"type", "message", ...details}}`; `to_application_error`
@@ -41,6 +42,17 @@ class TollwayError(Exception):
 class BadRequest(TollwayError):
     status_code = 400
     retryable = False
+
+    @classmethod
+    def from_validation(cls, errors: list[Any]) -> BadRequest:
+        """A client body that failed pydantic validation, naming each bad field."""
+        fields = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
+            for e in errors
+            if isinstance(e, dict)
+        ]
+        names = ", ".join(f["field"] for f in fields if f["field"]) or "body"
+        return cls(f"invalid fields: {names}", fields=fields)
 
 
 class BadJobHeader(BadRequest):
@@ -96,6 +108,10 @@ class WorkerFailed(TollwayError):
     status_code = 502
 
 
+class ContainerSetupFailed(WorkerFailed):
+    retryable = False
+
+
 class ChainError(TollwayError):
     status_code = 503
 
@@ -117,6 +133,7 @@ ERROR_TYPES: dict[str, type[TollwayError]] = {
         NoOrchestrator,
         AllOrchestratorsFailed,
         WorkerFailed,
+        ContainerSetupFailed,
         ChainError,
     )
 }

@@ -12,7 +12,9 @@ TICKETS_SENT = Counter("tollway_tickets_sent_total", "PM tickets signed and sent
 TICKET_EV_SENT = Counter("tollway_ticket_value_sent_wei_total", "Expected value of tickets sent")
 TICKETS_RECEIVED = Counter("tollway_tickets_received_total", "PM tickets accepted")
 TICKET_EV_RECEIVED = Counter("tollway_ticket_value_received_wei_total", "EV of tickets accepted")
-TICKETS_REFUSED = Counter("tollway_tickets_refused_total", "Payments refused, by reason", ["reason"])
+TICKETS_REFUSED = Counter(
+    "tollway_tickets_refused_total", "Payments refused, by reason", ["reason"]
+)
 TICKETS_WON = Counter("tollway_tickets_won_total", "Winning tickets received")
 TICKETS_REDEEMED = Counter("tollway_tickets_redeemed_total", "Winning tickets redeemed on-chain")
 REDEMPTION_ERRORS = Counter("tollway_redemption_errors_total", "Redemption attempts that failed")

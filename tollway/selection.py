@@ -30,7 +30,13 @@ def rank_candidates(
     refused: list[Attempt] = []
     for candidate in candidates:
         if candidate.capacity <= 0:
-            refused.append(Attempt(orchestrator=candidate.url, stage="select", reason="no capacity"))
+            refused.append(
+                Attempt(
+                    orchestrator=candidate.url,
+                    stage="select",
+                    reason="capability not offered or at capacity (available_capacity 0)",
+                )
+            )
         elif max_price_wei_per_second is not None and (
             price_per_second(candidate) > max_price_wei_per_second
         ):

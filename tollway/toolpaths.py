@@ -22,7 +22,9 @@ def _require(path: Path, what: str) -> str:
 
 def anvil_binary() -> str:
     env = os.environ.get("TOLLWAY_ANVIL")
-    path = Path(env) if env else tools_dir() / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+    path = (
+        Path(env) if env else tools_dir() / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+    )
     return _require(path, "anvil")
 
 

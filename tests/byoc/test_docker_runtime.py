@@ -12,7 +12,7 @@ import pytest
 
 from tollway.byoc.docker_runtime import DockerRuntime, run_as_user
 from tollway.byoc.health import wait_healthy
-from tollway.byoc.runtime import ContainerSetupFailed
+from tollway.errors import ContainerSetupFailed
 from tollway.byoc.spec import BuildImageInput, ContainerSpec, StartedContainer
 from tollway.errors import WorkerFailed
 

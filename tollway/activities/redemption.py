@@ -1,4 +1,4 @@
-"""Redeem one winning ticket on-chain, exactly once, reconciling with `usedTickets` after a crash."""
+"""Redeem one winning ticket on-chain exactly once, reconciling with `usedTickets` on retry."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class RedemptionActivities:
             )
         except ChainError as exc:
             metrics.REDEMPTION_ERRORS.inc()
-            if not exc.details.get("reverted"):
+            if not exc.details.get("reverted") or "round is not initialized" in exc.message:
                 raise
             if "ticket is used" in exc.message:
                 return await self._already_redeemed(winner)

@@ -21,7 +21,8 @@ class RegistrationActivities:
         )
         if response.status_code in (400, 401):
             raise ApplicationError(
-                f"{path} refused: {response.text[:300]}", type="RegistrationRefused",
+                f"{path} refused: {response.text[:300]}",
+                type="RegistrationRefused",
                 non_retryable=True,
             )
         response.raise_for_status()

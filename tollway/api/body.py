@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from fastapi import Request
+from pydantic import BaseModel, ValidationError
 
 from tollway.errors import BadRequest, BodyTooLarge
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_json_body(model: type[M], body: bytes) -> M:
+    """`body` as `model`, or a 400 naming every field that is wrong."""
+    try:
+        return model.model_validate_json(body or b"null")
+    except ValidationError as exc:
+        raise BadRequest.from_validation(list(exc.errors())) from exc
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -7,7 +7,6 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
 from tollway.errors import TollwayError
 
@@ -18,10 +17,16 @@ def _validation_json(errors: list[object]) -> dict[str, object]:
     fields = []
     for error in errors:
         if isinstance(error, dict):
-            fields.append({"field": ".".join(str(p) for p in error.get("loc", ())),
-                           "problem": error.get("msg", "")})
+            fields.append(
+                {
+                    "field": ".".join(str(p) for p in error.get("loc", ())),
+                    "problem": error.get("msg", ""),
+                }
+            )
     names = ", ".join(f["field"] for f in fields if f["field"]) or "body"
-    return {"error": {"type": "BadRequest", "message": f"invalid fields: {names}", "fields": fields}}
+    return {
+        "error": {"type": "BadRequest", "message": f"invalid fields: {names}", "fields": fields}
+    }
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -31,10 +36,6 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(_validation_json(list(exc.errors())), status_code=400)
-
-    @app.exception_handler(ValidationError)
-    async def model_invalid(_: Request, exc: ValidationError) -> JSONResponse:
         return JSONResponse(_validation_json(list(exc.errors())), status_code=400)
 
     @app.exception_handler(Exception)

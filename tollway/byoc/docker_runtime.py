@@ -10,9 +10,8 @@ from typing import Any
 import docker
 from docker.errors import APIError, BuildError, DockerException, NotFound
 
-from tollway.byoc.runtime import ContainerSetupFailed
 from tollway.byoc.spec import BuildImageInput, ContainerInfo, ContainerSpec, StartedContainer
-from tollway.errors import WorkerFailed
+from tollway.errors import ContainerSetupFailed, WorkerFailed
 
 MANAGED_LABEL = "tollway"
 # Images built here carry MANAGED_LABEL too and pass it on to any container run from them, so

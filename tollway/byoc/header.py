@@ -1,4 +1,4 @@
-"""The `Livepeer` job header and the `Livepeer-Eth-Address` proof (reference livepeer-byoc.md 1.4, 1.5).
+"""The `Livepeer` job header and the `Livepeer-Eth-Address` proof (reference 1.4, 1.5).
 
 Both are standard base64 of JSON. The job signature covers `request + parameters` exactly as
 sent; the address proof signs the checksummed address string. Both are EIP-191 over keccak256.
@@ -11,7 +11,7 @@ import binascii
 import json
 from typing import Any
 
-from eth_utils import is_address, to_checksum_address
+from eth_utils.address import is_address, to_checksum_address
 from pydantic import BaseModel, Field
 
 from tollway.errors import BadJobHeader, BadSignature

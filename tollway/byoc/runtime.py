@@ -6,13 +6,6 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from tollway.byoc.spec import BuildImageInput, ContainerInfo, ContainerSpec, StartedContainer
-from tollway.errors import WorkerFailed
-
-
-class ContainerSetupFailed(WorkerFailed):
-    """The image or the spec is wrong (missing image, failing Dockerfile): retrying cannot help."""
-
-    retryable = False
 
 
 class ContainerRuntime(Protocol):

@@ -52,7 +52,9 @@ class Receipt:
 
 
 class TicketRecipient:
-    def __init__(self, address: str, ledger: Ledger, chain: ChainView, policy: TicketPolicy) -> None:
+    def __init__(
+        self, address: str, ledger: Ledger, chain: ChainView, policy: TicketPolicy
+    ) -> None:
         self.address = address
         self.ledger = ledger
         self.chain = chain
@@ -126,7 +128,9 @@ class TicketRecipient:
                 winners.append(WinningTicket.of(ticket, signed.sig, rand, params.expiration_block))
         units = params.face_value * params.win_prob * len(payment.tickets)
         with self.ledger.transaction() as db:
-            self._use_nonces(db, params.recipient_rand_hash, [t.sender_nonce for t in payment.tickets])
+            self._use_nonces(
+                db, params.recipient_rand_hash, [t.sender_nonce for t in payment.tickets]
+            )
             self.ledger.add_units(db, sender, capability, units)
             for winner in winners:
                 db.execute(

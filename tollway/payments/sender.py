@@ -49,7 +49,9 @@ class NonceStore:
         return range(first, first + count)
 
 
-def tickets_needed(price: Price, timeout_seconds: int, balance_wei: int, params: TicketParams) -> int:
+def tickets_needed(
+    price: Price, timeout_seconds: int, balance_wei: int, params: TicketParams
+) -> int:
     """Tickets to buy so credit covers the job (and at least the orchestrator's minimum)."""
     if price.price_per_unit <= 0 or params.win_prob == 0:
         return 0
@@ -78,7 +80,9 @@ class TicketSender:
         tickets: list[SignedTicket] = []
         for nonce in self._nonces.allocate(params.recipient_rand_hash, count):
             ticket = params.ticket(self.address, nonce)
-            tickets.append(SignedTicket(sender_nonce=nonce, sig=sign_digest(self._key, ticket.hash())))
+            tickets.append(
+                SignedTicket(sender_nonce=nonce, sig=sign_digest(self._key, ticket.hash()))
+            )
         payment = Payment(sender=self.address, params=params, tickets=tickets, expected_price=price)
         ev = params.face_value * params.win_prob * count // MAX_UINT256
         return Batch(payment=payment, ev_wei=ev)

@@ -1,4 +1,4 @@
-"""secp256k1 signatures in go-livepeer's form: EIP-191 personal-sign, 65 bytes r||s||v, v 27/28, low s.
+"""secp256k1 signatures as go-livepeer makes them: EIP-191, 65 bytes r||s||v, v 27/28, low s.
 
 Two styles meet here (reference livepeer-byoc.md 1.4, 2.3):
 - tickets sign their 32-byte hash directly (`sign_digest`);
@@ -10,7 +10,7 @@ from __future__ import annotations
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_keys.exceptions import BadSignature as _EthBadSignature
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from tollway.errors import BadSignature
 

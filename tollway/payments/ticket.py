@@ -11,7 +11,8 @@ import hmac
 from dataclasses import dataclass
 from fractions import Fraction
 
-from eth_utils import keccak, to_canonical_address, to_checksum_address
+from eth_utils.address import to_canonical_address, to_checksum_address
+from eth_utils.crypto import keccak
 
 MAX_UINT256 = 2**256 - 1
 """winProb is a fraction of this number (note: 2**256 - 1, not 2**256)."""

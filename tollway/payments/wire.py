@@ -10,7 +10,7 @@ import base64
 import binascii
 from typing import Any
 
-from eth_utils import to_canonical_address, to_checksum_address
+from eth_utils.address import to_canonical_address, to_checksum_address
 from google.protobuf.message import DecodeError
 from pydantic import BaseModel, ConfigDict
 

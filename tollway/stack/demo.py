@@ -45,7 +45,10 @@ def _wait_job(http: httpx.Client, job_id: str, console: Console) -> dict[str, An
                 job: dict[str, Any] = answer.json()
                 if job["state"] != seen:
                     seen = job["state"]
-                    console.print(f"  · {seen}" + (f" ({job['orchestrator']})" if job.get("orchestrator") else ""))
+                    console.print(
+                        f"  · {seen}"
+                        + (f" ({job['orchestrator']})" if job.get("orchestrator") else "")
+                    )
                     spinner.update(f"job {seen}")
                 if seen in TERMINAL:
                     return job
@@ -91,7 +94,9 @@ def run_demo(directory: Path, console: Console) -> None:
         output = http.get(f"/v1/jobs/{job_id}/output").content
     if output != json.dumps(payload).encode():
         raise DemoFailed(f"echo output differs from the input: {output!r}")
-    console.print(f"\n[bold]output[/] ({len(output)} bytes, identical to the input): {output.decode()}")
+    console.print(
+        f"\n[bold]output[/] ({len(output)} bytes, identical to the input): {output.decode()}"
+    )
     console.print(f"[bold]served by[/]      {job['orchestrator']}")
     console.print(
         f"[bold]paid with[/]      {job['tickets_sent']} PM ticket(s), expected value "
@@ -103,7 +108,9 @@ def run_demo(directory: Path, console: Console) -> None:
     )
     redeemed = _wait_redemption(orchestrator, before, console)
     for ticket_hash, tx_hash in redeemed.items():
-        console.print(f"[bold]redeemed[/]       ticket {ticket_hash[:18]}… in transaction {tx_hash}")
+        console.print(
+            f"[bold]redeemed[/]       ticket {ticket_hash[:18]}… in transaction {tx_hash}"
+        )
     console.print(
         f"\nTemporal UI: {state.endpoints.temporal_ui}/namespaces/gateway/workflows/{job_id}"
         f"\n[green]demo finished in {time.monotonic() - started:.1f} s[/]"

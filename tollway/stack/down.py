@@ -23,7 +23,7 @@ async def _stop_capabilities(state: StackState, console: Console) -> None:
             await handle.signal("stop")
             await asyncio.wait_for(handle.result(), timeout=30)
             console.print(f"  [green]✓[/] capability {name} unregistered and its container stopped")
-        except Exception as exc:  # noqa: BLE001 - fall back to removing containers by label
+        except Exception as exc:
             console.print(f"  [yellow]![/] capability {name}: {exc!r}; removing by label")
 
 

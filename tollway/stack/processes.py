@@ -59,8 +59,13 @@ def stop(pid: int, timeout: float = 10.0) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
-def wait_until(check: Callable[[], bool], what: str, timeout: float, pid: int | None = None,
-               log_path: Path | None = None) -> None:
+def wait_until(
+    check: Callable[[], bool],
+    what: str,
+    timeout: float,
+    pid: int | None = None,
+    log_path: Path | None = None,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():

@@ -45,6 +45,8 @@ def show(directory: Path, console: Console) -> bool:
     results = check(state)
     for name, ok in results.items():
         record = state.processes.get(name)
-        table.add_row(name, str(record.pid) if record else "", "[green]yes[/]" if ok else "[red]no[/]")
+        table.add_row(
+            name, str(record.pid) if record else "", "[green]yes[/]" if ok else "[red]no[/]"
+        )
     console.print(table)
     return all(results.values())

@@ -86,20 +86,29 @@ class Launcher:
             processes.stop(record.pid)
 
 
-def bring_up(directory: Path, ports: Ports, console: Console) -> StackState:
+def bring_up(
+    directory: Path, ports: Ports, console: Console, extra_orchestrators: tuple[str, ...] = ()
+) -> StackState:
+    """Start everything afresh in `directory`; the gateway also knows `extra_orchestrators`."""
     if directory.exists():
         shutil.rmtree(directory)
     (directory / "logs").mkdir(parents=True)
     launcher = Launcher(directory, console)
     try:
-        return _bring_up(directory, ports, console, launcher)
+        return _bring_up(directory, ports, console, launcher, extra_orchestrators)
     except BaseException:
         console.print("[red]start-up failed; stopping what was started[/]")
         launcher.stop_all()
         raise
 
 
-def _bring_up(directory: Path, ports: Ports, console: Console, launcher: Launcher) -> StackState:
+def _bring_up(
+    directory: Path,
+    ports: Ports,
+    console: Console,
+    launcher: Launcher,
+    extra_orchestrators: tuple[str, ...],
+) -> StackState:
     stack_id = secrets.token_hex(4)
     console.print(f"[bold]tollway up[/] (stack {stack_id}, state in {directory})")
     launcher.start(
@@ -174,7 +183,7 @@ def _bring_up(directory: Path, ports: Ports, console: Console, launcher: Launche
             port=ports.gateway,
             data_dir=directory / "gateway",
             key=gateway_key,
-            orchestrators=[orchestrator_url],
+            orchestrators=[orchestrator_url, *extra_orchestrators],
             temporal_address=temporal,
             api_key_sha256=[hashlib.sha256(api_key.encode()).hexdigest()],
         ),
@@ -199,9 +208,7 @@ def _bring_up(directory: Path, ports: Ports, console: Console, launcher: Launche
 
     gpu = configs["gpu"]
     assert isinstance(gpu, GpuWorkerSettings)
-    echo_workflow = asyncio.run(
-        _serve_echo(temporal, gpu, stack_id, orchestrator_url, console)
-    )
+    echo_workflow = asyncio.run(_serve_echo(temporal, gpu, stack_id, orchestrator_url, console))
     state = StackState(
         stack_id=stack_id,
         directory=str(directory),
@@ -255,7 +262,9 @@ async def _serve_echo(
             image="tollway/echo:latest",
             labels={"tollway.stack": stack_id},
         ),
-        build=BuildImageInput(context_dir=str(REPO_ROOT / "examples" / "echo"), tag="tollway/echo:latest"),
+        build=BuildImageInput(
+            context_dir=str(REPO_ROOT / "examples" / "echo"), tag="tollway/echo:latest"
+        ),
         gpu_task_queue=gpu.task_queue,
         capacity=4,
         price_wei_per_second=ECHO_PRICE_WEI_PER_SECOND,

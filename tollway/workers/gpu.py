@@ -27,7 +27,10 @@ def detect_gpus() -> list[str]:
         return []
     try:
         count = pynvml.nvmlDeviceGetCount()
-        return [str(pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(i))) for i in range(count)]
+        return [
+            str(pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(i)))
+            for i in range(count)
+        ]
     finally:
         pynvml.nvmlShutdown()
 

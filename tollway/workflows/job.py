@@ -73,11 +73,11 @@ class JobWorkflow:
             if outcome is not None:
                 return await self._settle(spec, candidate, outcome)
         status.state = JobState.FAILED
-        kind = "AllOrchestratorsFailed" if status.attempts else "NoOrchestrator"
+        kind = "AllOrchestratorsFailed" if candidates else "NoOrchestrator"
         status.error = (
             f"every orchestrator failed for capability {spec.capability!r}"
             if candidates
-            else f"no orchestrator can serve capability {spec.capability!r}"
+            else f"no orchestrator offers capability {spec.capability!r} with free capacity"
         )
         raise ApplicationError(
             status.error,
@@ -110,7 +110,7 @@ class JobWorkflow:
         status.ticket_ev_wei += plan.ev_wei
         status.state = JobState.DISPATCHING
         try:
-            return await workflow.execute_activity(
+            outcome: DispatchOutcome = await workflow.execute_activity(
                 "dispatch_job",
                 DispatchInput(spec=spec, candidate=candidate, payment_header=plan.header),
                 result_type=DispatchOutcome,
@@ -120,9 +120,12 @@ class JobWorkflow:
         except ActivityError as err:
             reason, code = _reason(err)
             status.attempts.append(
-                Attempt(orchestrator=candidate.url, stage="dispatch", reason=reason, status_code=code)
+                Attempt(
+                    orchestrator=candidate.url, stage="dispatch", reason=reason, status_code=code
+                )
             )
             return None
+        return outcome
 
     async def _settle(
         self, spec: JobSpec, candidate: Candidate, outcome: DispatchOutcome
@@ -151,4 +154,3 @@ class JobWorkflow:
     @workflow.query
     def status(self) -> JobStatus:
         return self._status
-

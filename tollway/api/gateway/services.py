@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from tollway.artifacts import ArtifactStore
@@ -22,23 +22,28 @@ class GatewayServices:
     artifacts: ArtifactStore
 
     async def start_job(self, spec: JobSpec) -> None:
-        await self.temporal.start_workflow(
-            "JobWorkflow",
-            spec,
-            id=spec.job_id,
-            task_queue=self.settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            request_eager_start=True,
-        )
+        """Start the job's workflow; a job id seen before (running or finished) is that job."""
+        try:
+            await self.temporal.start_workflow(
+                "JobWorkflow",
+                spec,
+                id=spec.job_id,
+                task_queue=self.settings.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                request_eager_start=True,
+            )
+        except WorkflowAlreadyStartedError:
+            pass
 
     async def wait_job(self, job_id: str) -> JobStatus:
         """The finished job, or the TollwayError its workflow failed with."""
         handle = self.temporal.get_workflow_handle(job_id, result_type=JobStatus)
         try:
-            return await handle.result()
+            status: JobStatus = await handle.result()
         except WorkflowFailureError as exc:
             raise _job_error(exc) from exc
+        return status
 
     async def job_status(self, job_id: str) -> JobStatus:
         handle = self.temporal.get_workflow_handle(job_id, result_type=JobStatus)
@@ -49,8 +54,9 @@ class GatewayServices:
                 raise NotFound(f"no job {job_id!r}") from exc
             raise
         if description.status == WorkflowExecutionStatus.COMPLETED:
-            return await handle.result()
-        status = await handle.query("status", result_type=JobStatus)
+            finished: JobStatus = await handle.result()
+            return finished
+        status: JobStatus = await handle.query("status", result_type=JobStatus)
         if description.status not in (None, WorkflowExecutionStatus.RUNNING):
             status.state = JobState.FAILED
         return status
@@ -60,6 +66,7 @@ def _job_error(exc: WorkflowFailureError) -> TollwayError:
     cause = exc.cause
     if isinstance(cause, ApplicationError):
         kind = ERROR_TYPES.get(cause.type or "", TollwayError)
-        attempts = [Attempt.model_validate(a) for a in (cause.details or [])]
+        raw = cause.details[0] if cause.details else []
+        attempts = [Attempt.model_validate(a) for a in raw] if isinstance(raw, list) else []
         return kind(cause.message, attempts=[a.model_dump() for a in attempts])
     return TollwayError(f"job failed: {cause or exc}")

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, Field
 
-from tollway.api.body import read_body
+from tollway.api.body import parse_json_body, read_body
 from tollway.api.gateway.deps import Services, Tenant
 from tollway.errors import BadRequest, NotFound
 from tollway.models import JobSpec, JobState, JobStatus
@@ -60,10 +60,12 @@ async def submit_job(
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> JobAccepted:
     body = await read_body(request, services.settings.max_body_bytes)
-    submission = JobSubmission.model_validate_json(body or b"null")
+    submission = parse_json_body(JobSubmission, body)
     key = submission.idempotency_key or idempotency_key or uuid.uuid4().hex
     if not _KEY.match(key):
-        raise BadRequest("idempotency key must be 1-128 of [A-Za-z0-9_.:-]", field="idempotency_key")
+        raise BadRequest(
+            "idempotency key must be 1-128 of [A-Za-z0-9_.:-]", field="idempotency_key"
+        )
     data, content_type = _input_bytes(submission)
     job_id = f"{tenant}.{key}"
     await services.start_job(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
-from tollway.api.body import read_body
+from tollway.api.body import parse_json_body, read_body
 from tollway.api.orchestrator.deps import SecretChecked, Services
 from tollway.byoc.registry import ExternalCapability
 from tollway.errors import BadRequest
@@ -18,7 +18,7 @@ REGISTRATION_LIMIT = 64 * 1024
 @router.post("/capability/register", response_class=PlainTextResponse)
 async def register(request: Request, services: Services) -> str:
     body = await read_body(request, REGISTRATION_LIMIT)
-    capability = ExternalCapability.model_validate_json(body or b"null")
+    capability = parse_json_body(ExternalCapability, body)
     services.registry.register(capability)
     return "ok"
 

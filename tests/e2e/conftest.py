@@ -1,0 +1,52 @@
+"""One real embedded stack for the e2e tests: Temporal dev server, anvil with our contracts,
+dockerd running the echo container, and every role as its own process talking HTTP."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from tests.e2e.stack_client import StackClient
+from tollway.netutil import free_port
+from tollway.stack.down import bring_down
+from tollway.stack.up import Ports, bring_up
+
+BODY_LIMIT = 1024 * 1024
+
+
+@pytest.fixture(scope="session")
+def dead_orchestrator() -> str:
+    """An orchestrator URL where nothing listens: discovery must report it, never crash."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="session")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, dead_orchestrator: str
+) -> Iterator[StackClient]:
+    directory: Path = tmp_path_factory.mktemp("stack")
+    console = Console(stderr=True)
+    limits = {
+        "TOLLWAY_GATEWAY_MAX_BODY_BYTES": str(BODY_LIMIT),
+        "TOLLWAY_ORCH_MAX_BODY_BYTES": str(BODY_LIMIT),
+    }
+    saved = {k: os.environ.get(k) for k in limits}
+    os.environ.update(limits)
+    try:
+        state = bring_up(directory, Ports.free(), console, (dead_orchestrator,))
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    client = StackClient(state)
+    try:
+        yield client
+    finally:
+        client.close()
+        bring_down(directory, console)

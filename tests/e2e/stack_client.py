@@ -1,0 +1,89 @@
+"""Test helpers that talk to a running stack the way its users and peers would."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from web3 import Web3
+
+from tollway.byoc.header import JobRequest, encode_eth_address_header
+from tollway.chain.artifacts import load_artifact
+from tollway.config import KeySettings
+from tollway.payments.keys import load_key
+from tollway.stack.state import StackState
+
+ECHO_PRICE = 10**13
+TERMINAL = {"succeeded", "rejected", "failed"}
+
+
+class StackClient:
+    def __init__(self, state: StackState) -> None:
+        self.state = state
+        keystore = Path(state.gateway_keystore)
+        self.gateway_key, self.gateway_address = load_key(
+            KeySettings(keystore=keystore, password_file=keystore.with_name("keystore.password"))
+        )
+        self.gateway = httpx.Client(
+            base_url=state.endpoints.gateway_api,
+            headers={"Authorization": f"Bearer {state.api_key}"},
+            timeout=60,
+        )
+        self.orchestrator = httpx.Client(base_url=state.endpoints.orchestrator_api, timeout=60)
+        self.w3 = Web3(Web3.HTTPProvider(state.endpoints.chain_rpc))
+        self.broker = self.w3.eth.contract(
+            address=Web3.to_checksum_address(state.contracts["ticket_broker"]),
+            abi=load_artifact("TicketBroker").abi,
+        )
+
+    def close(self) -> None:
+        self.gateway.close()
+        self.orchestrator.close()
+
+    def token(self, capability: str = "echo") -> dict[str, Any]:
+        answer = self.orchestrator.get(
+            "/process/token",
+            headers={
+                "Livepeer-Eth-Address": encode_eth_address_header(
+                    self.gateway_key, self.gateway_address
+                ),
+                "Livepeer-Capability": capability,
+            },
+        )
+        assert answer.status_code == 200, answer.text
+        token: dict[str, Any] = answer.json()
+        return token
+
+    def credit(self, capability: str = "echo") -> int:
+        return int(self.token(capability).get("balance", 0))
+
+    def signed_header(self, capability: str = "echo", timeout: int = 60, **extra: str) -> str:
+        job = JobRequest(capability=capability, timeout_seconds=timeout, **extra)
+        return job.signed_by(self.gateway_key, self.gateway_address).encode()
+
+    def wait_job(self, job_id: str, timeout: float = 90) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            answer = self.gateway.get(f"/v1/jobs/{job_id}")
+            if answer.status_code == 200 and answer.json()["state"] in TERMINAL:
+                job: dict[str, Any] = answer.json()
+                return job
+            time.sleep(0.05)
+        raise AssertionError(f"job {job_id} did not finish in {timeout} s")
+
+    def redeemed(self) -> dict[str, str]:
+        status = self.orchestrator.get("/v1/redemptions").json()
+        assert not status["failed"], status["failed"]
+        redeemed: dict[str, str] = status["redeemed"]
+        return redeemed
+
+    def wait_redemptions(self, before: set[str], count: int, timeout: float = 60) -> dict[str, str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            fresh = {h: tx for h, tx in self.redeemed().items() if h not in before}
+            if len(fresh) >= count:
+                return fresh
+            time.sleep(0.2)
+        raise AssertionError(f"fewer than {count} new redemptions after {timeout} s")

@@ -1,0 +1,196 @@
+"""Bad input against the real processes: a clear JSON error naming the problem, nothing
+credited, nothing crashed (each go-livepeer quirk is answered properly here)."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from eth_account import Account
+
+from tests.e2e.conftest import BODY_LIMIT
+from tests.e2e.stack_client import StackClient
+from tollway.payments.sender import NonceStore, TicketSender
+from tollway.payments.wire import Price, TicketParams
+
+
+def error_of(answer: httpx.Response, status: int) -> dict[str, Any]:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/json")
+    error: dict[str, Any] = answer.json()["error"]
+    assert error["message"]
+    return error
+
+
+def livepeer_header(payload: bytes) -> str:
+    return base64.b64encode(payload).decode()
+
+
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [
+        (None, "Livepeer"),
+        ("%%%not-base64%%%", "Livepeer"),
+        (livepeer_header(b"not json"), "Livepeer"),
+        (livepeer_header(b'{"timeout_seconds": 5}'), "capability"),
+        (livepeer_header(b'{"capability": "echo", "timeout_seconds": 0}'), "timeout_seconds"),
+        (livepeer_header(b'{"capability": "echo", "timeout_seconds": "5"}'), "timeout_seconds"),
+        (
+            livepeer_header(b'{"capability": "echo", "timeout_seconds": 5, "request": "{"}'),
+            "request",
+        ),
+        (
+            livepeer_header(b'{"capability": "echo", "timeout_seconds": 5, "parameters": 7}'),
+            "parameters",
+        ),
+    ],
+)
+def test_bad_livepeer_header_names_the_field(
+    stack: StackClient, header: str | None, field: str
+) -> None:
+    headers = {"Livepeer": header} if header is not None else {}
+    for client in (stack.gateway, stack.orchestrator):
+        error = error_of(client.post("/process/request/x", headers=headers), 400)
+        assert error["type"] == "BadJobHeader"
+        assert error["field"] == field
+
+
+def test_bad_job_signature_is_refused(stack: StackClient) -> None:
+    signed = stack.signed_header(request='{"a": 1}')
+    tampered = base64.b64decode(signed).replace(b'{\\"a\\": 1}', b'{\\"a\\": 2}')
+    assert tampered != base64.b64decode(signed)
+    answer = stack.orchestrator.post(
+        "/process/request/x", headers={"Livepeer": base64.b64encode(tampered).decode()}
+    )
+    assert error_of(answer, 400)["type"] == "BadSignature"
+
+
+def _payment(
+    stack: StackClient, tmp_path: Path, signer: bytes | None = None, count: int = 1
+) -> str:
+    token = stack.token()
+    params = TicketParams.from_json(token["ticket_params"])
+    price = Price.from_json(token["price"])
+    sender = TicketSender(
+        signer or stack.gateway_key, stack.gateway_address, NonceStore(tmp_path / "nonces.db")
+    )
+    return sender.batch(params, price, count).payment.encode()
+
+
+def test_forged_ticket_signature_credits_nothing(stack: StackClient, tmp_path: Path) -> None:
+    before = stack.credit()
+    forged = _payment(stack, tmp_path, signer=bytes(Account.create().key))
+    answer = stack.orchestrator.post(
+        "/process/request/x",
+        headers={"Livepeer": stack.signed_header(), "Livepeer-Payment": forged},
+    )
+    error = error_of(answer, 400)
+    assert error["type"] == "BadPayment"
+    assert "not signed by the sender" in error["message"]
+    assert stack.credit() == before
+
+
+def test_replayed_ticket_is_refused_and_credits_nothing(stack: StackClient, tmp_path: Path) -> None:
+    payment = _payment(stack, tmp_path)
+    headers = {"Livepeer": stack.signed_header(), "Livepeer-Payment": payment}
+    first = stack.orchestrator.post("/process/request/x", headers=headers, content=b"once")
+    assert first.status_code == 200, first.text
+    after_first = stack.credit()
+    replay = stack.orchestrator.post("/process/request/x", headers=headers, content=b"twice")
+    error = error_of(replay, 400)
+    assert error["type"] == "BadPayment"
+    assert "already used" in error["message"]
+    assert stack.credit() == after_first
+
+
+def test_garbled_payment_header_is_a_4xx_not_a_dropped_connection(stack: StackClient) -> None:
+    before = stack.credit()
+    for garbage in ("%%%", base64.b64encode(b"\xff\x00garbage").decode(), ""):
+        headers = {"Livepeer": stack.signed_header(), "Livepeer-Payment": garbage}
+        answer = stack.orchestrator.post("/process/request/x", headers=headers)
+        if garbage:
+            assert error_of(answer, 400)["type"] == "BadPayment"
+    assert stack.credit() == before
+
+
+def test_unknown_capability(stack: StackClient, dead_orchestrator: str) -> None:
+    direct = stack.orchestrator.post(
+        "/process/request/x", headers={"Livepeer": stack.signed_header("no-such-capability")}
+    )
+    assert error_of(direct, 503)["type"] == "UnknownCapability"
+
+    header = livepeer_header(b'{"capability": "no-such-capability", "timeout_seconds": 10}')
+    answer = stack.gateway.post("/process/request/x", headers={"Livepeer": header})
+    error = error_of(answer, 503)
+    assert error["type"] == "NoOrchestrator"
+    assert "no-such-capability" in error["message"]
+    reasons = {a["orchestrator"]: a["reason"] for a in error["attempts"]}
+    assert "unreachable" in reasons[dead_orchestrator]
+    assert "available_capacity 0" in reasons[stack.state.endpoints.orchestrator_api]
+
+
+def test_every_orchestrator_failing_lists_each_attempt(
+    stack: StackClient, dead_orchestrator: str
+) -> None:
+    header = livepeer_header(b'{"capability": "echo", "timeout_seconds": 10}')
+    answer = stack.gateway.post("/process/request/fail", headers={"Livepeer": header})
+    error = error_of(answer, 502)
+    assert error["type"] == "AllOrchestratorsFailed"
+    stages = {(a["orchestrator"], a["stage"]) for a in error["attempts"]}
+    assert (dead_orchestrator, "discover") in stages
+    assert (stack.state.endpoints.orchestrator_api, "dispatch") in stages
+    dispatch = next(a for a in error["attempts"] if a["stage"] == "dispatch")
+    assert dispatch["status_code"] == 500
+
+
+def test_registration_with_a_wrong_secret_is_401(stack: StackClient) -> None:
+    body = {"name": "evil", "url": "http://127.0.0.1:9", "capacity": 1, "price_per_unit": 1}
+    for secret in ("wrong-secret", None, stack.state.orchestrator_secret + "x"):
+        headers = {"Authorization": secret} if secret else {}
+        answer = stack.orchestrator.post("/capability/register", json=body, headers=headers)
+        assert error_of(answer, 401)["type"] == "Unauthorized"
+    names = [c["name"] for c in stack.orchestrator.get("/v1/capabilities").json()["capabilities"]]
+    assert "evil" not in names
+
+
+def test_registration_validates_its_body(stack: StackClient) -> None:
+    headers = {"Authorization": stack.state.orchestrator_secret}
+    answer = stack.orchestrator.post(
+        "/capability/register", json={"name": "x", "url": "u", "currency": "USD"}, headers=headers
+    )
+    error = error_of(answer, 400)
+    assert "currency" in error["message"]
+
+
+def test_huge_bodies_are_refused_with_413(stack: StackClient) -> None:
+    big = b"x" * (BODY_LIMIT + 1)
+    header = livepeer_header(b'{"capability": "echo", "timeout_seconds": 10}')
+    gateway = stack.gateway.post("/process/request/x", headers={"Livepeer": header}, content=big)
+    assert error_of(gateway, 413)["type"] == "BodyTooLarge"
+    orchestrator = stack.orchestrator.post(
+        "/process/request/x", headers={"Livepeer": stack.signed_header()}, content=big
+    )
+    assert error_of(orchestrator, 413)["type"] == "BodyTooLarge"
+
+
+def test_job_api_needs_a_key_and_valid_fields(stack: StackClient) -> None:
+    anonymous = httpx.post(f"{stack.state.endpoints.gateway_api}/v1/jobs", json={})
+    assert error_of(anonymous, 401)["type"] == "Unauthorized"
+    bad = stack.gateway.post("/v1/jobs", json={"capability": "echo", "timeout_seconds": 0})
+    assert "timeout_seconds" in error_of(bad, 400)["message"]
+    garbage = stack.gateway.post("/v1/jobs", content=b"{not json")
+    assert error_of(garbage, 400)["type"] == "BadRequest"
+    missing = stack.gateway.get("/v1/jobs/default.nope")
+    assert error_of(missing, 404)["type"] == "NotFound"
+
+
+def test_the_stack_survived_all_of_it(stack: StackClient) -> None:
+    assert stack.gateway.get("/healthz").status_code == 200
+    assert stack.orchestrator.get("/healthz").status_code == 200
+    header = livepeer_header(b'{"capability": "echo", "timeout_seconds": 10}')
+    answer = stack.gateway.post("/process/request/x", headers={"Livepeer": header}, content=b"ok")
+    assert answer.status_code == 200
+    assert answer.content == b"ok"

@@ -1,0 +1,45 @@
+"""In-memory stand-ins for the chain, shared by the unit tests (no node, no network)."""
+
+from __future__ import annotations
+
+from eth_utils.crypto import keccak
+
+ZERO_HASH = b"\x00" * 32
+
+
+def round_hash(round_number: int) -> bytes:
+    """A deterministic, non-zero stand-in for RoundsManager.blockHashForRound(n)."""
+    return keccak(b"round-block-hash:" + round_number.to_bytes(32, "big"))
+
+
+class InMemoryChainView:
+    """Implements the recipient's ChainView protocol from plain attributes.
+
+    `block` is the latest L1 block, `round` the last initialized round; `hashes` maps a round to
+    its block hash (rounds not in it answer the zero hash, like an unset round on-chain).
+    """
+
+    def __init__(
+        self, block: int = 1_000, round_number: int = 10, hashes: dict[int, bytes] | None = None
+    ) -> None:
+        self.block = block
+        self.round = round_number
+        self.hashes: dict[int, bytes] = (
+            {n: round_hash(n) for n in range(round_number + 1)} if hashes is None else hashes
+        )
+        self.calls = 0
+
+    async def block_number(self) -> int:
+        self.calls += 1
+        return self.block
+
+    async def last_initialized_round(self) -> int:
+        self.calls += 1
+        return self.round
+
+    async def block_hash_for_round(self, n: int) -> bytes:
+        self.calls += 1
+        return self.hashes.get(n, ZERO_HASH)
+
+    def advance(self, blocks: int) -> None:
+        self.block += blocks

@@ -1,0 +1,1 @@
+"""BYOC containers: the job header, capability registry and the Docker runtime."""
