@@ -53,7 +53,9 @@ def test_job_output_credit_and_redemption(stack: StackClient) -> None:
         assert stack.broker.functions.usedTickets(HexBytes(ticket_hash)).call() is True
         receipt = stack.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
         assert receipt["status"] == 1
-        transfers = stack.broker.events.WinningTicketTransfer().process_receipt(receipt, errors=DISCARD)
+        transfers = stack.broker.events.WinningTicketTransfer().process_receipt(
+            receipt, errors=DISCARD
+        )
         assert [(t["args"]["recipient"], t["args"]["amount"]) for t in transfers] == [
             (recipient, face_value)
         ]
@@ -70,7 +72,9 @@ def test_job_output_credit_and_redemption(stack: StackClient) -> None:
                 gas_costs += r["gasUsed"] * r["effectiveGasPrice"]
                 paid += sum(
                     t["args"]["amount"]
-                    for t in stack.broker.events.WinningTicketTransfer().process_receipt(r, errors=DISCARD)
+                    for t in stack.broker.events.WinningTicketTransfer().process_receipt(
+                        r, errors=DISCARD
+                    )
                 )
         assert gained == paid - gas_costs
         assert paid >= face_value

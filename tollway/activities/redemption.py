@@ -31,6 +31,12 @@ class RedemptionActivities:
     @activity.defn(name="redeem_ticket")
     async def redeem(self, winner: WinningTicket) -> Redeemed:
         ticket = winner.ticket()
+        if "0x" + ticket.hash().hex() != winner.ticket_hash:
+            raise ApplicationError(
+                "ticket_hash does not match the ticket",
+                type="RedemptionRefused",
+                non_retryable=True,
+            )
         try:
             if await self._chain.used_ticket(ticket.hash()):
                 return await self._already_redeemed(winner)

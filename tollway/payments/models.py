@@ -8,8 +8,10 @@ from tollway.payments.ticket import Ticket
 
 
 class WinningTicket(BaseModel):
-    """Everything `redeemWinningTicket` needs; large ints travel as decimal strings in JSON."""
+    """Everything `redeemWinningTicket` needs, plus the ticket hash computed once by the
+    orchestrator API (workflows compare hashes but never compute them)."""
 
+    ticket_hash: str
     recipient: str
     sender: str
     face_value: int
@@ -27,6 +29,7 @@ class WinningTicket(BaseModel):
         cls, ticket: Ticket, sig: bytes, recipient_rand: int, expiration_block: int
     ) -> WinningTicket:
         return cls(
+            ticket_hash="0x" + ticket.hash().hex(),
             recipient=ticket.recipient,
             sender=ticket.sender,
             face_value=ticket.face_value,
@@ -55,10 +58,6 @@ class WinningTicket(BaseModel):
     @property
     def signature(self) -> bytes:
         return bytes.fromhex(self.sig[2:])
-
-    @property
-    def ticket_hash(self) -> str:
-        return "0x" + self.ticket().hash().hex()
 
 
 class Redeemed(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -33,17 +34,20 @@ def spawn(argv: list[str], log_path: Path, env: dict[str, str] | None = None) ->
 
 
 def alive(pid: int) -> bool:
+    """True while `pid` runs; an exited process waiting to be reaped (a zombie) is not alive."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    try:  # a zombie child of ours is not alive
-        waited, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return waited == 0
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own child
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def stop(pid: int, timeout: float = 10.0) -> None:

@@ -1,0 +1,561 @@
+"""TicketRecipient with a real SQLite ledger: params, crediting, and every refusal all-or-nothing.
+
+Reference livepeer-byoc.md 2.5 (recipientRand), 2.7 (credit = EV per accepted ticket), 2.10
+(params expiry), 2.11 (recipient pipeline) and 2.16 (replay protection).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from stand_ins import InMemoryChainView, round_hash
+
+from tollway.errors import BadPayment
+from tollway.payments import lp_rpc_pb2 as pb
+from tollway.payments.ledger import Ledger
+from tollway.payments.models import WinningTicket
+from tollway.payments.recipient import (
+    MAX_NONCES_PER_PARAMS,
+    TicketPolicy,
+    TicketRecipient,
+)
+from tollway.payments.sender import NonceStore, TicketSender
+from tollway.payments.signing import recover_digest, sign_digest
+from tollway.payments.ticket import (
+    MAX_UINT256,
+    derive_recipient_rand,
+    is_winning,
+    minimal_bytes,
+    recipient_rand_hash,
+    win_prob_for,
+)
+from tollway.payments.wire import Payment, Price, SignedTicket, TicketParams
+
+CAPABILITY = "echo"
+PRICE = Price(price_per_unit=1_000, pixels_per_unit=1)
+EV = 10**9
+FACE_VALUE = (10**12 // 256) * 256 + 0xFF  # low byte non-zero (see the re-split test)
+LOTTERY = TicketPolicy(ev_wei=EV, face_value_wei=FACE_VALUE)
+CERTAIN = TicketPolicy(ev_wei=FACE_VALUE, face_value_wei=FACE_VALUE)
+
+ORCHESTRATOR: LocalAccount = Account.create()
+OTHER_ORCHESTRATOR: LocalAccount = Account.create()
+
+
+@dataclass
+class Env:
+    tmp_path: Path
+    chain: InMemoryChainView
+    ledger: Ledger
+    recipient: TicketRecipient
+    gateway: LocalAccount
+    sender: TicketSender
+    intruder: LocalAccount
+
+    def balance(self, sender: str | None = None, capability: str = CAPABILITY) -> int:
+        return self.ledger.balance_wei(sender or self.gateway.address, capability)
+
+    async def params(self, price: Price = PRICE) -> TicketParams:
+        return await self.recipient.ticket_params(self.gateway.address, price)
+
+    async def receive(self, payment: Payment, sender: str | None = None) -> int:
+        """Deliver `payment` as the orchestrator route does (decoded from its header)."""
+        receipt = await self.recipient.receive(
+            Payment.decode(payment.encode()), sender or self.gateway.address, CAPABILITY
+        )
+        return receipt.credited_wei
+
+
+def make_env(tmp_path: Path, policy: TicketPolicy = LOTTERY) -> Env:
+    chain = InMemoryChainView(block=1_000, round_number=10)
+    ledger = Ledger(tmp_path / "orchestrator" / "ledger.db")
+    gateway: LocalAccount = Account.create()
+    nonces = NonceStore(tmp_path / "gateway" / "nonces.db")
+    return Env(
+        tmp_path=tmp_path,
+        chain=chain,
+        ledger=ledger,
+        recipient=TicketRecipient(ORCHESTRATOR.address, ledger, chain, policy),
+        gateway=gateway,
+        sender=TicketSender(bytes(gateway.key), gateway.address, nonces),
+        intruder=Account.create(),
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    environment = make_env(tmp_path)
+    yield environment
+    environment.ledger.close()
+
+
+@pytest.fixture
+def certain_env(tmp_path: Path) -> Iterator[Env]:
+    environment = make_env(tmp_path, CERTAIN)
+    yield environment
+    environment.ledger.close()
+
+
+def expected_credit(params: TicketParams, count: int) -> int:
+    return count * params.face_value * params.win_prob // MAX_UINT256
+
+
+def resigned(payment: Payment, account: LocalAccount, index: int = -1) -> Payment:
+    """`payment` with one ticket's signature replaced by `account`'s signature of that ticket."""
+    tickets = list(payment.tickets)
+    target = tickets[index]
+    ticket = payment.params.ticket(payment.sender, target.sender_nonce)
+    tickets[index] = SignedTicket(
+        sender_nonce=target.sender_nonce, sig=sign_digest(bytes(account.key), ticket.hash())
+    )
+    return payment.model_copy(update={"tickets": tickets})
+
+
+async def assert_refused(env: Env, payment: Payment, field: str, sender: str | None = None) -> None:
+    before = env.balance()
+    winners_before = env.ledger.pending_winners()
+    with pytest.raises(BadPayment) as info:
+        await env.receive(payment, sender)
+    assert info.value.details.get("field") == field, info.value.message
+    assert env.balance() == before
+    if sender is not None:
+        assert env.balance(sender) == 0
+    assert env.ledger.pending_winners() == winners_before
+
+
+# --- ticket params ----------------------------------------------------------------------------
+
+
+async def test_ticket_params_follow_policy_and_chain(env: Env) -> None:
+    params = await env.params()
+    assert params.recipient == ORCHESTRATOR.address
+    assert params.face_value == FACE_VALUE
+    assert params.win_prob == win_prob_for(EV, FACE_VALUE)
+    assert params.expiration_block == 1_000 + 40
+    assert params.creation_round == 10
+    assert params.creation_round_block_hash == round_hash(10)
+    assert len(params.seed) == 32
+    assert len(params.recipient_rand_hash) == 32
+    assert params.aux_data == (10).to_bytes(32, "big") + round_hash(10)
+    assert (await env.params()).seed != params.seed
+
+
+async def test_ticket_params_commit_to_an_hmac_rand(env: Env) -> None:
+    params = await env.params()
+    secret = env.ledger.secret("recipient_rand_secret", b"unused")
+    rand = derive_recipient_rand(
+        secret,
+        seed=params.seed,
+        sender=env.gateway.address,
+        face_value=params.face_value,
+        win_prob=params.win_prob,
+        expiration_block=params.expiration_block,
+        price_per_unit=PRICE.price_per_unit,
+        pixels_per_unit=PRICE.pixels_per_unit,
+        aux=params.aux_data,
+    )
+    assert recipient_rand_hash(rand) == params.recipient_rand_hash
+
+
+async def test_ticket_params_fall_back_to_previous_round_when_hash_is_zero(env: Env) -> None:
+    env.chain.round = 11  # round 11 initialized but its block hash is not known (zero)
+    params = await env.params()
+    assert params.creation_round == 10
+    assert params.creation_round_block_hash == round_hash(10)
+
+
+async def test_free_price_gives_zero_face_value_and_win_prob(env: Env) -> None:
+    params = await env.params(Price(price_per_unit=0))
+    assert params.face_value == 0
+    assert params.win_prob == 0
+
+
+# --- valid payments ---------------------------------------------------------------------------
+
+
+async def test_valid_payment_credits_exactly_count_times_ticket_ev(env: Env) -> None:
+    params = await env.params()
+    batch = env.sender.batch(params, PRICE, 5)
+    credited = await env.receive(batch.payment)
+    expected = 5 * FACE_VALUE * params.win_prob // MAX_UINT256
+    assert credited == expected
+    assert env.balance() == expected
+    assert batch.ev_wei == expected
+    assert expected >= 5 * EV  # ticket EV rounds slightly up (reference 2.6)
+    assert env.balance(capability="other") == 0
+    assert env.balance(env.intruder.address) == 0
+
+
+async def test_credit_accumulates_exactly_across_payments(env: Env) -> None:
+    params = await env.params()
+    await env.receive(env.sender.batch(params, PRICE, 2).payment)
+    await env.receive(env.sender.batch(params, PRICE, 3).payment)
+    assert env.balance() == expected_credit(params, 5)
+
+
+async def test_receive_returns_winners_when_win_prob_is_max(certain_env: Env) -> None:
+    env = certain_env
+    params = await env.params()
+    assert params.win_prob == MAX_UINT256
+    batch = env.sender.batch(params, PRICE, 3)
+    receipt = await env.recipient.receive(batch.payment, env.gateway.address, CAPABILITY)
+    assert receipt.tickets == 3
+    assert receipt.credited_wei == 3 * FACE_VALUE
+    assert len(receipt.winners) == 3
+    assert sorted(w.sender_nonce for w in receipt.winners) == [1, 2, 3]
+    for winner in receipt.winners:
+        assert recipient_rand_hash(winner.recipient_rand) == params.recipient_rand_hash
+        assert recover_digest(winner.ticket().hash(), winner.signature) == env.gateway.address
+        assert winner.params_expiration_block == params.expiration_block
+
+
+async def test_winners_are_persisted_in_the_ledger(certain_env: Env) -> None:
+    env = certain_env
+    params = await env.params()
+    batch = env.sender.batch(params, PRICE, 2)
+    receipt = await env.recipient.receive(batch.payment, env.gateway.address, CAPABILITY)
+    pending = env.ledger.pending_winners()
+    assert sorted(h for h, _ in pending) == sorted(w.ticket_hash for w in receipt.winners)
+    for ticket_hash, body in pending:
+        winner = WinningTicket.model_validate(json.loads(body))
+        assert winner.ticket_hash == ticket_hash
+        expected_hash = params.ticket(env.gateway.address, winner.sender_nonce).hash()
+        assert ticket_hash == "0x" + expected_hash.hex()
+    env.ledger.mark_handed_off(pending[0][0])
+    assert env.ledger.pending_winners() == pending[1:]
+
+
+async def test_lottery_winners_match_the_winning_rule(tmp_path: Path) -> None:
+    env = make_env(tmp_path, TicketPolicy(ev_wei=FACE_VALUE // 2, face_value_wei=FACE_VALUE))
+    try:
+        params = await env.params()
+        batch = env.sender.batch(params, PRICE, 16)
+        receipt = await env.recipient.receive(batch.payment, env.gateway.address, CAPABILITY)
+        rand = derive_recipient_rand(
+            env.ledger.secret("recipient_rand_secret", b"unused"),
+            seed=params.seed,
+            sender=env.gateway.address,
+            face_value=params.face_value,
+            win_prob=params.win_prob,
+            expiration_block=params.expiration_block,
+            price_per_unit=PRICE.price_per_unit,
+            pixels_per_unit=PRICE.pixels_per_unit,
+            aux=params.aux_data,
+        )
+        expected = {
+            t.sender_nonce for t in batch.payment.tickets if is_winning(t.sig, rand, params.win_prob)
+        }
+        assert {w.sender_nonce for w in receipt.winners} == expected
+        assert len(env.ledger.pending_winners()) == len(expected)
+        assert receipt.credited_wei == expected_credit(params, 16)  # losers are credited too
+    finally:
+        env.ledger.close()
+
+
+# --- attacks: refused, nothing credited, nonces not consumed -----------------------------------
+
+
+async def test_replayed_payment_is_refused(env: Env) -> None:
+    params = await env.params()
+    payment = env.sender.batch(params, PRICE, 3).payment
+    await env.receive(payment)
+    credited = env.balance()
+    assert credited == expected_credit(params, 3)
+    await assert_refused(env, payment, "sender_nonce")
+    assert env.balance() == credited
+    # a single replayed nonce among fresh ones refuses the whole batch
+    fresh = env.sender.batch(params, PRICE, 2).payment
+    mixed = fresh.model_copy(update={"tickets": [*fresh.tickets, payment.tickets[0]]})
+    await assert_refused(env, mixed, "sender_nonce")
+    await env.receive(fresh)
+    assert env.balance() == expected_credit(params, 5)
+
+
+async def test_duplicate_nonce_inside_one_payment_is_refused(env: Env) -> None:
+    params = await env.params()
+    good = env.sender.batch(params, PRICE, 2).payment
+    doubled = good.model_copy(update={"tickets": [*good.tickets, good.tickets[0]]})
+    await assert_refused(env, doubled, "sender_nonce")
+    await env.receive(good)
+    assert env.balance() == expected_credit(params, 2)
+
+
+async def test_ticket_signed_by_someone_else_is_refused(env: Env) -> None:
+    params = await env.params()
+    good = env.sender.batch(params, PRICE, 3).payment
+    await assert_refused(env, resigned(good, env.intruder, 0), "sig")
+    await env.receive(good)
+    assert env.balance() == expected_credit(params, 3)
+
+
+async def test_only_last_ticket_bad_credits_nothing(env: Env) -> None:
+    params = await env.params()
+    good = env.sender.batch(params, PRICE, 4).payment
+    await assert_refused(env, resigned(good, env.intruder, -1), "sig")
+    broken = list(good.tickets)
+    broken[-1] = SignedTicket(sender_nonce=broken[-1].sender_nonce, sig=broken[-1].sig[:64])
+    await assert_refused(env, good.model_copy(update={"tickets": broken}), "sig")
+    renumbered = list(good.tickets)
+    renumbered[-1] = SignedTicket(sender_nonce=99, sig=renumbered[-1].sig)
+    await assert_refused(env, good.model_copy(update={"tickets": renumbered}), "sig")
+    await env.receive(good)
+    assert env.balance() == expected_credit(params, 4)
+
+
+async def test_payment_sender_differing_from_job_sender_is_refused(env: Env) -> None:
+    params = await env.params()
+    good = env.sender.batch(params, PRICE, 2).payment
+    # the job was signed by the intruder, but the payment names (and is signed by) the gateway
+    await assert_refused(env, good, "sender", sender=env.intruder.address)
+    # a payment naming (and signed by) the intruder, attached to a job the gateway signed
+    intruder_sender = TicketSender(
+        bytes(env.intruder.key), env.intruder.address, NonceStore(env.tmp_path / "i.db")
+    )
+    theirs = intruder_sender.batch(params, PRICE, 2).payment
+    await assert_refused(env, theirs, "sender")
+    await env.receive(good)
+    assert env.balance() == expected_credit(params, 2)
+
+
+async def test_empty_payment_is_refused(env: Env) -> None:
+    params = await env.params()
+    good = env.sender.batch(params, PRICE, 1).payment
+    await assert_refused(env, good.model_copy(update={"tickets": []}), "ticket_sender_params")
+
+
+async def test_params_for_another_recipient_are_refused(env: Env) -> None:
+    other = TicketRecipient(OTHER_ORCHESTRATOR.address, env.ledger, env.chain, LOTTERY)
+    foreign = await other.ticket_params(env.gateway.address, PRICE)
+    await assert_refused(env, env.sender.batch(foreign, PRICE, 2).payment, "recipient")
+    ours = await env.params()
+    redirected = ours.model_copy(update={"recipient": OTHER_ORCHESTRATOR.address})
+    await assert_refused(env, env.sender.batch(redirected, PRICE, 2).payment, "recipient")
+    assert env.balance() == 0
+
+
+async def test_params_issued_by_another_orchestrator_with_our_address_are_refused(
+    env: Env, tmp_path: Path
+) -> None:
+    """Same address, different secret (e.g. another ledger): the rand cannot be re-derived."""
+    impostor_ledger = Ledger(tmp_path / "impostor.db")
+    try:
+        impostor = TicketRecipient(ORCHESTRATOR.address, impostor_ledger, env.chain, LOTTERY)
+        params = await impostor.ticket_params(env.gateway.address, PRICE)
+    finally:
+        impostor_ledger.close()
+    await assert_refused(env, env.sender.batch(params, PRICE, 2).payment, "recipient_rand_hash")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "recipient_rand_hash",
+        "face_value",
+        "win_prob",
+        "seed",
+        "expiration_block",
+        "creation_round",
+        "price",
+        "sender",
+    ],
+)
+async def test_forged_params_are_refused(env: Env, change: str) -> None:
+    params = await env.params()
+    price = PRICE
+    sender = env.sender
+    if change == "recipient_rand_hash":
+        forged = params.model_copy(update={"recipient_rand_hash": recipient_rand_hash(12345)})
+    elif change == "face_value":
+        forged = params.model_copy(update={"face_value": params.face_value * 10})
+    elif change == "win_prob":
+        forged = params.model_copy(update={"win_prob": MAX_UINT256})
+    elif change == "seed":
+        forged = params.model_copy(update={"seed": bytes(32)})
+    elif change == "expiration_block":
+        forged = params.model_copy(update={"expiration_block": params.expiration_block + 10_000})
+    elif change == "creation_round":
+        forged = params.model_copy(
+            update={"creation_round": 9, "creation_round_block_hash": round_hash(9)}
+        )
+    elif change == "price":
+        forged, price = params, Price(price_per_unit=1)
+    else:  # params issued to the gateway, spent by the intruder under its own name
+        forged = params
+        sender = TicketSender(
+            bytes(env.intruder.key), env.intruder.address, NonceStore(env.tmp_path / "i.db")
+        )
+    payment = sender.batch(forged, price, 2).payment
+    await assert_refused(env, payment, "recipient_rand_hash", sender=payment.sender)
+    await env.receive(env.sender.batch(params, PRICE, 2).payment)
+    assert env.balance() == expected_credit(params, 2)
+
+
+def _resplit_face_and_win(params: TicketParams) -> tuple[TicketParams, Price]:
+    """Move the last byte of faceValue to the front of winProb: same bytes, other values."""
+    face_bytes, win_bytes = minimal_bytes(params.face_value), minimal_bytes(params.win_prob)
+    assert face_bytes[-1] != 0 and len(win_bytes) < 32
+    forged = params.model_copy(
+        update={
+            "face_value": int.from_bytes(face_bytes[:-1], "big"),
+            "win_prob": int.from_bytes(face_bytes[-1:] + win_bytes, "big"),
+        }
+    )
+    return forged, PRICE
+
+
+def _resplit_expiration_and_price(params: TicketParams) -> tuple[TicketParams, Price]:
+    """Move the first byte of the price to the end of expirationBlock: params never expire."""
+    price_bytes = minimal_bytes(PRICE.price_per_unit)
+    assert len(price_bytes) > 1 and price_bytes[1] != 0
+    expiration = minimal_bytes(params.expiration_block) + price_bytes[:1]
+    forged = params.model_copy(update={"expiration_block": int.from_bytes(expiration, "big")})
+    return forged, Price(price_per_unit=int.from_bytes(price_bytes[1:], "big"))
+
+
+Resplit = Callable[[TicketParams], tuple[TicketParams, Price]]
+
+
+@pytest.mark.parametrize("resplit", [_resplit_face_and_win, _resplit_expiration_and_price])
+async def test_params_resplit_at_field_boundaries_are_refused(env: Env, resplit: Resplit) -> None:
+    """The rand commitment must bind each field, not just their concatenated bytes.
+
+    derive_recipient_rand concatenates variable-length minimal big-endian fields with no
+    separator, so a sender can move bytes between adjacent fields and keep recipientRandHash:
+    e.g. a faceValue 256x smaller with a winProb ~256x larger (tickets whose face value may no
+    longer cover redemption gas), or an expirationBlock 256x later (params that never expire).
+    """
+    params = await env.params()
+    forged, price = resplit(params)
+    assert (forged.face_value, forged.win_prob, forged.expiration_block) != (
+        params.face_value,
+        params.win_prob,
+        params.expiration_block,
+    )
+    payment = env.sender.batch(forged, price, 2).payment
+    await assert_refused(env, payment, "recipient_rand_hash")
+
+
+async def test_expired_params_are_refused(env: Env) -> None:
+    params = await env.params()
+    payment = env.sender.batch(params, PRICE, 2).payment
+    env.chain.block = params.expiration_block  # expirationBlock <= latest block: expired
+    await assert_refused(env, payment, "expiration_block")
+    env.chain.advance(100)
+    await assert_refused(env, payment, "expiration_block")
+    env.chain.block = params.expiration_block - 1  # last block at which they are still valid
+    await env.receive(payment)
+    assert env.balance() == expected_credit(params, 2)
+
+
+async def test_more_than_600_nonces_for_one_params_are_refused(env: Env) -> None:
+    params = await env.params()
+    payment = env.sender.batch(params, PRICE, MAX_NONCES_PER_PARAMS + 1).payment
+    await assert_refused(env, payment, "sender_nonce")
+    # nothing was consumed: the first 600 are accepted...
+    first = payment.model_copy(update={"tickets": payment.tickets[:MAX_NONCES_PER_PARAMS]})
+    await env.receive(first)
+    assert env.balance() == expected_credit(params, MAX_NONCES_PER_PARAMS)
+    # ...and the 601st nonce, alone, is over the per-params limit
+    last = payment.model_copy(update={"tickets": payment.tickets[MAX_NONCES_PER_PARAMS:]})
+    await assert_refused(env, last, "sender_nonce")
+    # fresh params start a fresh allowance
+    fresh = await env.params()
+    await env.receive(env.sender.batch(fresh, PRICE, 1).payment)
+    assert env.balance() == expected_credit(params, MAX_NONCES_PER_PARAMS + 1)
+
+
+def _with_proto(payment: Payment, edit: str) -> str:
+    message = pb.Payment()
+    message.ParseFromString(base64.b64decode(payment.encode()))
+    if edit == "negative_price":
+        message.expected_price.pricePerUnit = -1
+    elif edit == "negative_pixels":
+        message.expected_price.pixelsPerUnit = -1
+    else:
+        message.expiration_params.creation_round = -1
+        message.ticket_params.expiration_params.creation_round = -1
+    return base64.b64encode(message.SerializeToString()).decode()
+
+
+@pytest.mark.parametrize("edit", ["negative_price", "negative_pixels", "negative_round"])
+async def test_negative_int64_fields_are_bad_payment_not_a_crash(env: Env, edit: str) -> None:
+    """A header with a negative price or round must be a 400 (BadPayment), never a 500."""
+    params = await env.params()
+    header = _with_proto(env.sender.batch(params, PRICE, 1).payment, edit)
+    with pytest.raises(BadPayment):
+        await env.recipient.receive(Payment.decode(header), env.gateway.address, CAPABILITY)
+    assert env.balance() == 0
+
+
+# --- restart, debit ---------------------------------------------------------------------------
+
+
+async def test_restart_keeps_secret_credit_and_used_nonces(env: Env) -> None:
+    params = await env.params()
+    first = env.sender.batch(params, PRICE, 2).payment
+    await env.receive(first)
+    env.ledger.close()
+
+    ledger = Ledger(env.tmp_path / "orchestrator" / "ledger.db")
+    try:
+        restarted = TicketRecipient(ORCHESTRATOR.address, ledger, env.chain, LOTTERY)
+        assert ledger.balance_wei(env.gateway.address, CAPABILITY) == expected_credit(params, 2)
+        second = env.sender.batch(params, PRICE, 3).payment  # nonces 3..5, params from before
+        receipt = await restarted.receive(second, env.gateway.address, CAPABILITY)
+        assert receipt.credited_wei == expected_credit(params, 3)
+        assert ledger.balance_wei(env.gateway.address, CAPABILITY) == expected_credit(params, 5)
+        with pytest.raises(BadPayment) as info:
+            await restarted.receive(first, env.gateway.address, CAPABILITY)
+        assert info.value.details["field"] == "sender_nonce"
+        assert ledger.balance_wei(env.gateway.address, CAPABILITY) == expected_credit(params, 5)
+    finally:
+        ledger.close()
+        env.ledger = Ledger(env.tmp_path / "orchestrator" / "ledger.db")
+
+
+async def test_restart_keeps_pending_winners(certain_env: Env) -> None:
+    env = certain_env
+    params = await env.params()
+    await env.receive(env.sender.batch(params, PRICE, 2).payment)
+    pending = env.ledger.pending_winners()
+    assert len(pending) == 2
+    env.ledger.close()
+    env.ledger = Ledger(env.tmp_path / "orchestrator" / "ledger.db")
+    assert env.ledger.pending_winners() == pending
+
+
+async def test_debit_reduces_balance_and_can_go_negative(env: Env) -> None:
+    params = await env.params()
+    await env.receive(env.sender.batch(params, PRICE, 2).payment)
+    credit = expected_credit(params, 2)
+    assert env.ledger.debit(env.gateway.address, CAPABILITY, 1_000) == credit - 1_000
+    assert env.balance() == credit - 1_000
+    assert env.ledger.debit(env.gateway.address, CAPABILITY, credit + 5_000) == -6_000
+    assert env.balance() == -6_000
+    assert env.ledger.debit(env.intruder.address, CAPABILITY, 7) == -7
+    assert env.balance(env.intruder.address) == -7
+    await env.receive(env.sender.batch(params, PRICE, 1).payment)
+    assert env.balance() == (3 * params.face_value * params.win_prob) // MAX_UINT256 - (
+        credit + 6_000
+    )
+
+
+def test_ledger_secret_is_created_once(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.db")
+    try:
+        assert ledger.secret("k", b"first") == b"first"
+        assert ledger.secret("k", b"second") == b"first"
+    finally:
+        ledger.close()
+    reopened = Ledger(tmp_path / "l.db")
+    try:
+        assert reopened.secret("k", b"third") == b"first"
+    finally:
+        reopened.close()

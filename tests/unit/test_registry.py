@@ -1,0 +1,259 @@
+"""Capability registration JSON and capacity slots (reference livepeer-byoc.md 1.2, 1.9)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from tollway.byoc.registry import WEI_PER_ETH, CapabilityRegistry, ExternalCapability
+from tollway.errors import CapacityExhausted, UnknownCapability
+
+
+def capability(**changes: Any) -> ExternalCapability:
+    data: dict[str, Any] = {"name": "echo", "url": "http://worker:9000", "capacity": 2, **changes}
+    return ExternalCapability.model_validate(data)
+
+
+# --- registration JSON ------------------------------------------------------------------------
+
+
+def test_parses_go_livepeer_registration_json() -> None:
+    body = json.dumps(
+        {
+            "name": "text-reverser",
+            "description": "reverses text",
+            "url": "http://reverser:8000",
+            "capacity": 4,
+            "price_per_unit": 1500,
+            "price_scaling": 1000,
+            "currency": "wei",
+            "token": "worker-secret",
+        }
+    )
+    cap = ExternalCapability.model_validate_json(body)
+    assert cap.name == "text-reverser"
+    assert cap.description == "reverses text"
+    assert cap.url == "http://reverser:8000"
+    assert cap.capacity == 4
+    assert cap.price_per_unit == 1500
+    assert cap.price_scaling == 1000
+    assert cap.currency == "wei"
+    assert cap.token == "worker-secret"
+    assert cap.price_wei_per_second == 1  # 1.5 floored
+
+
+def test_optional_fields_default() -> None:
+    cap = ExternalCapability.model_validate_json('{"name": "echo", "url": "http://w"}')
+    assert cap.capacity == 1
+    assert cap.price_per_unit == 0
+    assert cap.price_scaling == 1
+    assert cap.currency == ""
+    assert cap.token == ""
+    assert cap.price_wei_per_second == 0
+
+
+def test_price_scaling_zero_is_coerced_to_one() -> None:
+    cap = capability(price_per_unit=7, price_scaling=0)
+    assert cap.price_scaling == 1
+    assert cap.price_wei_per_second == 7
+
+
+@pytest.mark.parametrize(
+    ("price_per_unit", "price_scaling", "currency", "expected"),
+    [
+        (1_000, 1, "", 1_000),
+        (1_000, 1, "wei", 1_000),
+        (1_000, 1, "WEI", 1_000),
+        (999, 1_000, "wei", 0),  # sub-1-wei/s prices become 0
+        (1_999, 1_000, "wei", 1),
+        (1, 1, "eth", WEI_PER_ETH),
+        (1, 1_000_000_000, "ETH", 10**9),
+        (1, 3, "eth", WEI_PER_ETH // 3),
+        (2, 3, "eth", 2 * WEI_PER_ETH // 3),
+    ],
+)
+def test_price_wei_per_second_floors(
+    price_per_unit: int, price_scaling: int, currency: str, expected: int
+) -> None:
+    cap = capability(price_per_unit=price_per_unit, price_scaling=price_scaling, currency=currency)
+    assert cap.price_wei_per_second == expected
+
+
+@pytest.mark.parametrize("currency", ["USD", "usd", "EUR", "gwei", "btc"])
+def test_unsupported_currency_is_a_validation_error(currency: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        capability(price_per_unit=1, currency=currency)
+    assert any(error["loc"] == ("currency",) for error in info.value.errors())
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"name": ""},
+        {"name": "x" * 129},
+        {"url": ""},
+        {"capacity": 0},
+        {"capacity": -1},
+        {"price_per_unit": -1},
+        {"price_scaling": -1},
+        {"capacity": "many"},
+    ],
+)
+def test_invalid_registrations_are_validation_errors(changes: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        capability(**changes)
+
+
+# --- registry and slots -----------------------------------------------------------------------
+
+
+def test_register_get_names() -> None:
+    registry = CapabilityRegistry()
+    registry.register(capability(name="b"))
+    registry.register(capability(name="a"))
+    assert registry.names() == ["a", "b"]
+    assert registry.get("a").name == "a"
+    assert registry.available("a") == 2
+
+
+def test_unknown_capability() -> None:
+    registry = CapabilityRegistry()
+    with pytest.raises(UnknownCapability) as info:
+        registry.get("missing")
+    assert info.value.details["capability"] == "missing"
+    assert info.value.status_code == 503
+    with pytest.raises(UnknownCapability), registry.slot("missing"):
+        pytest.fail("a slot of an unknown capability must not be entered")
+    assert registry.available("missing") == 0
+
+
+def test_slot_enforces_capacity() -> None:
+    registry = CapabilityRegistry()
+    registry.register(capability(capacity=2))
+    with registry.slot("echo") as first:
+        assert first.name == "echo"
+        assert registry.available("echo") == 1
+        with registry.slot("echo"):
+            assert registry.available("echo") == 0
+            with pytest.raises(CapacityExhausted) as info, registry.slot("echo"):
+                pytest.fail("a third slot must not be entered")
+            assert "2" in info.value.message
+            assert info.value.details["capability"] == "echo"
+            assert info.value.status_code == 503
+            assert registry.available("echo") == 0
+        assert registry.available("echo") == 1
+    assert registry.available("echo") == 2
+
+
+def test_slot_is_released_on_exceptions() -> None:
+    registry = CapabilityRegistry()
+    registry.register(capability(capacity=1))
+    for _ in range(3):
+        with pytest.raises(RuntimeError), registry.slot("echo"):
+            assert registry.available("echo") == 0
+            raise RuntimeError("worker failed")
+        assert registry.available("echo") == 1
+
+
+def test_refused_slot_does_not_leak() -> None:
+    registry = CapabilityRegistry()
+    registry.register(capability(capacity=1))
+    with registry.slot("echo"):
+        for _ in range(5):
+            with pytest.raises(CapacityExhausted), registry.slot("echo"):
+                pass
+    assert registry.available("echo") == 1
+
+
+async def test_slot_is_released_when_a_task_is_cancelled_mid_way() -> None:
+    registry = CapabilityRegistry()
+    registry.register(capability(capacity=1))
+    entered = asyncio.Event()
+
+    async def job() -> None:
+        with registry.slot("echo"):
+            entered.set()
+            await asyncio.sleep(3_600)
+
+    task = asyncio.create_task(job())
+    await asyncio.wait_for(entered.wait(), timeout=5)
+    assert registry.available("echo") == 0
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert registry.available("echo") == 1
+
+
+async def test_slot_is_released_on_timeout() -> None:
+    registry = CapabilityRegistry()
+    registry.register(capability(capacity=1))
+
+    async def job() -> None:
+        with registry.slot("echo"):
+            await asyncio.sleep(3_600)
+
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(job(), timeout=0.05)
+    assert registry.available("echo") == 1
+
+
+async def test_concurrent_tasks_never_exceed_capacity() -> None:
+    registry = CapabilityRegistry()
+    registry.register(capability(capacity=3))
+    running = 0
+    peak = 0
+    refused = 0
+
+    async def job() -> None:
+        nonlocal running, peak, refused
+        try:
+            with registry.slot("echo"):
+                running += 1
+                peak = max(peak, running)
+                await asyncio.sleep(0.01)
+                running -= 1
+        except CapacityExhausted:
+            refused += 1
+
+    await asyncio.gather(*(job() for _ in range(10)))
+    assert peak == 3
+    assert refused == 7
+    assert registry.available("echo") == 3
+
+
+def test_unregister() -> None:
+    registry = CapabilityRegistry()
+    registry.register(capability())
+    assert registry.unregister("echo") is True
+    assert registry.unregister("echo") is False
+    assert registry.names() == []
+    assert registry.available("echo") == 0
+    with pytest.raises(UnknownCapability):
+        registry.get("echo")
+
+
+def test_unregister_while_busy_then_release() -> None:
+    registry = CapabilityRegistry()
+    registry.register(capability(capacity=1))
+    with registry.slot("echo"):
+        registry.unregister("echo")
+    registry.register(capability(capacity=1))
+    assert registry.available("echo") == 1
+
+
+def test_reregistering_replaces_the_record_but_keeps_in_flight_count() -> None:
+    """Unlike go-livepeer, re-registration does not reset load (no transient over-admission)."""
+    registry = CapabilityRegistry()
+    registry.register(capability(capacity=1, price_per_unit=5))
+    with registry.slot("echo"):
+        registry.register(capability(capacity=1, price_per_unit=9, url="http://new:1"))
+        assert registry.get("echo").price_wei_per_second == 9
+        assert registry.get("echo").url == "http://new:1"
+        assert registry.available("echo") == 0
+        with pytest.raises(CapacityExhausted), registry.slot("echo"):
+            pass
+    assert registry.available("echo") == 1

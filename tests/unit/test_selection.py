@@ -1,0 +1,175 @@
+"""Choosing orchestrators: capacity and price-cap filtering, ordering, include/exclude parsing."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from tollway.errors import BadRequest
+from tollway.models import Candidate
+from tollway.selection import orchestrator_filter, price_per_second, rank_candidates
+
+
+def candidate(url: str, price: int = 100, capacity: int = 1, pixels: int = 1) -> Candidate:
+    return Candidate(
+        url=url,
+        address="0x" + "12" * 20,
+        price_per_unit=price,
+        pixels_per_unit=pixels,
+        capacity=capacity,
+        balance_wei=0,
+        ticket_params={},
+    )
+
+
+# --- rank_candidates --------------------------------------------------------------------------
+
+
+def test_capacity_zero_is_refused_with_a_reason() -> None:
+    chosen, refused = rank_candidates([candidate("https://full", capacity=0)], None)
+    assert chosen == []
+    assert len(refused) == 1
+    assert refused[0].orchestrator == "https://full"
+    assert refused[0].stage == "select"
+    assert "capacity" in refused[0].reason
+
+
+def test_negative_capacity_is_refused() -> None:
+    chosen, refused = rank_candidates([candidate("https://odd", capacity=-1)], None)
+    assert chosen == []
+    assert [a.orchestrator for a in refused] == ["https://odd"]
+
+
+def test_over_cap_is_refused_with_a_reason_naming_the_cap() -> None:
+    chosen, refused = rank_candidates(
+        [candidate("https://dear", price=1_001), candidate("https://ok", price=1_000)], 1_000
+    )
+    assert [c.url for c in chosen] == ["https://ok"]  # exactly at the cap is accepted
+    assert len(refused) == 1
+    attempt = refused[0]
+    assert attempt.orchestrator == "https://dear"
+    assert attempt.stage == "select"
+    assert "1000" in attempt.reason.replace(",", "")
+    assert "1001" in attempt.reason.replace(",", "")
+    assert "cap" in attempt.reason
+
+
+def test_over_cap_reason_states_the_per_second_price() -> None:
+    """With pixelsPerUnit != 1 the refusal must quote wei/s, not the raw pricePerUnit."""
+    dear = candidate("https://dear", price=5_000, pixels=1_000)  # 5 wei/s
+    chosen, refused = rank_candidates([dear], 4)
+    assert chosen == []
+    assert re.search(r"\b5 wei/s", refused[0].reason), refused[0].reason
+
+
+def test_no_cap_accepts_any_price() -> None:
+    chosen, refused = rank_candidates([candidate("https://a", price=10**18)], None)
+    assert [c.url for c in chosen] == ["https://a"]
+    assert refused == []
+
+
+def test_cap_of_zero_only_accepts_free() -> None:
+    chosen, refused = rank_candidates(
+        [candidate("https://free", price=0), candidate("https://paid", price=1)], 0
+    )
+    assert [c.url for c in chosen] == ["https://free"]
+    assert [a.orchestrator for a in refused] == ["https://paid"]
+
+
+def test_cheapest_first_then_url() -> None:
+    candidates = [
+        candidate("https://c", price=300),
+        candidate("https://b", price=100),
+        candidate("https://full", price=1, capacity=0),
+        candidate("https://a", price=100),
+        candidate("https://d", price=150, pixels=2),  # 75 wei/s
+    ]
+    chosen, refused = rank_candidates(candidates, 1_000)
+    assert [c.url for c in chosen] == ["https://d", "https://a", "https://b", "https://c"]
+    assert [a.orchestrator for a in refused] == ["https://full"]
+
+
+def test_price_per_second_uses_pixels_per_unit() -> None:
+    assert price_per_second(candidate("x", price=3, pixels=2)) * 2 == 3
+    assert price_per_second(candidate("x", price=3, pixels=0)) == 3
+
+
+def test_fractional_price_just_over_the_cap_is_refused() -> None:
+    chosen, refused = rank_candidates([candidate("https://x", price=2_001, pixels=2)], 1_000)
+    assert chosen == []
+    assert len(refused) == 1
+
+
+def test_input_order_does_not_matter() -> None:
+    candidates = [candidate(f"https://o{i}", price=(i * 37) % 11) for i in range(11)]
+    forward, _ = rank_candidates(candidates, None)
+    backward, _ = rank_candidates(list(reversed(candidates)), None)
+    assert [c.url for c in forward] == [c.url for c in backward]
+    prices = [c.price_per_unit for c in forward]
+    assert prices == sorted(prices)
+
+
+# --- orchestrator_filter ----------------------------------------------------------------------
+
+
+def test_filter_include_and_exclude() -> None:
+    parameters = json.dumps(
+        {
+            "orchestrators": {
+                "include": ["https://o1:8935", "https://o2:8935"],
+                "exclude": ["https://o3:8935"],
+            }
+        }
+    )
+    assert orchestrator_filter(parameters) == (
+        ["https://o1:8935", "https://o2:8935"],
+        ["https://o3:8935"],
+    )
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        "{}",
+        "",
+        "null",
+        '{"orchestrators": {}}',
+        '{"orchestrators": null}',
+        '{"orchestrators": {"include": null, "exclude": []}}',
+        '{"enable_video_ingress": true}',
+    ],
+)
+def test_filter_empty(parameters: str) -> None:
+    assert orchestrator_filter(parameters) == ([], [])
+
+
+def test_filter_include_only_and_exclude_only() -> None:
+    assert orchestrator_filter('{"orchestrators": {"include": ["https://a"]}}') == (
+        ["https://a"],
+        [],
+    )
+    assert orchestrator_filter('{"orchestrators": {"exclude": ["https://b"]}}') == (
+        [],
+        ["https://b"],
+    )
+
+
+@pytest.mark.parametrize(
+    "orchestrators",
+    [
+        ["https://o1:8935"],
+        "https://o1:8935",
+        {"include": "https://o1:8935"},
+        {"exclude": "https://o1:8935"},
+        {"include": [1, 2]},
+    ],
+)
+def test_filter_refuses_malformed_orchestrators_as_bad_request(orchestrators: Any) -> None:
+    """It runs inside the job workflow: a malformed shape must be a non-retryable BadRequest,
+    not an AttributeError (workflow task failure, retried forever) nor a string split into
+    single-character "URLs" that then match no orchestrator."""
+    with pytest.raises(BadRequest):
+        orchestrator_filter(json.dumps({"orchestrators": orchestrators}))

@@ -1,0 +1,167 @@
+"""JobWorkflow's decisions (selection, failover, final errors) with stand-in activities."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from temporalio import activity
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from tollway.models import (
+    Candidate,
+    DiscoverInput,
+    Discovery,
+    DispatchInput,
+    DispatchOutcome,
+    JobSpec,
+    JobStatus,
+    PaymentInput,
+    PaymentPlan,
+    SettleInput,
+)
+from tollway.workflows.job import JobWorkflow
+
+
+def candidate(url: str, price: int, capacity: int = 1) -> Candidate:
+    return Candidate(
+        url=url,
+        address="0x" + "11" * 20,
+        price_per_unit=price,
+        capacity=capacity,
+        balance_wei=0,
+        ticket_params={},
+    )
+
+
+class StandInMarket:
+    """Stand-in activities: a scripted market where some orchestrators fail."""
+
+    def __init__(self, candidates: list[Candidate], failing: dict[str, int]) -> None:
+        self.candidates = candidates
+        self.failing = failing
+        self.dispatched: list[str] = []
+        self.settled: list[SettleInput] = []
+
+    @activity.defn(name="discover_orchestrators")
+    async def discover(self, request: DiscoverInput) -> Discovery:
+        chosen = [c for c in self.candidates if c.url not in request.exclude]
+        return Discovery(candidates=chosen, failures=[])
+
+    @activity.defn(name="create_payment")
+    async def pay(self, request: PaymentInput) -> PaymentPlan:
+        return PaymentPlan(header="stand-in", tickets=2, ev_wei=10)
+
+    @activity.defn(name="dispatch_job")
+    async def dispatch(self, request: DispatchInput) -> DispatchOutcome:
+        url = request.candidate.url
+        self.dispatched.append(url)
+        if url in self.failing:
+            code = self.failing[url]
+            raise ApplicationError(
+                f"answered {code}",
+                {"status_code": code},
+                type="OrchestratorFailed",
+                non_retryable=True,
+            )
+        return DispatchOutcome(
+            status_code=200,
+            output_artifact="0" * 32,
+            output_bytes=3,
+            content_type="text/plain",
+            elapsed_seconds=1.5,
+            balance_wei=5,
+        )
+
+    @activity.defn(name="settle_job")
+    async def settle(self, entry: SettleInput) -> bool:
+        self.settled.append(entry)
+        return True
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.discover, self.pay, self.dispatch, self.settle]
+
+
+async def run_job(
+    env: WorkflowEnvironment, market: StandInMarket, max_price: int | None = None
+) -> JobStatus:
+    queue = f"jobs-{uuid.uuid4()}"
+    spec = JobSpec(
+        job_id=f"job-{uuid.uuid4()}",
+        capability="echo",
+        input_artifact="0" * 32,
+        max_price_wei_per_second=max_price,
+    )
+    async with Worker(
+        env.client, task_queue=queue, workflows=[JobWorkflow], activities=market.all()
+    ):
+        return await env.client.execute_workflow(
+            JobWorkflow.run, spec, id=spec.job_id, task_queue=queue
+        )
+
+
+async def test_fails_over_to_the_next_cheapest(workflow_env: WorkflowEnvironment) -> None:
+    market = StandInMarket(
+        [candidate("http://b", 20), candidate("http://a", 10), candidate("http://c", 30)],
+        failing={"http://a": 503},
+    )
+    status = await run_job(workflow_env, market)
+    assert market.dispatched == ["http://a", "http://b"]
+    assert status.state == "succeeded"
+    assert status.orchestrator == "http://b"
+    assert [(a.orchestrator, a.status_code) for a in status.attempts] == [("http://a", 503)]
+    # ceil(1.5 s) x 20 wei/s, recorded once; tickets of both attempts are counted.
+    assert status.cost_wei == 40
+    assert status.tickets_sent == 4
+    assert [s.cost_wei for s in market.settled] == [40]
+
+
+async def test_price_cap_and_capacity_filter(workflow_env: WorkflowEnvironment) -> None:
+    market = StandInMarket(
+        [
+            candidate("http://full", 1, capacity=0),
+            candidate("http://pricey", 99),
+            candidate("http://ok", 50),
+        ],
+        failing={},
+    )
+    status = await run_job(workflow_env, market, max_price=50)
+    assert market.dispatched == ["http://ok"]
+    reasons = {a.orchestrator: a.reason for a in status.attempts}
+    assert "above the job's cap 50" in reasons["http://pricey"]
+    assert "available_capacity 0" in reasons["http://full"]
+
+
+async def test_every_candidate_failing_fails_the_job_with_each_attempt(
+    workflow_env: WorkflowEnvironment,
+) -> None:
+    market = StandInMarket(
+        [candidate("http://a", 1), candidate("http://b", 2)],
+        failing={"http://a": 500, "http://b": 502},
+    )
+    with pytest.raises(WorkflowFailureError) as failure:
+        await run_job(workflow_env, market)
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "AllOrchestratorsFailed"
+    attempts = cause.details[0]
+    assert [(a["orchestrator"], a["status_code"]) for a in attempts] == [
+        ("http://a", 500),
+        ("http://b", 502),
+    ]
+    assert market.settled == []
+
+
+async def test_no_candidate_is_no_orchestrator(workflow_env: WorkflowEnvironment) -> None:
+    market = StandInMarket([candidate("http://full", 1, capacity=0)], failing={})
+    with pytest.raises(WorkflowFailureError) as failure:
+        await run_job(workflow_env, market)
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "NoOrchestrator"
+    assert market.dispatched == []
