@@ -27,18 +27,14 @@ class InMemoryChainView:
         self.hashes: dict[int, bytes] = (
             {n: round_hash(n) for n in range(round_number + 1)} if hashes is None else hashes
         )
-        self.calls = 0
 
     async def block_number(self) -> int:
-        self.calls += 1
         return self.block
 
     async def last_initialized_round(self) -> int:
-        self.calls += 1
         return self.round
 
     async def block_hash_for_round(self, n: int) -> bytes:
-        self.calls += 1
         return self.hashes.get(n, ZERO_HASH)
 
     def advance(self, blocks: int) -> None:

@@ -1,4 +1,4 @@
-"""The `Livepeer` job header and `Livepeer-Eth-Address` proof (reference livepeer-byoc.md 1.4, 1.5)."""
+"""The `Livepeer` job header and the `Livepeer-Eth-Address` proof (reference 1.4, 1.5)."""
 
 from __future__ import annotations
 

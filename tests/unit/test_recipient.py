@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from stand_ins import InMemoryChainView, round_hash
 
 from tollway.errors import BadPayment
 from tollway.payments import lp_rpc_pb2 as pb
@@ -37,6 +36,8 @@ from tollway.payments.ticket import (
     win_prob_for,
 )
 from tollway.payments.wire import Payment, Price, SignedTicket, TicketParams
+
+from .stand_ins import InMemoryChainView, round_hash
 
 CAPABILITY = "echo"
 PRICE = Price(price_per_unit=1_000, pixels_per_unit=1)
@@ -116,6 +117,19 @@ def resigned(payment: Payment, account: LocalAccount, index: int = -1) -> Paymen
         sender_nonce=target.sender_nonce, sig=sign_digest(bytes(account.key), ticket.hash())
     )
     return payment.model_copy(update={"tickets": tickets})
+
+
+def honest_copy(payment: Payment, params: TicketParams, account: LocalAccount) -> Payment:
+    """The same nonces, re-signed by `account` for the genuine `params` at the quoted price."""
+    key = bytes(account.key)
+    tickets = [
+        SignedTicket(
+            sender_nonce=t.sender_nonce,
+            sig=sign_digest(key, params.ticket(account.address, t.sender_nonce).hash()),
+        )
+        for t in payment.tickets
+    ]
+    return Payment(sender=account.address, params=params, tickets=tickets, expected_price=PRICE)
 
 
 async def assert_refused(env: Env, payment: Payment, field: str, sender: str | None = None) -> None:
@@ -249,9 +263,8 @@ async def test_lottery_winners_match_the_winning_rule(tmp_path: Path) -> None:
             pixels_per_unit=PRICE.pixels_per_unit,
             aux=params.aux_data,
         )
-        expected = {
-            t.sender_nonce for t in batch.payment.tickets if is_winning(t.sig, rand, params.win_prob)
-        }
+        tickets = batch.payment.tickets
+        expected = {t.sender_nonce for t in tickets if is_winning(t.sig, rand, params.win_prob)}
         assert {w.sender_nonce for w in receipt.winners} == expected
         assert len(env.ledger.pending_winners()) == len(expected)
         assert receipt.credited_wei == expected_credit(params, 16)  # losers are credited too
@@ -336,8 +349,11 @@ async def test_params_for_another_recipient_are_refused(env: Env) -> None:
     await assert_refused(env, env.sender.batch(foreign, PRICE, 2).payment, "recipient")
     ours = await env.params()
     redirected = ours.model_copy(update={"recipient": OTHER_ORCHESTRATOR.address})
-    await assert_refused(env, env.sender.batch(redirected, PRICE, 2).payment, "recipient")
+    bad = env.sender.batch(redirected, PRICE, 2).payment
+    await assert_refused(env, bad, "recipient")
     assert env.balance() == 0
+    await env.receive(honest_copy(bad, ours, env.gateway))  # same rand hash, same nonces
+    assert env.balance() == expected_credit(ours, 2)
 
 
 async def test_params_issued_by_another_orchestrator_with_our_address_are_refused(
@@ -393,7 +409,10 @@ async def test_forged_params_are_refused(env: Env, change: str) -> None:
         )
     payment = sender.batch(forged, price, 2).payment
     await assert_refused(env, payment, "recipient_rand_hash", sender=payment.sender)
-    await env.receive(env.sender.batch(params, PRICE, 2).payment)
+    # the nonces were not consumed: the honest payment with the very same nonces is accepted
+    honest = honest_copy(payment, params, env.gateway)
+    assert [t.sender_nonce for t in honest.tickets] == [t.sender_nonce for t in payment.tickets]
+    await env.receive(honest)
     assert env.balance() == expected_credit(params, 2)
 
 

@@ -157,7 +157,8 @@ def test_at_least_one_ticket_when_short() -> None:
 def test_tickets_needed_matches_formula(
     price: int, pixels: int, timeout: int, balance: int, face_value: int, ev: int
 ) -> None:
-    params = make_params(face_value=face_value, win_prob=win_prob_for(min(ev, face_value), face_value))
+    win_prob = win_prob_for(min(ev, face_value), face_value)
+    params = make_params(face_value=face_value, win_prob=win_prob)
     cost = Price(price_per_unit=price, pixels_per_unit=pixels)
     required = price * max(timeout, MIN_CREDIT_SECONDS) // pixels
     shortfall = required - balance

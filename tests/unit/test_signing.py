@@ -6,7 +6,7 @@ import os
 
 import pytest
 from eth_account import Account
-from eth_keys import keys
+from eth_keys.datatypes import Signature
 from eth_utils.crypto import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -34,7 +34,7 @@ def _independent_recover(digest: bytes, signature: bytes) -> str:
     prefixed = keccak(b"\x19Ethereum Signed Message:\n32" + digest)
     r = int.from_bytes(signature[:32], "big")
     s = int.from_bytes(signature[32:64], "big")
-    sig = keys.Signature(vrs=(signature[64] - 27, r, s))
+    sig = Signature(vrs=(signature[64] - 27, r, s))
     return sig.recover_public_key_from_msg_hash(prefixed).to_checksum_address()
 
 
