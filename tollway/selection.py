@@ -9,14 +9,31 @@ from __future__ import annotations
 import json
 from fractions import Fraction
 
+from tollway.errors import BadJobHeader
 from tollway.models import Attempt, Candidate
 
 
 def orchestrator_filter(parameters: str) -> tuple[list[str], list[str]]:
-    """(include, exclude) orchestrator URLs from the job header's `parameters` JSON string."""
-    parsed = json.loads(parameters or "{}") or {}
-    orchestrators = parsed.get("orchestrators") or {} if isinstance(parsed, dict) else {}
-    return list(orchestrators.get("include") or []), list(orchestrators.get("exclude") or [])
+    """(include, exclude) orchestrator URLs from the job header's `parameters` JSON string,
+    shaped as go-livepeer's JobParameters; any other shape is a BadJobHeader."""
+    try:
+        parsed = json.loads(parameters or "{}") or {}
+    except ValueError as exc:
+        raise BadJobHeader("parameters is not valid JSON", field="parameters") from exc
+    if not isinstance(parsed, dict):
+        raise BadJobHeader("parameters must hold a JSON object", field="parameters")
+    orchestrators = parsed.get("orchestrators") or {}
+    if not isinstance(orchestrators, dict):
+        raise BadJobHeader("parameters.orchestrators must be an object", field="parameters")
+    lists = []
+    for key in ("include", "exclude"):
+        urls = orchestrators.get(key) or []
+        if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+            raise BadJobHeader(
+                f"parameters.orchestrators.{key} must be a list of URLs", field="parameters"
+            )
+        lists.append(urls)
+    return lists[0], lists[1]
 
 
 def price_per_second(candidate: Candidate) -> Fraction:
@@ -44,8 +61,8 @@ def rank_candidates(
                 Attempt(
                     orchestrator=candidate.url,
                     stage="select",
-                    reason=f"price {candidate.price_per_unit} wei/s above the job's cap "
-                    f"{max_price_wei_per_second}",
+                    reason=f"price {float(price_per_second(candidate)):g} wei/s above the "
+                    f"job's cap {max_price_wei_per_second}",
                 )
             )
         else:

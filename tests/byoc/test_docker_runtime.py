@@ -12,9 +12,8 @@ import pytest
 
 from tollway.byoc.docker_runtime import DockerRuntime, run_as_user
 from tollway.byoc.health import wait_healthy
-from tollway.errors import ContainerSetupFailed
 from tollway.byoc.spec import BuildImageInput, ContainerSpec, StartedContainer
-from tollway.errors import WorkerFailed
+from tollway.errors import ContainerSetupFailed, WorkerFailed
 
 pytestmark = pytest.mark.docker
 

@@ -16,11 +16,16 @@ from pydantic import BaseModel, Field
 
 from tollway.errors import BadJobHeader, BadSignature
 from tollway.payments.signing import parse_hex_signature, recover_message, sign_message
+from tollway.selection import orchestrator_filter
+
+MAX_HEADER_BYTES = 16 * 1024
 
 
 def _decode_json_header(value: str | None, name: str) -> dict[str, Any]:
     if not value:
         raise BadJobHeader(f"missing {name} header", field=name)
+    if len(value) > MAX_HEADER_BYTES:
+        raise BadJobHeader(f"{name} header is longer than {MAX_HEADER_BYTES} bytes", field=name)
     try:
         data = json.loads(base64.b64decode(value.strip(), validate=True))
     except (binascii.Error, ValueError) as exc:
@@ -83,6 +88,7 @@ class JobRequest(BaseModel):
                 raise BadJobHeader(f"{field} is not valid JSON", field=field) from exc
             if not isinstance(parsed, dict):
                 raise BadJobHeader(f"{field} must hold a JSON object", field=field)
+        orchestrator_filter(data.get("parameters", "{}"))
         for field in ("id", "sender", "sig"):
             if not isinstance(data.get(field, ""), str):
                 raise BadJobHeader(f"{field} must be a string", field=field)

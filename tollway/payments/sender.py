@@ -53,7 +53,7 @@ def tickets_needed(
     price: Price, timeout_seconds: int, balance_wei: int, params: TicketParams
 ) -> int:
     """Tickets to buy so credit covers the job (and at least the orchestrator's minimum)."""
-    if price.price_per_unit <= 0 or params.win_prob == 0:
+    if price.price_per_unit <= 0 or params.win_prob == 0 or params.face_value == 0:
         return 0
     required = price.cost(max(timeout_seconds, MIN_CREDIT_SECONDS))
     shortfall = required - balance_wei

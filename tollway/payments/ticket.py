@@ -115,18 +115,23 @@ def derive_recipient_rand(
     pixels_per_unit: int,
     aux: bytes,
 ) -> int:
-    """HMAC-SHA256 commitment input: stateless params the orchestrator can re-derive later."""
+    """HMAC-SHA256 over the params, so the orchestrator can re-derive them statelessly.
+
+    Each field is length-prefixed: with go-livepeer's plain concatenation of minimal bytes a
+    sender could move bytes between neighbouring fields (a smaller faceValue with a larger
+    winProb, a later expirationBlock) and still match the commitment. Only the keccak
+    commitment is visible on the wire, so this stays compatible (reference 2.5).
+    """
     price = Fraction(price_per_unit, pixels_per_unit or 1)
-    message = b"".join(
-        (
-            seed,
-            to_canonical_address(sender),
-            minimal_bytes(face_value),
-            minimal_bytes(win_prob),
-            minimal_bytes(expiration_block),
-            minimal_bytes(price.numerator),
-            minimal_bytes(price.denominator),
-            aux,
-        )
+    fields = (
+        seed,
+        to_canonical_address(sender),
+        minimal_bytes(face_value),
+        minimal_bytes(win_prob),
+        minimal_bytes(expiration_block),
+        minimal_bytes(price.numerator),
+        minimal_bytes(price.denominator),
+        aux,
     )
+    message = b"".join(len(f).to_bytes(4, "big") + f for f in fields)
     return int.from_bytes(hmac.new(secret, message, hashlib.sha256).digest(), "big")

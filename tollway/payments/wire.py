@@ -150,6 +150,8 @@ class TicketParams(BaseModel):
             raise BadPayment("recipient_rand_hash must be 32 bytes", field="recipient_rand_hash")
         if len(block_hash) not in (0, 32) or len(face_value) > 32 or len(win_prob) > 32:
             raise BadPayment("a uint256 or hash field is longer than 32 bytes")
+        if creation_round < 0:
+            raise BadPayment("creation_round is negative", field="creation_round")
         return cls(
             recipient=to_checksum_address(recipient),
             face_value=_uint(face_value),
@@ -219,6 +221,9 @@ class Payment(BaseModel):
             creation_round=expiration.creation_round,
             block_hash=expiration.creation_round_block_hash,
         )
+        price = message.expected_price
+        if price.pricePerUnit < 0 or price.pixelsPerUnit < 0:
+            raise BadPayment("expected_price is negative", field="expected_price")
         return cls(
             sender=to_checksum_address(message.sender),
             params=params,

@@ -2,10 +2,11 @@
 
 One workflow per job (id = job id or idempotency key). Every step is an activity so the
 Temporal UI shows the job's path: discover and pay are local activities (cheap, ~1 ms of
-overhead each), dispatch a regular one (durable, on any gateway worker); a candidate that fails with a transport error or a 5xx is
-recorded as an attempt and the next one is tried. A 4xx from an orchestrator is the client's
-problem and is returned as it is. When every candidate fails, the job fails with
-`AllOrchestratorsFailed` listing each attempt (never an empty success).
+overhead each), dispatch a regular one (durable, on any gateway worker). A candidate that
+fails with a transport error or a 5xx is recorded as an attempt and the next one is tried.
+A 4xx from an orchestrator is the client's problem and is returned as it is. When every
+candidate fails, the job fails with `AllOrchestratorsFailed` listing each attempt (never an
+empty success).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from tollway.errors import BadJobHeader
     from tollway.models import (
         Attempt,
         Candidate,
@@ -58,7 +60,10 @@ class JobWorkflow:
     @workflow.run
     async def run(self, spec: JobSpec) -> JobStatus:
         status = self._status
-        include, exclude = orchestrator_filter(spec.parameters)
+        try:
+            include, exclude = orchestrator_filter(spec.parameters)
+        except BadJobHeader as exc:
+            raise ApplicationError(exc.message, type="BadJobHeader", non_retryable=True) from exc
         discovery = await workflow.execute_local_activity(
             "discover_orchestrators",
             DiscoverInput(capability=spec.capability, include=include, exclude=exclude),

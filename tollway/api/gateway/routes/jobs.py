@@ -16,6 +16,7 @@ from tollway.api.body import parse_json_body, read_body
 from tollway.api.gateway.deps import Services, Tenant
 from tollway.errors import BadRequest, NotFound
 from tollway.models import JobSpec, JobState, JobStatus
+from tollway.selection import orchestrator_filter
 
 router = APIRouter(prefix="/v1/jobs")
 
@@ -67,6 +68,8 @@ async def submit_job(
             "idempotency key must be 1-128 of [A-Za-z0-9_.:-]", field="idempotency_key"
         )
     data, content_type = _input_bytes(submission)
+    parameters = json.dumps(submission.parameters)
+    orchestrator_filter(parameters)
     job_id = f"{tenant}.{key}"
     await services.start_job(
         JobSpec(
@@ -77,7 +80,7 @@ async def submit_job(
             content_type=content_type,
             timeout_seconds=submission.timeout_seconds,
             max_price_wei_per_second=submission.max_price_wei_per_second,
-            parameters=json.dumps(submission.parameters),
+            parameters=parameters,
             tenant=tenant,
         )
     )
