@@ -60,6 +60,7 @@ class OrchestratorSettings(RoleSettings):
     params_expiration_blocks: int = 40
     min_credit_seconds: int = 60
     max_body_bytes: int = 64 * MiB
+    worker_metrics_port: int | None = None
 
 
 class GatewaySettings(RoleSettings):
@@ -76,6 +77,7 @@ class GatewaySettings(RoleSettings):
     api_key_sha256: list[str] = []
     token_timeout_seconds: float = 2.0
     max_body_bytes: int = 64 * MiB
+    worker_metrics_port: int | None = None
 
 
 class GpuWorkerSettings(RoleSettings):
@@ -85,6 +87,7 @@ class GpuWorkerSettings(RoleSettings):
     temporal_address: str = "127.0.0.1:7233"
     namespace: str = ORCHESTRATOR_NAMESPACE
     stack_id: str = "default"
+    metrics_port: int | None = None
 
     @property
     def task_queue(self) -> str:

@@ -6,6 +6,7 @@ import base64
 import math
 import os
 
+import httpx
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.logs import DISCARD
@@ -78,6 +79,16 @@ def test_job_output_credit_and_redemption(stack: StackClient) -> None:
                 )
         assert gained == paid - gas_costs
         assert paid >= face_value
+
+    # Operators see the same story in Prometheus.
+    def counter(url: str, name: str) -> float:
+        lines = httpx.get(url).text.splitlines()
+        return sum(float(line.split()[-1]) for line in lines if line.startswith(name + " "))
+
+    endpoints = stack.state.endpoints
+    assert counter(endpoints.gateway_worker_metrics, "tollway_tickets_sent_total") >= 1
+    assert counter(endpoints.orchestrator_metrics, "tollway_tickets_received_total") >= 1
+    assert counter(endpoints.orchestrator_worker_metrics, "tollway_tickets_redeemed_total") >= 1
 
 
 def test_idempotency_key_runs_a_job_once(stack: StackClient) -> None:

@@ -15,6 +15,9 @@ class Endpoints(BaseModel):
     chain_rpc: str
     gateway_metrics: str
     orchestrator_metrics: str
+    gateway_worker_metrics: str
+    orchestrator_worker_metrics: str
+    gpu_worker_metrics: str
 
 
 class ProcessRecord(BaseModel):

@@ -50,10 +50,13 @@ class Ports:
     chain: int = 8545
     orchestrator: int = 8935
     gateway: int = 9935
+    orchestrator_worker_metrics: int = 8936
+    gpu_worker_metrics: int = 8937
+    gateway_worker_metrics: int = 9936
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(*(free_port() for _ in range(5)))
+        return cls(*(free_port() for _ in range(8)))
 
 
 class Launcher:
@@ -178,6 +181,7 @@ def _bring_up(
             ticket_ev_wei=echo_face_value,
             ticket_face_value_wei=echo_face_value,
             params_expiration_blocks=DEVNET_PARAMS_EXPIRATION_BLOCKS,
+            worker_metrics_port=ports.orchestrator_worker_metrics,
         ),
         "gateway": GatewaySettings(
             port=ports.gateway,
@@ -186,8 +190,14 @@ def _bring_up(
             orchestrators=[orchestrator_url, *extra_orchestrators],
             temporal_address=temporal,
             api_key_sha256=[hashlib.sha256(api_key.encode()).hexdigest()],
+            worker_metrics_port=ports.gateway_worker_metrics,
         ),
-        "gpu": GpuWorkerSettings(worker_id="gpu-0", temporal_address=temporal, stack_id=stack_id),
+        "gpu": GpuWorkerSettings(
+            worker_id="gpu-0",
+            temporal_address=temporal,
+            stack_id=stack_id,
+            metrics_port=ports.gpu_worker_metrics,
+        ),
     }
     paths = {}
     for name, settings in configs.items():
@@ -199,12 +209,24 @@ def _bring_up(
         "orchestrator-api", "orchestrator", "api",
         config=paths["orchestrator"], health=f"{orchestrator_url}/healthz",
     )  # fmt: skip
-    launcher.role("orchestrator-worker", "orchestrator", "worker", config=paths["orchestrator"])
-    launcher.role("gpu-worker", "gpu-worker", config=paths["gpu"])
+
+    def metrics(port: int) -> str:
+        return f"http://127.0.0.1:{port}/metrics"
+
+    launcher.role(
+        "orchestrator-worker", "orchestrator", "worker",
+        config=paths["orchestrator"], health=metrics(ports.orchestrator_worker_metrics),
+    )  # fmt: skip
+    launcher.role(
+        "gpu-worker", "gpu-worker", config=paths["gpu"], health=metrics(ports.gpu_worker_metrics)
+    )
     launcher.role(
         "gateway-api", "gateway", "api", config=paths["gateway"], health=f"{gateway_url}/healthz"
     )
-    launcher.role("gateway-worker", "gateway", "worker", config=paths["gateway"])
+    launcher.role(
+        "gateway-worker", "gateway", "worker",
+        config=paths["gateway"], health=metrics(ports.gateway_worker_metrics),
+    )  # fmt: skip
 
     gpu = configs["gpu"]
     assert isinstance(gpu, GpuWorkerSettings)
@@ -220,6 +242,9 @@ def _bring_up(
             chain_rpc=rpc,
             gateway_metrics=f"{gateway_url}/metrics",
             orchestrator_metrics=f"{orchestrator_url}/metrics",
+            gateway_worker_metrics=metrics(ports.gateway_worker_metrics),
+            orchestrator_worker_metrics=metrics(ports.orchestrator_worker_metrics),
+            gpu_worker_metrics=metrics(ports.gpu_worker_metrics),
         ),
         contracts=contracts.model_dump(),
         gateway_address=gateway_address,

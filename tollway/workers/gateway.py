@@ -15,12 +15,13 @@ from tollway.payments.keys import load_key
 from tollway.payments.sender import NonceStore, TicketSender
 from tollway.payments.spend import SpendLedger
 from tollway.temporal import connect
-from tollway.workers.run import run_until_signalled
+from tollway.workers.run import run_until_signalled, serve_metrics
 from tollway.workflows.job import JobWorkflow
 
 
 async def run(settings: GatewaySettings) -> None:
     key, address = load_key(settings.key)
+    serve_metrics(settings.worker_metrics_port)
     client = await connect(settings.temporal_address, settings.namespace)
     artifacts = ArtifactStore(settings.data_dir / "artifacts")
     sender = TicketSender(key, address, NonceStore(settings.data_dir / "nonces.sqlite"))

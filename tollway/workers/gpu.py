@@ -10,7 +10,7 @@ from tollway.activities.containers import ContainerActivities
 from tollway.byoc.docker_runtime import DockerRuntime
 from tollway.config import GpuWorkerSettings
 from tollway.temporal import connect
-from tollway.workers.run import run_until_signalled
+from tollway.workers.run import run_until_signalled, serve_metrics
 
 log = logging.getLogger("tollway.gpu")
 
@@ -36,6 +36,7 @@ def detect_gpus() -> list[str]:
 
 
 async def run(settings: GpuWorkerSettings) -> None:
+    serve_metrics(settings.metrics_port)
     gpus = detect_gpus()
     log.info("GPU worker %s: %s", settings.worker_id, gpus or "no GPU found; CPU-only mode")
     client = await connect(settings.temporal_address, settings.namespace)

@@ -12,13 +12,14 @@ from tollway.chain.deploy import DevnetContracts
 from tollway.config import OrchestratorSettings
 from tollway.payments.keys import load_key
 from tollway.temporal import connect
-from tollway.workers.run import run_until_signalled
+from tollway.workers.run import run_until_signalled, serve_metrics
 from tollway.workflows.container import ContainerWorkflow
 from tollway.workflows.redemption import RedemptionWorkflow
 
 
 async def run(settings: OrchestratorSettings) -> None:
     key, _ = load_key(settings.key)
+    serve_metrics(settings.worker_metrics_port)
     client = await connect(settings.temporal_address, settings.namespace)
     contracts = DevnetContracts(
         ticket_broker=settings.chain.ticket_broker, rounds_manager=settings.chain.rounds_manager

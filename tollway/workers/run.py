@@ -5,7 +5,14 @@ from __future__ import annotations
 import asyncio
 import signal
 
+from prometheus_client import start_http_server
 from temporalio.worker import Worker
+
+
+def serve_metrics(port: int | None) -> None:
+    """Serve this process's Prometheus metrics on 127.0.0.1:`port` (when a port is set)."""
+    if port is not None:
+        start_http_server(port, addr="127.0.0.1")
 
 
 async def run_until_signalled(*workers: Worker) -> None:

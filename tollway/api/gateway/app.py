@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from prometheus_client import make_asgi_app
 
+from tollway.api import metrics
 from tollway.api.errors import install_error_handlers
 from tollway.api.gateway.routes import health, jobs, process
 from tollway.api.gateway.services import GatewayServices
@@ -31,5 +31,5 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(process.router)
     app.include_router(health.router)
-    app.mount("/metrics", make_asgi_app())
+    app.include_router(metrics.router)
     return app

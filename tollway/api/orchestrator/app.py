@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
-from prometheus_client import make_asgi_app
 
+from tollway.api import metrics
 from tollway.api.errors import install_error_handlers
 from tollway.api.orchestrator.routes import admin, capability, process
 from tollway.api.orchestrator.services import OrchestratorServices
@@ -66,5 +66,5 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
     app.include_router(capability.router)
     app.include_router(process.router)
     app.include_router(admin.router)
-    app.mount("/metrics", make_asgi_app())
+    app.include_router(metrics.router)
     return app

@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from temporalio.client import Client
@@ -33,6 +35,13 @@ class OrchestratorServices:
     registry: CapabilityRegistry
     temporal: Client
     http: httpx.AsyncClient
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` without awaiting it, holding a reference until it finishes."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     async def hand_off_winners(self) -> int:
         """Signal-with-start the redemption workflow for every winner not yet handed off."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
+import base64
+import json
 import math
 import time
 from typing import Annotated, Any
@@ -26,7 +27,8 @@ async def job_token(
     services: Services,
     livepeer_capability: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    sender = verify_eth_address_header(request.headers.get("Livepeer-Eth-Address"))
+    address_header = request.headers.get("Livepeer-Eth-Address")
+    sender = verify_eth_address_header(address_header)
     if not livepeer_capability:
         raise BadJobHeader("missing Livepeer-Capability header", field="Livepeer-Capability")
     registry = services.registry
@@ -36,7 +38,7 @@ async def job_token(
     )
     params = await services.recipient.ticket_params(sender, price)
     token: dict[str, Any] = {
-        "sender_address": {"addr": sender},
+        "sender_address": json.loads(base64.b64decode(address_header or "")),
         "ticket_params": params.to_json(),
         "price": price.to_json(),
         "service_addr": services.settings.service_addr,
@@ -108,4 +110,4 @@ async def _accept_payment(services: Services, header: str, sender: str, capabili
     metrics.TICKET_EV_RECEIVED.inc(receipt.credited_wei)
     if receipt.winners:
         metrics.TICKETS_WON.inc(len(receipt.winners))
-        asyncio.get_running_loop().create_task(services.hand_off_soon())
+        services.in_background(services.hand_off_soon())
