@@ -165,3 +165,36 @@ async def test_no_candidate_is_no_orchestrator(workflow_env: WorkflowEnvironment
     assert isinstance(cause, ApplicationError)
     assert cause.type == "NoOrchestrator"
     assert market.dispatched == []
+
+
+class ExpiringMarket(StandInMarket):
+    """The first dispatch finds its ticket params expired; fresh tokens then succeed."""
+
+    discoveries = 0
+
+    @activity.defn(name="discover_orchestrators")
+    async def discover(self, request: DiscoverInput) -> Discovery:
+        self.discoveries += 1
+        return await super().discover(request)
+
+    @activity.defn(name="dispatch_job")
+    async def dispatch(self, request: DispatchInput) -> DispatchOutcome:
+        if not self.dispatched:
+            self.dispatched.append(request.candidate.url)
+            raise ApplicationError(
+                "ticket params expired before the payment arrived",
+                type="TicketParamsExpired",
+                non_retryable=True,
+            )
+        return await super().dispatch(request)
+
+
+async def test_expired_params_trigger_one_rediscovery(workflow_env: WorkflowEnvironment) -> None:
+    market = ExpiringMarket([candidate("http://a", 1)], failing={})
+    status = await run_job(workflow_env, market)
+    assert status.state == "succeeded"
+    assert market.discoveries == 2
+    assert market.dispatched == ["http://a", "http://a"]
+    assert [a.reason for a in status.attempts] == [
+        "ticket params expired before the payment arrived"
+    ]

@@ -13,6 +13,15 @@ from tollway.byoc.header import JobRequest
 from tollway.models import DispatchInput, DispatchOutcome
 
 
+def _params_expired(response: httpx.Response) -> bool:
+    """go-livepeer treats expired ticket params as "refresh and retry", not a client error."""
+    try:
+        error = response.json().get("error", {})
+    except ValueError:
+        return "ticketparams expired" in response.text.lower()
+    return isinstance(error, dict) and error.get("field") == "expiration_block"
+
+
 class DispatchActivities:
     def __init__(
         self, http: httpx.AsyncClient, private_key: bytes, address: str, artifacts: ArtifactStore
@@ -54,6 +63,12 @@ class DispatchActivities:
                 f"orchestrator answered {response.status_code}: {response.text[:300]}",
                 {"status_code": response.status_code},
                 type="OrchestratorFailed",
+                non_retryable=True,
+            )
+        if response.status_code == 400 and _params_expired(response):
+            raise ApplicationError(
+                f"ticket params expired before the payment arrived: {response.text[:200]}",
+                type="TicketParamsExpired",
                 non_retryable=True,
             )
         balance = response.headers.get("Livepeer-Balance", "")

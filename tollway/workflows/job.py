@@ -37,6 +37,8 @@ with workflow.unsafe.imports_passed_through():
     from tollway.selection import orchestrator_filter, rank_candidates
 
 ONE_TRY = RetryPolicy(maximum_attempts=1)
+DISCOVERY_ROUNDS = 2
+PARAMS_EXPIRED = "ticket params expired"
 QUICK_RETRIES = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(milliseconds=200))
 
 
@@ -64,25 +66,33 @@ class JobWorkflow:
             include, exclude = orchestrator_filter(spec.parameters)
         except BadJobHeader as exc:
             raise ApplicationError(exc.message, type="BadJobHeader", non_retryable=True) from exc
-        discovery = await workflow.execute_local_activity(
-            "discover_orchestrators",
-            DiscoverInput(capability=spec.capability, include=include, exclude=exclude),
-            result_type=Discovery,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=QUICK_RETRIES,
-        )
-        status.attempts.extend(discovery.failures)
-        candidates, refused = rank_candidates(discovery.candidates, spec.max_price_wei_per_second)
-        status.attempts.extend(refused)
-        for candidate in candidates:
-            outcome = await self._try(spec, candidate)
-            if outcome is not None:
-                return await self._settle(spec, candidate, outcome)
+        tried_any = False
+        for _ in range(DISCOVERY_ROUNDS):
+            discovery = await workflow.execute_local_activity(
+                "discover_orchestrators",
+                DiscoverInput(capability=spec.capability, include=include, exclude=exclude),
+                result_type=Discovery,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=QUICK_RETRIES,
+            )
+            status.attempts.extend(discovery.failures)
+            candidates, refused = rank_candidates(
+                discovery.candidates, spec.max_price_wei_per_second
+            )
+            status.attempts.extend(refused)
+            tried_any = tried_any or bool(candidates)
+            for candidate in candidates:
+                outcome = await self._try(spec, candidate)
+                if outcome is not None:
+                    return await self._settle(spec, candidate, outcome)
+            if not any(a.reason.startswith(PARAMS_EXPIRED) for a in status.attempts):
+                break
+            # Ticket params went stale between discovery and payment: fetch fresh tokens once.
         status.state = JobState.FAILED
-        kind = "AllOrchestratorsFailed" if candidates else "NoOrchestrator"
+        kind = "AllOrchestratorsFailed" if tried_any else "NoOrchestrator"
         status.error = (
             f"every orchestrator failed for capability {spec.capability!r}"
-            if candidates
+            if tried_any
             else f"no orchestrator offers capability {spec.capability!r} with free capacity"
         )
         raise ApplicationError(
