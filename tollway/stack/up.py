@@ -40,7 +40,7 @@ from tollway.toolpaths import REPO_ROOT, anvil_binary, venv_binary
 ETH = 10**18
 ECHO_PRICE_WEI_PER_SECOND = 10**13
 DEVNET_ROUND_LENGTH = 1_000_000  # blocks; rounds are not advanced until the reward schedule lands
-DEVNET_PARAMS_EXPIRATION_BLOCKS = 2
+DEVNET_PARAMS_EXPIRATION_BLOCKS = 3
 
 
 @dataclass(frozen=True)

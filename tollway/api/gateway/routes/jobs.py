@@ -105,8 +105,10 @@ async def job_output(job_id: str, services: Services, tenant: Tenant) -> Respons
     status = await services.job_status(_owned(job_id, tenant))
     if status.outcome is None or status.state not in (JobState.SUCCEEDED, JobState.REJECTED):
         raise NotFound(f"job {job_id!r} has no output (state: {status.state})")
+    # A rejected job's output is the orchestrator's error, relayed with its status code.
     return Response(
         services.artifacts.get(status.outcome.output_artifact),
+        status_code=status.outcome.status_code,
         media_type=status.outcome.content_type,
         headers={"X-Orchestrator-Url": status.orchestrator or ""},
     )
