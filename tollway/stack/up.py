@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 from rich.console import Console
+from web3 import Web3
+from web3.types import RPCEndpoint
 
 from tollway.byoc.spec import BuildImageInput, ContainerSpec
 from tollway.chain.anvil import dev_account_key
@@ -67,22 +69,30 @@ class Launcher:
         self.console = console
         self.records: dict[str, ProcessRecord] = {}
 
-    def start(
+        self._starting: list[tuple[str, Callable[[], bool], float]] = []
+
+    def spawn(
         self, name: str, argv: list[str], ready: Callable[[], bool], health: str | None = None
     ) -> None:
+        """Start a process without waiting for it; `wait()` waits for all started so far."""
         log = self.directory / "logs" / f"{name}.log"
         pid = processes.spawn(argv, log)
         self.records[name] = ProcessRecord(pid=pid, log=str(log), health=health)
-        started = time.monotonic()
-        processes.wait_until(ready, name, timeout=60, pid=pid, log_path=log)
-        self.console.print(
-            f"  [green]✓[/] {name:<20} pid {pid:<7} ready in {time.monotonic() - started:.1f} s"
-        )
+        self._starting.append((name, ready, time.monotonic()))
 
-    def role(self, name: str, *args: str, config: Path, health: str | None = None) -> None:
+    def wait(self) -> None:
+        for name, ready, started in self._starting:
+            record = self.records[name]
+            processes.wait_until(ready, name, timeout=90, pid=record.pid, log_path=Path(record.log))
+            self.console.print(
+                f"  [green]✓[/] {name:<20} pid {record.pid:<7} "
+                f"ready in {time.monotonic() - started:.1f} s"
+            )
+        self._starting.clear()
+
+    def role(self, name: str, *args: str, config: Path, health: str) -> None:
         argv = [sys.executable, "-m", "tollway", *args, "--config", str(config)]
-        ready = (lambda: processes.http_ok(health)) if health else (lambda: True)
-        self.start(name, argv, ready, health)
+        self.spawn(name, argv, lambda: processes.http_ok(health), health)
 
     def stop_all(self) -> None:
         for record in reversed(list(self.records.values())):
@@ -114,7 +124,7 @@ def _bring_up(
 ) -> StackState:
     stack_id = secrets.token_hex(4)
     console.print(f"[bold]tollway up[/] (stack {stack_id}, state in {directory})")
-    launcher.start(
+    launcher.spawn(
         "temporal",
         [
             venv_binary("temporal"), "server", "start-dev",
@@ -127,14 +137,13 @@ def _bring_up(
         lambda: processes.port_open(ports.temporal) and processes.port_open(ports.temporal_ui),
     )  # fmt: skip
     rpc = f"http://127.0.0.1:{ports.chain}"
-    launcher.start(
+    # anvil automines while we deploy and fund, then produces a block every second.
+    launcher.spawn(
         "anvil",
-        [
-            anvil_binary(), "--host", "127.0.0.1", "--port", str(ports.chain),
-            "--chain-id", "1337", "--block-time", "1",
-        ],
+        [anvil_binary(), "--host", "127.0.0.1", "--port", str(ports.chain), "--chain-id", "1337"],
         lambda: processes.port_open(ports.chain),
-    )  # fmt: skip
+    )
+    launcher.wait()
 
     deployer = dev_account_key(0)
     contracts = deploy_devnet(rpc, deployer, round_length=DEVNET_ROUND_LENGTH)
@@ -153,6 +162,7 @@ def _bring_up(
     gateway_address = create_keystore(gateway_key)
     orchestrator_address = create_keystore(orchestrator_key)
     asyncio.run(_fund(rpc, contracts, deployer, gateway_key, gateway_address, orchestrator_address))
+    Web3(Web3.HTTPProvider(rpc)).provider.make_request(RPCEndpoint("evm_setIntervalMining"), [1])
     console.print(
         f"  [green]✓[/] accounts funded        gateway {gateway_address} "
         "(deposit 10 ETH, reserve 10 ETH), orchestrator "
@@ -227,6 +237,7 @@ def _bring_up(
         "gateway-worker", "gateway", "worker",
         config=paths["gateway"], health=metrics(ports.gateway_worker_metrics),
     )  # fmt: skip
+    launcher.wait()
 
     gpu = configs["gpu"]
     assert isinstance(gpu, GpuWorkerSettings)

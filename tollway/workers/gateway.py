@@ -21,8 +21,8 @@ from tollway.workflows.job import JobWorkflow
 
 async def run(settings: GatewaySettings) -> None:
     key, address = load_key(settings.key)
-    serve_metrics(settings.worker_metrics_port)
     client = await connect(settings.temporal_address, settings.namespace)
+    serve_metrics(settings.worker_metrics_port)  # `tollway up` reads it as "ready"
     artifacts = ArtifactStore(settings.data_dir / "artifacts")
     sender = TicketSender(key, address, NonceStore(settings.data_dir / "nonces.sqlite"))
     async with httpx.AsyncClient() as http:

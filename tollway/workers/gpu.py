@@ -36,10 +36,10 @@ def detect_gpus() -> list[str]:
 
 
 async def run(settings: GpuWorkerSettings) -> None:
-    serve_metrics(settings.metrics_port)
     gpus = detect_gpus()
     log.info("GPU worker %s: %s", settings.worker_id, gpus or "no GPU found; CPU-only mode")
     client = await connect(settings.temporal_address, settings.namespace)
+    serve_metrics(settings.metrics_port)  # `tollway up` reads it as "ready"
     containers = ContainerActivities(DockerRuntime())
     worker = Worker(client, task_queue=settings.task_queue, activities=containers.all())
     await run_until_signalled(worker)

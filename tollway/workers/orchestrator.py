@@ -19,8 +19,8 @@ from tollway.workflows.redemption import RedemptionWorkflow
 
 async def run(settings: OrchestratorSettings) -> None:
     key, _ = load_key(settings.key)
-    serve_metrics(settings.worker_metrics_port)
     client = await connect(settings.temporal_address, settings.namespace)
+    serve_metrics(settings.worker_metrics_port)  # `tollway up` reads it as "ready"
     contracts = DevnetContracts(
         ticket_broker=settings.chain.ticket_broker, rounds_manager=settings.chain.rounds_manager
     )
