@@ -11,6 +11,7 @@
     ├── NotFound                      (404) unknown job
     ├── UnknownCapability             (503) no such capability registered here
     ├── CapacityExhausted             (503) every slot of the capability is busy
+    ├── InsufficientSenderReserve     (503) sender's deposit/reserve cannot back tickets
     ├── NoOrchestrator                (503) discovery found nobody able to serve the job
     ├── AllOrchestratorsFailed        (502) every candidate failed; lists each attempt
     ├── WorkerFailed                  (502) the BYOC container failed or timed out
@@ -94,6 +95,11 @@ class CapacityExhausted(TollwayError):
     status_code = 503
 
 
+class InsufficientSenderReserve(TollwayError):
+    status_code = 503
+    retryable = False
+
+
 class NoOrchestrator(TollwayError):
     status_code = 503
     retryable = False
@@ -130,6 +136,7 @@ ERROR_TYPES: dict[str, type[TollwayError]] = {
         NotFound,
         UnknownCapability,
         CapacityExhausted,
+        InsufficientSenderReserve,
         NoOrchestrator,
         AllOrchestratorsFailed,
         WorkerFailed,

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from eth_utils.crypto import keccak
 
+from tollway.chain.types import SenderInfo
+
+FUNDED = SenderInfo(
+    deposit=10**18, withdraw_round=0, reserve_funds_remaining=10**18,
+    reserve_claimed_in_current_round=0,
+)  # fmt: skip
+
 ZERO_HASH = b"\x00" * 32
 
 
@@ -27,6 +34,7 @@ class InMemoryChainView:
         self.hashes: dict[int, bytes] = (
             {n: round_hash(n) for n in range(round_number + 1)} if hashes is None else hashes
         )
+        self.senders: dict[str, SenderInfo] = {}
 
     async def block_number(self) -> int:
         return self.block
@@ -36,6 +44,10 @@ class InMemoryChainView:
 
     async def block_hash_for_round(self, n: int) -> bytes:
         return self.hashes.get(n, ZERO_HASH)
+
+    async def sender_info(self, address: str) -> SenderInfo:
+        """Every sender is funded unless `senders` says otherwise."""
+        return self.senders.get(address, FUNDED)
 
     def advance(self, blocks: int) -> None:
         self.block += blocks

@@ -16,7 +16,8 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from tollway.errors import BadPayment
+from tollway.chain.types import SenderInfo
+from tollway.errors import BadPayment, InsufficientSenderReserve
 from tollway.payments import lp_rpc_pb2 as pb
 from tollway.payments.ledger import Ledger
 from tollway.payments.models import WinningTicket
@@ -578,3 +579,51 @@ def test_ledger_secret_is_created_once(tmp_path: Path) -> None:
         assert reopened.secret("k", b"third") == b"first"
     finally:
         reopened.close()
+
+
+async def test_unfunded_or_unlocking_senders_get_no_params_and_no_credit(env: Env) -> None:
+    params = await env.params()
+    payment = env.sender.batch(params, PRICE, 2).payment
+    empty = SenderInfo(
+        deposit=0, withdraw_round=0, reserve_funds_remaining=0, reserve_claimed_in_current_round=0
+    )
+    unlocking = empty.model_copy(update={"deposit": 10**18, "withdraw_round": env.chain.round + 1})
+    for funds in (empty, unlocking):
+        env.chain.senders[env.gateway.address] = funds
+        fresh = TicketRecipient(ORCHESTRATOR.address, env.ledger, env.chain, LOTTERY)  # no cache
+        with pytest.raises(InsufficientSenderReserve):
+            await fresh.ticket_params(env.gateway.address, PRICE)
+        with pytest.raises(BadPayment) as refused:
+            await fresh.receive(payment, env.gateway.address, CAPABILITY)
+        assert refused.value.details["field"] == "sender"
+        assert env.balance() == 0
+
+
+def funds(deposit: int) -> SenderInfo:
+    return SenderInfo(
+        deposit=deposit,
+        withdraw_round=0,
+        reserve_funds_remaining=0,
+        reserve_claimed_in_current_round=0,
+    )
+
+
+async def test_face_value_is_capped_by_the_senders_funds(env: Env) -> None:
+    small = FACE_VALUE // 2
+    env.chain.senders[env.gateway.address] = SenderInfo(
+        deposit=small,
+        withdraw_round=0,
+        reserve_funds_remaining=0,
+        reserve_claimed_in_current_round=0,
+    )
+    params = await env.params()
+    assert params.face_value == small
+    env.chain.senders[env.gateway.address] = SenderInfo(
+        deposit=EV - 1,
+        withdraw_round=0,
+        reserve_funds_remaining=0,
+        reserve_claimed_in_current_round=0,
+    )
+    fresh = TicketRecipient(ORCHESTRATOR.address, env.ledger, env.chain, LOTTERY)
+    with pytest.raises(InsufficientSenderReserve, match="insufficient sender reserve"):
+        await fresh.ticket_params(env.gateway.address, PRICE)

@@ -18,7 +18,6 @@ from eth_account import Account
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
-from pydantic import BaseModel, ConfigDict
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.contract.async_contract import AsyncContractFunction
 from web3.exceptions import ContractLogicError, Web3Exception
@@ -27,31 +26,12 @@ from web3.types import TxParams, TxReceipt, Wei
 
 from tollway.chain.artifacts import load_artifact
 from tollway.chain.deploy import DevnetContracts
+from tollway.chain.types import Redemption, SenderInfo
 from tollway.errors import ChainError
 from tollway.payments.ticket import Ticket, u256
 
 _TRANSPORT_ERRORS = (Web3Exception, aiohttp.ClientError, OSError, TimeoutError)
 _TRANSFER_GAS = 21_000
-
-
-class SenderInfo(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    deposit: int
-    withdraw_round: int
-    reserve_funds_remaining: int
-    reserve_claimed_in_current_round: int
-
-
-class Redemption(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    tx_hash: str
-    block_number: int
-    gas_used: int
-    effective_gas_price: int
-    amount: int
-    """Wei paid to the recipient per WinningTicketTransfer (below faceValue if funds ran short)."""
 
 
 def revert_reason(error: ContractLogicError) -> str:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from tollway.errors import BadPayment, BadSignature
+from tollway.chain.types import SenderInfo
+from tollway.errors import BadPayment, BadSignature, InsufficientSenderReserve
 from tollway.payments.ledger import Ledger
 from tollway.payments.models import WinningTicket
 from tollway.payments.signing import recover_digest
@@ -29,12 +31,16 @@ from tollway.payments.wire import Payment, Price, TicketParams
 MAX_NONCES_PER_PARAMS = 600
 
 
+SENDER_INFO_TTL_SECONDS = 5.0
+
+
 class ChainView(Protocol):
-    """What the recipient reads from the chain (the L1 head and the last initialized round)."""
+    """What the recipient reads from the chain: the L1 head, rounds and a sender's funds."""
 
     async def block_number(self) -> int: ...
     async def last_initialized_round(self) -> int: ...
     async def block_hash_for_round(self, round_number: int) -> bytes: ...
+    async def sender_info(self, address: str) -> SenderInfo: ...
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,28 @@ class TicketRecipient:
         self.chain = chain
         self.policy = policy
         self._secret = ledger.secret("recipient_rand_secret", secrets.token_bytes(32))
+        self._senders: dict[str, tuple[float, SenderInfo]] = {}
+
+    async def _funds(self, sender: str) -> SenderInfo:
+        """The sender's TicketBroker funds (cached briefly); refuses unfunded or unlocking ones."""
+        cached = self._senders.get(sender)
+        if cached is None or cached[0] < time.monotonic():
+            cached = (
+                time.monotonic() + SENDER_INFO_TTL_SECONDS,
+                await self.chain.sender_info(sender),
+            )
+            self._senders[sender] = cached
+        info = cached[1]
+        if info.deposit == 0 and info.reserve_funds_remaining == 0:
+            raise InsufficientSenderReserve(
+                f"sender {sender} has no TicketBroker deposit or reserve", sender=sender
+            )
+        current = await self.chain.last_initialized_round()
+        if info.withdraw_round != 0 and info.withdraw_round <= current + 1:
+            raise InsufficientSenderReserve(
+                f"sender {sender} is unlocking its funds", sender=sender
+            )
+        return info
 
     def _rand(self, params: TicketParams, sender: str, price: Price) -> int:
         return derive_recipient_rand(
@@ -80,7 +108,17 @@ class TicketRecipient:
         if round_number > 0 and block_hash == b"\x00" * 32:
             round_number -= 1
             block_hash = await self.chain.block_hash_for_round(round_number)
-        face_value = self.policy.face_value_wei if price.price_per_unit > 0 else 0
+        face_value = 0
+        if price.price_per_unit > 0:
+            funds = await self._funds(sender)
+            face_value = min(
+                self.policy.face_value_wei, funds.deposit + funds.reserve_funds_remaining
+            )
+            if face_value < self.policy.ev_wei:
+                raise InsufficientSenderReserve(
+                    f"insufficient sender reserve: {sender} can back at most {face_value} wei",
+                    sender=sender,
+                )
         params = TicketParams(
             recipient=self.address,
             face_value=face_value,
@@ -111,6 +149,10 @@ class TicketRecipient:
             raise BadPayment("ticket params expired: fetch a new token", field="expiration_block")
         if not payment.tickets:
             raise BadPayment("payment carries no tickets", field="ticket_sender_params")
+        try:
+            await self._funds(sender)
+        except InsufficientSenderReserve as exc:
+            raise BadPayment(exc.message, field="sender") from exc
         winners: list[WinningTicket] = []
         for signed in payment.tickets:
             ticket = params.ticket(sender, signed.sender_nonce)
