@@ -76,6 +76,11 @@ class GatewaySettings(RoleSettings):
     task_queue: str = GATEWAY_TASK_QUEUE
     api_key_sha256: list[str] = []
     token_timeout_seconds: float = 2.0
+    # Spending limits (reference 2.8): what the gateway signs whatever orchestrators ask.
+    max_price_wei_per_second: int = 10**15
+    max_ticket_ev_wei: int = 3_000_000_000_000
+    max_total_ev_wei: int = 20_000_000_000_000
+    max_face_value_wei: int = 10**17
     max_body_bytes: int = 64 * MiB
     worker_metrics_port: int | None = None
 

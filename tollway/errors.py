@@ -6,6 +6,7 @@
     │   ├── BadSignature              job or address signature does not recover
     │   ├── BadPayment                `Livepeer-Payment` undecodable or a ticket refused
     │   ├── InsufficientCredit        paid credit below the orchestrator's minimum
+    │   ├── UnacceptableTicketParams  an orchestrator's params break the gateway's limits
     │   └── BodyTooLarge              (413)
     ├── Unauthorized                  (401) wrong orchestrator secret or API key
     ├── NotFound                      (404) unknown job
@@ -72,6 +73,10 @@ class InsufficientCredit(BadRequest):
     pass
 
 
+class UnacceptableTicketParams(BadRequest):
+    pass
+
+
 class BodyTooLarge(BadRequest):
     status_code = 413
 
@@ -131,6 +136,7 @@ ERROR_TYPES: dict[str, type[TollwayError]] = {
         BadSignature,
         BadPayment,
         InsufficientCredit,
+        UnacceptableTicketParams,
         BodyTooLarge,
         Unauthorized,
         NotFound,

@@ -37,7 +37,8 @@ class Candidate(BaseModel):
     pixels_per_unit: int = 1
     capacity: int
     balance_wei: int
-    ticket_params: dict[str, Any]
+    ticket_params: dict[str, Any] | None
+    """Canonical JSON of the params (None from a free orchestrator)."""
 
 
 class Attempt(BaseModel):
@@ -60,6 +61,7 @@ class Discovery(BaseModel):
 
 class PaymentInput(BaseModel):
     job_id: str
+    capability: str
     candidate: Candidate
     timeout_seconds: int
 
@@ -93,6 +95,7 @@ class SettleInput(BaseModel):
     tenant: str
     capability: str
     orchestrator: str
+    orchestrator_address: str
     cost_wei: int
     tickets: int
     ev_wei: int

@@ -40,6 +40,14 @@ def price_per_second(candidate: Candidate) -> Fraction:
     return Fraction(candidate.price_per_unit, candidate.pixels_per_unit or 1)
 
 
+def _wei(value: Fraction) -> str:
+    """Exact for whole wei, else two decimals, with integer arithmetic only (no float overflow)."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    hundredths = value.numerator * 100 // value.denominator
+    return f"{hundredths // 100}.{hundredths % 100:02d}"
+
+
 def rank_candidates(
     candidates: list[Candidate], max_price_wei_per_second: int | None
 ) -> tuple[list[Candidate], list[Attempt]]:
@@ -61,7 +69,7 @@ def rank_candidates(
                 Attempt(
                     orchestrator=candidate.url,
                     stage="select",
-                    reason=f"price {float(price_per_second(candidate)):g} wei/s above the "
+                    reason=f"price {_wei(price_per_second(candidate))} wei/s above the "
                     f"job's cap {max_price_wei_per_second}",
                 )
             )

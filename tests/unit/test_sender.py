@@ -15,6 +15,7 @@ from eth_utils.address import to_checksum_address
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tollway.errors import UnacceptableTicketParams
 from tollway.payments.sender import (
     MAX_TICKETS_PER_PAYMENT,
     MIN_CREDIT_SECONDS,
@@ -136,9 +137,14 @@ def test_count_is_ceil_of_shortfall_over_ev() -> None:
     assert tickets_needed(PRICE, 120, 5 * 10**9, params) == ceil(shortfall / ev)
 
 
-def test_count_is_capped_at_600() -> None:
+def test_more_than_600_tickets_is_refused_not_truncated() -> None:
+    """600 tickets of tiny EV cannot buy the minimum: the candidate is refused, because a
+    truncated batch would only earn an InsufficientCredit from the orchestrator."""
     params = make_params(face_value=10**12, win_prob=win_prob_for(1, 10**12))
-    assert tickets_needed(PRICE, 3_600, 0, params) == MAX_TICKETS_PER_PAYMENT == 600
+    with pytest.raises(UnacceptableTicketParams, match="600 tickets cannot buy"):
+        tickets_needed(PRICE, 3_600, 0, params)
+    just_enough = make_params(face_value=10**12, win_prob=win_prob_for(PRICE.cost(1), 10**12))
+    assert tickets_needed(PRICE, 600, 0, just_enough) == MAX_TICKETS_PER_PAYMENT
 
 
 def test_at_least_one_ticket_when_short() -> None:
@@ -162,16 +168,19 @@ def test_tickets_needed_matches_formula(
     cost = Price(price_per_unit=price, pixels_per_unit=pixels)
     required = price * max(timeout, MIN_CREDIT_SECONDS) // pixels
     shortfall = required - balance
+    if shortfall > 0 and ceil(shortfall / _ev(params)) > 600:
+        with pytest.raises(UnacceptableTicketParams):
+            tickets_needed(cost, timeout, balance, params)
+        return
     count = tickets_needed(cost, timeout, balance, params)
     if shortfall <= 0:
         assert count == 0
     else:
-        assert count == max(1, min(ceil(shortfall / _ev(params)), 600))
+        assert count == max(1, ceil(shortfall / _ev(params)))
         assert 1 <= count <= 600
-        if count < 600:
-            # the credit bought covers the shortfall, and one ticket fewer would not
-            assert count * _ev(params) >= shortfall
-            assert (count - 1) * _ev(params) < shortfall
+        # the credit bought covers the shortfall, and one ticket fewer would not
+        assert count * _ev(params) >= shortfall
+        assert (count - 1) * _ev(params) < shortfall
 
 
 # --- TicketSender -----------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""Pay: sign a batch of PM tickets when credit with the orchestrator is short (reference 1.9)."""
+"""Pay: sign a batch of PM tickets when credit with the orchestrator is short (reference 1.9).
+
+The orchestrator's reported balance is trusted only up to the gateway's own mirror of it, and
+its ticket params only within the gateway's limits; otherwise this candidate is refused.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +11,40 @@ from temporalio import activity
 from tollway import metrics
 from tollway.errors import TollwayError, to_application_error
 from tollway.models import PaymentInput, PaymentPlan
-from tollway.payments.sender import TicketSender, tickets_needed
+from tollway.payments.sender import SenderLimits, TicketSender, check_params, tickets_needed
+from tollway.payments.spend import SpendLedger
 from tollway.payments.wire import Price, TicketParams
+
+NO_PAYMENT = PaymentPlan(header=None, tickets=0, ev_wei=0)
 
 
 class PaymentActivities:
-    def __init__(self, sender: TicketSender) -> None:
+    def __init__(self, sender: TicketSender, ledger: SpendLedger, limits: SenderLimits) -> None:
         self._sender = sender
+        self._ledger = ledger
+        self._limits = limits
 
     @activity.defn(name="create_payment")
     async def create_payment(self, request: PaymentInput) -> PaymentPlan:
         candidate = request.candidate
-        try:
-            params = TicketParams.from_json(candidate.ticket_params)
-        except TollwayError as exc:
-            raise to_application_error(exc) from exc
+        if candidate.ticket_params is None:
+            return NO_PAYMENT
         price = Price(
             price_per_unit=candidate.price_per_unit, pixels_per_unit=candidate.pixels_per_unit
         )
-        count = tickets_needed(price, request.timeout_seconds, candidate.balance_wei, params)
-        if count == 0:
-            return PaymentPlan(header=None, tickets=0, ev_wei=0)
+        balance = self._ledger.trusted_balance(
+            candidate.address, request.capability, candidate.balance_wei
+        )
+        try:
+            params = TicketParams.from_json(candidate.ticket_params)
+            count = tickets_needed(price, request.timeout_seconds, balance, params)
+            if count == 0:
+                return NO_PAYMENT
+            check_params(params, count, self._limits)
+        except TollwayError as exc:
+            raise to_application_error(exc) from exc
         batch = self._sender.batch(params, price, count)
+        self._ledger.paid(candidate.address, request.capability, batch.ev_wei)
         metrics.TICKETS_SENT.inc(count)
         metrics.TICKET_EV_SENT.inc(batch.ev_wei)
         return PaymentPlan(header=batch.payment.encode(), tickets=count, ev_wei=batch.ev_wei)

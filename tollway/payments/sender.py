@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from tollway.errors import UnacceptableTicketParams
 from tollway.payments.signing import sign_digest
 from tollway.payments.ticket import MAX_UINT256
 from tollway.payments.wire import Payment, Price, SignedTicket, TicketParams
@@ -49,6 +50,31 @@ class NonceStore:
         return range(first, first + count)
 
 
+@dataclass(frozen=True)
+class SenderLimits:
+    """What the gateway will sign, whatever an orchestrator asks (reference 2.8)."""
+
+    max_ticket_ev_wei: int = 3_000_000_000_000
+    max_total_ev_wei: int = 20_000_000_000_000
+    max_face_value_wei: int = 10**17
+
+
+def check_params(params: TicketParams, count: int, limits: SenderLimits) -> None:
+    """Refuse params that would let an orchestrator draw more than the gateway allows."""
+    ev = params.face_value * params.win_prob // MAX_UINT256
+    problems = []
+    if params.face_value > limits.max_face_value_wei:
+        problems.append(f"face value {params.face_value} > {limits.max_face_value_wei}")
+    if ev > params.face_value:
+        problems.append(f"ticket EV {ev} exceeds its face value {params.face_value}")
+    if ev > limits.max_ticket_ev_wei:
+        problems.append(f"ticket EV {ev} > {limits.max_ticket_ev_wei}")
+    if ev * count > limits.max_total_ev_wei:
+        problems.append(f"batch EV {ev * count} > {limits.max_total_ev_wei}")
+    if problems:
+        raise UnacceptableTicketParams("refusing ticket params: " + "; ".join(problems))
+
+
 def tickets_needed(
     price: Price, timeout_seconds: int, balance_wei: int, params: TicketParams
 ) -> int:
@@ -60,8 +86,13 @@ def tickets_needed(
     if shortfall <= 0:
         return 0
     ev = params.face_value * params.win_prob
-    count = -(-shortfall * MAX_UINT256 // ev)
-    return max(1, min(count, MAX_TICKETS_PER_PAYMENT))
+    count = max(1, -(-shortfall * MAX_UINT256 // ev))
+    if count > MAX_TICKETS_PER_PAYMENT:
+        raise UnacceptableTicketParams(
+            f"ticket EV too small: {MAX_TICKETS_PER_PAYMENT} tickets cannot buy "
+            f"{max(timeout_seconds, MIN_CREDIT_SECONDS)} s at {price.price_per_unit} wei/s"
+        )
+    return count
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The gateway's record of what each job cost (idempotent by job id)."""
+"""The gateway's money records: what each job cost (idempotent by job id), and a mirror of the
+credit it holds with each orchestrator, so a reported balance is never trusted beyond it."""
 
 from __future__ import annotations
 
@@ -17,11 +18,40 @@ class SpendLedger:
             "CREATE TABLE IF NOT EXISTS job_costs (job_id TEXT PRIMARY KEY, tenant TEXT, "
             "capability TEXT, orchestrator TEXT, cost_wei TEXT, tickets INTEGER, ev_wei TEXT)"
         )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS credit_mirror (orchestrator TEXT, capability TEXT, "
+            "wei TEXT NOT NULL, PRIMARY KEY (orchestrator, capability))"
+        )
         self._lock = threading.Lock()
 
-    def record(self, entry: SettleInput) -> bool:
-        """True when this job's cost was recorded now, False when it already was."""
+    def _mirror(self, orchestrator: str, capability: str) -> int:
+        row = self._db.execute(
+            "SELECT wei FROM credit_mirror WHERE orchestrator = ? AND capability = ?",
+            (orchestrator, capability),
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _add_mirror(self, orchestrator: str, capability: str, delta: int) -> None:
+        self._db.execute(
+            "INSERT INTO credit_mirror VALUES (?, ?, ?) ON CONFLICT (orchestrator, capability) "
+            "DO UPDATE SET wei = excluded.wei",
+            (orchestrator, capability, str(self._mirror(orchestrator, capability) + delta)),
+        )
+
+    def trusted_balance(self, orchestrator: str, capability: str, reported: int) -> int:
+        """The orchestrator's reported credit, never more than what we paid minus what we used."""
         with self._lock:
+            return max(0, min(reported, self._mirror(orchestrator, capability)))
+
+    def paid(self, orchestrator: str, capability: str, ev_wei: int) -> None:
+        with self._lock:
+            self._add_mirror(orchestrator, capability, ev_wei)
+
+    def record(self, entry: SettleInput) -> bool:
+        """True when this job's cost was recorded now (and taken from the mirror), False when
+        it already was."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
             cursor = self._db.execute(
                 "INSERT OR IGNORE INTO job_costs VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -34,7 +64,11 @@ class SpendLedger:
                     str(entry.ev_wei),
                 ),
             )
-            return cursor.rowcount == 1
+            recorded = cursor.rowcount == 1
+            if recorded:
+                self._add_mirror(entry.orchestrator_address, entry.capability, -entry.cost_wei)
+            self._db.execute("COMMIT")
+            return recorded
 
     def total_wei(self, tenant: str) -> int:
         with self._lock:

@@ -201,6 +201,9 @@ def _bring_up(
             temporal_address=temporal,
             api_key_sha256=[hashlib.sha256(api_key.encode()).hexdigest()],
             worker_metrics_port=ports.gateway_worker_metrics,
+            # Devnet tickets always win (face value == EV), so their EV is large.
+            max_ticket_ev_wei=echo_face_value,
+            max_total_ev_wei=100 * echo_face_value,
         ),
         "gpu": GpuWorkerSettings(
             worker_id="gpu-0",

@@ -12,7 +12,7 @@ from tollway.activities.settlement import SettlementActivities
 from tollway.artifacts import ArtifactStore
 from tollway.config import GatewaySettings
 from tollway.payments.keys import load_key
-from tollway.payments.sender import NonceStore, TicketSender
+from tollway.payments.sender import NonceStore, SenderLimits, TicketSender
 from tollway.payments.spend import SpendLedger
 from tollway.temporal import connect
 from tollway.workers.run import run_until_signalled, serve_metrics
@@ -25,6 +25,12 @@ async def run(settings: GatewaySettings) -> None:
     serve_metrics(settings.worker_metrics_port)  # `tollway up` reads it as "ready"
     artifacts = ArtifactStore(settings.data_dir / "artifacts")
     sender = TicketSender(key, address, NonceStore(settings.data_dir / "nonces.sqlite"))
+    spend = SpendLedger(settings.data_dir / "spend.sqlite")
+    limits = SenderLimits(
+        max_ticket_ev_wei=settings.max_ticket_ev_wei,
+        max_total_ev_wei=settings.max_total_ev_wei,
+        max_face_value_wei=settings.max_face_value_wei,
+    )
     async with httpx.AsyncClient() as http:
         discovery = DiscoveryActivities(
             http, key, address, settings.orchestrators, settings.token_timeout_seconds
@@ -35,9 +41,9 @@ async def run(settings: GatewaySettings) -> None:
             workflows=[JobWorkflow],
             activities=[
                 discovery.discover,
-                PaymentActivities(sender).create_payment,
+                PaymentActivities(sender, spend, limits).create_payment,
                 DispatchActivities(http, key, address, artifacts).dispatch,
-                SettlementActivities(SpendLedger(settings.data_dir / "spend.sqlite")).settle,
+                SettlementActivities(spend).settle,
             ],
         )
         await run_until_signalled(worker)

@@ -110,7 +110,10 @@ class JobWorkflow:
             plan = await workflow.execute_local_activity(
                 "create_payment",
                 PaymentInput(
-                    job_id=spec.job_id, candidate=candidate, timeout_seconds=spec.timeout_seconds
+                    job_id=spec.job_id,
+                    capability=spec.capability,
+                    candidate=candidate,
+                    timeout_seconds=spec.timeout_seconds,
                 ),
                 result_type=PaymentPlan,
                 start_to_close_timeout=timedelta(seconds=30),
@@ -158,6 +161,7 @@ class JobWorkflow:
                 tenant=spec.tenant,
                 capability=spec.capability,
                 orchestrator=candidate.url,
+                orchestrator_address=candidate.address,
                 cost_wei=status.cost_wei,
                 tickets=status.tickets_sent,
                 ev_wei=status.ticket_ev_wei,

@@ -21,6 +21,11 @@ class GatewayServices:
     temporal: Client
     artifacts: ArtifactStore
 
+    def price_cap(self, requested: int | None) -> int:
+        """The job's price cap, never above the gateway's own."""
+        cap = self.settings.max_price_wei_per_second
+        return cap if requested is None else min(requested, cap)
+
     async def start_job(self, spec: JobSpec) -> None:
         """Start the job's workflow; a job id seen before (running or finished) is that job."""
         try:

@@ -79,7 +79,7 @@ async def submit_job(
             input_artifact=services.artifacts.put(data),
             content_type=content_type,
             timeout_seconds=submission.timeout_seconds,
-            max_price_wei_per_second=submission.max_price_wei_per_second,
+            max_price_wei_per_second=services.price_cap(submission.max_price_wei_per_second),
             parameters=parameters,
             tenant=tenant,
         )

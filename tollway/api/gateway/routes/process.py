@@ -32,6 +32,7 @@ async def process_request(path: str, request: Request, services: Services) -> Re
             input_artifact=services.artifacts.put(body),
             content_type=request.headers.get("Content-Type", "application/octet-stream"),
             timeout_seconds=job.timeout_seconds,
+            max_price_wei_per_second=services.price_cap(None),
             request=job.request,
             parameters=job.parameters,
         )
