@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 
 from tollway.config import GatewaySettings, GpuWorkerSettings, OrchestratorSettings, load_settings
@@ -23,6 +24,7 @@ app.add_typer(gateway_app, name="gateway")
 app.add_typer(orchestrator_app, name="orchestrator")
 
 console = Console()
+MAX_HEAD = 256 * 1024
 StackDir = Annotated[
     Path | None,
     typer.Option(
@@ -34,6 +36,13 @@ ConfigFile = Annotated[Path | None, typer.Option("--config", help="JSON settings
 
 def _stack_dir(directory: Path | None) -> Path:
     return (directory or Path(os.environ.get("TOLLWAY_HOME", ".tollway"))).resolve()
+
+
+def _serve(app: FastAPI, host: str, port: int) -> None:
+    # A 600-ticket Livepeer-Payment header is about 58 KB; h11's default allows 16 KB.
+    uvicorn.run(
+        app, host=host, port=port, log_level="warning", h11_max_incomplete_event_size=MAX_HEAD
+    )
 
 
 def _logging() -> None:
@@ -52,12 +61,17 @@ def up(
     ] = None,
 ) -> None:
     """Start the embedded stack and print where everything listens."""
+    from tollway.stack.processes import StartupError
     from tollway.stack.state import StackState
     from tollway.stack.up import Ports, bring_up
 
     directory = _stack_dir(directory)
     ports = Ports.free() if free_ports else Ports()
-    state = bring_up(directory, ports, console, tuple(orchestrator or ()))
+    try:
+        state = bring_up(directory, ports, console, tuple(orchestrator or ()))
+    except StartupError as exc:
+        console.print(f"[red]tollway up failed:[/] {exc}")
+        raise typer.Exit(1) from exc
     console.print_json(state.model_dump_json())
     console.print(f"state written to {StackState.path(directory)}")
 
@@ -97,7 +111,7 @@ def gateway_api(config: ConfigFile = None) -> None:
     from tollway.api.gateway.app import create_app
 
     settings = load_settings(GatewaySettings, config)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    _serve(create_app(settings), settings.host, settings.port)
 
 
 @gateway_app.command("worker")
@@ -115,7 +129,7 @@ def orchestrator_api(config: ConfigFile = None) -> None:
     from tollway.api.orchestrator.app import create_app
 
     settings = load_settings(OrchestratorSettings, config)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    _serve(create_app(settings), settings.host, settings.port)
 
 
 @orchestrator_app.command("worker")

@@ -15,6 +15,7 @@
     ├── InsufficientSenderReserve     (503) sender's deposit/reserve cannot back tickets
     ├── NoOrchestrator                (503) discovery found nobody able to serve the job
     ├── AllOrchestratorsFailed        (502) every candidate failed; lists each attempt
+    ├── JobStillRunning               (504) a synchronous request outlived its wait
     ├── WorkerFailed                  (502) the BYOC container failed or timed out
     │   └── ContainerSetupFailed      bad image or spec; retrying cannot help
     └── ChainError                    (503) the chain refused or could not be reached
@@ -115,6 +116,11 @@ class AllOrchestratorsFailed(TollwayError):
     retryable = False
 
 
+class JobStillRunning(TollwayError):
+    status_code = 504
+    retryable = False
+
+
 class WorkerFailed(TollwayError):
     status_code = 502
 
@@ -145,6 +151,7 @@ ERROR_TYPES: dict[str, type[TollwayError]] = {
         InsufficientSenderReserve,
         NoOrchestrator,
         AllOrchestratorsFailed,
+        JobStillRunning,
         WorkerFailed,
         ContainerSetupFailed,
         ChainError,

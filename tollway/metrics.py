@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter
 
-JOBS = Counter("tollway_jobs_total", "Jobs finished, by role and outcome", ["role", "outcome"])
-JOB_SECONDS = Histogram(
-    "tollway_job_seconds", "Wall time of a job as its role saw it", ["role", "capability"]
+JOBS = Counter(
+    "tollway_jobs_total",
+    "Jobs answered: by the orchestrator (label: HTTP status) or settled by the gateway",
+    ["role", "outcome"],
 )
 TICKETS_SENT = Counter("tollway_tickets_sent_total", "PM tickets signed and sent by the gateway")
 TICKET_EV_SENT = Counter("tollway_ticket_value_sent_wei_total", "Expected value of tickets sent")

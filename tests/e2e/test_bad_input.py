@@ -13,6 +13,7 @@ from eth_account import Account
 
 from tests.e2e.conftest import BODY_LIMIT
 from tests.e2e.stack_client import StackClient
+from tollway.byoc.header import encode_eth_address_header
 from tollway.payments.sender import NonceStore, TicketSender
 from tollway.payments.wire import Price, TicketParams
 
@@ -38,6 +39,7 @@ def livepeer_header(payload: bytes) -> str:
         (livepeer_header(b'{"timeout_seconds": 5}'), "capability"),
         (livepeer_header(b'{"capability": "echo", "timeout_seconds": 0}'), "timeout_seconds"),
         (livepeer_header(b'{"capability": "echo", "timeout_seconds": "5"}'), "timeout_seconds"),
+        (livepeer_header(b'{"capability": "echo", "timeout_seconds": 86400}'), "timeout_seconds"),
         (
             livepeer_header(b'{"capability": "echo", "timeout_seconds": 5, "request": "{"}'),
             "request",
@@ -104,6 +106,17 @@ def test_replayed_ticket_is_refused_and_credits_nothing(stack: StackClient, tmp_
     assert error["type"] == "BadPayment"
     assert "already used" in error["message"]
     assert stack.credit() == after_first
+
+
+def test_a_sender_without_funds_gets_no_ticket_params(stack: StackClient) -> None:
+    stranger = Account.create()
+    proof = encode_eth_address_header(bytes(stranger.key), stranger.address)
+    answer = stack.orchestrator.get(
+        "/process/token", headers={"Livepeer-Eth-Address": proof, "Livepeer-Capability": "echo"}
+    )
+    error = error_of(answer, 503)
+    assert error["type"] == "InsufficientSenderReserve"
+    assert stranger.address in error["message"]
 
 
 def test_garbled_payment_header_is_a_4xx_not_a_dropped_connection(stack: StackClient) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from tollway import metrics
 from tollway.models import SettleInput
 from tollway.payments.spend import SpendLedger
 
@@ -14,4 +15,7 @@ class SettlementActivities:
 
     @activity.defn(name="settle_job")
     async def settle(self, entry: SettleInput) -> bool:
-        return self._ledger.record(entry)
+        recorded = self._ledger.record(entry)
+        if recorded:
+            metrics.JOBS.labels("gateway", "settled").inc()
+        return recorded

@@ -8,25 +8,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from tollway.errors import TollwayError
+from tollway.errors import BadRequest, TollwayError
 
 log = logging.getLogger("tollway.api")
-
-
-def _validation_json(errors: list[object]) -> dict[str, object]:
-    fields = []
-    for error in errors:
-        if isinstance(error, dict):
-            fields.append(
-                {
-                    "field": ".".join(str(p) for p in error.get("loc", ())),
-                    "problem": error.get("msg", ""),
-                }
-            )
-    names = ", ".join(f["field"] for f in fields if f["field"]) or "body"
-    return {
-        "error": {"type": "BadRequest", "message": f"invalid fields: {names}", "fields": fields}
-    }
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -36,7 +20,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(_validation_json(list(exc.errors())), status_code=400)
+        return JSONResponse(BadRequest.from_validation(list(exc.errors())).to_json(), 400)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

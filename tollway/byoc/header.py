@@ -19,6 +19,7 @@ from tollway.payments.signing import parse_hex_signature, recover_message, sign_
 from tollway.selection import orchestrator_filter
 
 MAX_HEADER_BYTES = 16 * 1024
+MAX_TIMEOUT_SECONDS = 3600
 
 
 def _decode_json_header(value: str | None, name: str) -> dict[str, Any]:
@@ -44,7 +45,7 @@ class JobRequest(BaseModel):
     request: str = "{}"
     parameters: str = "{}"
     capability: str
-    timeout_seconds: int = Field(gt=0)
+    timeout_seconds: int = Field(gt=0, le=3600)
     sender: str = ""
     sig: str = ""
 
@@ -77,6 +78,10 @@ class JobRequest(BaseModel):
         if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
             raise BadJobHeader(
                 "Livepeer header needs a positive integer timeout_seconds", field="timeout_seconds"
+            )
+        if timeout > MAX_TIMEOUT_SECONDS:
+            raise BadJobHeader(
+                f"timeout_seconds above the {MAX_TIMEOUT_SECONDS} s limit", field="timeout_seconds"
             )
         for field in ("request", "parameters"):
             text = data.get(field, "{}")

@@ -24,7 +24,7 @@ MIN_CREDIT_SECONDS = 60
 class NonceStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(path, isolation_level="IMMEDIATE", check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS pm_sessions ("
@@ -34,8 +34,7 @@ class NonceStore:
 
     def allocate(self, recipient_rand_hash: bytes, count: int) -> range:
         """`count` fresh nonces for these params, starting at 1 for new params."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._lock, self._db:  # one transaction: commits, or rolls back on error
             row = self._db.execute(
                 "SELECT last_nonce FROM pm_sessions WHERE recipient_rand_hash = ?",
                 (recipient_rand_hash,),
@@ -46,7 +45,6 @@ class NonceStore:
                 "ON CONFLICT (recipient_rand_hash) DO UPDATE SET last_nonce = excluded.last_nonce",
                 (recipient_rand_hash, first + count - 1),
             )
-            self._db.execute("COMMIT")
         return range(first, first + count)
 
 

@@ -10,7 +10,6 @@ from rich.console import Console
 
 from tollway.byoc.docker_runtime import DockerRuntime
 from tollway.config import ORCHESTRATOR_NAMESPACE
-from tollway.stack import processes
 from tollway.stack.state import StackState
 from tollway.temporal import connect
 
@@ -32,16 +31,21 @@ def bring_down(directory: Path, console: Console) -> bool:
     if state is None:
         console.print(f"no stack recorded in {directory}; nothing to stop")
         return False
-    temporal_pid = state.processes.get("temporal")
-    if temporal_pid and processes.alive(temporal_pid.pid):
+    temporal = state.processes.get("temporal")
+    if temporal and temporal.alive():
         with contextlib.suppress(Exception):
             asyncio.run(asyncio.wait_for(_stop_capabilities(state, console), timeout=45))
     for name, record in reversed(list(state.processes.items())):
-        processes.stop(record.pid)
+        record.stop()
         console.print(f"  [green]✓[/] stopped {name} (pid {record.pid})")
-    runtime = DockerRuntime()
-    for container in runtime.list_containers({"tollway.stack": state.stack_id}):
-        runtime.stop(container.container_id)
-        console.print(f"  [green]✓[/] removed container {container.name}")
+    remove_containers(state.stack_id, console)
     StackState.path(directory).unlink()
     return True
+
+
+def remove_containers(stack_id: str, console: Console) -> None:
+    """Remove any container still labelled with this stack (its workflow could not stop it)."""
+    runtime = DockerRuntime()
+    for container in runtime.list_containers({"tollway.stack": stack_id}):
+        runtime.stop(container.container_id)
+        console.print(f"  [green]✓[/] removed container {container.name}")

@@ -18,6 +18,14 @@ class StartupError(RuntimeError):
     pass
 
 
+def start_ticks(pid: int) -> int | None:
+    """When `pid` started (clock ticks since boot): with the PID, it names one process."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def spawn(argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> int:
     """Start `argv` in its own session (so it outlives `tollway up`), logging to `log_path`."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -33,8 +41,11 @@ def spawn(argv: list[str], log_path: Path, env: dict[str, str] | None = None) ->
     return process.pid
 
 
-def alive(pid: int) -> bool:
-    """True while `pid` runs; an exited process waiting to be reaped (a zombie) is not alive."""
+def alive(pid: int, started: int | None = None) -> bool:
+    """True while `pid` runs (and, given `started`, is still the process that started then);
+    an exited process waiting to be reaped (a zombie) is not alive."""
+    if started is not None and start_ticks(pid) != started:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -50,17 +61,19 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def stop(pid: int, timeout: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL if the process outlives `timeout`."""
-    if not alive(pid):
+def stop(pid: int, started: int | None = None, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if the process outlives `timeout`; never a recycled PID."""
+    if not alive(pid, started):
         return
-    os.kill(pid, signal.SIGTERM)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not alive(pid):
+        if not alive(pid, started):
             return
         time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 def wait_until(

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from tollway.stack import processes
+
 
 class Endpoints(BaseModel):
     gateway_api: str
@@ -22,8 +24,16 @@ class Endpoints(BaseModel):
 
 class ProcessRecord(BaseModel):
     pid: int
+    started: int | None = None
+    """Start time in clock ticks since boot: guards against a recycled PID."""
     log: str
     health: str | None = None
+
+    def alive(self) -> bool:
+        return processes.alive(self.pid, self.started)
+
+    def stop(self) -> None:
+        processes.stop(self.pid, self.started)
 
 
 class StackState(BaseModel):

@@ -24,7 +24,7 @@ def check(state: StackState) -> dict[str, bool]:
     """name -> alive, for every process (and its health URL when it has one)."""
     results = {}
     for name, record in state.processes.items():
-        ok = processes.alive(record.pid)
+        ok = record.alive()
         if ok and record.health:
             ok = processes.http_ok(record.health)
         results[name] = ok

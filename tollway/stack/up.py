@@ -35,6 +35,7 @@ from tollway.models import ServeCapabilityInput
 from tollway.netutil import free_port
 from tollway.payments.keys import create_keystore
 from tollway.stack import processes
+from tollway.stack.down import remove_containers
 from tollway.stack.state import Endpoints, ProcessRecord, StackState
 from tollway.temporal import connect
 from tollway.toolpaths import REPO_ROOT, anvil_binary, venv_binary
@@ -77,7 +78,9 @@ class Launcher:
         """Start a process without waiting for it; `wait()` waits for all started so far."""
         log = self.directory / "logs" / f"{name}.log"
         pid = processes.spawn(argv, log)
-        self.records[name] = ProcessRecord(pid=pid, log=str(log), health=health)
+        self.records[name] = ProcessRecord(
+            pid=pid, started=processes.start_ticks(pid), log=str(log), health=health
+        )
         self._starting.append((name, ready, time.monotonic()))
 
     def wait(self) -> None:
@@ -96,33 +99,40 @@ class Launcher:
 
     def stop_all(self) -> None:
         for record in reversed(list(self.records.values())):
-            processes.stop(record.pid)
+            record.stop()
 
 
 def bring_up(
     directory: Path, ports: Ports, console: Console, extra_orchestrators: tuple[str, ...] = ()
 ) -> StackState:
     """Start everything afresh in `directory`; the gateway also knows `extra_orchestrators`."""
+    running = StackState.load(directory)
+    if running is not None and any(p.alive() for p in running.processes.values()):
+        raise processes.StartupError(
+            f"stack {running.stack_id} is still running in {directory}: `tollway down` first"
+        )
     if directory.exists():
         shutil.rmtree(directory)
     (directory / "logs").mkdir(parents=True)
     launcher = Launcher(directory, console)
+    stack_id = secrets.token_hex(4)
     try:
-        return _bring_up(directory, ports, console, launcher, extra_orchestrators)
+        return _bring_up(directory, stack_id, ports, console, launcher, extra_orchestrators)
     except BaseException:
         console.print("[red]start-up failed; stopping what was started[/]")
         launcher.stop_all()
+        remove_containers(stack_id, console)
         raise
 
 
 def _bring_up(
     directory: Path,
+    stack_id: str,
     ports: Ports,
     console: Console,
     launcher: Launcher,
     extra_orchestrators: tuple[str, ...],
 ) -> StackState:
-    stack_id = secrets.token_hex(4)
     console.print(f"[bold]tollway up[/] (stack {stack_id}, state in {directory})")
     launcher.spawn(
         "temporal",

@@ -4,8 +4,9 @@ One workflow per job (id = job id or idempotency key). Every step is an activity
 Temporal UI shows the job's path: discover and pay are local activities (cheap, ~1 ms of
 overhead each), dispatch a regular one (durable, on any gateway worker). A candidate that
 fails with a transport error or a 5xx is recorded as an attempt and the next one is tried.
-A 4xx from an orchestrator is the client's problem and is returned as it is. When every
-candidate fails, the job fails with `AllOrchestratorsFailed` listing each attempt (never an
+Any other 4xx from an orchestrator (a bad request, or credit it refused) is returned to the
+client as the job's rejected outcome; expired ticket params trigger one fresh discovery. When
+every candidate fails, the job fails with `AllOrchestratorsFailed` listing each attempt (never an
 empty success).
 """
 

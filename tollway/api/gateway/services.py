@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
@@ -11,7 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from tollway.artifacts import ArtifactStore
 from tollway.config import GatewaySettings
-from tollway.errors import ERROR_TYPES, NotFound, TollwayError
+from tollway.errors import ERROR_TYPES, JobStillRunning, NotFound, TollwayError
 from tollway.models import Attempt, JobSpec, JobState, JobStatus
 
 
@@ -41,13 +42,17 @@ class GatewayServices:
         except WorkflowAlreadyStartedError:
             pass
 
-    async def wait_job(self, job_id: str) -> JobStatus:
+    async def wait_job(self, job_id: str, timeout_seconds: float) -> JobStatus:
         """The finished job, or the TollwayError its workflow failed with."""
         handle = self.temporal.get_workflow_handle(job_id, result_type=JobStatus)
         try:
-            status: JobStatus = await handle.result()
+            status: JobStatus = await asyncio.wait_for(handle.result(), timeout_seconds)
         except WorkflowFailureError as exc:
             raise _job_error(exc) from exc
+        except TimeoutError as exc:
+            raise JobStillRunning(
+                f"job {job_id} still running after {timeout_seconds:.0f} s", job_id=job_id
+            ) from exc
         return status
 
     async def job_status(self, job_id: str) -> JobStatus:

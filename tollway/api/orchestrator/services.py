@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +15,7 @@ from temporalio.client import Client
 
 from tollway.byoc.registry import CapabilityRegistry
 from tollway.config import OrchestratorSettings
+from tollway.errors import InsufficientCredit
 from tollway.payments.ledger import Ledger
 from tollway.payments.models import WinningTicket
 from tollway.payments.recipient import TicketRecipient
@@ -36,6 +37,30 @@ class OrchestratorServices:
     temporal: Client
     http: httpx.AsyncClient
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    reserved: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def admit(self, sender: str, capability: str, minimum: int) -> Iterator[int]:
+        """Admit a job only if credit not held by the sender's other running jobs covers
+        `minimum`, and hold that much until the job ends (yields the credit it saw)."""
+        key = (sender, capability)
+        held = self.reserved.get(key, 0)
+        balance = self.ledger.balance_wei(sender, capability)
+        if balance - held < minimum:
+            raise InsufficientCredit(
+                f"credit {balance} wei ({held} wei held by running jobs) is below the "
+                f"{minimum} wei minimum",
+                balance=balance,
+                held=held,
+                required=minimum,
+            )
+        self.reserved[key] = held + minimum
+        try:
+            yield balance
+        finally:
+            self.reserved[key] -= minimum
+            if not self.reserved[key]:
+                del self.reserved[key]
 
     def in_background(self, work: Coroutine[Any, Any, None]) -> None:
         """Run `work` without awaiting it, holding a reference until it finishes."""

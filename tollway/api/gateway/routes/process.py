@@ -37,7 +37,8 @@ async def process_request(path: str, request: Request, services: Services) -> Re
             parameters=job.parameters,
         )
     )
-    status = await services.wait_job(job_id)
+    # Room for a few candidates to fail over before the client's own timeout runs out.
+    status = await services.wait_job(job_id, job.timeout_seconds * 2 + 30)
     assert status.outcome is not None
     headers = {"X-Orchestrator-Url": status.orchestrator or "", "X-Tollway-Job-Id": job_id}
     if status.outcome.balance_wei is not None:

@@ -15,7 +15,8 @@ from tollway import metrics
 from tollway.api.body import read_body
 from tollway.api.orchestrator.deps import Services
 from tollway.byoc.header import JobRequest, verify_eth_address_header
-from tollway.errors import BadJobHeader, BadPayment, InsufficientCredit, WorkerFailed
+from tollway.byoc.registry import ExternalCapability
+from tollway.errors import BadJobHeader, BadPayment, WorkerFailed
 from tollway.payments.wire import Payment, Price
 
 router = APIRouter()
@@ -60,38 +61,44 @@ async def process_request(path: str, request: Request, services: Services) -> Re
         payment_header = request.headers.get("Livepeer-Payment")
         if payment_header:
             await _accept_payment(services, payment_header, sender, job.capability)
-        balance = services.ledger.balance_wei(sender, job.capability)
         minimum = price.cost(services.settings.min_credit_seconds)
-        if balance < minimum:
-            raise InsufficientCredit(
-                f"credit {balance} wei is below the {minimum} wei minimum "
-                f"({services.settings.min_credit_seconds} s at {price.price_per_unit} wei/s)",
-                balance=balance,
-                required=minimum,
-            )
-        url = capability.url.rstrip("/") + (f"/{path}" if path else "")
-        headers = {"Content-Type": request.headers.get("Content-Type", "application/octet-stream")}
-        if capability.token:
-            headers["Authorization"] = f"Bearer {capability.token}"
-        started = time.monotonic()
-        try:
-            answer = await services.http.post(
-                url, content=body, headers=headers, timeout=job.timeout_seconds
-            )
-        except httpx.TimeoutException as exc:
-            _bill(services, sender, job.capability, price, time.monotonic() - started)
-            raise WorkerFailed(f"worker timed out after {job.timeout_seconds} s") from exc
-        except httpx.HTTPError as exc:
-            raise WorkerFailed(f"worker unreachable: {exc!r}") from exc
-        remaining = _bill(services, sender, job.capability, price, time.monotonic() - started)
+        with services.admit(sender, job.capability, minimum):
+            started = time.monotonic()
+            try:
+                answer = await _forward(services, capability, path, body, request, job)
+            except httpx.TimeoutException as exc:
+                _bill(services, sender, job.capability, price, time.monotonic() - started)
+                raise WorkerFailed(f"worker timed out after {job.timeout_seconds} s") from exc
+            except httpx.HTTPError as exc:
+                raise WorkerFailed(f"worker unreachable: {exc!r}") from exc
+            remaining = _bill(services, sender, job.capability, price, time.monotonic() - started)
     metrics.JOBS.labels("orchestrator", str(answer.status_code)).inc()
-    out_headers = {"Livepeer-Balance": str(remaining)}
+    return _relay(answer, remaining)
+
+
+async def _forward(
+    services: Services,
+    capability: ExternalCapability,
+    path: str,
+    body: bytes,
+    request: Request,
+    job: JobRequest,
+) -> httpx.Response:
+    url = capability.url.rstrip("/") + (f"/{path}" if path else "")
+    headers = {"Content-Type": request.headers.get("Content-Type", "application/octet-stream")}
+    if capability.token:
+        headers["Authorization"] = f"Bearer {capability.token}"
+    return await services.http.post(url, content=body, headers=headers, timeout=job.timeout_seconds)
+
+
+def _relay(answer: httpx.Response, remaining: int) -> Response:
+    headers = {"Livepeer-Balance": str(remaining)}
     if "X-Metadata" in answer.headers:
-        out_headers["X-Metadata"] = answer.headers["X-Metadata"]
+        headers["X-Metadata"] = answer.headers["X-Metadata"]
     return Response(
         answer.content,
         status_code=answer.status_code,
-        headers=out_headers,
+        headers=headers,
         media_type=answer.headers.get("Content-Type", "application/octet-stream"),
     )
 
