@@ -24,7 +24,10 @@ async def run(settings: OrchestratorSettings) -> None:
     contracts = DevnetContracts(
         ticket_broker=settings.chain.ticket_broker, rounds_manager=settings.chain.rounds_manager
     )
-    async with ChainClient(settings.chain.rpc_url, contracts) as chain, httpx.AsyncClient() as http:
+    # A receipt wait shorter than the activity's start-to-close timeout, so a slow chain
+    # fails the attempt cleanly and the retry reconciles with usedTickets.
+    chain = ChainClient(settings.chain.rpc_url, contracts, receipt_timeout=60)
+    async with chain, httpx.AsyncClient() as http:
         registration = RegistrationActivities(
             http, f"http://{settings.host}:{settings.port}", settings.secret
         )

@@ -6,9 +6,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 from temporalio.client import Client
@@ -36,7 +35,7 @@ class OrchestratorServices:
     registry: CapabilityRegistry
     temporal: Client
     http: httpx.AsyncClient
-    background: set[asyncio.Task[None]] = field(default_factory=set)
+    winners_waiting: asyncio.Event = field(default_factory=asyncio.Event)
     reserved: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @contextlib.contextmanager
@@ -62,12 +61,6 @@ class OrchestratorServices:
             if not self.reserved[key]:
                 del self.reserved[key]
 
-    def in_background(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run `work` without awaiting it, holding a reference until it finishes."""
-        task = asyncio.get_running_loop().create_task(work)
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
-
     async def hand_off_winners(self) -> int:
         """Signal-with-start the redemption workflow for every winner not yet handed off."""
         sent = 0
@@ -85,15 +78,14 @@ class OrchestratorServices:
             sent += 1
         return sent
 
-    async def hand_off_forever(self, interval: float = 2.0) -> None:
-        """Retries hand-offs that failed (Temporal down), so no winning ticket is forgotten."""
+    async def hand_off_forever(self, retry_seconds: float = 2.0) -> None:
+        """The one task that hands winners to Temporal: woken by new winners, and retrying
+        every few seconds while Temporal is unreachable, so no winning ticket is forgotten."""
         while True:
-            await asyncio.sleep(interval)
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.winners_waiting.wait(), retry_seconds)
+            self.winners_waiting.clear()
+            try:
                 await self.hand_off_winners()
-
-    async def hand_off_soon(self) -> None:
-        try:
-            await self.hand_off_winners()
-        except Exception:
-            log.exception("winning-ticket hand-off failed; it will be retried")
+            except Exception:
+                log.exception("winning-ticket hand-off failed; retrying in %s s", retry_seconds)

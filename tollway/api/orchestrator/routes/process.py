@@ -117,4 +117,4 @@ async def _accept_payment(services: Services, header: str, sender: str, capabili
     metrics.TICKET_EV_RECEIVED.inc(receipt.credited_wei)
     if receipt.winners:
         metrics.TICKETS_WON.inc(len(receipt.winners))
-        services.in_background(services.hand_off_soon())
+        services.winners_waiting.set()
