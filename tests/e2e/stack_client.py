@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 from tollway.byoc.header import JobRequest, encode_eth_address_header
 from tollway.chain.artifacts import load_artifact
 from tollway.config import KeySettings
 from tollway.payments.keys import load_key
-from tollway.stack.state import StackState
+from tollway.stack import processes
+from tollway.stack.state import ProcessRecord, StackState
 
 ECHO_PRICE = 10**13
 TERMINAL = {"succeeded", "rejected", "failed"}
@@ -37,6 +43,30 @@ class StackClient:
             address=Web3.to_checksum_address(state.contracts["ticket_broker"]),
             abi=load_artifact("TicketBroker").abi,
         )
+
+    def restart(self, name: str) -> None:
+        """SIGKILL one of the stack's processes and start it again with its own command line."""
+        record = self.state.processes[name]
+        argv = [a.decode() for a in Path(f"/proc/{record.pid}/cmdline").read_bytes().split(b"\0")]
+        os.kill(record.pid, signal.SIGKILL)
+        processes.wait_until(lambda: not record.alive(), f"{name} to die", timeout=10)
+        pid = processes.spawn([a for a in argv if a], Path(record.log))
+        self.state.processes[name] = ProcessRecord(
+            pid=pid, started=processes.start_ticks(pid), log=record.log, health=record.health
+        )
+        self.state.save()  # so `tollway down` stops the new process
+        if record.health:
+            health = record.health
+            processes.wait_until(lambda: processes.http_ok(health), name, timeout=60, pid=pid)
+
+    @contextmanager
+    def chain_frozen(self) -> Iterator[None]:
+        """No new blocks inside (so ticket params cannot expire), one a second again after."""
+        self.w3.provider.make_request(RPCEndpoint("evm_setIntervalMining"), [0])
+        try:
+            yield
+        finally:
+            self.w3.provider.make_request(RPCEndpoint("evm_setIntervalMining"), [1])
 
     def close(self) -> None:
         self.gateway.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -257,3 +258,19 @@ def test_reregistering_replaces_the_record_but_keeps_in_flight_count() -> None:
         with pytest.raises(CapacityExhausted), registry.slot("echo"):
             pass
     assert registry.available("echo") == 1
+
+
+def test_registrations_survive_a_restart(tmp_path: Path) -> None:
+    from tollway.payments.ledger import Ledger
+
+    ledger = Ledger(tmp_path / "ledger.db")
+    first = CapabilityRegistry(ledger)
+    first.register(ExternalCapability(name="a", url="http://127.0.0.1:1", capacity=2))
+    first.register(ExternalCapability(name="b", url="http://127.0.0.1:2", price_per_unit=7))
+    first.unregister("a")
+    ledger.close()
+
+    restarted = CapabilityRegistry(Ledger(tmp_path / "ledger.db"))
+    assert restarted.names() == ["b"]
+    assert restarted.get("b").price_wei_per_second == 7
+    assert restarted.available("b") == 1

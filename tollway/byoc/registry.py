@@ -1,8 +1,8 @@
 """Capabilities registered on an orchestrator, with capacity enforced at request time.
 
 Registration JSON follows go-livepeer's ExternalCapability (reference livepeer-byoc.md 1.2).
-Unlike go-livepeer, a full capability refuses work (503) and every slot is released on every
-path, errors and timeouts included.
+Unlike go-livepeer, a full capability refuses work (503), every slot is released on every
+path, errors and timeouts included, and registrations survive an orchestrator restart.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from tollway.errors import CapacityExhausted, UnknownCapability
+from tollway.payments.ledger import Ledger
 
 WEI_PER_ETH = 10**18
 
@@ -44,15 +45,25 @@ class ExternalCapability(BaseModel):
 
 
 class CapabilityRegistry:
-    def __init__(self) -> None:
+    """Registrations, kept in `ledger` when one is given (in memory only otherwise)."""
+
+    def __init__(self, ledger: Ledger | None = None) -> None:
+        self._ledger = ledger
         self._capabilities: dict[str, ExternalCapability] = {}
         self._in_flight: dict[str, int] = {}
+        for body in ledger.capabilities() if ledger else []:
+            capability = ExternalCapability.model_validate_json(body)
+            self._capabilities[capability.name] = capability
 
     def register(self, capability: ExternalCapability) -> None:
+        if self._ledger:
+            self._ledger.save_capability(capability.name, capability.model_dump_json())
         self._capabilities[capability.name] = capability
         self._in_flight.setdefault(capability.name, 0)
 
     def unregister(self, name: str) -> bool:
+        if self._ledger:
+            self._ledger.save_capability(name, None)
         return self._capabilities.pop(name, None) is not None
 
     def get(self, name: str) -> ExternalCapability:

@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS used_nonces (
 CREATE TABLE IF NOT EXISTS winning_tickets (
     ticket_hash TEXT PRIMARY KEY, body TEXT NOT NULL, handed_off INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS capabilities (name TEXT PRIMARY KEY, body TEXT NOT NULL);
 """
 
 
@@ -92,6 +93,22 @@ class Ledger:
                 "SELECT ticket_hash, body FROM winning_tickets WHERE handed_off = 0"
             ).fetchall()
         return [(str(h), str(b)) for h, b in rows]
+
+    def save_capability(self, name: str, body: str | None) -> None:
+        """Store (or, with None, forget) a capability registration."""
+        with self.transaction() as db:
+            if body is None:
+                db.execute("DELETE FROM capabilities WHERE name = ?", (name,))
+            else:
+                db.execute(
+                    "INSERT INTO capabilities (name, body) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET body = excluded.body",
+                    (name, body),
+                )
+
+    def capabilities(self) -> list[str]:
+        with self.transaction() as db:
+            return [str(row[0]) for row in db.execute("SELECT body FROM capabilities")]
 
     def mark_handed_off(self, ticket_hash: str) -> None:
         with self.transaction() as db:
