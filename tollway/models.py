@@ -148,3 +148,23 @@ class ContainerStatus(BaseModel):
     capability: str
     state: ContainerState
     container: StartedContainer | None = None
+
+
+class RewardInput(BaseModel):
+    address: str
+    initialize_rounds: bool = False
+    round: int | None = None
+
+
+class RoundStatus(BaseModel):
+    current_round: int
+    initialized: bool
+    active: bool
+    last_reward_round: int
+
+
+class RewardOutcome(BaseModel):
+    round: int
+    action: str
+    tx_hash: str | None = None
+    minted: int = 0
