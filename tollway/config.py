@@ -55,8 +55,14 @@ class OrchestratorSettings(RoleSettings):
     temporal_address: str = "127.0.0.1:7233"
     namespace: str = ORCHESTRATOR_NAMESPACE
     task_queue: str = ORCHESTRATOR_TASK_QUEUE
+    # Ticket economics (reference 2.6): EV per ticket; face value from the gas price unless
+    # fixed (the devnet fixes it to the EV so every ticket wins).
     ticket_ev_wei: int = 8_000_000_000
-    ticket_face_value_wei: int = 1_000_000_000_000_000
+    ticket_face_value_wei: int | None = None
+    redeem_gas: int = 1_200_000
+    tx_cost_multiplier: int = 100
+    ev_multiplier: int = 100
+    max_face_value_wei: int | None = None
     params_expiration_blocks: int = 40
     min_credit_seconds: int = 60
     max_body_bytes: int = 64 * MiB

@@ -35,6 +35,7 @@ class InMemoryChainView:
             {n: round_hash(n) for n in range(round_number + 1)} if hashes is None else hashes
         )
         self.senders: dict[str, SenderInfo] = {}
+        self.gas_price_wei = 10_000_000  # 0.01 gwei, Arbitrum-like
 
     async def block_number(self) -> int:
         return self.block
@@ -44,6 +45,9 @@ class InMemoryChainView:
 
     async def block_hash_for_round(self, n: int) -> bytes:
         return self.hashes.get(n, ZERO_HASH)
+
+    async def gas_price(self) -> int:
+        return self.gas_price_wei
 
     async def sender_info(self, address: str) -> SenderInfo:
         """Every sender is funded unless `senders` says otherwise."""

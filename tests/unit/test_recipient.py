@@ -25,6 +25,7 @@ from tollway.payments.recipient import (
     MAX_NONCES_PER_PARAMS,
     TicketPolicy,
     TicketRecipient,
+    face_value_for,
 )
 from tollway.payments.sender import NonceStore, TicketSender
 from tollway.payments.signing import recover_digest, sign_digest
@@ -627,3 +628,30 @@ async def test_face_value_is_capped_by_the_senders_funds(env: Env) -> None:
     fresh = TicketRecipient(ORCHESTRATOR.address, env.ledger, env.chain, LOTTERY)
     with pytest.raises(InsufficientSenderReserve, match="insufficient sender reserve"):
         await fresh.ticket_params(env.gateway.address, PRICE)
+
+
+# --- face value from the gas price (reference 2.6) ---------------------------------------------
+
+
+def test_face_value_follows_go_livepeer() -> None:
+    policy = TicketPolicy(ev_wei=8_000_000_000)
+    gas = 10_000_000  # 0.01 gwei: txCost = 1.2e13, face value = 100 x txCost (reference 2.17)
+    assert face_value_for(policy, gas, max_float=10**18) == 1_200_000_000_000_000
+    # Capped by what the sender's funds back, and by the operator's own cap.
+    assert face_value_for(policy, gas, max_float=10**15) == 10**15
+    capped = TicketPolicy(ev_wei=8_000_000_000, max_face_value_wei=10**14)
+    assert face_value_for(capped, gas, max_float=10**18) == 10**14
+    # A tiny gas price: face value = EV x 100 rather than below the EV.
+    assert face_value_for(policy, 1, max_float=10**18) == 800_000_000_000
+    # A fixed face value (the devnet's) is kept.
+    fixed = TicketPolicy(ev_wei=5, face_value_wei=5)
+    assert face_value_for(fixed, gas, max_float=10**18) == 5
+
+
+def test_face_value_refuses_when_funds_cannot_cover_redemption() -> None:
+    policy = TicketPolicy(ev_wei=8_000_000_000)
+    with pytest.raises(InsufficientSenderReserve):
+        face_value_for(policy, 10_000_000, max_float=8_000_000_000 - 1)  # below the EV
+    with pytest.raises(InsufficientSenderReserve):
+        # above the EV, but below both the tx cost and redeemGas x 3 gwei
+        face_value_for(policy, 10**10, max_float=10**13)

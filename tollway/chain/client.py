@@ -102,6 +102,10 @@ class ChainClient:
         async with _chain_errors("eth_blockNumber"):
             return int(await self.w3.eth.block_number)
 
+    async def gas_price(self) -> int:
+        async with _chain_errors("eth_gasPrice"):
+            return int(await self.w3.eth.gas_price)
+
     async def balance(self, address: str) -> int:
         async with _chain_errors("eth_getBalance"):
             return int(await self.w3.eth.get_balance(to_checksum_address(address)))

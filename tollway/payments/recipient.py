@@ -41,13 +41,49 @@ class ChainView(Protocol):
     async def last_initialized_round(self) -> int: ...
     async def block_hash_for_round(self, round_number: int) -> bytes: ...
     async def sender_info(self, address: str) -> SenderInfo: ...
+    async def gas_price(self) -> int: ...
 
 
 @dataclass(frozen=True)
 class TicketPolicy:
+    """How an orchestrator prices its lottery (reference 2.6; go-livepeer's defaults)."""
+
     ev_wei: int
-    face_value_wei: int
+    face_value_wei: int | None = None
+    """A fixed face value (the devnet's); None derives it from the gas price."""
+    redeem_gas: int = 1_200_000
+    tx_cost_multiplier: int = 100
+    ev_multiplier: int = 100
+    max_face_value_wei: int | None = None
     params_expiration_blocks: int = 40
+
+
+GAS_PRICE_FLOOR_WEI = 3_000_000_000
+"""go-livepeer's hard-coded average gas price (3 gwei) used as a floor for face values."""
+
+
+def face_value_for(policy: TicketPolicy, gas_price: int, max_float: int) -> int:
+    """go-livepeer's faceValue(): enough that redeeming a winner costs ~1% of it, capped by
+    what the sender's funds can back; InsufficientSenderReserve when that is too little."""
+    tx_cost = policy.redeem_gas * gas_price
+    if policy.face_value_wei is not None:
+        face_value = policy.face_value_wei
+    else:
+        face_value = tx_cost * policy.tx_cost_multiplier
+        if face_value < policy.ev_wei:
+            face_value = policy.ev_wei * policy.ev_multiplier
+    face_value = min(face_value, max_float)
+    if policy.max_face_value_wei is not None:
+        face_value = min(face_value, policy.max_face_value_wei)
+    floor = policy.redeem_gas * GAS_PRICE_FLOOR_WEI
+    too_small_for_gas = (
+        policy.face_value_wei is None and face_value < tx_cost and face_value < floor
+    )
+    if face_value < policy.ev_wei or too_small_for_gas:
+        raise InsufficientSenderReserve(
+            f"insufficient sender reserve: it backs a face value of at most {face_value} wei"
+        )
+    return face_value
 
 
 @dataclass(frozen=True)
@@ -111,14 +147,8 @@ class TicketRecipient:
         face_value = 0
         if price.price_per_unit > 0:
             funds = await self._funds(sender)
-            face_value = min(
-                self.policy.face_value_wei, funds.deposit + funds.reserve_funds_remaining
-            )
-            if face_value < self.policy.ev_wei:
-                raise InsufficientSenderReserve(
-                    f"insufficient sender reserve: {sender} can back at most {face_value} wei",
-                    sender=sender,
-                )
+            max_float = funds.deposit + funds.reserve_funds_remaining
+            face_value = face_value_for(self.policy, await self.chain.gas_price(), max_float)
         params = TicketParams(
             recipient=self.address,
             face_value=face_value,

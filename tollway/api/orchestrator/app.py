@@ -39,6 +39,10 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
         policy = TicketPolicy(
             ev_wei=settings.ticket_ev_wei,
             face_value_wei=settings.ticket_face_value_wei,
+            redeem_gas=settings.redeem_gas,
+            tx_cost_multiplier=settings.tx_cost_multiplier,
+            ev_multiplier=settings.ev_multiplier,
+            max_face_value_wei=settings.max_face_value_wei,
             params_expiration_blocks=settings.params_expiration_blocks,
         )
         async with httpx.AsyncClient() as http:
