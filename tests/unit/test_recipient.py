@@ -655,3 +655,19 @@ def test_face_value_refuses_when_funds_cannot_cover_redemption() -> None:
     with pytest.raises(InsufficientSenderReserve):
         # above the EV, but below both the tx cost and redeemGas x 3 gwei
         face_value_for(policy, 10**10, max_float=10**13)
+
+
+async def test_used_nonces_are_purged_once_their_params_expire(env: Env) -> None:
+    old = await env.params()
+    await env.receive(env.sender.batch(old, PRICE, 3).payment)
+    env.chain.advance(old.expiration_block - env.chain.block)  # `old` expires now
+    fresh = await env.params()
+    await env.receive(env.sender.batch(fresh, PRICE, 2).payment)
+    with env.ledger.transaction() as db:
+        rows = db.execute("SELECT recipient_rand_hash, nonce FROM used_nonces").fetchall()
+    assert sorted((bytes(h), n) for h, n in rows) == [
+        (fresh.recipient_rand_hash, 1),
+        (fresh.recipient_rand_hash, 2),
+    ]
+    with pytest.raises(BadPayment, match="expired"):  # and the old params stay refused
+        await env.receive(env.sender.batch(old, PRICE, 1).payment)

@@ -20,8 +20,9 @@ CREATE TABLE IF NOT EXISTS credit (
     sender TEXT NOT NULL, capability TEXT NOT NULL, units TEXT NOT NULL,
     PRIMARY KEY (sender, capability));
 CREATE TABLE IF NOT EXISTS used_nonces (
-    recipient_rand_hash BLOB NOT NULL, nonce INTEGER NOT NULL,
+    recipient_rand_hash BLOB NOT NULL, nonce INTEGER NOT NULL, expiration_block INTEGER NOT NULL,
     PRIMARY KEY (recipient_rand_hash, nonce));
+CREATE INDEX IF NOT EXISTS used_nonces_expiry ON used_nonces (expiration_block);
 CREATE TABLE IF NOT EXISTS winning_tickets (
     ticket_hash TEXT PRIMARY KEY, body TEXT NOT NULL, handed_off INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL);

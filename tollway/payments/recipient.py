@@ -175,7 +175,8 @@ class TicketRecipient:
                 "recipientRand does not match: these params were not issued by this orchestrator",
                 field="recipient_rand_hash",
             )
-        if params.expiration_block <= await self.chain.block_number():
+        head = await self.chain.block_number()
+        if params.expiration_block <= head:
             raise BadPayment("ticket params expired: fetch a new token", field="expiration_block")
         if not payment.tickets:
             raise BadPayment("payment carries no tickets", field="ticket_sender_params")
@@ -200,8 +201,13 @@ class TicketRecipient:
                 winners.append(WinningTicket.of(ticket, signed.sig, rand, params.expiration_block))
         units = params.face_value * params.win_prob * len(payment.tickets)
         with self.ledger.transaction() as db:
+            # Nonces of expired params can go: those params are refused from now on anyway.
+            db.execute("DELETE FROM used_nonces WHERE expiration_block <= ?", (head,))
             self._use_nonces(
-                db, params.recipient_rand_hash, [t.sender_nonce for t in payment.tickets]
+                db,
+                params.recipient_rand_hash,
+                params.expiration_block,
+                [t.sender_nonce for t in payment.tickets],
             )
             self.ledger.add_units(db, sender, capability, units)
             for winner in winners:
@@ -213,7 +219,9 @@ class TicketRecipient:
         return Receipt(tickets=len(payment.tickets), credited_wei=credited, winners=winners)
 
     @staticmethod
-    def _use_nonces(db: sqlite3.Connection, rand_hash: bytes, nonces: list[int]) -> None:
+    def _use_nonces(
+        db: sqlite3.Connection, rand_hash: bytes, expiration_block: int, nonces: list[int]
+    ) -> None:
         if len(set(nonces)) != len(nonces):
             raise BadPayment("payment repeats a nonce", field="sender_nonce")
         used = db.execute(
@@ -227,8 +235,9 @@ class TicketRecipient:
         for nonce in nonces:
             try:
                 db.execute(
-                    "INSERT INTO used_nonces (recipient_rand_hash, nonce) VALUES (?, ?)",
-                    (rand_hash, nonce),
+                    "INSERT INTO used_nonces (recipient_rand_hash, nonce, expiration_block) "
+                    "VALUES (?, ?, ?)",
+                    (rand_hash, nonce, expiration_block),
                 )
             except sqlite3.IntegrityError as exc:
                 raise BadPayment(
