@@ -87,6 +87,9 @@ class GatewaySettings(RoleSettings):
     max_ticket_ev_wei: int = 3_000_000_000_000
     max_total_ev_wei: int = 20_000_000_000_000
     max_face_value_wei: int = 10**17
+    deposit_multiplier: int = 1
+    chain: ChainSettings | None = None
+    """When set, the gateway checks its own TicketBroker funds before signing tickets."""
     max_body_bytes: int = 64 * MiB
     worker_metrics_port: int | None = None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 JOBS = Counter(
     "tollway_jobs_total",
@@ -19,3 +19,10 @@ TICKETS_REFUSED = Counter(
 TICKETS_WON = Counter("tollway_tickets_won_total", "Winning tickets received")
 TICKETS_REDEEMED = Counter("tollway_tickets_redeemed_total", "Winning tickets redeemed on-chain")
 REDEMPTION_ERRORS = Counter("tollway_redemption_errors_total", "Redemption attempts that failed")
+DEPOSIT = Gauge("tollway_deposit_wei", "The gateway's TicketBroker deposit")
+RESERVE = Gauge("tollway_reserve_wei", "The gateway's TicketBroker reserve")
+SENDER_FUNDS = Gauge(
+    "tollway_sender_funds_wei",
+    "A paying sender's deposit plus reserve, seen by the orchestrator",
+    ["sender"],
+)

@@ -11,6 +11,7 @@ from temporalio import activity
 from tollway import metrics
 from tollway.errors import TollwayError, to_application_error
 from tollway.models import PaymentInput, PaymentPlan
+from tollway.payments.funds import SenderFunds
 from tollway.payments.sender import SenderLimits, TicketSender, check_params, tickets_needed
 from tollway.payments.spend import SpendLedger
 from tollway.payments.wire import Price, TicketParams
@@ -19,10 +20,17 @@ NO_PAYMENT = PaymentPlan(header=None, tickets=0, ev_wei=0)
 
 
 class PaymentActivities:
-    def __init__(self, sender: TicketSender, ledger: SpendLedger, limits: SenderLimits) -> None:
+    def __init__(
+        self,
+        sender: TicketSender,
+        ledger: SpendLedger,
+        limits: SenderLimits,
+        funds: SenderFunds | None = None,
+    ) -> None:
         self._sender = sender
         self._ledger = ledger
         self._limits = limits
+        self._funds = funds
 
     @activity.defn(name="create_payment")
     async def create_payment(self, request: PaymentInput) -> PaymentPlan:
@@ -41,6 +49,8 @@ class PaymentActivities:
             if count == 0:
                 return NO_PAYMENT
             check_params(params, count, self._limits)
+            if self._funds is not None:
+                await self._funds.check(params)
         except TollwayError as exc:
             raise to_application_error(exc) from exc
         batch = self._sender.batch(params, price, count)

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from tollway import metrics
 from tollway.chain.types import SenderInfo
 from tollway.errors import BadPayment, BadSignature, InsufficientSenderReserve
 from tollway.payments.ledger import Ledger
@@ -114,6 +115,7 @@ class TicketRecipient:
             )
             self._senders[sender] = cached
         info = cached[1]
+        metrics.SENDER_FUNDS.labels(sender).set(info.deposit + info.reserve_funds_remaining)
         if info.deposit == 0 and info.reserve_funds_remaining == 0:
             raise InsufficientSenderReserve(
                 f"sender {sender} has no TicketBroker deposit or reserve", sender=sender

@@ -208,6 +208,7 @@ def _bring_up(
             data_dir=directory / "gateway",
             key=gateway_key,
             orchestrators=[orchestrator_url, *extra_orchestrators],
+            chain=chain,
             temporal_address=temporal,
             api_key_sha256=[hashlib.sha256(api_key.encode()).hexdigest()],
             worker_metrics_port=ports.gateway_worker_metrics,

@@ -10,7 +10,9 @@ from tollway.activities.dispatch import DispatchActivities
 from tollway.activities.payment import PaymentActivities
 from tollway.activities.settlement import SettlementActivities
 from tollway.artifacts import ArtifactStore
+from tollway.chain.connect import chain_client
 from tollway.config import GatewaySettings
+from tollway.payments.funds import SenderFunds
 from tollway.payments.keys import load_key
 from tollway.payments.sender import NonceStore, SenderLimits, TicketSender
 from tollway.payments.spend import SpendLedger
@@ -31,6 +33,8 @@ async def run(settings: GatewaySettings) -> None:
         max_total_ev_wei=settings.max_total_ev_wei,
         max_face_value_wei=settings.max_face_value_wei,
     )
+    chain = chain_client(settings.chain) if settings.chain else None
+    funds = SenderFunds(chain, address, settings.deposit_multiplier) if chain else None
     async with httpx.AsyncClient() as http:
         discovery = DiscoveryActivities(
             http, key, address, settings.orchestrators, settings.token_timeout_seconds
@@ -41,7 +45,7 @@ async def run(settings: GatewaySettings) -> None:
             workflows=[JobWorkflow],
             activities=[
                 discovery.discover,
-                PaymentActivities(sender, spend, limits).create_payment,
+                PaymentActivities(sender, spend, limits, funds).create_payment,
                 DispatchActivities(http, key, address, artifacts).dispatch,
                 SettlementActivities(spend).settle,
             ],

@@ -7,8 +7,7 @@ from temporalio.worker import Worker
 
 from tollway.activities.redemption import RedemptionActivities
 from tollway.activities.registration import RegistrationActivities
-from tollway.chain.client import ChainClient
-from tollway.chain.deploy import DevnetContracts
+from tollway.chain.connect import chain_client
 from tollway.config import OrchestratorSettings
 from tollway.payments.keys import load_key
 from tollway.temporal import connect
@@ -21,12 +20,9 @@ async def run(settings: OrchestratorSettings) -> None:
     key, _ = load_key(settings.key)
     client = await connect(settings.temporal_address, settings.namespace)
     serve_metrics(settings.worker_metrics_port)  # `tollway up` reads it as "ready"
-    contracts = DevnetContracts(
-        ticket_broker=settings.chain.ticket_broker, rounds_manager=settings.chain.rounds_manager
-    )
     # A receipt wait shorter than the activity's start-to-close timeout, so a slow chain
     # fails the attempt cleanly and the retry reconciles with usedTickets.
-    chain = ChainClient(settings.chain.rpc_url, contracts, receipt_timeout=60)
+    chain = chain_client(settings.chain, receipt_timeout=60)
     async with chain, httpx.AsyncClient() as http:
         registration = RegistrationActivities(
             http, f"http://{settings.host}:{settings.port}", settings.secret

@@ -15,8 +15,7 @@ from tollway.api.errors import install_error_handlers
 from tollway.api.orchestrator.routes import admin, capability, process
 from tollway.api.orchestrator.services import OrchestratorServices
 from tollway.byoc.registry import CapabilityRegistry
-from tollway.chain.client import ChainClient
-from tollway.chain.deploy import DevnetContracts
+from tollway.chain.connect import chain_client
 from tollway.config import OrchestratorSettings
 from tollway.payments.keys import load_key
 from tollway.payments.ledger import Ledger
@@ -29,13 +28,7 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _, address = load_key(settings.key)
         ledger = Ledger(settings.data_dir / "ledger.sqlite")
-        chain = ChainClient(
-            settings.chain.rpc_url,
-            DevnetContracts(
-                ticket_broker=settings.chain.ticket_broker,
-                rounds_manager=settings.chain.rounds_manager,
-            ),
-        )
+        chain = chain_client(settings.chain)
         policy = TicketPolicy(
             ev_wei=settings.ticket_ev_wei,
             face_value_wei=settings.ticket_face_value_wei,
@@ -64,6 +57,7 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await retry_loop
                 ledger.close()
+                await chain.aclose()
 
     app = FastAPI(title="tollway orchestrator", lifespan=lifespan)
     install_error_handlers(app)

@@ -1,0 +1,14 @@
+"""A ChainClient from a role's chain settings (one place that knows the addresses' shape)."""
+
+from __future__ import annotations
+
+from tollway.chain.client import ChainClient
+from tollway.chain.deploy import DevnetContracts
+from tollway.config import ChainSettings
+
+
+def chain_client(settings: ChainSettings, receipt_timeout: float = 120.0) -> ChainClient:
+    contracts = DevnetContracts(
+        ticket_broker=settings.ticket_broker, rounds_manager=settings.rounds_manager
+    )
+    return ChainClient(settings.rpc_url, contracts, receipt_timeout=receipt_timeout)

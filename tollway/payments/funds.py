@@ -1,0 +1,53 @@
+"""The gateway's view of its own TicketBroker funds, read from the chain and cached briefly,
+for the sender-side checks of reference 2.8 (and the deposit/reserve gauges)."""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+from tollway import metrics
+from tollway.chain.types import SenderInfo
+from tollway.errors import UnacceptableTicketParams
+from tollway.payments.wire import TicketParams
+
+CACHE_SECONDS = 5.0
+
+
+class SenderChain(Protocol):
+    async def sender_info(self, address: str) -> SenderInfo: ...
+    async def block_number(self) -> int: ...
+    async def last_initialized_round(self) -> int: ...
+
+
+class SenderFunds:
+    def __init__(self, chain: SenderChain, address: str, deposit_multiplier: int = 1) -> None:
+        self._chain = chain
+        self._address = address
+        self._multiplier = deposit_multiplier
+        self._cached: tuple[float, SenderInfo, int, int] | None = None
+
+    async def _read(self) -> tuple[SenderInfo, int, int]:
+        if self._cached is None or self._cached[0] < time.monotonic():
+            info = await self._chain.sender_info(self._address)
+            block = await self._chain.block_number()
+            round_number = await self._chain.last_initialized_round()
+            self._cached = (time.monotonic() + CACHE_SECONDS, info, block, round_number)
+            metrics.DEPOSIT.set(info.deposit)
+            metrics.RESERVE.set(info.reserve_funds_remaining)
+        return self._cached[1], self._cached[2], self._cached[3]
+
+    async def check(self, params: TicketParams) -> None:
+        """Refuse to sign when our own funds or these params make the tickets unsound."""
+        info, block, round_number = await self._read()
+        problems = []
+        if info.deposit == 0 or info.reserve_funds_remaining == 0:
+            problems.append("our TicketBroker deposit or reserve is empty")
+        if info.withdraw_round != 0 and info.withdraw_round <= round_number + 1:
+            problems.append("our funds are unlocking")
+        if params.face_value > info.deposit // self._multiplier:
+            problems.append(f"face value {params.face_value} exceeds deposit/{self._multiplier}")
+        if params.expiration_block - block <= 1:
+            problems.append("ticket params expire within a block")
+        if problems:
+            raise UnacceptableTicketParams("not signing: " + "; ".join(problems))
