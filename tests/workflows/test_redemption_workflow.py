@@ -86,3 +86,42 @@ async def test_each_ticket_is_redeemed_once(workflow_env: WorkflowEnvironment) -
     assert list(status.failed) == [winner(3).ticket_hash]
     assert "did not win" in status.failed[winner(3).ticket_hash]
     assert sorted(chain.calls) == [1, 2, 2, 3]  # nonce 2 once failed transiently and was retried
+
+
+async def test_state_survives_continue_as_new(workflow_env: WorkflowEnvironment) -> None:
+    chain = StandInChain()
+    queue = f"redeem-{uuid.uuid4()}"
+    workflow_id = f"redemption-{uuid.uuid4()}"
+    nonces = (1, 4, 5, 6, 7)
+    async with Worker(
+        workflow_env.client,
+        task_queue=queue,
+        workflows=[RedemptionWorkflow],
+        activities=[chain.redeem],
+    ):
+        for nonce in nonces:
+            await workflow_env.client.start_workflow(
+                RedemptionWorkflow.run,
+                RedemptionInput(recipient="0x" + "11" * 20, tickets_per_run=2),
+                id=workflow_id,
+                task_queue=queue,
+                start_signal="ticket",
+                start_signal_args=[winner(nonce)],
+            )
+        handle = workflow_env.client.get_workflow_handle(workflow_id)
+        for _ in range(100):
+            status = await handle.query(RedemptionWorkflow.status)
+            if len(status.redeemed) == len(nonces):
+                break
+            await asyncio.sleep(0.1)
+        for nonce in nonces:  # every one of them again, after several continue-as-new runs
+            await handle.signal(RedemptionWorkflow.ticket, winner(nonce))
+        await asyncio.sleep(0.3)
+        status = await handle.query(RedemptionWorkflow.status)
+        first_event = (await handle.fetch_history()).events[0]
+        continued_from = first_event.workflow_execution_started_event_attributes
+        await handle.terminate()
+    assert continued_from.continued_execution_run_id, "the workflow never continued as new"
+    assert sorted(status.redeemed.values()) == sorted(f"0xtx{n}" for n in nonces)
+    assert status.queued == [] and status.pending is None
+    assert sorted(chain.calls) == sorted(nonces)

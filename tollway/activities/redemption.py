@@ -12,6 +12,9 @@ from tollway.chain.client import ChainClient
 from tollway.errors import ChainError
 from tollway.payments.models import Redeemed, WinningTicket
 
+TICKET_VALIDITY_ROUNDS = 2
+"""A ticket is redeemable in its creation round and the next (reference 2.10)."""
+
 
 class RedemptionActivities:
     def __init__(self, chain: ChainClient, private_key: bytes) -> None:
@@ -40,6 +43,12 @@ class RedemptionActivities:
         try:
             if await self._chain.used_ticket(ticket.hash()):
                 return await self._already_redeemed(winner)
+            if winner.creation_round + TICKET_VALIDITY_ROUNDS <= await self._chain.current_round():
+                raise ApplicationError(
+                    f"ticket expired on-chain (created in round {winner.creation_round})",
+                    type="RedemptionRefused",
+                    non_retryable=True,
+                )
             if await self._chain.block_number() <= winner.params_expiration_block:
                 # Revealing recipientRand before the params expire would let the sender predict
                 # which of its other tickets under the same params win.

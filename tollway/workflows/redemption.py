@@ -31,11 +31,14 @@ class RedemptionInput(BaseModel):
     redeemed: dict[str, str] = {}
     failed: dict[str, str] = {}
     queued: list[WinningTicket] = []
+    tickets_per_run: int = 500
+    """Continue-as-new after this many tickets (or sooner when Temporal suggests it)."""
 
 
 class RedemptionStatus(BaseModel):
     recipient: str
     queued: list[str]
+    pending: str | None = None
     redeemed: dict[str, str]
     failed: dict[str, str]
 
@@ -47,6 +50,7 @@ class RedemptionWorkflow:
         self._queue: list[WinningTicket] = []
         self._redeemed: dict[str, str] = {}
         self._failed: dict[str, str] = {}
+        self._pending: str | None = None
 
     @workflow.run
     async def run(self, start: RedemptionInput) -> None:
@@ -55,9 +59,11 @@ class RedemptionWorkflow:
         self._failed.update(start.failed)
         for ticket in start.queued:
             self.ticket(ticket)
+        done_this_run = 0
         while True:
             await workflow.wait_condition(lambda: bool(self._queue))
             ticket = self._queue[0]
+            self._pending = ticket.ticket_hash
             try:
                 result = await workflow.execute_activity(
                     "redeem_ticket",
@@ -72,7 +78,12 @@ class RedemptionWorkflow:
             except ActivityError as err:
                 self._failed[ticket.ticket_hash] = str(err.cause or err)
             self._queue.pop(0)
-            if workflow.info().is_continue_as_new_suggested():
+            self._pending = None
+            done_this_run += 1
+            if (
+                done_this_run >= start.tickets_per_run
+                or workflow.info().is_continue_as_new_suggested()
+            ):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
                     RedemptionInput(
@@ -80,6 +91,7 @@ class RedemptionWorkflow:
                         redeemed=dict(list(self._redeemed.items())[-KEEP_REDEEMED:]),
                         failed=dict(list(self._failed.items())[-KEEP_REDEEMED:]),
                         queued=self._queue,
+                        tickets_per_run=start.tickets_per_run,
                     )
                 )
 
@@ -96,7 +108,8 @@ class RedemptionWorkflow:
     def status(self) -> RedemptionStatus:
         return RedemptionStatus(
             recipient=self._recipient,
-            queued=[t.ticket_hash for t in self._queue],
+            queued=[t.ticket_hash for t in self._queue if t.ticket_hash != self._pending],
+            pending=self._pending,
             redeemed=dict(self._redeemed),
             failed=dict(self._failed),
         )
