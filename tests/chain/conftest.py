@@ -1,4 +1,5 @@
-"""A session-wide anvil devnet with tollway's contracts deployed and a funded sender.
+"""A session-wide anvil devnet with tollway's contracts deployed, a funded sender and an active
+orchestrator (the recipient).
 
 Nothing here skips: a missing anvil or solcjs makes these fixtures fail loudly.
 """
@@ -12,10 +13,13 @@ import pytest
 from tollway.chain.anvil import AnvilProcess, dev_account_key
 from tollway.chain.client import ChainClient
 from tollway.chain.deploy import DevnetContracts, deploy_devnet
+from tollway.chain.devnet import activate_orchestrator
 
 from .helpers import ETHER, Party, rpc
 
 ROUND_LENGTH = 100
+UNBONDING_PERIOD = 3
+UNLOCK_PERIOD = 2
 SENDER_DEPOSIT = 5 * ETHER
 SENDER_RESERVE = 5 * ETHER
 
@@ -37,7 +41,7 @@ def deployer() -> Party:
 
 @pytest.fixture(scope="session")
 def recipient() -> Party:
-    """The orchestrator: receives tickets and pays the redemption gas."""
+    """The orchestrator: an active transcoder that receives tickets and pays the redemption gas."""
     return Party.from_key(dev_account_key(1))
 
 
@@ -55,15 +59,22 @@ def stranger() -> Party:
 
 @pytest.fixture(scope="session")
 def devnet(anvil: AnvilProcess, deployer: Party) -> DevnetContracts:
-    return deploy_devnet(anvil.rpc_url, deployer.key, round_length=ROUND_LENGTH)
+    return deploy_devnet(
+        anvil.rpc_url,
+        deployer.key,
+        round_length=ROUND_LENGTH,
+        unbonding_period=UNBONDING_PERIOD,
+        unlock_period=UNLOCK_PERIOD,
+    )
 
 
 @pytest.fixture(scope="session")
 async def chain(
-    anvil: AnvilProcess, devnet: DevnetContracts, sender: Party
+    anvil: AnvilProcess, devnet: DevnetContracts, deployer: Party, sender: Party, recipient: Party
 ) -> AsyncIterator[ChainClient]:
     async with ChainClient(anvil.rpc_url, devnet) as client:
         await client.fund_deposit_and_reserve(sender.key, SENDER_DEPOSIT, SENDER_RESERVE)
+        await activate_orchestrator(client, deployer.key, recipient.key)
         yield client
 
 

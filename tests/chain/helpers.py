@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_account import Account
-from web3.types import RPCEndpoint
+from web3.exceptions import ContractLogicError
+from web3.types import RPCEndpoint, Wei
 
-from tollway.chain.client import ChainClient
+from tollway.chain.client import ChainClient, revert_reason
+from tollway.chain.devnet import mine_to_round as mine_to_round
 from tollway.payments.signing import sign_digest
 from tollway.payments.ticket import MAX_UINT256, Ticket, recipient_rand_hash
 
@@ -37,15 +39,6 @@ async def rpc(chain: ChainClient, method: str, *params: Any) -> Any:
 
 async def set_balance(chain: ChainClient, address: str, wei: int) -> None:
     await rpc(chain, "anvil_setBalance", address, hex(wei))
-
-
-async def mine_to_round(chain: ChainClient, round_: int) -> None:
-    """Mine empty blocks until `round_` is the current round (leaving it uninitialized)."""
-    target = round_ * await chain.round_length()
-    missing = target - await chain.block_number()
-    if missing > 0:
-        await rpc(chain, "anvil_mine", hex(missing))
-    assert await chain.current_round() == round_
 
 
 async def ensure_round_initialized(chain: ChainClient, key: bytes) -> None:
@@ -79,3 +72,26 @@ async def make_ticket(
 
 def sign(party: Party, ticket: Ticket) -> bytes:
     return sign_digest(party.key, ticket.hash())
+
+
+async def new_party(chain: ChainClient, seed: int, ether: int = 100) -> Party:
+    """A fresh account (key derived from `seed`) holding `ether` ETH and nothing else."""
+    party = Party.from_key(seed.to_bytes(32, "big"))
+    await set_balance(chain, party.address, ether * ETHER)
+    return party
+
+
+async def call_reason(
+    chain: ChainClient, contract: str, method: str, *args: Any, sender: str, value: int = 0
+) -> str | None:
+    """eth_call of `contract.method(*args)` from `sender`: None if it succeeds, else the reason."""
+    function = (await chain.contract(contract)).functions[method](*args)
+    try:
+        await function.call({"from": sender, "value": Wei(value)})
+    except ContractLogicError as exc:
+        return revert_reason(exc)
+    return None
+
+
+async def view(chain: ChainClient, contract: str, method: str, *args: Any) -> Any:
+    return await (await chain.contract(contract)).functions[method](*args).call()

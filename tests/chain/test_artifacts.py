@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tollway.chain import compile as compile_module
@@ -60,3 +62,93 @@ def test_ticket_broker_abi_has_livepeer_names() -> None:
     uints = ["uint256"] * 3
     assert ticket_types == ["address", "address", *uints, "bytes32", "bytes"]
     assert [i["type"] for i in redeem["inputs"][1:]] == ["bytes", "uint256"]
+
+
+def _signatures(name: str) -> set[str]:
+    """`name(type,...)` of every function and event in the contract's ABI."""
+
+    def type_of(param: dict[str, Any]) -> str:
+        if param["type"].startswith("tuple"):
+            inner = ",".join(type_of(c) for c in param["components"])
+            return f"({inner}){param['type'][len('tuple') :]}"
+        return str(param["type"])
+
+    return {
+        f"{e['name']}({','.join(type_of(i) for i in e['inputs'])})"
+        for e in load_artifact(name).abi
+        if e["type"] in ("function", "event")
+    }
+
+
+TICKET = "(address,address,uint256,uint256,uint256,bytes32,bytes)"
+LIVEPEER_SIGNATURES = {
+    "Controller": {"setContractInfo(bytes32,address,bytes20)", "getContract(bytes32)"},
+    "LivepeerToken": {
+        "transfer(address,uint256)",
+        "approve(address,uint256)",
+        "transferFrom(address,address,uint256)",
+        "mint(address,uint256)",
+    },
+    "Minter": {
+        "createReward(uint256,uint256)",
+        "depositETH()",
+        "trustedWithdrawETH(address,uint256)",
+        "trustedTransferTokens(address,uint256)",
+        "currentMintableTokens()",
+    },
+    "RoundsManager": {
+        "initializeRound()",
+        "currentRound()",
+        "currentRoundInitialized()",
+        "currentRoundStartBlock()",
+        "blockHashForRound(uint256)",
+        "lastInitializedRound()",
+        "roundLength()",
+        "NewRound(uint256,bytes32)",
+    },
+    "BondingManager": {
+        "transcoder(uint256,uint256)",
+        "bond(uint256,address)",
+        "unbond(uint256)",
+        "withdrawStake(uint256)",
+        "reward()",
+        "updateTranscoderWithFees(address,uint256,uint256)",
+        "withdrawFees(address,uint256)",
+        "claimEarnings(uint256)",
+        "pendingStake(address,uint256)",
+        "pendingFees(address,uint256)",
+        "getTranscoder(address)",
+        "getDelegator(address)",
+        "getTranscoderPoolSize()",
+        "isActiveTranscoder(address)",
+        "Bond(address,address,address,uint256,uint256)",
+        "Unbond(address,address,uint256,uint256,uint256)",
+        "WithdrawStake(address,uint256,uint256,uint256)",
+        "Reward(address,uint256)",
+        "TranscoderUpdate(address,uint256,uint256)",
+        "WithdrawFees(address,address,uint256)",
+        "EarningsClaimed(address,address,uint256,uint256,uint256,uint256)",
+    },
+    "TicketBroker": {
+        "fundDeposit()",
+        "fundReserve()",
+        "fundDepositAndReserve(uint256,uint256)",
+        "fundDepositAndReserveFor(address,uint256,uint256)",
+        "unlock()",
+        "cancelUnlock()",
+        "withdraw()",
+        "claimableReserve(address,address)",
+        "claimedReserve(address,address)",
+        f"batchRedeemWinningTickets({TICKET}[],bytes[],uint256[])",
+        "Unlock(address,uint256,uint256)",
+        "UnlockCancelled(address)",
+        "Withdrawal(address,uint256,uint256)",
+        "ReserveClaimed(address,address,uint256)",
+    },
+    "ServiceRegistry": {"setServiceURI(string)", "getServiceURI(address)"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(LIVEPEER_SIGNATURES))
+def test_protocol_abis_have_livepeer_signatures(name: str) -> None:
+    assert LIVEPEER_SIGNATURES[name] <= _signatures(name)

@@ -36,14 +36,17 @@ async def test_winning_ticket_redeems_once(
     sig = sign(sender, ticket)
     assert is_winning(sig, 7, ticket.win_prob)
     assert await chain.simulate_redeem(ticket, sig, 7, recipient.address) is None
-    before = await chain.balance(recipient.address)
+    balance_before = await chain.balance(recipient.address)
+    fees_before = await chain.pending_fees(recipient.address)
 
     redemption = await chain.redeem_winning_ticket(recipient.key, ticket, sig, 7)
 
     assert redemption.amount == ticket.face_value
     assert await chain.used_ticket(ticket.hash())
+    # The face value is credited as fees in the BondingManager; the recipient only paid gas.
+    assert await chain.pending_fees(recipient.address) - fees_before == ticket.face_value
     gas_cost = redemption.gas_used * redemption.effective_gas_price
-    assert await chain.balance(recipient.address) - before == ticket.face_value - gas_cost
+    assert await chain.balance(recipient.address) == balance_before - gas_cost
     info = await chain.sender_info(sender.address)
     assert info.deposit == SENDER_DEPOSIT - ticket.face_value
     assert await chain.find_redemption(ticket) == redemption.tx_hash
@@ -54,6 +57,14 @@ async def test_winning_ticket_redeems_once(
         await chain.redeem_winning_ticket(recipient.key, ticket, sig, 7)
     assert caught.value.message == "ticket is used"
     assert caught.value.details["reverted"] is True
+
+
+async def test_fees_need_a_registered_transcoder(
+    chain: ChainClient, sender: Party, stranger: Party
+) -> None:
+    ticket = await make_ticket(chain, sender.address, stranger.address)
+    reason = await chain.simulate_redeem(ticket, sign(sender, ticket), 42, stranger.address)
+    assert reason == "transcoder must be registered"
 
 
 async def test_find_redemption_is_none_for_unredeemed_ticket(
@@ -239,4 +250,7 @@ async def test_random_signatures_recover_on_chain(
         recipient_rand=recipient_rand,
     )
     sig = sign(gateway, ticket)
-    assert await chain.simulate_redeem(ticket, sig, recipient_rand, orchestrator) is None
+    # Every check passed when the redemption gets as far as crediting the fees, which a random
+    # recipient (not a transcoder) cannot take.
+    expected = None if face_value == 0 else "transcoder must be registered"
+    assert await chain.simulate_redeem(ticket, sig, recipient_rand, orchestrator) == expected

@@ -43,6 +43,10 @@ class StackClient:
             address=Web3.to_checksum_address(state.contracts["ticket_broker"]),
             abi=load_artifact("TicketBroker").abi,
         )
+        self.bonding = self.w3.eth.contract(
+            address=Web3.to_checksum_address(state.contracts["bonding_manager"]),
+            abi=load_artifact("BondingManager").abi,
+        )
 
     def restart(self, name: str) -> None:
         """SIGKILL one of the stack's processes and start it again with its own command line."""

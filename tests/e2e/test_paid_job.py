@@ -1,4 +1,4 @@
-"""A paid BYOC job end to end: bytes back intact, credit exact, winning ticket paid on-chain."""
+"""A paid BYOC job end to end: bytes back intact, credit exact, winning ticket credited on-chain."""
 
 from __future__ import annotations
 
@@ -47,9 +47,11 @@ def test_job_output_credit_and_redemption(stack: StackClient) -> None:
     assert 1 <= debit // ECHO_PRICE <= math.ceil(job["outcome"]["elapsed_seconds"])
     assert job["outcome"]["balance_wei"] == credit_after
 
-    # Every ticket of this devnet wins: each is redeemed once and pays its face value.
+    # Every ticket of this devnet wins: each is redeemed once and credits its face value to the
+    # orchestrator as fees in the BondingManager (the ETH stays in the Minter until withdrawn).
     fresh = stack.wait_redemptions(redeemed_before, job["tickets_sent"])
     recipient = Web3.to_checksum_address(stack.state.orchestrator_address)
+    assert stack.bonding.functions.isActiveTranscoder(recipient).call() is True
     for ticket_hash, tx_hash in fresh.items():
         assert stack.broker.functions.usedTickets(HexBytes(ticket_hash)).call() is True
         receipt = stack.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
@@ -60,25 +62,33 @@ def test_job_output_credit_and_redemption(stack: StackClient) -> None:
         assert [(t["args"]["recipient"], t["args"]["amount"]) for t in transfers] == [
             (recipient, face_value)
         ]
+        # Other redemptions may share the block: the pending fees rose by what they all paid,
+        # and the orchestrator's ETH only paid their gas.
         block = receipt["blockNumber"]
-        gained = stack.w3.eth.get_balance(recipient, block) - stack.w3.eth.get_balance(
-            recipient, block - 1
-        )
+
+        def fees(at: int) -> int:
+            return int(stack.bonding.functions.pendingFees(recipient, 0).call(block_identifier=at))
+
+        def eth(at: int) -> int:
+            return stack.w3.eth.get_balance(recipient, at)
+
         gas_costs = 0
         paid = 0
         for tx in stack.w3.eth.get_block(block, full_transactions=True)["transactions"]:
             assert not isinstance(tx, bytes)
-            if tx["from"] == recipient:
-                r = stack.w3.eth.get_transaction_receipt(tx["hash"])
-                gas_costs += r["gasUsed"] * r["effectiveGasPrice"]
-                paid += sum(
-                    t["args"]["amount"]
-                    for t in stack.broker.events.WinningTicketTransfer().process_receipt(
-                        r, errors=DISCARD
-                    )
+            r = stack.w3.eth.get_transaction_receipt(tx["hash"])
+            paid += sum(
+                t["args"]["amount"]
+                for t in stack.broker.events.WinningTicketTransfer().process_receipt(
+                    r, errors=DISCARD
                 )
-        assert gained == paid - gas_costs
+                if t["args"]["recipient"] == recipient
+            )
+            if tx["from"] == recipient:
+                gas_costs += r["gasUsed"] * r["effectiveGasPrice"]
+        assert fees(block) - fees(block - 1) == paid
         assert paid >= face_value
+        assert eth(block) - eth(block - 1) == -gas_costs
 
     # Operators see the same story in Prometheus.
     def counter(url: str, name: str) -> float:

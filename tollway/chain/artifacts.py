@@ -10,7 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 ARTIFACTS_DIR = CONTRACTS_DIR / "artifacts"
-CONTRACT_NAMES = ("RoundsManager", "TicketBroker")
+CONTRACT_NAMES = (
+    "Controller",
+    "LivepeerToken",
+    "Minter",
+    "RoundsManager",
+    "BondingManager",
+    "TicketBroker",
+    "ServiceRegistry",
+)
+"""The deployable contracts; each lives in `<name>.sol`, beside shared sources it imports."""
 
 
 class Artifact(BaseModel):
@@ -33,7 +42,7 @@ def artifact_path(name: str) -> Path:
 
 
 def load_artifact(name: str) -> Artifact:
-    """The committed artifact of contract `name` ("RoundsManager" or "TicketBroker")."""
+    """The committed artifact of contract `name` (one of CONTRACT_NAMES)."""
     if name not in CONTRACT_NAMES:
         raise ValueError(f"unknown contract {name!r}; expected one of {CONTRACT_NAMES}")
     return Artifact.model_validate_json(artifact_path(name).read_text())

@@ -11,6 +11,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import tempfile
 from typing import Any
 
 from tollway.chain.artifacts import CONTRACT_NAMES, CONTRACTS_DIR, Artifact, artifact_path
@@ -30,10 +31,12 @@ def _source_file(name: str) -> str:
 
 
 def standard_json_input() -> dict[str, Any]:
-    """Source unit names are bare file names, so the output does not depend on the checkout."""
+    """Every `.sol` file in the contracts directory, including shared ones that only others import.
+
+    Source unit names are bare file names, so the output does not depend on the checkout.
+    """
     sources = {
-        _source_file(name): {"content": (CONTRACTS_DIR / _source_file(name)).read_text()}
-        for name in CONTRACT_NAMES
+        path.name: {"content": path.read_text()} for path in sorted(CONTRACTS_DIR.glob("*.sol"))
     }
     return {
         "language": "Solidity",
@@ -47,17 +50,21 @@ def standard_json_input() -> dict[str, Any]:
 
 
 def _solcjs(*args: str, stdin: str | None = None) -> str:
-    result = subprocess.run(
-        [solcjs_binary(), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    # stdout goes to a file: solcjs exits without draining a pipe, cutting output at 64 KiB.
+    with tempfile.TemporaryFile() as out:
+        result = subprocess.run(
+            [solcjs_binary(), *args],
+            input=None if stdin is None else stdin.encode(),
+            stdout=out,
+            stderr=subprocess.PIPE,
+            check=False,
+            timeout=300,
+        )
+        out.seek(0)
+        stdout = out.read().decode()
     if result.returncode != 0:
-        raise CompileError(f"solcjs {' '.join(args)} failed: {result.stderr or result.stdout}")
-    return result.stdout
+        raise CompileError(f"solcjs {' '.join(args)} failed: {result.stderr.decode() or stdout}")
+    return stdout
 
 
 def compiler_version() -> str:

@@ -22,6 +22,7 @@ from tollway.byoc.spec import BuildImageInput, ContainerSpec
 from tollway.chain.anvil import dev_account_key
 from tollway.chain.client import ChainClient
 from tollway.chain.deploy import DevnetContracts, deploy_devnet
+from tollway.chain.devnet import activate_orchestrator
 from tollway.config import (
     ORCHESTRATOR_NAMESPACE,
     ORCHESTRATOR_TASK_QUEUE,
@@ -42,7 +43,13 @@ from tollway.toolpaths import REPO_ROOT, anvil_binary, venv_binary
 
 ETH = 10**18
 ECHO_PRICE_WEI_PER_SECOND = 10**13
-DEVNET_ROUND_LENGTH = 1_000_000  # blocks; rounds are not advanced until the reward schedule lands
+# Blocks per round: about 11.5 days at a block a second, so rounds never roll over during a run.
+DEVNET_ROUND_LENGTH = 1_000_000
+# anvil's genesis block: shortly before round 1, so that the orchestrator, which joins the active
+# set from the round after it bonds, becomes active after mining a few hundred blocks (well under
+# a second) rather than a million (hours).
+DEVNET_GENESIS_BLOCK = DEVNET_ROUND_LENGTH - 300
+DEVNET_ORCHESTRATOR_STAKE = 1_000 * 10**18  # LPT (wei units) bonded by the orchestrator
 DEVNET_PARAMS_EXPIRATION_BLOCKS = 3
 
 
@@ -150,16 +157,19 @@ def _bring_up(
     # anvil automines while we deploy and fund, then produces a block every second.
     launcher.spawn(
         "anvil",
-        [anvil_binary(), "--host", "127.0.0.1", "--port", str(ports.chain), "--chain-id", "1337"],
+        [
+            anvil_binary(), "--host", "127.0.0.1", "--port", str(ports.chain),
+            "--chain-id", "1337", "--number", str(DEVNET_GENESIS_BLOCK),
+        ],
         lambda: processes.port_open(ports.chain),
-    )
+    )  # fmt: skip
     launcher.wait()
 
     deployer = dev_account_key(0)
     contracts = deploy_devnet(rpc, deployer, round_length=DEVNET_ROUND_LENGTH)
     console.print(
-        f"  [green]✓[/] devnet contracts      TicketBroker {contracts.ticket_broker}, "
-        f"RoundsManager {contracts.rounds_manager}"
+        f"  [green]✓[/] devnet contracts      Controller {contracts.controller}, "
+        f"TicketBroker {contracts.ticket_broker}, BondingManager {contracts.bonding_manager}"
     )
     gateway_key = KeySettings(
         keystore=directory / "gateway" / "keystore.json",
@@ -171,16 +181,19 @@ def _bring_up(
     )
     gateway_address = create_keystore(gateway_key)
     orchestrator_address = create_keystore(orchestrator_key)
-    asyncio.run(_fund(rpc, contracts, deployer, gateway_key, gateway_address, orchestrator_address))
+    orchestrator_url = f"http://127.0.0.1:{ports.orchestrator}"
+    gateway_url = f"http://127.0.0.1:{ports.gateway}"
+    active_round = asyncio.run(
+        _fund(rpc, contracts, deployer, gateway_key, orchestrator_key, orchestrator_url)
+    )
     Web3(Web3.HTTPProvider(rpc)).provider.make_request(RPCEndpoint("evm_setIntervalMining"), [1])
     console.print(
         f"  [green]✓[/] accounts funded        gateway {gateway_address} "
         "(deposit 10 ETH, reserve 10 ETH), orchestrator "
-        f"{orchestrator_address}"
+        f"{orchestrator_address} (active transcoder in round {active_round}, "
+        f"{DEVNET_ORCHESTRATOR_STAKE // 10**18} LPT bonded)"
     )
 
-    orchestrator_url = f"http://127.0.0.1:{ports.orchestrator}"
-    gateway_url = f"http://127.0.0.1:{ports.gateway}"
     secret = secrets.token_urlsafe(24)
     api_key = "tw_" + secrets.token_urlsafe(24)
     chain = ChainSettings(
@@ -289,16 +302,28 @@ async def _fund(
     contracts: DevnetContracts,
     deployer: bytes,
     gateway_key: KeySettings,
-    gateway_address: str,
-    orchestrator_address: str,
-) -> None:
+    orchestrator_key: KeySettings,
+    orchestrator_url: str,
+) -> int:
+    """Fund both accounts, the gateway's deposit and reserve, and make the orchestrator an active
+    transcoder (winning tickets credit fees only to registered transcoders, and only active ones
+    share a sender's reserve). Returns the round from which it is active."""
     from tollway.payments.keys import load_key
 
+    gateway, gateway_address = load_key(gateway_key)
+    orchestrator, orchestrator_address = load_key(orchestrator_key)
     async with ChainClient(rpc, contracts) as chain:
         await chain.transfer(deployer, gateway_address, 100 * ETH)
         await chain.transfer(deployer, orchestrator_address, 100 * ETH)
-        key, _ = load_key(gateway_key)
-        await chain.fund_deposit_and_reserve(key, 10 * ETH, 10 * ETH)
+        await chain.fund_deposit_and_reserve(gateway, 10 * ETH, 10 * ETH)
+        await activate_orchestrator(
+            chain,
+            deployer,
+            orchestrator,
+            stake=DEVNET_ORCHESTRATOR_STAKE,
+            service_uri=orchestrator_url,
+        )
+        return await chain.current_round()
 
 
 async def _serve_echo(

@@ -1,19 +1,24 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.37;
 
-/// @title Devnet round clock for tollway.
+import {Manager} from "./Manager.sol";
+
+/// @title Devnet round clock.
 /// @notice A round is `roundLength` blocks. Anyone may initialize the current round once; doing so
-/// records the hash of the previous block, which tickets carry in their auxData.
-contract RoundsManager {
+/// records the hash of the previous block (which tickets carry in their auxData), fixes the
+/// round's active transcoder set and stake, and opens the round's LPT issuance.
+contract RoundsManager is Manager {
     uint256 public immutable roundLength;
     uint256 public lastInitializedRound;
 
     mapping(uint256 => bytes32) private roundBlockHashes;
+    // A flag per round rather than `lastInitializedRound == currentRound()`: round 0 starts
+    // uninitialized although lastInitializedRound is 0.
     mapping(uint256 => bool) private roundInitialized;
 
     event NewRound(uint256 indexed round, bytes32 blockHash);
 
-    constructor(uint256 _roundLength) {
+    constructor(address _controller, uint256 _roundLength) Manager(_controller) {
         require(_roundLength > 0, "round length must be positive");
         roundLength = _roundLength;
     }
@@ -35,7 +40,7 @@ contract RoundsManager {
         return roundBlockHashes[_round];
     }
 
-    function initializeRound() external {
+    function initializeRound() external whenSystemNotPaused {
         uint256 round = currentRound();
         require(!roundInitialized[round], "round already initialized");
 
@@ -43,6 +48,9 @@ contract RoundsManager {
         roundInitialized[round] = true;
         roundBlockHashes[round] = hash;
         lastInitializedRound = round;
+
+        _bondingManager().setCurrentRoundTotalActiveStake();
+        _minter().setCurrentRewardTokens();
 
         emit NewRound(round, hash);
     }
