@@ -65,6 +65,9 @@ class OrchestratorSettings(RoleSettings):
     max_face_value_wei: int | None = None
     params_expiration_blocks: int = 40
     min_credit_seconds: int = 60
+    reward_every_seconds: float = 60.0
+    """How often the reward schedule looks at the round (several times per round)."""
+    initialize_rounds: bool = True
     max_body_bytes: int = 64 * MiB
     worker_metrics_port: int | None = None
 

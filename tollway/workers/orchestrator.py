@@ -1,23 +1,28 @@
-"""Orchestrator worker: redemption and container workflows, redemption and registration."""
+"""Orchestrator worker: redemption, reward (on a schedule) and container workflows."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import httpx
 from temporalio.worker import Worker
 
 from tollway.activities.redemption import RedemptionActivities
 from tollway.activities.registration import RegistrationActivities
+from tollway.activities.reward import RewardActivities
 from tollway.chain.connect import chain_client
 from tollway.config import OrchestratorSettings
 from tollway.payments.keys import load_key
 from tollway.temporal import connect
 from tollway.workers.run import run_until_signalled, serve_metrics
+from tollway.workers.schedules import ensure_reward_schedule
 from tollway.workflows.container import ContainerWorkflow
 from tollway.workflows.redemption import RedemptionWorkflow
+from tollway.workflows.reward import RewardWorkflow, RoundRewardWorkflow
 
 
 async def run(settings: OrchestratorSettings) -> None:
-    key, _ = load_key(settings.key)
+    key, address = load_key(settings.key)
     client = await connect(settings.temporal_address, settings.namespace)
     serve_metrics(settings.worker_metrics_port)  # `tollway up` reads it as "ready"
     # A receipt wait shorter than the activity's start-to-close timeout, so a slow chain
@@ -27,12 +32,23 @@ async def run(settings: OrchestratorSettings) -> None:
         registration = RegistrationActivities(
             http, f"http://{settings.host}:{settings.port}", settings.secret
         )
+        rewards = RewardActivities(chain, key)
+        await ensure_reward_schedule(
+            client,
+            address,
+            settings.task_queue,
+            timedelta(seconds=settings.reward_every_seconds),
+            settings.initialize_rounds,
+        )
         worker = Worker(
             client,
             task_queue=settings.task_queue,
-            workflows=[RedemptionWorkflow, ContainerWorkflow],
+            workflows=[RedemptionWorkflow, ContainerWorkflow, RewardWorkflow, RoundRewardWorkflow],
             activities=[
                 RedemptionActivities(chain, key).redeem,
+                rewards.round_status,
+                rewards.initialize_round,
+                rewards.call_reward,
                 registration.register,
                 registration.unregister,
             ],

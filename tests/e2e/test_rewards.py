@@ -1,0 +1,51 @@
+"""The orchestrator's reward schedule on the real stack: triggered twice in one round, reward()
+is called once and the minted LPT is recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from temporalio.client import ScheduleActionExecutionStartWorkflow
+
+from tests.e2e.stack_client import StackClient
+from tollway.chain.connect import chain_client
+from tollway.config import ChainSettings
+from tollway.temporal import connect
+from tollway.workers.schedules import reward_schedule_id
+
+
+async def test_schedule_rewards_once_per_round(stack: StackClient) -> None:
+    state = stack.state
+    client = await connect(state.endpoints.temporal_address, "orchestrator")
+    schedule = client.get_schedule_handle(reward_schedule_id(state.orchestrator_address))
+    chain = chain_client(
+        ChainSettings(
+            rpc_url=state.endpoints.chain_rpc,
+            ticket_broker=state.contracts["ticket_broker"],
+            rounds_manager=state.contracts["rounds_manager"],
+        )
+    )
+    async with chain:
+        current = await chain.current_round()
+        await schedule.trigger()
+        deadline = time.monotonic() + 60
+        while await chain.last_reward_round(state.orchestrator_address) < current:
+            assert time.monotonic() < deadline, "reward() was not called"
+            await asyncio.sleep(0.5)
+        await schedule.trigger()
+        await asyncio.sleep(3)  # let the second tick run
+        bonding = await chain.contract("BondingManager")
+        rewards = await bonding.events.Reward().get_logs(from_block=0)
+        mine = [r for r in rewards if r["args"]["transcoder"] == state.orchestrator_address]
+        assert len(mine) == 1
+        assert mine[0]["args"]["amount"] > 0
+    recent = [
+        a.action
+        for a in (await schedule.describe()).info.recent_actions
+        if isinstance(a.action, ScheduleActionExecutionStartWorkflow)
+    ]
+    assert len(recent) >= 2
+    outcomes = [await client.get_workflow_handle(a.workflow_id).result() for a in recent[-2:]]
+    assert [o["action"] for o in outcomes] == ["rewarded", "already rewarded"]
+    assert outcomes[0]["minted"] == mine[0]["args"]["amount"]

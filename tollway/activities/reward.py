@@ -1,0 +1,59 @@
+"""Round and reward activities for RewardWorkflow: read the round, initialize it, call reward().
+
+Each checks the chain before it sends, so a retry after a crash never calls twice in a round.
+"""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from tollway.chain.client import ChainClient
+from tollway.errors import ChainError
+from tollway.models import RewardInput, RewardOutcome, RoundStatus
+
+
+class RewardActivities:
+    def __init__(self, chain: ChainClient, private_key: bytes) -> None:
+        self._chain = chain
+        self._key = private_key
+
+    @activity.defn(name="round_status")
+    async def round_status(self, address: str) -> RoundStatus:
+        return RoundStatus(
+            current_round=await self._chain.current_round(),
+            initialized=await self._chain.current_round_initialized(),
+            active=await self._chain.is_active_transcoder(address),
+            last_reward_round=await self._chain.last_reward_round(address),
+        )
+
+    @activity.defn(name="initialize_round")
+    async def initialize_round(self) -> None:
+        if await self._chain.current_round_initialized():
+            return
+        try:
+            await self._chain.initialize_round(self._key)
+        except ChainError as exc:
+            if "already initialized" not in exc.message:
+                raise
+
+    @activity.defn(name="call_reward")
+    async def call_reward(self, request: RewardInput) -> RewardOutcome:
+        current = await self._chain.current_round()
+        if request.round is not None and current != request.round:
+            raise ApplicationError(
+                f"round moved on to {current} before reward() for round {request.round}",
+                type="RoundPassed",
+                non_retryable=True,
+            )
+        if await self._chain.last_reward_round(request.address) >= current:
+            return RewardOutcome(round=current, action="already rewarded")
+        try:
+            receipt = await self._chain.reward(self._key)
+        except ChainError as exc:
+            if "already called reward" in exc.message:
+                return RewardOutcome(round=current, action="already rewarded")
+            raise
+        return RewardOutcome(
+            round=current, action="rewarded", tx_hash=receipt.tx_hash, minted=receipt.amount
+        )
