@@ -103,4 +103,3 @@ async def test_reward_once_per_round_across_a_worker_kill(
         e["blockNumber"] // ROUND_LENGTH for e in events if e["args"]["transcoder"] == address
     ]
     assert rounds == list(range(first_round, first_round + ROUNDS))
-    assert json.loads(config.read_text())["reward_every_seconds"] == 1
