@@ -21,6 +21,9 @@ TICKETS_REDEEMED = Counter("tollway_tickets_redeemed_total", "Winning tickets re
 REDEMPTION_ERRORS = Counter("tollway_redemption_errors_total", "Redemption attempts that failed")
 DEPOSIT = Gauge("tollway_deposit_wei", "The gateway's TicketBroker deposit")
 RESERVE = Gauge("tollway_reserve_wei", "The gateway's TicketBroker reserve")
+MAX_FLOAT = Gauge(
+    "tollway_max_float_wei", "How much face value the orchestrator extends a sender", ["sender"]
+)
 SENDER_FUNDS = Gauge(
     "tollway_sender_funds_wei",
     "A paying sender's deposit plus reserve, seen by the orchestrator",

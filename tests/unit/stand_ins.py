@@ -46,6 +46,10 @@ class InMemoryChainView:
     async def block_hash_for_round(self, n: int) -> bytes:
         return self.hashes.get(n, ZERO_HASH)
 
+    async def claimable_reserve(self, reserve_holder: str, claimant: str) -> int:
+        """Every funded sender's reserve is fully claimable (one active orchestrator)."""
+        return self.senders.get(reserve_holder, FUNDED).reserve_funds_remaining
+
     async def gas_price(self) -> int:
         return self.gas_price_wei
 

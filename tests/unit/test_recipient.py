@@ -600,31 +600,22 @@ async def test_unfunded_or_unlocking_senders_get_no_params_and_no_credit(env: En
         assert env.balance() == 0
 
 
-def funds(deposit: int) -> SenderInfo:
+def funds(reserve: int) -> SenderInfo:
     return SenderInfo(
-        deposit=deposit,
+        deposit=10**18,
         withdraw_round=0,
-        reserve_funds_remaining=0,
+        reserve_funds_remaining=reserve,
         reserve_claimed_in_current_round=0,
     )
 
 
-async def test_face_value_is_capped_by_the_senders_funds(env: Env) -> None:
+async def test_face_value_is_capped_by_the_max_float(env: Env) -> None:
+    """Max float is the sender's reserve this orchestrator can claim, whatever its deposit."""
     small = FACE_VALUE // 2
-    env.chain.senders[env.gateway.address] = SenderInfo(
-        deposit=small,
-        withdraw_round=0,
-        reserve_funds_remaining=0,
-        reserve_claimed_in_current_round=0,
-    )
+    env.chain.senders[env.gateway.address] = funds(small)
     params = await env.params()
     assert params.face_value == small
-    env.chain.senders[env.gateway.address] = SenderInfo(
-        deposit=EV - 1,
-        withdraw_round=0,
-        reserve_funds_remaining=0,
-        reserve_claimed_in_current_round=0,
-    )
+    env.chain.senders[env.gateway.address] = funds(EV - 1)
     fresh = TicketRecipient(ORCHESTRATOR.address, env.ledger, env.chain, LOTTERY)
     with pytest.raises(InsufficientSenderReserve, match="insufficient sender reserve"):
         await fresh.ticket_params(env.gateway.address, PRICE)

@@ -43,6 +43,7 @@ class ChainView(Protocol):
     async def block_hash_for_round(self, round_number: int) -> bytes: ...
     async def sender_info(self, address: str) -> SenderInfo: ...
     async def gas_price(self) -> int: ...
+    async def claimable_reserve(self, reserve_holder: str, claimant: str) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -103,19 +104,25 @@ class TicketRecipient:
         self.chain = chain
         self.policy = policy
         self._secret = ledger.secret("recipient_rand_secret", secrets.token_bytes(32))
-        self._senders: dict[str, tuple[float, SenderInfo]] = {}
+        self._senders: dict[str, tuple[float, SenderInfo, int]] = {}
 
-    async def _funds(self, sender: str) -> SenderInfo:
-        """The sender's TicketBroker funds (cached briefly); refuses unfunded or unlocking ones."""
+    async def _funds(self, sender: str) -> tuple[SenderInfo, int]:
+        """The sender's TicketBroker funds and its max float with us (cached briefly); refuses
+        unfunded or unlocking senders.
+
+        Max float is go-livepeer's reserve allocation: what this orchestrator could claim from
+        the sender's reserve this round (reference 2.9). Redemptions still pending are not yet
+        subtracted from it.
+        """
         cached = self._senders.get(sender)
         if cached is None or cached[0] < time.monotonic():
-            cached = (
-                time.monotonic() + SENDER_INFO_TTL_SECONDS,
-                await self.chain.sender_info(sender),
-            )
+            info = await self.chain.sender_info(sender)
+            max_float = await self.chain.claimable_reserve(sender, self.address)
+            cached = (time.monotonic() + SENDER_INFO_TTL_SECONDS, info, max_float)
             self._senders[sender] = cached
-        info = cached[1]
+        _, info, max_float = cached
         metrics.SENDER_FUNDS.labels(sender).set(info.deposit + info.reserve_funds_remaining)
+        metrics.MAX_FLOAT.labels(sender).set(max_float)
         if info.deposit == 0 and info.reserve_funds_remaining == 0:
             raise InsufficientSenderReserve(
                 f"sender {sender} has no TicketBroker deposit or reserve", sender=sender
@@ -125,7 +132,7 @@ class TicketRecipient:
             raise InsufficientSenderReserve(
                 f"sender {sender} is unlocking its funds", sender=sender
             )
-        return info
+        return info, max_float
 
     def _rand(self, params: TicketParams, sender: str, price: Price) -> int:
         return derive_recipient_rand(
@@ -148,8 +155,7 @@ class TicketRecipient:
             block_hash = await self.chain.block_hash_for_round(round_number)
         face_value = 0
         if price.price_per_unit > 0:
-            funds = await self._funds(sender)
-            max_float = funds.deposit + funds.reserve_funds_remaining
+            _, max_float = await self._funds(sender)
             face_value = face_value_for(self.policy, await self.chain.gas_price(), max_float)
         params = TicketParams(
             recipient=self.address,
