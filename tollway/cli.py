@@ -13,6 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
 
+from tollway.chain.cli import app as chain_app
 from tollway.config import GatewaySettings, GpuWorkerSettings, OrchestratorSettings, load_settings
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ gateway_app = typer.Typer(help="Run the gateway's processes.", no_args_is_help=T
 orchestrator_app = typer.Typer(help="Run the orchestrator's processes.", no_args_is_help=True)
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(orchestrator_app, name="orchestrator")
+app.add_typer(chain_app, name="chain")
 
 console = Console()
 MAX_HEAD = 256 * 1024

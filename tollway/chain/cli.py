@@ -1,0 +1,282 @@
+"""`tollway chain`: a sender's TicketBroker funds and a delegator's stake, from the command line.
+
+Addresses and keys default to the running stack's (`.tollway/stack.json`): the gateway's key for
+sender commands; `--as orchestrator` or `--as deployer` (the devnet's LPT holder) for others, or
+`--keystore` with `--password-file` for any key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from tollway.chain.anvil import dev_account_key
+from tollway.chain.client import ChainClient
+from tollway.chain.deploy import DevnetContracts
+from tollway.config import KeySettings
+from tollway.errors import TollwayError
+from tollway.payments.keys import load_key
+from tollway.stack.state import StackState
+
+app = typer.Typer(help="TicketBroker funds, bonding and earnings on the stack's chain.")
+console = Console()
+T = TypeVar("T")
+
+
+class Role(StrEnum):
+    GATEWAY = "gateway"
+    ORCHESTRATOR = "orchestrator"
+    DEPLOYER = "deployer"
+
+
+StackDir = Annotated[Path | None, typer.Option("--dir", help="The stack [default: .tollway]")]
+As = Annotated[Role, typer.Option("--as", help="Whose key signs.")]
+Keystore = Annotated[Path | None, typer.Option(help="A keystore file instead of --as.")]
+PasswordFile = Annotated[Path | None, typer.Option(help="The keystore's password file.")]
+Amount = Annotated[str, typer.Argument(help="wei, or a decimal with 'eth' / 'lpt' (1e18).")]
+
+
+def parse_amount(text: str) -> int:
+    """`1000` (wei), `0.5eth` or `200lpt` (units of 1e18) as an integer."""
+    value = text.strip().lower()
+    scale = 1
+    for unit in ("eth", "lpt"):
+        if value.endswith(unit):
+            value, scale = value[: -len(unit)].strip(), 10**18
+    try:
+        amount = Decimal(value) * scale
+    except InvalidOperation as exc:
+        raise typer.BadParameter(f"not an amount: {text!r}") from exc
+    if amount < 0 or amount != amount.to_integral_value():
+        raise typer.BadParameter(f"not a whole, non-negative number of wei: {text!r}")
+    return int(amount)
+
+
+def _state(directory: Path | None) -> StackState:
+    path = (directory or Path(os.environ.get("TOLLWAY_HOME", ".tollway"))).resolve()
+    state = StackState.load(path)
+    if state is None:
+        raise typer.BadParameter(f"no stack recorded in {path}: run `tollway up` first")
+    return state
+
+
+def _key(state: StackState, role: Role, keystore: Path | None, password: Path | None) -> bytes:
+    if keystore is not None:
+        if password is None:
+            raise typer.BadParameter("--keystore needs --password-file")
+        return load_key(KeySettings(keystore=keystore, password_file=password))[0]
+    if role is Role.DEPLOYER:
+        return dev_account_key(0)
+    directory = Path(state.directory) / role.value
+    files = KeySettings(
+        keystore=directory / "keystore.json", password_file=directory / "keystore.password"
+    )
+    return load_key(files)[0]
+
+
+def _run(state: StackState, work: Callable[[ChainClient], Awaitable[T]]) -> T:
+    contracts = DevnetContracts.model_validate(state.contracts)
+
+    async def go() -> T:
+        async with ChainClient(state.endpoints.chain_rpc, contracts) as chain:
+            return await work(chain)
+
+    try:
+        return asyncio.run(go())
+    except TollwayError as exc:
+        console.print(f"[red]{type(exc).__name__}:[/] {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+def _show(data: dict[str, Any]) -> None:
+    console.print_json(data=data)
+
+
+def _send(
+    directory: Path | None,
+    role: Role,
+    keystore: Path | None,
+    password: Path | None,
+    what: str,
+    call: Callable[[ChainClient, bytes], Awaitable[Any]],
+) -> None:
+    state = _state(directory)
+    key = _key(state, role, keystore, password)
+    result = _run(state, lambda chain: call(chain, key))
+    console.print(f"[green]✓[/] {what}: {result}")
+
+
+# ---- sender (gateway) -----------------------------------------------------------------------
+
+
+@app.command("sender-info")
+def sender_info(
+    address: Annotated[str | None, typer.Argument()] = None, directory: StackDir = None
+) -> None:
+    """Deposit, reserve and unlock state of a sender (default: the stack's gateway)."""
+    state = _state(directory)
+    who = address or state.gateway_address
+
+    async def read(chain: ChainClient) -> dict[str, Any]:
+        info = await chain.sender_info(who)
+        return {"sender": who, "round": await chain.current_round(), **info.model_dump()}
+
+    _show(_run(state, read))
+
+
+@app.command("fund-deposit")
+def fund_deposit(
+    amount: Amount,
+    role: As = Role.GATEWAY,
+    keystore: Keystore = None,
+    password_file: PasswordFile = None,
+    directory: StackDir = None,
+) -> None:
+    """Add to the TicketBroker deposit (cancels a pending unlock)."""
+    wei = parse_amount(amount)
+    _send(directory, role, keystore, password_file, "fundDeposit",
+          lambda chain, key: chain.fund_deposit(key, wei))  # fmt: skip
+
+
+@app.command("fund-reserve")
+def fund_reserve(
+    amount: Amount,
+    role: As = Role.GATEWAY,
+    keystore: Keystore = None,
+    password_file: PasswordFile = None,
+    directory: StackDir = None,
+) -> None:
+    """Add to the TicketBroker reserve."""
+    wei = parse_amount(amount)
+    _send(directory, role, keystore, password_file, "fundReserve",
+          lambda chain, key: chain.fund_reserve(key, wei))  # fmt: skip
+
+
+@app.command()
+def unlock(
+    role: As = Role.GATEWAY,
+    keystore: Keystore = None,
+    password_file: PasswordFile = None,
+    directory: StackDir = None,
+) -> None:
+    """Start the unlock period; orchestrators stop accepting this sender's tickets."""
+    _send(directory, role, keystore, password_file, "unlock", lambda c, k: c.unlock(k))
+
+
+@app.command("cancel-unlock")
+def cancel_unlock(
+    role: As = Role.GATEWAY,
+    keystore: Keystore = None,
+    password_file: PasswordFile = None,
+    directory: StackDir = None,
+) -> None:
+    """Cancel a pending unlock."""
+    _send(directory, role, keystore, password_file, "cancelUnlock", lambda c, k: c.cancel_unlock(k))
+
+
+@app.command()
+def withdraw(
+    role: As = Role.GATEWAY,
+    keystore: Keystore = None,
+    password_file: PasswordFile = None,
+    directory: StackDir = None,
+) -> None:
+    """Withdraw deposit and remaining reserve once the unlock period is over."""
+    _send(directory, role, keystore, password_file, "withdraw", lambda c, k: c.withdraw(k))
+
+
+# ---- delegator ------------------------------------------------------------------------------
+
+
+@app.command()
+def bond(
+    amount: Amount,
+    to: Annotated[
+        str | None, typer.Option(help="Delegate [default: the stack's orchestrator]")
+    ] = None,
+    role: As = Role.DEPLOYER,
+    keystore: Keystore = None,
+    password_file: PasswordFile = None,
+    directory: StackDir = None,
+) -> None:
+    """Approve and bond LPT to an orchestrator."""
+    state = _state(directory)
+    wei, delegate = parse_amount(amount), to or state.orchestrator_address
+
+    async def bond_to(chain: ChainClient, key: bytes) -> str:
+        bonding = await chain.contract("BondingManager")
+        await chain.approve_token(key, bonding.address, wei)
+        return await chain.bond(key, wei, delegate)
+
+    _send(directory, role, keystore, password_file, f"bonded to {delegate}", bond_to)
+
+
+@app.command()
+def unbond(
+    amount: Amount,
+    role: As = Role.DEPLOYER,
+    keystore: Keystore = None,
+    password_file: PasswordFile = None,
+    directory: StackDir = None,
+) -> None:
+    """Unbond LPT; it can be withdrawn after the unbonding period (see the lock printed)."""
+    wei = parse_amount(amount)
+    _send(directory, role, keystore, password_file, "unbonded",
+          lambda chain, key: chain.unbond(key, wei))  # fmt: skip
+
+
+@app.command("withdraw-stake")
+def withdraw_stake(
+    lock_id: int,
+    role: As = Role.DEPLOYER,
+    keystore: Keystore = None,
+    password_file: PasswordFile = None,
+    directory: StackDir = None,
+) -> None:
+    """Withdraw unbonded LPT from an unbonding lock."""
+    _send(directory, role, keystore, password_file, "withdrawStake",
+          lambda chain, key: chain.withdraw_stake(key, lock_id))  # fmt: skip
+
+
+@app.command()
+def claim(
+    role: As = Role.DEPLOYER,
+    keystore: Keystore = None,
+    password_file: PasswordFile = None,
+    directory: StackDir = None,
+) -> None:
+    """Claim reward and fee earnings up to the current round."""
+    _send(directory, role, keystore, password_file, "claimEarnings",
+          lambda chain, key: chain.claim_earnings(key))  # fmt: skip
+
+
+@app.command()
+def status(
+    address: Annotated[str | None, typer.Argument()] = None, directory: StackDir = None
+) -> None:
+    """Stake, pending rewards and fees of a delegator (default: the stack's orchestrator)."""
+    state = _state(directory)
+    who = address or state.orchestrator_address
+
+    async def read(chain: ChainClient) -> dict[str, Any]:
+        delegator = await chain.delegator(who)
+        transcoder = await chain.transcoder(delegator.delegate_address or who)
+        return {
+            "address": who,
+            "round": await chain.current_round(),
+            "lpt_balance": await chain.token_balance(who),
+            "pending_stake": await chain.pending_stake(who),
+            "pending_fees": await chain.pending_fees(who),
+            "delegator": delegator.model_dump(),
+            "transcoder": transcoder.model_dump(),
+        }
+
+    _show(_run(state, read))
