@@ -64,3 +64,11 @@ def test_amounts_and_bad_input(stack: StackClient) -> None:
             parse_amount(bad)
     output = chain_cli(stack, "fund-deposit", "lots", ok=False)
     assert "not an amount" in output
+
+
+def test_orchestrator_info_shows_its_stake(stack: StackClient) -> None:
+    info = stack.orchestrator.get("/v1/orchestrator").json()
+    assert info["address"] == stack.state.orchestrator_address
+    assert info["transcoder"]["active"] is True
+    assert info["transcoder"]["total_stake"] > 0
+    assert "echo" in info["capabilities"]

@@ -44,6 +44,7 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
                 address=address,
                 ledger=ledger,
                 recipient=TicketRecipient(address, ledger, chain, policy),
+                chain=chain,
                 registry=CapabilityRegistry(ledger),
                 temporal=await connect(settings.temporal_address, settings.namespace),
                 http=http,

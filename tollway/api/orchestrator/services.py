@@ -13,6 +13,7 @@ import httpx
 from temporalio.client import Client
 
 from tollway.byoc.registry import CapabilityRegistry
+from tollway.chain.client import ChainClient
 from tollway.config import OrchestratorSettings
 from tollway.errors import InsufficientCredit
 from tollway.payments.ledger import Ledger
@@ -35,6 +36,7 @@ class OrchestratorServices:
     registry: CapabilityRegistry
     temporal: Client
     http: httpx.AsyncClient
+    chain: ChainClient
     winners_waiting: asyncio.Event = field(default_factory=asyncio.Event)
     reserved: dict[tuple[str, str], int] = field(default_factory=dict)
 

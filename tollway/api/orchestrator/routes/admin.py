@@ -18,6 +18,21 @@ async def healthz(services: Services) -> dict[str, Any]:
     return {"status": "ok", "role": "orchestrator", "address": services.address}
 
 
+@router.get("/v1/orchestrator")
+async def orchestrator(services: Services) -> dict[str, Any]:
+    """Who this orchestrator is on-chain: stake, cuts, active status, reward and fees."""
+    chain = services.chain
+    transcoder = await chain.transcoder(services.address)
+    return {
+        "address": services.address,
+        "service_addr": services.settings.service_addr,
+        "round": await chain.current_round(),
+        "transcoder": transcoder.model_dump(),
+        "pending_fees_wei": await chain.pending_fees(services.address),
+        "capabilities": services.registry.names(),
+    }
+
+
 @router.get("/v1/capabilities")
 async def capabilities(services: Services) -> dict[str, Any]:
     registry = services.registry
