@@ -47,10 +47,15 @@ def test_sender_funds_and_unlock(stack: StackClient) -> None:
 
 def test_bond_and_status(stack: StackClient) -> None:
     deployer = Account.from_key(dev_account_key(0)).address
+    before = as_json(chain_cli(stack, "status", deployer))["delegator"]["bonded_amount"]
     chain_cli(stack, "bond", "100lpt")
     status = as_json(chain_cli(stack, "status", deployer))
     assert status["delegator"]["delegate_address"] == stack.state.orchestrator_address
-    assert status["delegator"]["bonded_amount"] >= 100 * ETH
+    assert status["delegator"]["bonded_amount"] == before + 100 * ETH
+    # Unbond again, so later tests see the orchestrator's fees unshared.
+    assert "unbonded" in chain_cli(stack, "unbond", "100lpt")
+    after = as_json(chain_cli(stack, "status", deployer))["delegator"]["bonded_amount"]
+    assert after == before
     orchestrator = as_json(chain_cli(stack, "status"))
     assert orchestrator["transcoder"]["active"] is True
 

@@ -59,9 +59,11 @@ def test_job_output_credit_and_redemption(stack: StackClient) -> None:
         transfers = stack.broker.events.WinningTicketTransfer().process_receipt(
             receipt, errors=DISCARD
         )
-        assert [(t["args"]["recipient"], t["args"]["amount"]) for t in transfers] == [
+        # One transaction may redeem a batch of tickets: each pays the recipient its face value.
+        assert transfers
+        assert {(t["args"]["recipient"], t["args"]["amount"]) for t in transfers} == {
             (recipient, face_value)
-        ]
+        }
         # Other redemptions may share the block: the pending fees rose by what they all paid,
         # and the orchestrator's ETH only paid their gas.
         block = receipt["blockNumber"]

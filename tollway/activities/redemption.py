@@ -1,4 +1,10 @@
-"""Redeem one winning ticket on-chain exactly once, reconciling with `usedTickets` on retry."""
+"""Redeem winning tickets on-chain exactly once, in batches when there are several.
+
+Before sending, each ticket is checked: already used (reconciled with its transaction),
+expired on-chain (refused for good, no gas spent), or params not yet expired (it waits:
+revealing recipientRand earlier would let the sender predict which of its other tickets under
+the same params win). Reverts that are final are told apart from faults worth retrying.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,12 @@ from temporalio.exceptions import ApplicationError
 from tollway import metrics
 from tollway.chain.client import ChainClient
 from tollway.errors import ChainError
-from tollway.payments.models import Redeemed, WinningTicket
+from tollway.payments.models import RedemptionBatch, TicketResult, WinningTicket
 
 TICKET_VALIDITY_ROUNDS = 2
 """A ticket is redeemable in its creation round and the next (reference 2.10)."""
+
+RETRYABLE_REVERTS = ("round is not initialized",)
 
 
 class RedemptionActivities:
@@ -21,58 +29,94 @@ class RedemptionActivities:
         self._chain = chain
         self._key = private_key
 
-    async def _already_redeemed(self, winner: WinningTicket) -> Redeemed:
+    async def _already_redeemed(self, winner: WinningTicket) -> TicketResult:
         tx_hash = await self._chain.find_redemption(winner.ticket())
-        return Redeemed(
-            ticket_hash=winner.ticket_hash,
-            tx_hash=tx_hash or "",
-            face_value=winner.face_value,
-            sender=winner.sender,
-            already_used=True,
-        )
+        return TicketResult(ticket_hash=winner.ticket_hash, state="redeemed", tx_hash=tx_hash)
 
-    @activity.defn(name="redeem_ticket")
-    async def redeem(self, winner: WinningTicket) -> Redeemed:
+    async def _check(self, winner: WinningTicket, block: int, round_: int) -> TicketResult | None:
+        """The ticket's outcome when it must not be sent now; None when it is ready."""
         ticket = winner.ticket()
         if "0x" + ticket.hash().hex() != winner.ticket_hash:
-            raise ApplicationError(
-                "ticket_hash does not match the ticket",
-                type="RedemptionRefused",
-                non_retryable=True,
+            return TicketResult(
+                ticket_hash=winner.ticket_hash, state="failed", reason="ticket_hash mismatch"
             )
+        if await self._chain.used_ticket(ticket.hash()):
+            return await self._already_redeemed(winner)
+        if winner.creation_round + TICKET_VALIDITY_ROUNDS <= round_:
+            reason = f"ticket expired on-chain (created in round {winner.creation_round})"
+            return TicketResult(ticket_hash=winner.ticket_hash, state="failed", reason=reason)
+        if block <= winner.params_expiration_block:
+            return TicketResult(ticket_hash=winner.ticket_hash, state="waiting")
+        return None
+
+    async def _redeem_one(self, winner: WinningTicket) -> TicketResult:
         try:
-            if await self._chain.used_ticket(ticket.hash()):
-                return await self._already_redeemed(winner)
-            if winner.creation_round + TICKET_VALIDITY_ROUNDS <= await self._chain.current_round():
-                raise ApplicationError(
-                    f"ticket expired on-chain (created in round {winner.creation_round})",
-                    type="RedemptionRefused",
-                    non_retryable=True,
-                )
-            if await self._chain.block_number() <= winner.params_expiration_block:
-                # Revealing recipientRand before the params expire would let the sender predict
-                # which of its other tickets under the same params win.
-                raise ApplicationError(
-                    f"waiting for params to expire at block {winner.params_expiration_block}",
-                    type="ParamsNotExpired",
-                    next_retry_delay=timedelta(seconds=1),
-                )
             redemption = await self._chain.redeem_winning_ticket(
-                self._key, ticket, winner.signature, winner.recipient_rand
+                self._key, winner.ticket(), winner.signature, winner.recipient_rand
             )
         except ChainError as exc:
             metrics.REDEMPTION_ERRORS.inc()
-            if not exc.details.get("reverted") or "round is not initialized" in exc.message:
+            retryable = any(r in exc.message for r in RETRYABLE_REVERTS)
+            if not exc.details.get("reverted") or retryable:
                 raise
             if "ticket is used" in exc.message:
                 return await self._already_redeemed(winner)
-            raise ApplicationError(
-                f"redemption refused: {exc.message}", type="RedemptionRefused", non_retryable=True
-            ) from exc
+            reason = f"redemption refused: {exc.message}"
+            return TicketResult(ticket_hash=winner.ticket_hash, state="failed", reason=reason)
         metrics.TICKETS_REDEEMED.inc()
-        return Redeemed(
+        return TicketResult(
             ticket_hash=winner.ticket_hash,
+            state="redeemed",
             tx_hash=redemption.tx_hash,
-            face_value=redemption.amount,
-            sender=winner.sender,
+            amount=redemption.amount,
         )
+
+    async def _redeem_many(self, winners: list[WinningTicket]) -> list[TicketResult]:
+        batch = await self._chain.batch_redeem_winning_tickets(
+            self._key, [(w.ticket(), w.signature, w.recipient_rand) for w in winners]
+        )
+        results = []
+        for winner, outcome in zip(winners, batch.tickets, strict=True):
+            if outcome.redeemed:
+                metrics.TICKETS_REDEEMED.inc()
+                results.append(
+                    TicketResult(
+                        ticket_hash=winner.ticket_hash,
+                        state="redeemed",
+                        tx_hash=batch.tx_hash,
+                        amount=outcome.amount,
+                    )
+                )
+            else:  # a batch does not say why: one more single try tells final from transient
+                results.append(await self._redeem_one(winner))
+        return results
+
+    @activity.defn(name="redeem_batch")
+    async def redeem_batch(self, batch: RedemptionBatch) -> list[TicketResult]:
+        """Redeem every ready ticket of `batch`; a batch with nothing ready waits (by retry)."""
+        try:
+            block = await self._chain.block_number()
+            round_ = await self._chain.current_round()
+            results: dict[str, TicketResult] = {}
+            ready = []
+            for winner in batch.tickets:
+                checked = await self._check(winner, block, round_)
+                if checked is None:
+                    ready.append(winner)
+                else:
+                    results[winner.ticket_hash] = checked
+            if not ready and all(r.state == "waiting" for r in results.values()):
+                raise ApplicationError(
+                    "waiting for ticket params to expire",
+                    type="ParamsNotExpired",
+                    next_retry_delay=timedelta(seconds=1),
+                )
+            if len(ready) == 1:
+                results[ready[0].ticket_hash] = await self._redeem_one(ready[0])
+            elif ready:
+                for result in await self._redeem_many(ready):
+                    results[result.ticket_hash] = result
+        except ChainError as exc:  # RPC down, nonce race, receipt timeout: retried
+            metrics.REDEMPTION_ERRORS.inc()
+            raise ApplicationError(f"chain fault: {exc.message}", type="ChainFault") from exc
+        return [results[w.ticket_hash] for w in batch.tickets]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel
 
 from tollway.payments.ticket import Ticket
@@ -60,9 +62,16 @@ class WinningTicket(BaseModel):
         return bytes.fromhex(self.sig[2:])
 
 
-class Redeemed(BaseModel):
+class RedemptionBatch(BaseModel):
+    tickets: list[WinningTicket]
+
+
+class TicketResult(BaseModel):
+    """One ticket's fate in a redemption attempt: redeemed, refused for good, or still waiting
+    for its params to expire."""
+
     ticket_hash: str
-    tx_hash: str
-    face_value: int
-    sender: str
-    already_used: bool = False
+    state: Literal["redeemed", "failed", "waiting"]
+    tx_hash: str | None = None
+    reason: str | None = None
+    amount: int = 0

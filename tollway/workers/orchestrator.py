@@ -45,7 +45,7 @@ async def run(settings: OrchestratorSettings) -> None:
             task_queue=settings.task_queue,
             workflows=[RedemptionWorkflow, ContainerWorkflow, RewardWorkflow, RoundRewardWorkflow],
             activities=[
-                RedemptionActivities(chain, key).redeem,
+                RedemptionActivities(chain, key).redeem_batch,
                 rewards.round_status,
                 rewards.initialize_round,
                 rewards.call_reward,

@@ -1,8 +1,10 @@
 """RedemptionWorkflow: one per orchestrator address; redeems each winning ticket exactly once.
 
 Tickets arrive by signal-with-start from the orchestrator API and are deduplicated by ticket
-hash. The redeem activity waits for the ticket's params to expire (so recipientRand is not
-revealed early), checks `usedTickets` first and reconciles with the chain after a crash.
+hash. Up to `batch_size` queued tickets go to one redeem activity, which waits for their params
+to expire (so recipientRand is not revealed early), checks `usedTickets` first, reconciles with
+the chain after a crash and batches the transaction when several are ready. The workflow
+continues as new to keep its history small.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from tollway.payments.models import Redeemed, WinningTicket
+    from tollway.payments.models import RedemptionBatch, TicketResult, WinningTicket
 
 REDEEM_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -31,6 +33,7 @@ class RedemptionInput(BaseModel):
     redeemed: dict[str, str] = {}
     failed: dict[str, str] = {}
     queued: list[WinningTicket] = []
+    batch_size: int = 50
     tickets_per_run: int = 500
     """Continue-as-new after this many tickets (or sooner when Temporal suggests it)."""
 
@@ -38,7 +41,7 @@ class RedemptionInput(BaseModel):
 class RedemptionStatus(BaseModel):
     recipient: str
     queued: list[str]
-    pending: str | None = None
+    pending: list[str] = []
     redeemed: dict[str, str]
     failed: dict[str, str]
 
@@ -50,7 +53,7 @@ class RedemptionWorkflow:
         self._queue: list[WinningTicket] = []
         self._redeemed: dict[str, str] = {}
         self._failed: dict[str, str] = {}
-        self._pending: str | None = None
+        self._pending: list[str] = []
 
     @workflow.run
     async def run(self, start: RedemptionInput) -> None:
@@ -62,38 +65,50 @@ class RedemptionWorkflow:
         done_this_run = 0
         while True:
             await workflow.wait_condition(lambda: bool(self._queue))
-            ticket = self._queue[0]
-            self._pending = ticket.ticket_hash
-            try:
-                result = await workflow.execute_activity(
-                    "redeem_ticket",
-                    ticket,
-                    result_type=Redeemed,
-                    start_to_close_timeout=timedelta(minutes=2),
-                    schedule_to_close_timeout=timedelta(hours=6),
-                    retry_policy=REDEEM_RETRY,
-                    summary=f"redeem {ticket.ticket_hash[:10]} nonce {ticket.sender_nonce}",
-                )
-                self._redeemed[ticket.ticket_hash] = result.tx_hash
-            except ActivityError as err:
-                self._failed[ticket.ticket_hash] = str(err.cause or err)
-            self._queue.pop(0)
-            self._pending = None
-            done_this_run += 1
+            batch = self._queue[: start.batch_size]
+            self._pending = [t.ticket_hash for t in batch]
+            for result in await self._redeem(batch):
+                if result.state == "redeemed":
+                    self._redeemed[result.ticket_hash] = result.tx_hash or ""
+                elif result.state == "failed":
+                    self._failed[result.ticket_hash] = result.reason or "refused"
+            finished = set(self._redeemed) | set(self._failed)
+            self._queue = [t for t in self._queue if t.ticket_hash not in finished]
+            done_this_run += sum(1 for h in self._pending if h in finished)
+            self._pending = []
             if (
                 done_this_run >= start.tickets_per_run
                 or workflow.info().is_continue_as_new_suggested()
             ):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
-                    RedemptionInput(
-                        recipient=self._recipient,
-                        redeemed=dict(list(self._redeemed.items())[-KEEP_REDEEMED:]),
-                        failed=dict(list(self._failed.items())[-KEEP_REDEEMED:]),
-                        queued=self._queue,
-                        tickets_per_run=start.tickets_per_run,
+                    start.model_copy(
+                        update={
+                            "redeemed": dict(list(self._redeemed.items())[-KEEP_REDEEMED:]),
+                            "failed": dict(list(self._failed.items())[-KEEP_REDEEMED:]),
+                            "queued": self._queue,
+                        }
                     )
                 )
+
+    async def _redeem(self, batch: list[WinningTicket]) -> list[TicketResult]:
+        try:
+            results: list[TicketResult] = await workflow.execute_activity(
+                "redeem_batch",
+                RedemptionBatch(tickets=batch),
+                result_type=list[TicketResult],
+                start_to_close_timeout=timedelta(minutes=3),
+                schedule_to_close_timeout=timedelta(hours=6),
+                retry_policy=REDEEM_RETRY,
+                summary=f"redeem {len(batch)} ticket(s)",
+            )
+        except ActivityError as err:  # gave up: these tickets are reported, never dropped
+            reason = str(err.cause or err)
+            return [
+                TicketResult(ticket_hash=t.ticket_hash, state="failed", reason=reason)
+                for t in batch
+            ]
+        return results
 
     @workflow.signal
     def ticket(self, ticket: WinningTicket) -> None:
@@ -108,8 +123,8 @@ class RedemptionWorkflow:
     def status(self) -> RedemptionStatus:
         return RedemptionStatus(
             recipient=self._recipient,
-            queued=[t.ticket_hash for t in self._queue if t.ticket_hash != self._pending],
-            pending=self._pending,
+            queued=[t.ticket_hash for t in self._queue if t.ticket_hash not in self._pending],
+            pending=list(self._pending),
             redeemed=dict(self._redeemed),
             failed=dict(self._failed),
         )
