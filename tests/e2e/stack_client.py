@@ -48,13 +48,17 @@ class StackClient:
             abi=load_artifact("BondingManager").abi,
         )
 
-    def restart(self, name: str) -> None:
-        """SIGKILL one of the stack's processes and start it again with its own command line."""
+    def stop(self, name: str, sig: int = signal.SIGKILL) -> list[str]:
+        """Stop one of the stack's processes; returns its command line, to start it again."""
         record = self.state.processes[name]
-        argv = [a.decode() for a in Path(f"/proc/{record.pid}/cmdline").read_bytes().split(b"\0")]
-        os.kill(record.pid, signal.SIGKILL)
-        processes.wait_until(lambda: not record.alive(), f"{name} to die", timeout=10)
-        pid = processes.spawn([a for a in argv if a], Path(record.log))
+        argv = Path(f"/proc/{record.pid}/cmdline").read_bytes().decode().split("\0")
+        os.kill(record.pid, sig)
+        processes.wait_until(lambda: not record.alive(), f"{name} to stop", timeout=30)
+        return [a for a in argv if a]
+
+    def start(self, name: str, argv: list[str]) -> None:
+        record = self.state.processes[name]
+        pid = processes.spawn(argv, Path(record.log))
         self.state.processes[name] = ProcessRecord(
             pid=pid, started=processes.start_ticks(pid), log=record.log, health=record.health
         )
@@ -62,6 +66,20 @@ class StackClient:
         if record.health:
             health = record.health
             processes.wait_until(lambda: processes.http_ok(health), name, timeout=60, pid=pid)
+
+    def restart(self, name: str) -> None:
+        """SIGKILL one of the stack's processes and start it again with its own command line."""
+        self.start(name, self.stop(name))
+
+    def restart_chain(self, argv: list[str]) -> None:
+        """Start anvil again from the state it dumped when stopped, mining a block a second."""
+        number = argv.index("--number")
+        argv = argv[:number] + argv[number + 2 :]  # the loaded state has its own height
+        argv[argv.index("--dump-state")] = "--state"
+        self.start("anvil", argv)
+        port = int(self.state.endpoints.chain_rpc.rpartition(":")[2])
+        processes.wait_until(lambda: processes.port_open(port), "anvil", timeout=30)
+        self.w3.provider.make_request(RPCEndpoint("evm_setIntervalMining"), [1])
 
     @contextmanager
     def chain_frozen(self) -> Iterator[None]:

@@ -160,6 +160,8 @@ def _bring_up(
         [
             anvil_binary(), "--host", "127.0.0.1", "--port", str(ports.chain),
             "--chain-id", "1337", "--number", str(DEVNET_GENESIS_BLOCK),
+            # Dumped on SIGTERM: the chain can be stopped and restarted where it was.
+            "--dump-state", str(directory / "chain-state.json"),
         ],
         lambda: processes.port_open(ports.chain),
     )  # fmt: skip
