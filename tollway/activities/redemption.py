@@ -8,30 +8,61 @@ the same params win). Reverts that are final are told apart from faults worth re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Protocol
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from tollway import metrics
-from tollway.chain.client import ChainClient
+from tollway.chain.types import BatchRedemption, Redemption, SenderInfo
 from tollway.errors import ChainError
 from tollway.payments.models import RedemptionBatch, TicketResult, WinningTicket
+from tollway.payments.ticket import Ticket
 
 TICKET_VALIDITY_ROUNDS = 2
 """A ticket is redeemable in its creation round and the next (reference 2.10)."""
 
 RETRYABLE_REVERTS = ("round is not initialized",)
+REDEEM_GAS = 150_000
+"""Gas of one redeemWinningTicket (measured ~124k-178k on the devnet; bench/redeem_gas.py)."""
+
+
+class RedemptionChain(Protocol):
+    """The chain as redemption needs it (ChainClient; a stand-in in unit tests)."""
+
+    async def block_number(self) -> int: ...
+    async def current_round(self) -> int: ...
+    async def gas_price(self) -> int: ...
+    async def used_ticket(self, ticket_hash: bytes) -> bool: ...
+    async def is_active_transcoder(self, address: str) -> bool: ...
+    async def sender_info(self, address: str) -> SenderInfo: ...
+    async def claimable_reserve(self, reserve_holder: str, claimant: str) -> int: ...
+    async def find_redemption(self, ticket: Ticket, from_block: int = 0) -> str | None: ...
+    async def redeem_winning_ticket(
+        self, key: bytes, ticket: Ticket, sig: bytes, recipient_rand: int
+    ) -> Redemption: ...
+    async def batch_redeem_winning_tickets(
+        self, key: bytes, redemptions: Sequence[tuple[Ticket, bytes, int]]
+    ) -> BatchRedemption: ...
 
 
 class RedemptionActivities:
-    def __init__(self, chain: ChainClient, private_key: bytes) -> None:
+    def __init__(self, chain: RedemptionChain, private_key: bytes) -> None:
         self._chain = chain
         self._key = private_key
 
     async def _already_redeemed(self, winner: WinningTicket) -> TicketResult:
         tx_hash = await self._chain.find_redemption(winner.ticket())
         return TicketResult(ticket_hash=winner.ticket_hash, state="redeemed", tx_hash=tx_hash)
+
+    async def _worth_sending(self, winner: WinningTicket, tx_cost: int) -> bool:
+        """go-livepeer's check: the sender's deposit plus what we may claim from its reserve
+        must exceed the transaction's cost (otherwise the ticket waits for funds)."""
+        info = await self._chain.sender_info(winner.sender)
+        claimable = await self._chain.claimable_reserve(winner.sender, winner.recipient)
+        return info.deposit + claimable > tx_cost and winner.face_value > tx_cost
 
     async def _check(self, winner: WinningTicket, block: int, round_: int) -> TicketResult | None:
         """The ticket's outcome when it must not be sent now; None when it is ready."""
@@ -97,17 +128,28 @@ class RedemptionActivities:
         try:
             block = await self._chain.block_number()
             round_ = await self._chain.current_round()
+            if batch.tickets and not await self._chain.is_active_transcoder(
+                batch.tickets[0].recipient
+            ):
+                raise ApplicationError(
+                    f"{batch.tickets[0].recipient} is not an active orchestrator this round",
+                    type="RecipientNotActive",
+                    next_retry_delay=timedelta(seconds=30),
+                )
+            tx_cost = REDEEM_GAS * await self._chain.gas_price()
             results: dict[str, TicketResult] = {}
             ready = []
             for winner in batch.tickets:
                 checked = await self._check(winner, block, round_)
+                if checked is None and not await self._worth_sending(winner, tx_cost):
+                    checked = TicketResult(ticket_hash=winner.ticket_hash, state="waiting")
                 if checked is None:
                     ready.append(winner)
                 else:
                     results[winner.ticket_hash] = checked
             if not ready and all(r.state == "waiting" for r in results.values()):
                 raise ApplicationError(
-                    "waiting for ticket params to expire",
+                    "waiting: ticket params not expired, or sender funds below the tx cost",
                     type="ParamsNotExpired",
                     next_retry_delay=timedelta(seconds=1),
                 )
