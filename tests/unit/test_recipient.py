@@ -662,3 +662,15 @@ async def test_used_nonces_are_purged_once_their_params_expire(env: Env) -> None
     ]
     with pytest.raises(BadPayment, match="expired"):  # and the old params stay refused
         await env.receive(env.sender.batch(old, PRICE, 1).payment)
+
+
+async def test_a_face_value_above_the_current_max_float_is_refused(env: Env) -> None:
+    """Params issued while the reserve was larger are refused once it has shrunk."""
+    params = await env.params()
+    payment = env.sender.batch(params, PRICE, 2).payment
+    env.chain.senders[env.gateway.address] = funds(params.face_value - 1)
+    fresh = TicketRecipient(ORCHESTRATOR.address, env.ledger, env.chain, LOTTERY)
+    with pytest.raises(BadPayment, match="above the sender's max float") as refused:
+        await fresh.receive(payment, env.gateway.address, CAPABILITY)
+    assert refused.value.details["field"] == "face_value"
+    assert env.balance() == 0

@@ -189,9 +189,14 @@ class TicketRecipient:
         if not payment.tickets:
             raise BadPayment("payment carries no tickets", field="ticket_sender_params")
         try:
-            await self._funds(sender)
+            _, max_float = await self._funds(sender)
         except InsufficientSenderReserve as exc:
             raise BadPayment(exc.message, field="sender") from exc
+        if params.face_value > max_float:
+            raise BadPayment(
+                f"face value {params.face_value} is above the sender's max float {max_float}",
+                field="face_value",
+            )
         winners: list[WinningTicket] = []
         for signed in payment.tickets:
             ticket = params.ticket(sender, signed.sender_nonce)
