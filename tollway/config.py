@@ -20,6 +20,8 @@ MiB = 1024 * 1024
 
 class ChainSettings(BaseModel):
     rpc_url: str = "http://127.0.0.1:8545"
+    fallback_rpc_urls: list[str] = []
+    """Tried in turn when the current RPC URL stops answering."""
     ticket_broker: str = ""
     rounds_manager: str = ""
 

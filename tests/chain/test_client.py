@@ -32,3 +32,15 @@ async def test_transport_fault_is_not_a_revert(chain: ChainClient) -> None:
         with pytest.raises(ChainError) as caught:
             await dead.block_number()
     assert caught.value.details["reverted"] is False
+
+
+async def test_fails_over_to_the_next_rpc_url(chain: ChainClient) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    async with ChainClient(dead, chain.contracts, fallback_urls=[chain.rpc_url]) as client:
+        with pytest.raises(ChainError) as caught:
+            await client.block_number()
+        assert caught.value.details["reverted"] is False
+        assert caught.value.details["next_rpc_url"] == chain.rpc_url
+        # The retry reaches the live node, for reads and contract calls alike.
+        assert await client.block_number() == await chain.block_number()
+        assert await client.current_round() == await chain.current_round()

@@ -69,9 +69,15 @@ async def _chain_errors(what: str) -> AsyncIterator[None]:
 
 class ChainClient:
     def __init__(
-        self, rpc_url: str, contracts: DevnetContracts, *, receipt_timeout: float = 120.0
+        self,
+        rpc_url: str,
+        contracts: DevnetContracts,
+        *,
+        receipt_timeout: float = 120.0,
+        fallback_urls: Sequence[str] = (),
     ) -> None:
         self.rpc_url = rpc_url
+        self._urls = [rpc_url, *fallback_urls]
         self.contracts = contracts
         self.receipt_timeout = receipt_timeout
         self.w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url))
@@ -93,6 +99,22 @@ class ChainClient:
     async def aclose(self) -> None:
         await self.w3.provider.disconnect()
 
+    @asynccontextmanager
+    async def _errors(self, what: str) -> AsyncIterator[None]:
+        """`_chain_errors`, and on a transport fault the next RPC URL for the next call (the
+        caller's retry then reaches a node that answers)."""
+        try:
+            async with _chain_errors(what):
+                yield
+        except ChainError as exc:
+            if not exc.details.get("reverted") and len(self._urls) > 1:
+                failed = self._urls.index(self.rpc_url)
+                self.rpc_url = self._urls[(failed + 1) % len(self._urls)]
+                await self.w3.provider.disconnect()
+                self.w3.provider = AsyncHTTPProvider(self.rpc_url)
+                exc.details["next_rpc_url"] = self.rpc_url
+            raise
+
     async def __aenter__(self) -> ChainClient:
         return self
 
@@ -107,7 +129,7 @@ class ChainClient:
     # ---- reads ---------------------------------------------------------------------------
 
     async def _view(self, function: AsyncContractFunction, what: str) -> Any:
-        async with _chain_errors(what):
+        async with self._errors(what):
             return await function.call()
 
     async def contract(self, name: str) -> AsyncContract:
@@ -137,20 +159,20 @@ class ChainClient:
 
     async def chain_id(self) -> int:
         if self._chain_id is None:
-            async with _chain_errors("eth_chainId"):
+            async with self._errors("eth_chainId"):
                 self._chain_id = await self.w3.eth.chain_id
         return self._chain_id
 
     async def block_number(self) -> int:
-        async with _chain_errors("eth_blockNumber"):
+        async with self._errors("eth_blockNumber"):
             return int(await self.w3.eth.block_number)
 
     async def gas_price(self) -> int:
-        async with _chain_errors("eth_gasPrice"):
+        async with self._errors("eth_gasPrice"):
             return int(await self.w3.eth.gas_price)
 
     async def balance(self, address: str) -> int:
-        async with _chain_errors("eth_getBalance"):
+        async with self._errors("eth_getBalance"):
             return int(await self.w3.eth.get_balance(to_checksum_address(address)))
 
     async def round_length(self) -> int:
@@ -216,7 +238,7 @@ class ChainClient:
             ticket.as_contract_tuple(), sig, recipient_rand
         )
         try:
-            async with _chain_errors("simulate redeemWinningTicket"):
+            async with self._errors("simulate redeemWinningTicket"):
                 await function.call({"from": to_checksum_address(from_address)})
         except ChainError as exc:
             if exc.details.get("reverted"):
@@ -235,7 +257,7 @@ class ChainClient:
             "sender": to_checksum_address(ticket.sender),
             "recipient": to_checksum_address(ticket.recipient),
         }
-        async with _chain_errors("eth_getLogs WinningTicketRedeemed"):
+        async with self._errors("eth_getLogs WinningTicketRedeemed"):
             logs = await event.get_logs(argument_filters=filters, from_block=from_block)
         for log in logs:
             if _redeemed_event_matches(log, ticket):
@@ -253,7 +275,7 @@ class ChainClient:
         """Build, sign, send and await one transaction; a revert raises ChainError."""
         sender = Account.from_key(key).address
         async with self._nonce_lock(sender):
-            async with _chain_errors(what):
+            async with self._errors(what):
                 tx = {**tx, "from": sender}
                 tx["nonce"] = await self.w3.eth.get_transaction_count(sender, "pending")
                 if function is not None:
@@ -265,7 +287,7 @@ class ChainClient:
                 tx_hash = await self.w3.eth.send_raw_transaction(signed.raw_transaction)
         hex_hash = tx_hash.to_0x_hex()
         try:
-            async with _chain_errors(what):
+            async with self._errors(what):
                 receipt = await self.w3.eth.wait_for_transaction_receipt(
                     tx_hash, timeout=self.receipt_timeout
                 )

@@ -11,4 +11,9 @@ def chain_client(settings: ChainSettings, receipt_timeout: float = 120.0) -> Cha
     contracts = DevnetContracts(
         ticket_broker=settings.ticket_broker, rounds_manager=settings.rounds_manager
     )
-    return ChainClient(settings.rpc_url, contracts, receipt_timeout=receipt_timeout)
+    return ChainClient(
+        settings.rpc_url,
+        contracts,
+        receipt_timeout=receipt_timeout,
+        fallback_urls=settings.fallback_rpc_urls,
+    )
