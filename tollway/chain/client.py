@@ -12,10 +12,11 @@ failure surfaces as `tollway.errors.ChainError` with `reverted=True` when the co
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from eth_account import Account
@@ -24,7 +25,7 @@ from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.contract.async_contract import AsyncContract, AsyncContractFunction
-from web3.exceptions import ContractLogicError, Web3Exception
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Exception
 from web3.logs import DISCARD
 from web3.types import EventData, TxParams, TxReceipt, Wei
 
@@ -46,6 +47,15 @@ from tollway.payments.ticket import Ticket, u256
 _TRANSPORT_ERRORS = (Web3Exception, aiohttp.ClientError, OSError, TimeoutError)
 _TRANSFER_GAS = 21_000
 _NULL_ADDRESS = "0x" + "00" * 20
+
+
+def _bumped(tx: TxParams) -> TxParams:
+    """The same transaction with every fee 25% higher (nodes replace at +10% or more)."""
+    fields: dict[str, Any] = dict(tx)
+    for fee in ("maxFeePerGas", "maxPriorityFeePerGas", "gasPrice"):
+        if fee in fields:
+            fields[fee] = int(fields[fee]) * 5 // 4 + 1
+    return cast(TxParams, fields)
 
 
 def revert_reason(error: ContractLogicError) -> str:
@@ -75,8 +85,10 @@ class ChainClient:
         *,
         receipt_timeout: float = 120.0,
         fallback_urls: Sequence[str] = (),
+        max_replacements: int = 1,
     ) -> None:
         self.rpc_url = rpc_url
+        self.max_replacements = max_replacements
         self._urls = [rpc_url, *fallback_urls]
         self.contracts = contracts
         self.receipt_timeout = receipt_timeout
@@ -284,21 +296,45 @@ class ChainClient:
                     tx.update(await self._fee_fields())
                     tx["chainId"] = await self.chain_id()
                 signed = Account.sign_transaction(dict(tx), key)
-                tx_hash = await self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        hex_hash = tx_hash.to_0x_hex()
+                sent = [await self.w3.eth.send_raw_transaction(signed.raw_transaction)]
         try:
             async with self._errors(what):
-                receipt = await self.w3.eth.wait_for_transaction_receipt(
-                    tx_hash, timeout=self.receipt_timeout
-                )
+                receipt = await self._mined(sent)
+                for _ in range(self.max_replacements):
+                    if receipt is not None:
+                        break
+                    # Stuck: the same nonce again with fees 25% higher (nodes want >= 10%).
+                    tx = _bumped(tx)
+                    signed = Account.sign_transaction(dict(tx), key)
+                    sent.append(await self.w3.eth.send_raw_transaction(signed.raw_transaction))
+                    receipt = await self._mined(sent)
+                if receipt is None:
+                    raise ChainError(
+                        f"{what}: no receipt within {self.receipt_timeout} s after "
+                        f"{len(sent) - 1} replacement(s)",
+                        reverted=False,
+                    )
         except ChainError as exc:
-            exc.details["tx_hash"] = hex_hash
+            exc.details["tx_hash"] = sent[-1].to_0x_hex()
             raise
+        hex_hash = receipt["transactionHash"].to_0x_hex()
         if receipt["status"] != 1:
             raise ChainError(
                 f"{what} reverted in transaction {hex_hash}", reverted=True, tx_hash=hex_hash
             )
         return receipt
+
+    async def _mined(self, hashes: list[HexBytes]) -> TxReceipt | None:
+        """The receipt of whichever of `hashes` (one nonce) is mined, or None on timeout."""
+        deadline = time.monotonic() + self.receipt_timeout
+        while time.monotonic() < deadline:
+            for tx_hash in reversed(hashes):
+                try:
+                    return await self.w3.eth.get_transaction_receipt(tx_hash)
+                except TransactionNotFound:
+                    continue
+            await asyncio.sleep(0.1)
+        return None
 
     async def _fee_fields(self) -> TxParams:
         latest = await self.w3.eth.get_block("latest")
