@@ -17,7 +17,11 @@ TICKETS_REFUSED = Counter(
     "tollway_tickets_refused_total", "Payments refused, by reason", ["reason"]
 )
 TICKETS_WON = Counter("tollway_tickets_won_total", "Winning tickets received")
+TICKET_VALUE_WON = Counter("tollway_ticket_value_won_wei_total", "Face value of winning tickets")
 TICKETS_REDEEMED = Counter("tollway_tickets_redeemed_total", "Winning tickets redeemed on-chain")
+TICKET_VALUE_REDEEMED = Counter(
+    "tollway_ticket_value_redeemed_wei_total", "Value paid out for redeemed winning tickets"
+)
 REDEMPTION_ERRORS = Counter("tollway_redemption_errors_total", "Redemption attempts that failed")
 DEPOSIT = Gauge("tollway_deposit_wei", "The gateway's TicketBroker deposit")
 RESERVE = Gauge("tollway_reserve_wei", "The gateway's TicketBroker reserve")

@@ -101,6 +101,11 @@ def test_job_output_credit_and_redemption(stack: StackClient) -> None:
     assert counter(endpoints.gateway_worker_metrics, "tollway_tickets_sent_total") >= 1
     assert counter(endpoints.orchestrator_metrics, "tollway_tickets_received_total") >= 1
     assert counter(endpoints.orchestrator_worker_metrics, "tollway_tickets_redeemed_total") >= 1
+    won = counter(endpoints.orchestrator_metrics, "tollway_ticket_value_won_wei_total")
+    redeemed = counter(
+        endpoints.orchestrator_worker_metrics, "tollway_ticket_value_redeemed_wei_total"
+    )
+    assert won >= face_value and redeemed >= face_value
 
 
 def test_idempotency_key_runs_a_job_once(stack: StackClient) -> None:

@@ -95,6 +95,7 @@ class RedemptionActivities:
             reason = f"redemption refused: {exc.message}"
             return TicketResult(ticket_hash=winner.ticket_hash, state="failed", reason=reason)
         metrics.TICKETS_REDEEMED.inc()
+        metrics.TICKET_VALUE_REDEEMED.inc(redemption.amount)
         return TicketResult(
             ticket_hash=winner.ticket_hash,
             state="redeemed",
@@ -110,6 +111,7 @@ class RedemptionActivities:
         for winner, outcome in zip(winners, batch.tickets, strict=True):
             if outcome.redeemed:
                 metrics.TICKETS_REDEEMED.inc()
+                metrics.TICKET_VALUE_REDEEMED.inc(outcome.amount)
                 results.append(
                     TicketResult(
                         ticket_hash=winner.ticket_hash,

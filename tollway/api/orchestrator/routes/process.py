@@ -117,4 +117,5 @@ async def _accept_payment(services: Services, header: str, sender: str, capabili
     metrics.TICKET_EV_RECEIVED.inc(receipt.credited_wei)
     if receipt.winners:
         metrics.TICKETS_WON.inc(len(receipt.winners))
+        metrics.TICKET_VALUE_WON.inc(sum(w.face_value for w in receipt.winners))
         services.winners_waiting.set()
