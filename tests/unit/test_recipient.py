@@ -26,6 +26,7 @@ from tollway.payments.recipient import (
     TicketPolicy,
     TicketRecipient,
     face_value_for,
+    max_float_for,
 )
 from tollway.payments.sender import NonceStore, TicketSender
 from tollway.payments.signing import recover_digest, sign_digest
@@ -674,3 +675,28 @@ async def test_a_face_value_above_the_current_max_float_is_refused(env: Env) -> 
         await fresh.receive(payment, env.gateway.address, CAPABILITY)
     assert refused.value.details["field"] == "face_value"
     assert env.balance() == 0
+
+
+def test_max_float_subtracts_pending_redemptions_when_the_deposit_is_thin() -> None:
+    assert max_float_for(reserve_alloc=1000, deposit=10**6, pending=0) == 1000
+    assert max_float_for(reserve_alloc=1000, deposit=300, pending=100) == 1000  # 3x covered
+    assert max_float_for(reserve_alloc=1000, deposit=299, pending=100) == 900
+    assert max_float_for(reserve_alloc=50, deposit=0, pending=100) == 0
+
+
+async def test_pending_redemptions_lower_the_face_value(tmp_path: Path) -> None:
+    chain = InMemoryChainView()
+    gateway = Account.create()
+    chain.senders[gateway.address] = SenderInfo(
+        deposit=0, withdraw_round=0, reserve_funds_remaining=FACE_VALUE,
+        reserve_claimed_in_current_round=0,
+    )  # fmt: skip
+
+    async def pending(sender: str) -> int:
+        return FACE_VALUE // 4 if sender == gateway.address else 0
+
+    recipient = TicketRecipient(
+        ORCHESTRATOR.address, Ledger(tmp_path / "l.db"), chain, LOTTERY, pending
+    )
+    params = await recipient.ticket_params(gateway.address, PRICE)
+    assert params.face_value == FACE_VALUE - FACE_VALUE // 4

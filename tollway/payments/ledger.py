@@ -111,6 +111,17 @@ class Ledger:
         with self.transaction() as db:
             return [str(row[0]) for row in db.execute("SELECT body FROM capabilities")]
 
+    def winners(self, ticket_hashes: list[str]) -> list[str]:
+        """The stored bodies of these winning tickets (those the ledger knows)."""
+        with self.transaction() as db:
+            return [
+                str(row[0])
+                for ticket_hash in ticket_hashes
+                for row in db.execute(
+                    "SELECT body FROM winning_tickets WHERE ticket_hash = ?", (ticket_hash,)
+                )
+            ]
+
     def mark_handed_off(self, ticket_hash: str) -> None:
         with self.transaction() as db:
             db.execute(

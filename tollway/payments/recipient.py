@@ -11,6 +11,7 @@ import json
 import secrets
 import sqlite3
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -95,11 +96,35 @@ class Receipt:
     winners: list[WinningTicket]
 
 
+PendingRedemptions = Callable[[str], Awaitable[int]]
+"""Face value of a sender's winning tickets not yet redeemed (reference 2.9 pendingAmount)."""
+
+MIN_DEPOSIT_PENDING_RATIO = 3
+
+
+def max_float_for(reserve_alloc: int, deposit: int, pending: int) -> int:
+    """go-livepeer's max float: the reserve allocation, less what is pending unless the deposit
+    covers the pending redemptions three times over."""
+    if pending == 0 or deposit >= MIN_DEPOSIT_PENDING_RATIO * pending:
+        return reserve_alloc
+    return max(0, reserve_alloc - pending)
+
+
+async def _nothing_pending(sender: str) -> int:
+    return 0
+
+
 class TicketRecipient:
     def __init__(
-        self, address: str, ledger: Ledger, chain: ChainView, policy: TicketPolicy
+        self,
+        address: str,
+        ledger: Ledger,
+        chain: ChainView,
+        policy: TicketPolicy,
+        pending: PendingRedemptions = _nothing_pending,
     ) -> None:
         self.address = address
+        self._pending = pending
         self.ledger = ledger
         self.chain = chain
         self.policy = policy
@@ -110,15 +135,15 @@ class TicketRecipient:
         """The sender's TicketBroker funds and its max float with us (cached briefly); refuses
         unfunded or unlocking senders.
 
-        Max float is go-livepeer's reserve allocation: what this orchestrator could claim from
-        the sender's reserve this round (reference 2.9). Redemptions still pending are not yet
-        subtracted from it.
+        Max float is go-livepeer's: what this orchestrator could claim from the sender's reserve
+        this round, less its redemptions still pending when the deposit is thin (2.9).
         """
         cached = self._senders.get(sender)
         if cached is None or cached[0] < time.monotonic():
             info = await self.chain.sender_info(sender)
-            max_float = await self.chain.claimable_reserve(sender, self.address)
-            cached = (time.monotonic() + SENDER_INFO_TTL_SECONDS, info, max_float)
+            reserve_alloc = await self.chain.claimable_reserve(sender, self.address)
+            floating = max_float_for(reserve_alloc, info.deposit, await self._pending(sender))
+            cached = (time.monotonic() + SENDER_INFO_TTL_SECONDS, info, floating)
             self._senders[sender] = cached
         _, info, max_float = cached
         metrics.SENDER_FUNDS.labels(sender).set(info.deposit + info.reserve_funds_remaining)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,7 +14,7 @@ from fastapi import FastAPI
 from tollway.api import metrics
 from tollway.api.errors import install_error_handlers
 from tollway.api.orchestrator.routes import admin, capability, process
-from tollway.api.orchestrator.services import OrchestratorServices
+from tollway.api.orchestrator.services import OrchestratorServices, pending_face_value
 from tollway.byoc.registry import CapabilityRegistry
 from tollway.chain.connect import chain_client
 from tollway.config import OrchestratorSettings
@@ -38,15 +39,17 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
             max_face_value_wei=settings.max_face_value_wei,
             params_expiration_blocks=settings.params_expiration_blocks,
         )
+        temporal = await connect(settings.temporal_address, settings.namespace)
+        pending = functools.partial(pending_face_value, temporal, ledger, address)
         async with httpx.AsyncClient() as http:
             services = OrchestratorServices(
                 settings=settings,
                 address=address,
                 ledger=ledger,
-                recipient=TicketRecipient(address, ledger, chain, policy),
+                recipient=TicketRecipient(address, ledger, chain, policy, pending),
                 chain=chain,
                 registry=CapabilityRegistry(ledger),
-                temporal=await connect(settings.temporal_address, settings.namespace),
+                temporal=temporal,
                 http=http,
             )
             app.state.services = services

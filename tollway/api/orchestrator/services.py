@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import httpx
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from tollway.byoc.registry import CapabilityRegistry
 from tollway.chain.client import ChainClient
@@ -25,6 +26,20 @@ log = logging.getLogger("tollway.orchestrator")
 
 def redemption_workflow_id(recipient: str) -> str:
     return f"redemption-{recipient}"
+
+
+async def pending_face_value(temporal: Client, ledger: Ledger, address: str, sender: str) -> int:
+    """Face value of `sender`'s winning tickets not redeemed yet: queued or in flight in the
+    redemption workflow, or not yet handed to it."""
+    handle = temporal.get_workflow_handle(redemption_workflow_id(address))
+    try:
+        status = await handle.query("status")
+        waiting = [*status["queued"], *status["pending"]]
+    except RPCError:
+        waiting = []
+    waiting += [ticket_hash for ticket_hash, _ in ledger.pending_winners()]
+    tickets = [WinningTicket.model_validate_json(body) for body in ledger.winners(waiting)]
+    return sum(t.face_value for t in tickets if t.sender == sender)
 
 
 @dataclass
