@@ -17,7 +17,7 @@ ETH = 10**18
 
 
 def chain_cli(stack: StackClient, *args: str, ok: bool = True) -> str:
-    result = CliRunner().invoke(app, [*args, "--dir", stack.state.directory])
+    result = CliRunner().invoke(app, ["--dir", stack.state.directory, *args])
     assert (result.exit_code == 0) == ok, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return result.output

@@ -1,8 +1,9 @@
 """`tollway chain`: a sender's TicketBroker funds and a delegator's stake, from the command line.
 
 Addresses and keys default to the running stack's (`.tollway/stack.json`): the gateway's key for
-sender commands; `--as orchestrator` or `--as deployer` (the devnet's LPT holder) for others, or
-`--keystore` with `--password-file` for any key.
+sender commands, the deployer's (the devnet's LPT holder) for stake commands. Options shared by
+all commands come first: `tollway chain --as orchestrator claim`, or `--keystore` with
+`--password-file` for any key.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
@@ -38,9 +40,6 @@ class Role(StrEnum):
 
 
 StackDir = Annotated[Path | None, typer.Option("--dir", help="The stack [default: .tollway]")]
-As = Annotated[Role, typer.Option("--as", help="Whose key signs.")]
-Keystore = Annotated[Path | None, typer.Option(help="A keystore file instead of --as.")]
-PasswordFile = Annotated[Path | None, typer.Option(help="The keystore's password file.")]
 Amount = Annotated[str, typer.Argument(help="wei, or a decimal with 'eth' / 'lpt' (1e18).")]
 
 
@@ -100,17 +99,47 @@ def _show(data: dict[str, Any]) -> None:
     console.print_json(data=data)
 
 
+@dataclass
+class Options:
+    """The options every `tollway chain` command shares (given before the command)."""
+
+    directory: Path | None
+    role: Role | None
+    keystore: Path | None
+    password_file: Path | None
+
+    def state(self) -> StackState:
+        return _state(self.directory)
+
+    def key(self, default: Role) -> bytes:
+        return _key(self.state(), self.role or default, self.keystore, self.password_file)
+
+
+@app.callback()
+def options(
+    ctx: typer.Context,
+    directory: StackDir = None,
+    role: Annotated[
+        Role | None,
+        typer.Option(
+            "--as", help="Whose key signs [default: gateway for funds, deployer for stake]"
+        ),
+    ] = None,
+    keystore: Annotated[Path | None, typer.Option(help="A keystore file instead of --as.")] = None,
+    password_file: Annotated[Path | None, typer.Option(help="The keystore's password.")] = None,
+) -> None:
+    ctx.obj = Options(directory, role, keystore, password_file)
+
+
 def _send(
-    directory: Path | None,
-    role: Role,
-    keystore: Path | None,
-    password: Path | None,
+    ctx: typer.Context,
+    default: Role,
     what: str,
     call: Callable[[ChainClient, bytes], Awaitable[Any]],
 ) -> None:
-    state = _state(directory)
-    key = _key(state, role, keystore, password)
-    result = _run(state, lambda chain: call(chain, key))
+    opts: Options = ctx.obj
+    key = opts.key(default)
+    result = _run(opts.state(), lambda chain: call(chain, key))
     console.print(f"[green]✓[/] {what}: {result}")
 
 
@@ -119,10 +148,10 @@ def _send(
 
 @app.command("sender-info")
 def sender_info(
-    address: Annotated[str | None, typer.Argument()] = None, directory: StackDir = None
+    ctx: typer.Context, address: Annotated[str | None, typer.Argument()] = None
 ) -> None:
     """Deposit, reserve and unlock state of a sender (default: the stack's gateway)."""
-    state = _state(directory)
+    state = ctx.obj.state()
     who = address or state.gateway_address
 
     async def read(chain: ChainClient) -> dict[str, Any]:
@@ -133,64 +162,35 @@ def sender_info(
 
 
 @app.command("fund-deposit")
-def fund_deposit(
-    amount: Amount,
-    role: As = Role.GATEWAY,
-    keystore: Keystore = None,
-    password_file: PasswordFile = None,
-    directory: StackDir = None,
-) -> None:
+def fund_deposit(ctx: typer.Context, amount: Amount) -> None:
     """Add to the TicketBroker deposit (cancels a pending unlock)."""
     wei = parse_amount(amount)
-    _send(directory, role, keystore, password_file, "fundDeposit",
-          lambda chain, key: chain.fund_deposit(key, wei))  # fmt: skip
+    _send(ctx, Role.GATEWAY, "fundDeposit", lambda chain, key: chain.fund_deposit(key, wei))
 
 
 @app.command("fund-reserve")
-def fund_reserve(
-    amount: Amount,
-    role: As = Role.GATEWAY,
-    keystore: Keystore = None,
-    password_file: PasswordFile = None,
-    directory: StackDir = None,
-) -> None:
+def fund_reserve(ctx: typer.Context, amount: Amount) -> None:
     """Add to the TicketBroker reserve."""
     wei = parse_amount(amount)
-    _send(directory, role, keystore, password_file, "fundReserve",
-          lambda chain, key: chain.fund_reserve(key, wei))  # fmt: skip
+    _send(ctx, Role.GATEWAY, "fundReserve", lambda chain, key: chain.fund_reserve(key, wei))
 
 
 @app.command()
-def unlock(
-    role: As = Role.GATEWAY,
-    keystore: Keystore = None,
-    password_file: PasswordFile = None,
-    directory: StackDir = None,
-) -> None:
+def unlock(ctx: typer.Context) -> None:
     """Start the unlock period; orchestrators stop accepting this sender's tickets."""
-    _send(directory, role, keystore, password_file, "unlock", lambda c, k: c.unlock(k))
+    _send(ctx, Role.GATEWAY, "unlock", lambda chain, key: chain.unlock(key))
 
 
 @app.command("cancel-unlock")
-def cancel_unlock(
-    role: As = Role.GATEWAY,
-    keystore: Keystore = None,
-    password_file: PasswordFile = None,
-    directory: StackDir = None,
-) -> None:
+def cancel_unlock(ctx: typer.Context) -> None:
     """Cancel a pending unlock."""
-    _send(directory, role, keystore, password_file, "cancelUnlock", lambda c, k: c.cancel_unlock(k))
+    _send(ctx, Role.GATEWAY, "cancelUnlock", lambda chain, key: chain.cancel_unlock(key))
 
 
 @app.command()
-def withdraw(
-    role: As = Role.GATEWAY,
-    keystore: Keystore = None,
-    password_file: PasswordFile = None,
-    directory: StackDir = None,
-) -> None:
+def withdraw(ctx: typer.Context) -> None:
     """Withdraw deposit and remaining reserve once the unlock period is over."""
-    _send(directory, role, keystore, password_file, "withdraw", lambda c, k: c.withdraw(k))
+    _send(ctx, Role.GATEWAY, "withdraw", lambda chain, key: chain.withdraw(key))
 
 
 # ---- delegator ------------------------------------------------------------------------------
@@ -198,72 +198,44 @@ def withdraw(
 
 @app.command()
 def bond(
+    ctx: typer.Context,
     amount: Amount,
-    to: Annotated[
-        str | None, typer.Option(help="Delegate [default: the stack's orchestrator]")
-    ] = None,
-    role: As = Role.DEPLOYER,
-    keystore: Keystore = None,
-    password_file: PasswordFile = None,
-    directory: StackDir = None,
+    to: Annotated[str | None, typer.Option(help="Delegate [default: the orchestrator]")] = None,
 ) -> None:
     """Approve and bond LPT to an orchestrator."""
-    state = _state(directory)
-    wei, delegate = parse_amount(amount), to or state.orchestrator_address
+    wei, delegate = parse_amount(amount), to or ctx.obj.state().orchestrator_address
 
     async def bond_to(chain: ChainClient, key: bytes) -> str:
         bonding = await chain.contract("BondingManager")
         await chain.approve_token(key, bonding.address, wei)
         return await chain.bond(key, wei, delegate)
 
-    _send(directory, role, keystore, password_file, f"bonded to {delegate}", bond_to)
+    _send(ctx, Role.DEPLOYER, f"bonded to {delegate}", bond_to)
 
 
 @app.command()
-def unbond(
-    amount: Amount,
-    role: As = Role.DEPLOYER,
-    keystore: Keystore = None,
-    password_file: PasswordFile = None,
-    directory: StackDir = None,
-) -> None:
+def unbond(ctx: typer.Context, amount: Amount) -> None:
     """Unbond LPT; it can be withdrawn after the unbonding period (see the lock printed)."""
     wei = parse_amount(amount)
-    _send(directory, role, keystore, password_file, "unbonded",
-          lambda chain, key: chain.unbond(key, wei))  # fmt: skip
+    _send(ctx, Role.DEPLOYER, "unbonded", lambda chain, key: chain.unbond(key, wei))
 
 
 @app.command("withdraw-stake")
-def withdraw_stake(
-    lock_id: int,
-    role: As = Role.DEPLOYER,
-    keystore: Keystore = None,
-    password_file: PasswordFile = None,
-    directory: StackDir = None,
-) -> None:
+def withdraw_stake(ctx: typer.Context, lock_id: int) -> None:
     """Withdraw unbonded LPT from an unbonding lock."""
-    _send(directory, role, keystore, password_file, "withdrawStake",
-          lambda chain, key: chain.withdraw_stake(key, lock_id))  # fmt: skip
+    _send(ctx, Role.DEPLOYER, "withdrawStake", lambda c, key: c.withdraw_stake(key, lock_id))
 
 
 @app.command()
-def claim(
-    role: As = Role.DEPLOYER,
-    keystore: Keystore = None,
-    password_file: PasswordFile = None,
-    directory: StackDir = None,
-) -> None:
+def claim(ctx: typer.Context) -> None:
     """Claim reward and fee earnings up to the current round."""
-    _send(directory, role, keystore, password_file, "claimEarnings",
-          lambda chain, key: chain.claim_earnings(key))  # fmt: skip
+    _send(ctx, Role.DEPLOYER, "claimEarnings", lambda chain, key: chain.claim_earnings(key))
 
 
 @app.command()
-def status(
-    address: Annotated[str | None, typer.Argument()] = None, directory: StackDir = None
-) -> None:
+def status(ctx: typer.Context, address: Annotated[str | None, typer.Argument()] = None) -> None:
     """Stake, pending rewards and fees of a delegator (default: the stack's orchestrator)."""
-    state = _state(directory)
+    state = ctx.obj.state()
     who = address or state.orchestrator_address
 
     async def read(chain: ChainClient) -> dict[str, Any]:
