@@ -16,6 +16,8 @@ from web3.types import RPCEndpoint
 
 from tollway.byoc.header import JobRequest, encode_eth_address_header
 from tollway.chain.artifacts import load_artifact
+from tollway.chain.client import ChainClient
+from tollway.chain.deploy import DevnetContracts
 from tollway.config import KeySettings
 from tollway.payments.keys import load_key
 from tollway.stack import processes
@@ -89,6 +91,12 @@ class StackClient:
             yield
         finally:
             self.w3.provider.make_request(RPCEndpoint("evm_setIntervalMining"), [1])
+
+    def chain(self) -> ChainClient:
+        """An async client for the stack's chain (use it as `async with`)."""
+        return ChainClient(
+            self.state.endpoints.chain_rpc, DevnetContracts.model_validate(self.state.contracts)
+        )
 
     def close(self) -> None:
         self.gateway.close()

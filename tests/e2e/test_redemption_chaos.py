@@ -16,8 +16,6 @@ from web3.logs import DISCARD
 from tests.e2e.stack_client import StackClient
 from tollway.byoc.header import JobRequest, encode_eth_address_header
 from tollway.chain.anvil import dev_account_key
-from tollway.chain.connect import chain_client
-from tollway.config import ChainSettings
 from tollway.payments.sender import NonceStore, TicketSender
 from tollway.payments.wire import Price, TicketParams
 
@@ -28,12 +26,7 @@ CHAIN_DOWN_SECONDS = 30
 
 async def fund_senders(stack: StackClient, count: int) -> list[bytes]:
     keys = [bytes(Account.create().key) for _ in range(count)]
-    settings = ChainSettings(
-        rpc_url=stack.state.endpoints.chain_rpc,
-        ticket_broker=stack.state.contracts["ticket_broker"],
-        rounds_manager=stack.state.contracts["rounds_manager"],
-    )
-    async with chain_client(settings) as chain:
+    async with stack.chain() as chain:
         for key in keys:
             await chain.transfer(dev_account_key(0), Account.from_key(key).address, 5 * ETH)
             await chain.fund_deposit_and_reserve(key, ETH, ETH)

@@ -9,8 +9,6 @@ import time
 from temporalio.client import ScheduleActionExecutionStartWorkflow
 
 from tests.e2e.stack_client import StackClient
-from tollway.chain.connect import chain_client
-from tollway.config import ChainSettings
 from tollway.temporal import connect
 from tollway.workers.schedules import reward_schedule_id
 
@@ -19,14 +17,7 @@ async def test_schedule_rewards_once_per_round(stack: StackClient) -> None:
     state = stack.state
     client = await connect(state.endpoints.temporal_address, "orchestrator")
     schedule = client.get_schedule_handle(reward_schedule_id(state.orchestrator_address))
-    chain = chain_client(
-        ChainSettings(
-            rpc_url=state.endpoints.chain_rpc,
-            ticket_broker=state.contracts["ticket_broker"],
-            rounds_manager=state.contracts["rounds_manager"],
-        )
-    )
-    async with chain:
+    async with stack.chain() as chain:
         current = await chain.current_round()
         await schedule.trigger()
         deadline = time.monotonic() + 60
