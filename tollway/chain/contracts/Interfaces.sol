@@ -21,6 +21,7 @@ interface IBondingManager {
     function updateTranscoderWithFees(address _transcoder, uint256 _fees, uint256 _round)
         external;
     function isActiveTranscoder(address _transcoder) external view returns (bool);
+    function isRegisteredTranscoder(address _transcoder) external view returns (bool);
     function getTranscoderPoolSize() external view returns (uint256);
 }
 

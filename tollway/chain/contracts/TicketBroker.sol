@@ -33,6 +33,12 @@ contract TicketBroker is Manager {
         uint256 claimedInCurrentRound;
     }
 
+    struct FeeCredit {
+        address recipient;
+        uint256 round;
+        uint256 amount;
+    }
+
     struct Reserve {
         uint256 funds;
         mapping(uint256 => uint256) claimedForRound;
@@ -205,16 +211,115 @@ contract TicketBroker is Manager {
     // ---- tickets -------------------------------------------------------------------------
 
     function redeemWinningTicket(Ticket memory _ticket, bytes memory _sig, uint256 _recipientRand)
-        public
+        external
         whenSystemNotPaused
         whenCurrentRoundInitialized
     {
-        (bytes32 ticketHash, uint256 round, uint256 creationRound) =
-            _requireValidWinningTicket(_ticket, _sig, _recipientRand);
-        usedTickets[ticketHash] = true;
         IBondingManager bondingManager = _bondingManager();
-        uint256 amount = _takeFaceValue(_ticket, round, bondingManager);
+        (uint256 amount, uint256 creationRound) = _redeem(
+            _ticket, _sig, _recipientRand, _roundsManager().currentRound(), bondingManager
+        );
+        if (amount > 0) {
+            // The ETH already sits in the Minter; the recipient withdraws it as fees.
+            bondingManager.updateTranscoderWithFees(_ticket.recipient, amount, creationRound);
+        }
+    }
 
+    /// @notice Redeems each ticket on its own: one that fails is skipped and the others still
+    /// pay. Which ones paid shows in their WinningTicketRedeemed events. Fees are credited to
+    /// the BondingManager once per (recipient, creation round) rather than once per ticket.
+    /// @return redeemed How many tickets were redeemed.
+    function batchRedeemWinningTickets(
+        Ticket[] memory _tickets,
+        bytes[] memory _sigs,
+        uint256[] memory _recipientRands
+    ) external whenSystemNotPaused whenCurrentRoundInitialized returns (uint256 redeemed) {
+        require(
+            _tickets.length == _sigs.length && _tickets.length == _recipientRands.length,
+            "array lengths differ"
+        );
+        IBondingManager bondingManager = _bondingManager();
+        uint256 round = _roundsManager().currentRound();
+        FeeCredit[] memory credits = new FeeCredit[](_tickets.length);
+        uint256 creditCount = 0;
+        for (uint256 i = 0; i < _tickets.length; i++) {
+            Ticket memory ticket = _tickets[i];
+            // Fees can only be credited to a registered transcoder; a ticket for anyone else is
+            // skipped here rather than reverting the whole batch at the credit step.
+            if (!_isRegisteredCached(bondingManager, credits, creditCount, ticket.recipient)) {
+                continue;
+            }
+            (bool ok, uint256 amount, uint256 creationRound) =
+                _tryRedeem(ticket, _sigs[i], _recipientRands[i], round, bondingManager);
+            if (ok) {
+                redeemed++;
+                if (amount > 0) {
+                    creditCount =
+                        _addFeeCredit(credits, creditCount, ticket.recipient, creationRound, amount);
+                }
+            }
+        }
+        for (uint256 i = 0; i < creditCount; i++) {
+            if (credits[i].amount > 0) {
+                bondingManager.updateTranscoderWithFees(
+                    credits[i].recipient, credits[i].amount, credits[i].round
+                );
+            }
+        }
+    }
+
+    /// @dev Redeems one ticket of a batch through a self-call, so that a failing ticket reverts
+    /// alone; returns whether it paid, the amount and its creation round.
+    function _tryRedeem(
+        Ticket memory _ticket,
+        bytes memory _sig,
+        uint256 _recipientRand,
+        uint256 _round,
+        IBondingManager _bonding
+    ) private returns (bool ok, uint256 amount, uint256 creationRound) {
+        bytes memory data = abi.encodeCall(
+            this.redeemWinningTicketInBatch, (_ticket, _sig, _recipientRand, _round, _bonding)
+        );
+        uint256 gasBefore = gasleft();
+        bytes memory result;
+        (ok, result) = address(this).call(data);
+        // A self-call starved of gas fails like a bad ticket and leaves under 1/64 of the gas
+        // behind. Reverting then keeps eth_estimateGas from settling on a limit that silently
+        // drops good tickets.
+        require(ok || gasleft() > gasBefore / 32, "insufficient gas for batch redemption");
+        if (ok) {
+            (amount, creationRound) = abi.decode(result, (uint256, uint256));
+        }
+    }
+
+    /// @notice One ticket of a batch, callable only by this contract so that a failing ticket
+    /// reverts alone. Returns the amount paid and the ticket's creation round.
+    function redeemWinningTicketInBatch(
+        Ticket memory _ticket,
+        bytes memory _sig,
+        uint256 _recipientRand,
+        uint256 _round,
+        IBondingManager _bonding
+    ) external returns (uint256 amount, uint256 creationRound) {
+        require(msg.sender == address(this), "caller must be TicketBroker");
+        return _redeem(_ticket, _sig, _recipientRand, _round, _bonding);
+    }
+
+    // ---- internals -----------------------------------------------------------------------
+
+    /// @dev Validates and pays one ticket, leaving the BondingManager fee credit to the caller.
+    function _redeem(
+        Ticket memory _ticket,
+        bytes memory _sig,
+        uint256 _recipientRand,
+        uint256 _round,
+        IBondingManager _bonding
+    ) private returns (uint256 amount, uint256 creationRound) {
+        bytes32 ticketHash;
+        (ticketHash, creationRound) =
+            _requireValidWinningTicket(_ticket, _sig, _recipientRand, _round);
+        usedTickets[ticketHash] = true;
+        amount = _takeFaceValue(_ticket, _round, _bonding);
         emit WinningTicketRedeemed(
             _ticket.sender,
             _ticket.recipient,
@@ -226,53 +331,55 @@ contract TicketBroker is Manager {
         );
         if (amount > 0) {
             emit WinningTicketTransfer(_ticket.sender, _ticket.recipient, amount);
-            // The ETH already sits in the Minter; the recipient withdraws it as fees.
-            bondingManager.updateTranscoderWithFees(_ticket.recipient, amount, creationRound);
         }
     }
 
-    /// @notice Redeems each ticket on its own: one that fails is skipped and the others still
-    /// pay. Which ones paid shows in their WinningTicketRedeemed events.
-    /// @return redeemed How many tickets were redeemed.
-    function batchRedeemWinningTickets(
-        Ticket[] memory _tickets,
-        bytes[] memory _sigs,
-        uint256[] memory _recipientRands
-    ) external whenSystemNotPaused whenCurrentRoundInitialized returns (uint256 redeemed) {
-        require(
-            _tickets.length == _sigs.length && _tickets.length == _recipientRands.length,
-            "array lengths differ"
-        );
-        for (uint256 i = 0; i < _tickets.length; i++) {
-            bytes memory data = abi.encodeCall(
-                this.redeemWinningTicket, (_tickets[i], _sigs[i], _recipientRands[i])
-            );
-            uint256 gasBefore = gasleft();
-            (bool ok,) = address(this).call(data);
-            // A self-call starved of gas fails like a bad ticket and leaves under 1/64 of the
-            // gas behind. Reverting then keeps eth_estimateGas from settling on a limit that
-            // silently drops good tickets.
-            require(ok || gasleft() > gasBefore / 32, "insufficient gas for batch redemption");
-            if (ok) {
-                redeemed++;
+    /// @dev Whether the BondingManager knows `_recipient` as a transcoder, asking it once per
+    /// recipient in a batch: a recipient already in `_credits` was registered.
+    function _isRegisteredCached(
+        IBondingManager _bonding,
+        FeeCredit[] memory _credits,
+        uint256 _count,
+        address _recipient
+    ) private view returns (bool) {
+        for (uint256 i = 0; i < _count; i++) {
+            if (_credits[i].recipient == _recipient) {
+                return true;
             }
         }
+        return _bonding.isRegisteredTranscoder(_recipient);
     }
 
-    // ---- internals -----------------------------------------------------------------------
+    /// @dev Adds `_amount` to the credit for (recipient, round), opening one if needed; returns
+    /// the new number of credits.
+    function _addFeeCredit(
+        FeeCredit[] memory _credits,
+        uint256 _count,
+        address _recipient,
+        uint256 _round,
+        uint256 _amount
+    ) private pure returns (uint256) {
+        for (uint256 i = 0; i < _count; i++) {
+            if (_credits[i].recipient == _recipient && _credits[i].round == _round) {
+                _credits[i].amount += _amount;
+                return _count;
+            }
+        }
+        _credits[_count] = FeeCredit(_recipient, _round, _amount);
+        return _count + 1;
+    }
 
-    /// @dev Every check a winning ticket must pass, in Livepeer's order; returns its hash, the
-    /// current round and the ticket's creation round.
+    /// @dev Every check a winning ticket must pass, in Livepeer's order; returns its hash and
+    /// its creation round.
     function _requireValidWinningTicket(
         Ticket memory _ticket,
         bytes memory _sig,
-        uint256 _recipientRand
-    ) private view returns (bytes32 ticketHash, uint256 round, uint256 creationRound) {
+        uint256 _recipientRand,
+        uint256 _round
+    ) private view returns (bytes32 ticketHash, uint256 creationRound) {
         require(_ticket.recipient != address(0), "ticket recipient is null address");
         require(_ticket.sender != address(0), "ticket sender is null address");
-        IRoundsManager rounds = _roundsManager();
-        round = rounds.currentRound();
-        creationRound = _requireValidAuxData(rounds, round, _ticket.auxData);
+        creationRound = _requireValidAuxData(_roundsManager(), _round, _ticket.auxData);
         require(
             keccak256(abi.encodePacked(_recipientRand)) == _ticket.recipientRandHash,
             "recipientRand does not match recipientRandHash"
@@ -285,7 +392,7 @@ contract TicketBroker is Manager {
             uint256(keccak256(abi.encodePacked(_sig, _recipientRand))) < _ticket.winProb,
             "ticket did not win"
         );
-        require(_isLocked(senders[_ticket.sender], round), "sender is unlocked");
+        require(_isLocked(senders[_ticket.sender], _round), "sender is unlocked");
         require(
             senders[_ticket.sender].deposit > 0 || reserves[_ticket.sender].funds > 0,
             "sender deposit and reserve are zero"
