@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from tollway.market.info import Gpu
 
 GATEWAY_NAMESPACE = "gateway"
 ORCHESTRATOR_NAMESPACE = "orchestrator"
@@ -50,6 +52,9 @@ class OrchestratorSettings(RoleSettings):
     host: str = "127.0.0.1"
     port: int = 8935
     service_addr: str = "http://127.0.0.1:8935"
+    region: str = ""
+    hardware: list[Gpu] = []
+    """GPUs advertised to gateways (the GPU worker reports what NVML finds)."""
     secret: str = Field(min_length=16)
     data_dir: Path = Path(".tollway/orchestrator")
     key: KeySettings
@@ -74,6 +79,18 @@ class OrchestratorSettings(RoleSettings):
     worker_metrics_port: int | None = None
 
 
+SelectionPolicy = Literal["cheapest", "fastest", "balanced"]
+
+
+class TenantSettings(BaseModel):
+    """A customer of the gateway: its API keys, selection policy and price caps."""
+
+    api_key_sha256: list[str] = []
+    policy: SelectionPolicy | None = None
+    max_price_wei_per_second: dict[str, int] = {}
+    """Caps by capability name; "*" applies to every capability."""
+
+
 class GatewaySettings(RoleSettings):
     model_config = SettingsConfigDict(env_prefix="TOLLWAY_GATEWAY_", env_nested_delimiter="__")
 
@@ -81,12 +98,31 @@ class GatewaySettings(RoleSettings):
     port: int = 9935
     data_dir: Path = Path(".tollway/gateway")
     key: KeySettings
-    orchestrators: list[str] = []
     temporal_address: str = "127.0.0.1:7233"
     namespace: str = GATEWAY_NAMESPACE
     task_queue: str = GATEWAY_TASK_QUEUE
     api_key_sha256: list[str] = []
+    """Keys of the "default" tenant."""
+    tenants: dict[str, TenantSettings] = {}
     token_timeout_seconds: float = 2.0
+    # Discovery (reference 3.1): every source's URLs are merged into the network snapshot.
+    orchestrators: list[str] = []
+    orchestrator_webhook_url: str | None = None
+    discover_from_chain: bool = False
+    """List the chain's active transcoders (their ServiceRegistry URIs); needs `chain`."""
+    network_refresh_seconds: float = 30.0
+    # Selection and failover (tollway.market.scoring, tollway.market.breaker).
+    selection_policy: SelectionPolicy = "balanced"
+    min_orchestrator_version: str | None = None
+    token_fanout: int = Field(default=4, ge=1, le=32)
+    """How many drawn orchestrators are asked for a job token at once."""
+    max_dispatch_attempts: int = Field(default=4, ge=1, le=20)
+    capability_max_price_wei_per_second: dict[str, int] = {}
+    breaker_threshold: int = Field(default=3, ge=1)
+    breaker_cooldown_seconds: float = Field(default=5.0, gt=0)
+    breaker_max_cooldown_seconds: float = Field(default=300.0, gt=0)
+    usd_per_eth: float | None = None
+    """For the fiat view of prices in /v1/marketplace."""
     # Spending limits (reference 2.8): what the gateway signs whatever orchestrators ask.
     max_price_wei_per_second: int = 10**15
     max_ticket_ev_wei: int = 3_000_000_000_000

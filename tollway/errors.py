@@ -15,6 +15,7 @@
     ├── InsufficientSenderReserve     (503) sender's deposit/reserve cannot back tickets
     ├── NoOrchestrator                (503) discovery found nobody able to serve the job
     ├── AllOrchestratorsFailed        (502) every candidate failed; lists each attempt
+    ├── DiscoveryFailed               (500) the gateway could not read its market view
     ├── JobStillRunning               (504) a synchronous request outlived its wait
     ├── WorkerFailed                  (502) the BYOC container failed or timed out
     │   └── ContainerSetupFailed      bad image or spec; retrying cannot help
@@ -116,6 +117,10 @@ class AllOrchestratorsFailed(TollwayError):
     retryable = False
 
 
+class DiscoveryFailed(TollwayError):
+    retryable = False
+
+
 class JobStillRunning(TollwayError):
     status_code = 504
     retryable = False
@@ -151,6 +156,7 @@ ERROR_TYPES: dict[str, type[TollwayError]] = {
         InsufficientSenderReserve,
         NoOrchestrator,
         AllOrchestratorsFailed,
+        DiscoveryFailed,
         JobStillRunning,
         WorkerFailed,
         ContainerSetupFailed,

@@ -33,3 +33,19 @@ SENDER_FUNDS = Gauge(
     "A paying sender's deposit plus reserve, seen by the orchestrator",
     ["sender"],
 )
+DISCOVERY_ERRORS = Counter(
+    "tollway_discovery_errors_total",
+    "Discovery input ignored (a source, an orchestrator's info or token), by where and why",
+    ["source", "reason"],
+)
+ORCHESTRATORS_KNOWN = Gauge(
+    "tollway_orchestrators_known", "Orchestrators in the gateway's latest network snapshot"
+)
+ORCHESTRATORS_SUSPENDED = Gauge(
+    "tollway_orchestrators_suspended", "Orchestrators whose circuit breaker is open"
+)
+ORCHESTRATOR_SELECTED = Counter(
+    "tollway_orchestrator_dispatches_total",
+    "Jobs dispatched to an orchestrator, by outcome",
+    ["orchestrator", "outcome"],
+)

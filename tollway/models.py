@@ -26,6 +26,10 @@ class JobSpec(BaseModel):
     request: str = "{}"
     parameters: str = "{}"
     tenant: str = "default"
+    policy: str = "balanced"
+    """A selection policy of tollway.market.scoring.POLICIES."""
+    max_attempts: int = Field(default=4, ge=1, le=20)
+    """Orchestrators tried (paid and dispatched to) before the job fails."""
 
 
 class Candidate(BaseModel):
@@ -39,6 +43,8 @@ class Candidate(BaseModel):
     balance_wei: int
     ticket_params: dict[str, Any] | None
     """Canonical JSON of the params (None from a free orchestrator)."""
+    score: float = 0.0
+    """Its selection score when it was drawn (tollway.market.scoring)."""
 
 
 class Attempt(BaseModel):
@@ -52,6 +58,8 @@ class DiscoverInput(BaseModel):
     capability: str
     include: list[str] = []
     exclude: list[str] = []
+    policy: str = "balanced"
+    max_price_wei_per_second: int | None = None
 
 
 class Discovery(BaseModel):

@@ -48,9 +48,10 @@ def _wei(value: Fraction) -> str:
     return f"{hundredths // 100}.{hundredths % 100:02d}"
 
 
-def rank_candidates(
+def filter_tokens(
     candidates: list[Candidate], max_price_wei_per_second: int | None
 ) -> tuple[list[Candidate], list[Attempt]]:
+    """The candidates with free capacity and a price within the cap, in the order given."""
     chosen: list[Candidate] = []
     refused: list[Attempt] = []
     for candidate in candidates:
@@ -75,5 +76,4 @@ def rank_candidates(
             )
         else:
             chosen.append(candidate)
-    chosen.sort(key=lambda c: (price_per_second(c), c.url))
     return chosen, refused

@@ -26,6 +26,14 @@ def tollway(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str
 
 def test_up_status_demo_down(tmp_path: Path) -> None:
     directory = str(tmp_path / "stack")
+    try:
+        check_lifecycle(tmp_path, directory)
+    finally:  # a failed step must not leave the stack running
+        if (tmp_path / "stack" / "stack.json").exists():
+            tollway("down", "--dir", directory)
+
+
+def check_lifecycle(tmp_path: Path, directory: str) -> None:
     up = tollway("up", "--free-ports", "--dir", directory)
     assert up.returncode == 0, up.stdout + up.stderr
     state = json.loads((tmp_path / "stack" / "stack.json").read_text())

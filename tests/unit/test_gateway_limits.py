@@ -86,6 +86,29 @@ def test_reported_balance_is_trusted_only_up_to_the_mirror(tmp_path: Path) -> No
     assert reopened.total_wei("default") == 300
 
 
+def test_concurrent_jobs_do_not_count_the_same_credit_twice(tmp_path: Path) -> None:
+    """Two jobs in flight with one orchestrator: the second sees only what the first does not
+    hold, so it buys its own credit rather than being refused for "insufficient balance"."""
+    ledger = SpendLedger(tmp_path / "spend.db")
+    ledger.paid(ORCHESTRATOR, "echo", 1_000)
+    assert ledger.reserve("job-a", ORCHESTRATOR, "echo", 1_000, 600, ttl_seconds=60) == 1_000
+    assert ledger.reserve("job-b", ORCHESTRATOR, "echo", 1_000, 600, ttl_seconds=60) == 400
+    assert ledger.reserve("job-c", ORCHESTRATOR, "echo", 1_000, 600, ttl_seconds=60) == 0
+    # A job's new attempt replaces its own hold rather than adding to it.
+    assert ledger.reserve("job-c", ORCHESTRATOR, "echo", 1_000, 600, ttl_seconds=60) == 0
+    assert ledger.reserve("job-z", ORCHESTRATOR, "other", 1_000, 600, ttl_seconds=60) == 0
+    ledger.release("job-a")
+    ledger.release("job-b")
+    assert ledger.reserve("job-d", ORCHESTRATOR, "echo", 1_000, 600, ttl_seconds=60) == 400
+
+
+def test_holds_lapse_after_their_ttl(tmp_path: Path) -> None:
+    ledger = SpendLedger(tmp_path / "spend.db")
+    ledger.paid(ORCHESTRATOR, "echo", 1_000)
+    ledger.reserve("crashed", ORCHESTRATOR, "echo", 1_000, 1_000, ttl_seconds=-1)
+    assert ledger.reserve("next", ORCHESTRATOR, "echo", 1_000, 500, ttl_seconds=60) == 1_000
+
+
 def token(**changes: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "ticket_params": params(10**12, win_prob_for(10**9, 10**12)).to_json(),

@@ -1,4 +1,4 @@
-"""Choosing orchestrators: capacity and price-cap filtering, ordering, include/exclude parsing."""
+"""Job-token checks (capacity, price cap) and include/exclude parsing."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from tollway.errors import BadRequest
 from tollway.models import Candidate
-from tollway.selection import orchestrator_filter, price_per_second, rank_candidates
+from tollway.selection import filter_tokens, orchestrator_filter, price_per_second
 
 
 def candidate(url: str, price: int = 100, capacity: int = 1, pixels: int = 1) -> Candidate:
@@ -25,11 +25,11 @@ def candidate(url: str, price: int = 100, capacity: int = 1, pixels: int = 1) ->
     )
 
 
-# --- rank_candidates --------------------------------------------------------------------------
+# --- filter_tokens --------------------------------------------------------------------------
 
 
 def test_capacity_zero_is_refused_with_a_reason() -> None:
-    chosen, refused = rank_candidates([candidate("https://full", capacity=0)], None)
+    chosen, refused = filter_tokens([candidate("https://full", capacity=0)], None)
     assert chosen == []
     assert len(refused) == 1
     assert refused[0].orchestrator == "https://full"
@@ -38,13 +38,13 @@ def test_capacity_zero_is_refused_with_a_reason() -> None:
 
 
 def test_negative_capacity_is_refused() -> None:
-    chosen, refused = rank_candidates([candidate("https://odd", capacity=-1)], None)
+    chosen, refused = filter_tokens([candidate("https://odd", capacity=-1)], None)
     assert chosen == []
     assert [a.orchestrator for a in refused] == ["https://odd"]
 
 
 def test_over_cap_is_refused_with_a_reason_naming_the_cap() -> None:
-    chosen, refused = rank_candidates(
+    chosen, refused = filter_tokens(
         [candidate("https://dear", price=1_001), candidate("https://ok", price=1_000)], 1_000
     )
     assert [c.url for c in chosen] == ["https://ok"]  # exactly at the cap is accepted
@@ -60,26 +60,27 @@ def test_over_cap_is_refused_with_a_reason_naming_the_cap() -> None:
 def test_over_cap_reason_states_the_per_second_price() -> None:
     """With pixelsPerUnit != 1 the refusal must quote wei/s, not the raw pricePerUnit."""
     dear = candidate("https://dear", price=5_000, pixels=1_000)  # 5 wei/s
-    chosen, refused = rank_candidates([dear], 4)
+    chosen, refused = filter_tokens([dear], 4)
     assert chosen == []
     assert re.search(r"\b5 wei/s", refused[0].reason), refused[0].reason
 
 
 def test_no_cap_accepts_any_price() -> None:
-    chosen, refused = rank_candidates([candidate("https://a", price=10**18)], None)
+    chosen, refused = filter_tokens([candidate("https://a", price=10**18)], None)
     assert [c.url for c in chosen] == ["https://a"]
     assert refused == []
 
 
 def test_cap_of_zero_only_accepts_free() -> None:
-    chosen, refused = rank_candidates(
+    chosen, refused = filter_tokens(
         [candidate("https://free", price=0), candidate("https://paid", price=1)], 0
     )
     assert [c.url for c in chosen] == ["https://free"]
     assert [a.orchestrator for a in refused] == ["https://paid"]
 
 
-def test_cheapest_first_then_url() -> None:
+def test_order_is_kept_and_only_refusals_removed() -> None:
+    """Ordering is the scorer's job; token checks must not reorder what it drew."""
     candidates = [
         candidate("https://c", price=300),
         candidate("https://b", price=100),
@@ -87,8 +88,8 @@ def test_cheapest_first_then_url() -> None:
         candidate("https://a", price=100),
         candidate("https://d", price=150, pixels=2),  # 75 wei/s
     ]
-    chosen, refused = rank_candidates(candidates, 1_000)
-    assert [c.url for c in chosen] == ["https://d", "https://a", "https://b", "https://c"]
+    chosen, refused = filter_tokens(candidates, 1_000)
+    assert [c.url for c in chosen] == ["https://c", "https://b", "https://a", "https://d"]
     assert [a.orchestrator for a in refused] == ["https://full"]
 
 
@@ -98,18 +99,9 @@ def test_price_per_second_uses_pixels_per_unit() -> None:
 
 
 def test_fractional_price_just_over_the_cap_is_refused() -> None:
-    chosen, refused = rank_candidates([candidate("https://x", price=2_001, pixels=2)], 1_000)
+    chosen, refused = filter_tokens([candidate("https://x", price=2_001, pixels=2)], 1_000)
     assert chosen == []
     assert len(refused) == 1
-
-
-def test_input_order_does_not_matter() -> None:
-    candidates = [candidate(f"https://o{i}", price=(i * 37) % 11) for i in range(11)]
-    forward, _ = rank_candidates(candidates, None)
-    backward, _ = rank_candidates(list(reversed(candidates)), None)
-    assert [c.url for c in forward] == [c.url for c in backward]
-    prices = [c.price_per_unit for c in forward]
-    assert prices == sorted(prices)
 
 
 # --- orchestrator_filter ----------------------------------------------------------------------

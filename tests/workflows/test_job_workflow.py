@@ -1,4 +1,5 @@
-"""JobWorkflow's decisions (selection, failover, final errors) with stand-in activities."""
+"""JobWorkflow's decisions (failover order, retry budget, rediscovery, final errors) with
+stand-in activities; ranking itself is tollway.market.scoring's (tests/unit/test_scoring.py)."""
 
 from __future__ import annotations
 
@@ -42,16 +43,21 @@ def candidate(url: str, price: int, capacity: int = 1) -> Candidate:
 class StandInMarket:
     """Stand-in activities: a scripted market where some orchestrators fail."""
 
-    def __init__(self, candidates: list[Candidate], failing: dict[str, int]) -> None:
+    def __init__(
+        self, candidates: list[Candidate], failing: dict[str, int], fanout: int = 10
+    ) -> None:
         self.candidates = candidates
         self.failing = failing
+        self.fanout = fanout
         self.dispatched: list[str] = []
         self.settled: list[SettleInput] = []
+        self.discoveries: list[DiscoverInput] = []
 
     @activity.defn(name="discover_orchestrators")
     async def discover(self, request: DiscoverInput) -> Discovery:
+        self.discoveries.append(request)
         chosen = [c for c in self.candidates if c.url not in request.exclude]
-        return Discovery(candidates=chosen, failures=[])
+        return Discovery(candidates=chosen[: self.fanout], failures=[])
 
     @activity.defn(name="create_payment")
     async def pay(self, request: PaymentInput) -> PaymentPlan:
@@ -88,7 +94,11 @@ class StandInMarket:
 
 
 async def run_job(
-    env: WorkflowEnvironment, market: StandInMarket, max_price: int | None = None
+    env: WorkflowEnvironment,
+    market: StandInMarket,
+    max_price: int | None = None,
+    max_attempts: int = 4,
+    policy: str = "balanced",
 ) -> JobStatus:
     queue = f"jobs-{uuid.uuid4()}"
     spec = JobSpec(
@@ -96,6 +106,8 @@ async def run_job(
         capability="echo",
         input_artifact="0" * 32,
         max_price_wei_per_second=max_price,
+        max_attempts=max_attempts,
+        policy=policy,
     )
     async with Worker(
         env.client, task_queue=queue, workflows=[JobWorkflow], activities=market.all()
@@ -105,9 +117,11 @@ async def run_job(
         )
 
 
-async def test_fails_over_to_the_next_cheapest(workflow_env: WorkflowEnvironment) -> None:
+async def test_fails_over_in_the_order_discovery_ranked(
+    workflow_env: WorkflowEnvironment,
+) -> None:
     market = StandInMarket(
-        [candidate("http://b", 20), candidate("http://a", 10), candidate("http://c", 30)],
+        [candidate("http://a", 10), candidate("http://b", 20), candidate("http://c", 30)],
         failing={"http://a": 503},
     )
     status = await run_job(workflow_env, market)
@@ -121,20 +135,42 @@ async def test_fails_over_to_the_next_cheapest(workflow_env: WorkflowEnvironment
     assert [s.cost_wei for s in market.settled] == [40]
 
 
-async def test_price_cap_and_capacity_filter(workflow_env: WorkflowEnvironment) -> None:
+async def test_discovery_gets_the_jobs_policy_and_price_cap(
+    workflow_env: WorkflowEnvironment,
+) -> None:
+    market = StandInMarket([candidate("http://a", 10)], failing={})
+    await run_job(workflow_env, market, max_price=50, policy="cheapest")
+    assert [(d.policy, d.max_price_wei_per_second) for d in market.discoveries] == [
+        ("cheapest", 50)
+    ]
+
+
+async def test_rediscovers_without_the_failed_when_the_list_runs_out(
+    workflow_env: WorkflowEnvironment,
+) -> None:
     market = StandInMarket(
-        [
-            candidate("http://full", 1, capacity=0),
-            candidate("http://pricey", 99),
-            candidate("http://ok", 50),
-        ],
-        failing={},
+        [candidate("http://a", 1), candidate("http://b", 2), candidate("http://c", 3)],
+        failing={"http://a": 500, "http://b": 502},
+        fanout=1,
     )
-    status = await run_job(workflow_env, market, max_price=50)
-    assert market.dispatched == ["http://ok"]
-    reasons = {a.orchestrator: a.reason for a in status.attempts}
-    assert "above the job's cap 50" in reasons["http://pricey"]
-    assert "available_capacity 0" in reasons["http://full"]
+    status = await run_job(workflow_env, market)
+    assert market.dispatched == ["http://a", "http://b", "http://c"]
+    assert [d.exclude for d in market.discoveries] == [[], ["http://a"], ["http://a", "http://b"]]
+    assert status.orchestrator == "http://c"
+
+
+async def test_the_retry_budget_caps_dispatches(workflow_env: WorkflowEnvironment) -> None:
+    urls = [f"http://o{i}" for i in range(6)]
+    market = StandInMarket(
+        [candidate(url, 1) for url in urls], failing=dict.fromkeys(urls, 500), fanout=2
+    )
+    with pytest.raises(WorkflowFailureError) as failure:
+        await run_job(workflow_env, market, max_attempts=3)
+    assert market.dispatched == urls[:3]
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "AllOrchestratorsFailed"
+    assert "(3)" in str(cause.message)
 
 
 async def test_every_candidate_failing_fails_the_job_with_each_attempt(
@@ -158,7 +194,7 @@ async def test_every_candidate_failing_fails_the_job_with_each_attempt(
 
 
 async def test_no_candidate_is_no_orchestrator(workflow_env: WorkflowEnvironment) -> None:
-    market = StandInMarket([candidate("http://full", 1, capacity=0)], failing={})
+    market = StandInMarket([], failing={})
     with pytest.raises(WorkflowFailureError) as failure:
         await run_job(workflow_env, market)
     cause = failure.value.cause
@@ -169,13 +205,6 @@ async def test_no_candidate_is_no_orchestrator(workflow_env: WorkflowEnvironment
 
 class ExpiringMarket(StandInMarket):
     """The first dispatch finds its ticket params expired; fresh tokens then succeed."""
-
-    discoveries = 0
-
-    @activity.defn(name="discover_orchestrators")
-    async def discover(self, request: DiscoverInput) -> Discovery:
-        self.discoveries += 1
-        return await super().discover(request)
 
     @activity.defn(name="dispatch_job")
     async def dispatch(self, request: DispatchInput) -> DispatchOutcome:
@@ -189,11 +218,13 @@ class ExpiringMarket(StandInMarket):
         return await super().dispatch(request)
 
 
-async def test_expired_params_trigger_one_rediscovery(workflow_env: WorkflowEnvironment) -> None:
+async def test_expired_params_trigger_a_rediscovery_of_the_same(
+    workflow_env: WorkflowEnvironment,
+) -> None:
     market = ExpiringMarket([candidate("http://a", 1)], failing={})
     status = await run_job(workflow_env, market)
     assert status.state == "succeeded"
-    assert market.discoveries == 2
+    assert len(market.discoveries) == 2
     assert market.dispatched == ["http://a", "http://a"]
     assert [a.reason for a in status.attempts] == [
         "ticket params expired before the payment arrived"

@@ -1,18 +1,35 @@
-"""Discover: fetch a job token from every known orchestrator in parallel (reference 1.5)."""
+"""Discover: draw candidates from the market view, then fetch their job tokens in parallel.
+
+The market (tollway.market) says who offers the capability and ranks them; the tokens
+(reference 1.5) give the price actually charged, ticket params and free capacity, and are
+checked against the job's price cap before anyone is paid. An orchestrator whose token fetch
+fails counts against its circuit breaker.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import random
+import time
 from typing import Any
 
 import httpx
 from temporalio import activity
 
+from tollway import metrics
 from tollway.byoc.header import encode_eth_address_header
+from tollway.market.breaker import FailureKind
+from tollway.market.scoring import POLICIES, Contender, SelectionRequest, select
+from tollway.market.snapshot import NetworkRefresher
+from tollway.market.store import MarketStore
 from tollway.models import Attempt, Candidate, DiscoverInput, Discovery
 from tollway.payments.wire import Price, TicketParams
+from tollway.selection import filter_tokens
 
 MAX_TOKEN_BYTES = 64 * 1024
+STALE_ON_MISS_SECONDS = 1.0
+"""A snapshot this old is refreshed at once when nobody in it can take a job: capabilities
+register and orchestrators recover between the periodic refreshes."""
 
 
 class DiscoveryActivities:
@@ -21,48 +38,106 @@ class DiscoveryActivities:
         http: httpx.AsyncClient,
         private_key: bytes,
         address: str,
-        orchestrators: list[str],
+        store: MarketStore,
+        refresher: NetworkRefresher,
         timeout_seconds: float,
+        fanout: int = 4,
+        min_version: str | None = None,
     ) -> None:
         self._http = http
         self._address_header = encode_eth_address_header(private_key, address)
-        self._orchestrators = orchestrators
+        self._store = store
+        self._refresher = refresher
         self._timeout = timeout_seconds
+        self._fanout = fanout
+        self._min_version = min_version
+        self._rng = random.Random()
+        self._miss_lock = asyncio.Lock()
+
+    @activity.defn(name="refresh_network")
+    async def refresh_network(self) -> int:
+        """Re-read every source and orchestrator info; returns how many orchestrators are known."""
+        return len(await self._refresher.refresh())
 
     @activity.defn(name="discover_orchestrators")
     async def discover(self, request: DiscoverInput) -> Discovery:
-        urls = [
-            url
-            for url in self._orchestrators
-            if (not request.include or url in request.include) and url not in request.exclude
-        ]
-        answers = await asyncio.gather(*(self._token(url, request.capability) for url in urls))
+        if not self._store.view().snapshot_at:
+            await self._refresher.refresh()  # a job before the first snapshot
+        wanted = SelectionRequest(
+            capability=request.capability,
+            policy=POLICIES[request.policy],
+            max_price_wei=request.max_price_wei_per_second,
+            include=frozenset(request.include),
+            exclude=frozenset(request.exclude),
+            min_version=self._min_version,
+            fanout=self._fanout,
+        )
+        started = time.time()
+        selection = select(self._store.view(), wanted, self._rng, started)
+        if not selection.ranked or selection.suspended_only:
+            async with self._miss_lock:  # concurrent misses share one refresh
+                snapshot_at = self._store.view().snapshot_at
+                if snapshot_at < started - STALE_ON_MISS_SECONDS:
+                    await self._refresher.refresh()
+            selection = select(self._store.view(), wanted, self._rng, time.time())
+        answers = await asyncio.gather(
+            *(self._token(c, request.capability) for c in selection.ranked)
+        )
+        tokens = [a for a in answers if isinstance(a, Candidate)]
+        candidates, refused = filter_tokens(tokens, request.max_price_wei_per_second)
         return Discovery(
-            candidates=[a for a in answers if isinstance(a, Candidate)],
-            failures=[a for a in answers if isinstance(a, Attempt)],
+            candidates=candidates,
+            failures=[
+                *selection.refused,
+                *(a for a in answers if isinstance(a, Attempt)),
+                *refused,
+            ],
         )
 
-    async def _token(self, url: str, capability: str) -> Candidate | Attempt:
+    async def _token(self, contender: Contender, capability: str) -> Candidate | Attempt:
+        url = contender.url
         headers = {"Livepeer-Eth-Address": self._address_header, "Livepeer-Capability": capability}
         try:
             response = await self._http.get(
                 f"{url}/process/token", headers=headers, timeout=self._timeout
             )
-        except httpx.HTTPError as exc:
-            return _refused(url, f"unreachable: {exc!r}")
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            return self._refused(
+                url, FailureKind.UNREACHABLE, "unreachable", f"unreachable: {exc!r}"
+            )
+        except httpx.HTTPError as exc:  # it took the connection, then failed or was too slow
+            return self._refused(url, FailureKind.FAILED, "no_answer", f"no token: {exc!r}")
         if response.status_code != 200:
-            return _refused(url, f"token refused: {response.text[:300]}", response.status_code)
+            return self._refused(
+                url,
+                FailureKind.FAILED,
+                "status",
+                f"token refused: {response.text[:300]}",
+                response.status_code,
+            )
         if len(response.content) > MAX_TOKEN_BYTES:
-            return _refused(url, f"token larger than {MAX_TOKEN_BYTES} bytes")
+            return self._refused(
+                url, FailureKind.FAILED, "too_large", f"token larger than {MAX_TOKEN_BYTES} bytes"
+            )
         try:
-            return _candidate(url, response.json())
+            candidate = _candidate(url, response.json())
         except Exception as exc:
-            return _refused(url, f"malformed token: {exc!r}"[:300])
+            return self._refused(url, FailureKind.FAILED, "malformed", f"malformed token: {exc!r}")
+        return candidate.model_copy(update={"score": contender.score})
 
-
-def _refused(url: str, reason: str, status_code: int | None = None) -> Attempt:
-    activity.logger.info("ignoring orchestrator %s: %s", url, reason)
-    return Attempt(orchestrator=url, stage="discover", reason=reason, status_code=status_code)
+    def _refused(
+        self,
+        url: str,
+        kind: FailureKind,
+        metric_reason: str,
+        reason: str,
+        status_code: int | None = None,
+    ) -> Attempt:
+        reason = reason[:300]
+        activity.logger.info("ignoring orchestrator %s: %s", url, reason)
+        metrics.DISCOVERY_ERRORS.labels("token", metric_reason).inc()
+        self._store.record_failure(url, None, kind, reason)
+        return Attempt(orchestrator=url, stage="discover", reason=reason, status_code=status_code)
 
 
 def _int64(value: Any, field: str) -> int:

@@ -1,4 +1,8 @@
-"""Dispatch: send the signed, paid job to one orchestrator and keep its answer as an artifact."""
+"""Dispatch: send the signed, paid job to one orchestrator and keep its answer as an artifact.
+
+Each outcome feeds the market: a success records the job's latency, a transport error or a 5xx
+counts against the orchestrator's circuit breaker and success rate.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,13 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from tollway import metrics
 from tollway.artifacts import ArtifactStore
 from tollway.byoc.header import JobRequest
+from tollway.market.breaker import FailureKind
+from tollway.market.store import MarketStore
 from tollway.models import DispatchInput, DispatchOutcome
+from tollway.payments.spend import SpendLedger
 
 
 def _params_expired(response: httpx.Response) -> bool:
@@ -24,15 +32,34 @@ def _params_expired(response: httpx.Response) -> bool:
 
 class DispatchActivities:
     def __init__(
-        self, http: httpx.AsyncClient, private_key: bytes, address: str, artifacts: ArtifactStore
+        self,
+        http: httpx.AsyncClient,
+        private_key: bytes,
+        address: str,
+        artifacts: ArtifactStore,
+        market: MarketStore,
+        spend: SpendLedger,
     ) -> None:
         self._http = http
         self._key = private_key
         self._address = address
         self._artifacts = artifacts
+        self._market = market
+        self._spend = spend
+
+    def _failed(self, url: str, capability: str, kind: FailureKind, reason: str) -> None:
+        self._market.record_failure(url, capability, kind, reason)
+        metrics.ORCHESTRATOR_SELECTED.labels(url, kind.value).inc()
 
     @activity.defn(name="dispatch_job")
     async def dispatch(self, request: DispatchInput) -> DispatchOutcome:
+        try:
+            return await self._dispatch(request)
+        finally:
+            # The orchestrator has debited (or refused) the job: its credit hold ends here.
+            self._spend.release(request.spec.job_id)
+
+    async def _dispatch(self, request: DispatchInput) -> DispatchOutcome:
         spec, candidate = request.spec, request.candidate
         job = JobRequest(
             id=spec.job_id,
@@ -54,11 +81,23 @@ class DispatchActivities:
                 timeout=spec.timeout_seconds + 5,
             )
         except httpx.HTTPError as exc:
+            kind = (
+                FailureKind.UNREACHABLE
+                if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                else FailureKind.FAILED
+            )
+            self._failed(candidate.url, spec.capability, kind, f"transport error: {exc!r}")
             raise ApplicationError(
                 f"transport error: {exc!r}", type="OrchestratorUnreachable", non_retryable=True
             ) from exc
         elapsed = time.monotonic() - started
         if response.status_code >= 500:
+            self._failed(
+                candidate.url,
+                spec.capability,
+                FailureKind.FAILED,
+                f"answered {response.status_code}: {response.text[:200]}",
+            )
             raise ApplicationError(
                 f"orchestrator answered {response.status_code}: {response.text[:300]}",
                 {"status_code": response.status_code},
@@ -71,6 +110,9 @@ class DispatchActivities:
                 type="TicketParamsExpired",
                 non_retryable=True,
             )
+        if response.status_code < 400:
+            self._market.record_success(candidate.url, spec.capability, elapsed * 1000)
+            metrics.ORCHESTRATOR_SELECTED.labels(candidate.url, "succeeded").inc()
         balance = response.headers.get("Livepeer-Balance", "")
         return DispatchOutcome(
             status_code=response.status_code,

@@ -1,7 +1,8 @@
 """Pay: sign a batch of PM tickets when credit with the orchestrator is short (reference 1.9).
 
-The orchestrator's reported balance is trusted only up to the gateway's own mirror of it, and
-its ticket params only within the gateway's limits; otherwise this candidate is refused.
+The orchestrator's reported balance is trusted only up to the gateway's own mirror of it, less
+the credit the gateway's other in-flight jobs hold there, and its ticket params only within the
+gateway's limits; otherwise this candidate is refused.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ from tollway import metrics
 from tollway.errors import TollwayError, to_application_error
 from tollway.models import PaymentInput, PaymentPlan
 from tollway.payments.funds import SenderFunds
-from tollway.payments.sender import SenderLimits, TicketSender, check_params, tickets_needed
+from tollway.payments.sender import (
+    SenderLimits,
+    TicketSender,
+    check_params,
+    credit_seconds,
+    tickets_needed,
+)
 from tollway.payments.spend import SpendLedger
 from tollway.payments.wire import Price, TicketParams
 
@@ -40,8 +47,13 @@ class PaymentActivities:
         price = Price(
             price_per_unit=candidate.price_per_unit, pixels_per_unit=candidate.pixels_per_unit
         )
-        balance = self._ledger.trusted_balance(
-            candidate.address, request.capability, candidate.balance_wei
+        balance = self._ledger.reserve(
+            request.job_id,
+            candidate.address,
+            request.capability,
+            candidate.balance_wei,
+            price.cost(credit_seconds(request.timeout_seconds)),
+            ttl_seconds=request.timeout_seconds + 60,
         )
         try:
             params = TicketParams.from_json(candidate.ticket_params)
@@ -52,6 +64,7 @@ class PaymentActivities:
             if self._funds is not None:
                 await self._funds.check(params)
         except TollwayError as exc:
+            self._ledger.release(request.job_id)
             raise to_application_error(exc) from exc
         batch = self._sender.batch(params, price, count)
         self._ledger.paid(candidate.address, request.capability, batch.ev_wei)

@@ -73,13 +73,18 @@ def check_params(params: TicketParams, count: int, limits: SenderLimits) -> None
         raise UnacceptableTicketParams("refusing ticket params: " + "; ".join(problems))
 
 
+def credit_seconds(timeout_seconds: int) -> int:
+    """Seconds of credit a job needs: its timeout, and at least the orchestrator's minimum."""
+    return max(timeout_seconds, MIN_CREDIT_SECONDS)
+
+
 def tickets_needed(
     price: Price, timeout_seconds: int, balance_wei: int, params: TicketParams
 ) -> int:
     """Tickets to buy so credit covers the job (and at least the orchestrator's minimum)."""
     if price.price_per_unit <= 0 or params.win_prob == 0 or params.face_value == 0:
         return 0
-    required = price.cost(max(timeout_seconds, MIN_CREDIT_SECONDS))
+    required = price.cost(credit_seconds(timeout_seconds))
     shortfall = required - balance_wei
     if shortfall <= 0:
         return 0
@@ -88,7 +93,7 @@ def tickets_needed(
     if count > MAX_TICKETS_PER_PAYMENT:
         raise UnacceptableTicketParams(
             f"ticket EV too small: {MAX_TICKETS_PER_PAYMENT} tickets cannot buy "
-            f"{max(timeout_seconds, MIN_CREDIT_SECONDS)} s at {price.price_per_unit} wei/s"
+            f"{credit_seconds(timeout_seconds)} s at {price.price_per_unit} wei/s"
         )
     return count
 

@@ -1,10 +1,13 @@
-"""The gateway's money records: what each job cost (idempotent by job id), and a mirror of the
-credit it holds with each orchestrator, so a reported balance is never trusted beyond it."""
+"""The gateway's money records: what each job cost (idempotent by job id), a mirror of the
+credit it holds with each orchestrator, so a reported balance is never trusted beyond it, and
+the credit its in-flight jobs hold there, so concurrent jobs do not count the same credit twice
+(the orchestrator admits a job only on credit its other running jobs do not hold)."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 from tollway.models import SettleInput
@@ -21,6 +24,10 @@ class SpendLedger:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS credit_mirror (orchestrator TEXT, capability TEXT, "
             "wei TEXT NOT NULL, PRIMARY KEY (orchestrator, capability))"
+        )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS reservations (job_id TEXT PRIMARY KEY, orchestrator TEXT, "
+            "capability TEXT, wei TEXT NOT NULL, expires_at REAL)"
         )
         self._lock = threading.Lock()
 
@@ -41,7 +48,46 @@ class SpendLedger:
     def trusted_balance(self, orchestrator: str, capability: str, reported: int) -> int:
         """The orchestrator's reported credit, never more than what we paid minus what we used."""
         with self._lock:
-            return max(0, min(reported, self._mirror(orchestrator, capability)))
+            return self._trusted(orchestrator, capability, reported)
+
+    def _trusted(self, orchestrator: str, capability: str, reported: int) -> int:
+        return max(0, min(reported, self._mirror(orchestrator, capability)))
+
+    def reserve(
+        self,
+        job_id: str,
+        orchestrator: str,
+        capability: str,
+        reported: int,
+        required: int,
+        ttl_seconds: float,
+    ) -> int:
+        """Hold `required` wei of credit with `orchestrator` for this job (replacing the job's
+        earlier hold) and return how much of it credit already covers: the trusted balance less
+        what the gateway's other in-flight jobs hold there. Holds lapse after `ttl_seconds`."""
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM reservations WHERE expires_at < ?", (now,))
+            held = sum(
+                int(row[0])
+                for row in self._db.execute(
+                    "SELECT wei FROM reservations WHERE orchestrator = ? AND capability = ? "
+                    "AND job_id != ?",
+                    (orchestrator, capability, job_id),
+                )
+            )
+            trusted = self._trusted(orchestrator, capability, reported)
+            self._db.execute(
+                "INSERT OR REPLACE INTO reservations VALUES (?, ?, ?, ?, ?)",
+                (job_id, orchestrator, capability, str(required), now + ttl_seconds),
+            )
+            self._db.execute("COMMIT")
+            return max(0, trusted - held)
+
+    def release(self, job_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM reservations WHERE job_id = ?", (job_id,))
 
     def paid(self, orchestrator: str, capability: str, ev_wei: int) -> None:
         with self._lock:

@@ -10,7 +10,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import httpx
@@ -63,10 +63,18 @@ class Ports:
     orchestrator_worker_metrics: int = 8936
     gpu_worker_metrics: int = 8937
     gateway_worker_metrics: int = 9936
+    # Fixed rather than left to Temporal: its random picks could take a port chosen above.
+    temporal_http: int = 7243
+    temporal_metrics: int = 7244
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(*(free_port() for _ in range(8)))
+        chosen: list[int] = []
+        while len(chosen) < len(fields(cls)):
+            port = free_port()
+            if port not in chosen:
+                chosen.append(port)
+        return cls(*chosen)
 
 
 class Launcher:
@@ -141,31 +149,7 @@ def _bring_up(
     extra_orchestrators: tuple[str, ...],
 ) -> StackState:
     console.print(f"[bold]tollway up[/] (stack {stack_id}, state in {directory})")
-    launcher.spawn(
-        "temporal",
-        [
-            venv_binary("temporal"), "server", "start-dev",
-            "--ip", "127.0.0.1", "--port", str(ports.temporal),
-            "--ui-ip", "127.0.0.1", "--ui-port", str(ports.temporal_ui),
-            "--db-filename", str(directory / "temporal.db"),
-            "--namespace", "gateway", "--namespace", ORCHESTRATOR_NAMESPACE,
-            "--log-level", "warn",
-        ],
-        lambda: processes.port_open(ports.temporal) and processes.port_open(ports.temporal_ui),
-    )  # fmt: skip
-    rpc = f"http://127.0.0.1:{ports.chain}"
-    # anvil automines while we deploy and fund, then produces a block every second.
-    launcher.spawn(
-        "anvil",
-        [
-            anvil_binary(), "--host", "127.0.0.1", "--port", str(ports.chain),
-            "--chain-id", "1337", "--number", str(DEVNET_GENESIS_BLOCK),
-            # Dumped on SIGTERM: the chain can be stopped and restarted where it was.
-            "--dump-state", str(directory / "chain-state.json"),
-        ],
-        lambda: processes.port_open(ports.chain),
-    )  # fmt: skip
-    launcher.wait()
+    rpc = start_temporal_and_chain(launcher, directory, ports, DEVNET_GENESIS_BLOCK)
 
     deployer = dev_account_key(0)
     contracts = deploy_devnet(rpc, deployer, round_length=DEVNET_ROUND_LENGTH)
@@ -173,20 +157,20 @@ def _bring_up(
         f"  [green]✓[/] devnet contracts      Controller {contracts.controller}, "
         f"TicketBroker {contracts.ticket_broker}, BondingManager {contracts.bonding_manager}"
     )
-    gateway_key = KeySettings(
-        keystore=directory / "gateway" / "keystore.json",
-        password_file=directory / "gateway" / "keystore.password",
-    )
-    orchestrator_key = KeySettings(
-        keystore=directory / "orchestrator" / "keystore.json",
-        password_file=directory / "orchestrator" / "keystore.password",
-    )
+    gateway_key = role_key(directory, "gateway")
+    orchestrator_key = role_key(directory, "orchestrator")
     gateway_address = create_keystore(gateway_key)
     orchestrator_address = create_keystore(orchestrator_key)
     orchestrator_url = f"http://127.0.0.1:{ports.orchestrator}"
     gateway_url = f"http://127.0.0.1:{ports.gateway}"
     active_round = asyncio.run(
-        _fund(rpc, contracts, deployer, gateway_key, orchestrator_key, orchestrator_url)
+        fund_market(
+            rpc,
+            contracts,
+            deployer,
+            gateway_key,
+            [(orchestrator_key, orchestrator_url, DEVNET_ORCHESTRATOR_STAKE)],
+        )
     )
     Web3(Web3.HTTPProvider(rpc)).provider.make_request(RPCEndpoint("evm_setIntervalMining"), [1])
     console.print(
@@ -223,6 +207,7 @@ def _bring_up(
             data_dir=directory / "gateway",
             key=gateway_key,
             orchestrators=[orchestrator_url, *extra_orchestrators],
+            discover_from_chain=True,
             chain=chain,
             temporal_address=temporal,
             api_key_sha256=[hashlib.sha256(api_key.encode()).hexdigest()],
@@ -299,32 +284,67 @@ def _bring_up(
     return state
 
 
-async def _fund(
+def role_key(directory: Path, role: str) -> KeySettings:
+    """Where a role's keystore and its password file live in a stack directory."""
+    return KeySettings(
+        keystore=directory / role / "keystore.json",
+        password_file=directory / role / "keystore.password",
+    )
+
+
+def start_temporal_and_chain(
+    launcher: Launcher, directory: Path, ports: Ports, genesis_block: int
+) -> str:
+    """Start the Temporal dev server (both namespaces) and anvil; returns the chain's RPC URL."""
+    launcher.spawn(
+        "temporal",
+        [
+            venv_binary("temporal"), "server", "start-dev",
+            "--ip", "127.0.0.1", "--port", str(ports.temporal),
+            "--ui-ip", "127.0.0.1", "--ui-port", str(ports.temporal_ui),
+            "--http-port", str(ports.temporal_http), "--metrics-port", str(ports.temporal_metrics),
+            "--db-filename", str(directory / "temporal.db"),
+            "--namespace", "gateway", "--namespace", ORCHESTRATOR_NAMESPACE,
+            "--log-level", "warn",
+        ],
+        lambda: processes.port_open(ports.temporal) and processes.port_open(ports.temporal_ui),
+    )  # fmt: skip
+    # anvil automines while we deploy and fund, then produces a block every second.
+    launcher.spawn(
+        "anvil",
+        [
+            anvil_binary(), "--host", "127.0.0.1", "--port", str(ports.chain),
+            "--chain-id", "1337", "--number", str(genesis_block),
+            # Dumped on SIGTERM: the chain can be stopped and restarted where it was.
+            "--dump-state", str(directory / "chain-state.json"),
+        ],
+        lambda: processes.port_open(ports.chain),
+    )  # fmt: skip
+    launcher.wait()
+    return f"http://127.0.0.1:{ports.chain}"
+
+
+async def fund_market(
     rpc: str,
     contracts: DevnetContracts,
     deployer: bytes,
     gateway_key: KeySettings,
-    orchestrator_key: KeySettings,
-    orchestrator_url: str,
+    orchestrators: list[tuple[KeySettings, str, int]],
 ) -> int:
-    """Fund both accounts, the gateway's deposit and reserve, and make the orchestrator an active
-    transcoder (winning tickets credit fees only to registered transcoders, and only active ones
-    share a sender's reserve). Returns the round from which it is active."""
+    """Fund the gateway (100 ETH, a 10 ETH deposit and a 10 ETH reserve) and each orchestrator
+    (key, service URI, LPT stake): 100 ETH, then bonded and active. Winning tickets credit fees
+    only to registered transcoders, and only active ones share a sender's reserve. Returns the
+    round from which they are active."""
     from tollway.payments.keys import load_key
 
     gateway, gateway_address = load_key(gateway_key)
-    orchestrator, orchestrator_address = load_key(orchestrator_key)
     async with ChainClient(rpc, contracts) as chain:
         await chain.transfer(deployer, gateway_address, 100 * ETH)
-        await chain.transfer(deployer, orchestrator_address, 100 * ETH)
         await chain.fund_deposit_and_reserve(gateway, 10 * ETH, 10 * ETH)
-        await activate_orchestrator(
-            chain,
-            deployer,
-            orchestrator,
-            stake=DEVNET_ORCHESTRATOR_STAKE,
-            service_uri=orchestrator_url,
-        )
+        for key_settings, service_uri, stake in orchestrators:
+            key, address = load_key(key_settings)
+            await chain.transfer(deployer, address, 100 * ETH)
+            await activate_orchestrator(chain, deployer, key, stake=stake, service_uri=service_uri)
         return await chain.current_round()
 
 

@@ -1,8 +1,11 @@
-"""Gateway worker: JobWorkflow and its discover/pay/dispatch/settle activities."""
+"""Gateway worker: JobWorkflow and its discover/pay/dispatch/settle activities, and the
+NetworkSnapshotWorkflow that keeps the market view fresh (started here if not running)."""
 
 from __future__ import annotations
 
 import httpx
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
 from tollway.activities.discovery import DiscoveryActivities
@@ -10,8 +13,12 @@ from tollway.activities.dispatch import DispatchActivities
 from tollway.activities.payment import PaymentActivities
 from tollway.activities.settlement import SettlementActivities
 from tollway.artifacts import ArtifactStore
+from tollway.chain.client import ChainClient
 from tollway.chain.connect import chain_client
 from tollway.config import GatewaySettings
+from tollway.market.snapshot import NetworkRefresher
+from tollway.market.sources import ChainSource, Source, StaticSource, WebhookSource
+from tollway.market.store import open_market_store
 from tollway.payments.funds import SenderFunds
 from tollway.payments.keys import load_key
 from tollway.payments.sender import NonceStore, SenderLimits, TicketSender
@@ -19,6 +26,34 @@ from tollway.payments.spend import SpendLedger
 from tollway.temporal import connect
 from tollway.workers.run import run_until_signalled, serve_metrics
 from tollway.workflows.job import JobWorkflow
+from tollway.workflows.network import (
+    NETWORK_SNAPSHOT_WORKFLOW_ID,
+    NetworkSnapshotInput,
+    NetworkSnapshotWorkflow,
+)
+
+
+def discovery_sources(
+    settings: GatewaySettings, http: httpx.AsyncClient, chain: ChainClient | None
+) -> list[Source]:
+    sources: list[Source] = [StaticSource(settings.orchestrators)]
+    if settings.orchestrator_webhook_url:
+        sources.append(WebhookSource(http, settings.orchestrator_webhook_url))
+    if settings.discover_from_chain:
+        if chain is None:
+            raise ValueError("discover_from_chain needs the gateway's `chain` settings")
+        sources.append(ChainSource(chain))
+    return sources
+
+
+async def start_network_snapshot(client: Client, settings: GatewaySettings) -> None:
+    await client.start_workflow(
+        NetworkSnapshotWorkflow.run,
+        NetworkSnapshotInput(interval_seconds=settings.network_refresh_seconds),
+        id=NETWORK_SNAPSHOT_WORKFLOW_ID,
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
 
 
 async def run(settings: GatewaySettings) -> None:
@@ -35,19 +70,32 @@ async def run(settings: GatewaySettings) -> None:
     )
     chain = chain_client(settings.chain) if settings.chain else None
     funds = SenderFunds(chain, address, settings.deposit_multiplier) if chain else None
+    market = open_market_store(settings)
     async with httpx.AsyncClient() as http:
+        refresher = NetworkRefresher(
+            http, market, discovery_sources(settings, http, chain), settings.token_timeout_seconds
+        )
         discovery = DiscoveryActivities(
-            http, key, address, settings.orchestrators, settings.token_timeout_seconds
+            http,
+            key,
+            address,
+            market,
+            refresher,
+            settings.token_timeout_seconds,
+            fanout=settings.token_fanout,
+            min_version=settings.min_orchestrator_version,
         )
         worker = Worker(
             client,
             task_queue=settings.task_queue,
-            workflows=[JobWorkflow],
+            workflows=[JobWorkflow, NetworkSnapshotWorkflow],
             activities=[
                 discovery.discover,
+                discovery.refresh_network,
                 PaymentActivities(sender, spend, limits, funds).create_payment,
-                DispatchActivities(http, key, address, artifacts).dispatch,
+                DispatchActivities(http, key, address, artifacts, market, spend).dispatch,
                 SettlementActivities(spend).settle,
             ],
         )
+        await start_network_snapshot(client, settings)
         await run_until_signalled(worker)

@@ -1,11 +1,13 @@
 """JobWorkflow: discover -> select -> pay -> dispatch -> settle, failing over between candidates.
 
 One workflow per job (id = job id or idempotency key). Every step is an activity so the
-Temporal UI shows the job's path: discover and pay are local activities (cheap, ~1 ms of
-overhead each), dispatch a regular one (durable, on any gateway worker). A candidate that
-fails with a transport error or a 5xx is recorded as an attempt and the next one is tried.
-Any other 4xx from an orchestrator (a bad request, or credit it refused) is returned to the
-client as the job's rejected outcome; expired ticket params trigger one fresh discovery. When
+Temporal UI shows the job's path: discover (which also selects) and pay are local activities
+(cheap, ~1 ms of overhead each), dispatch a regular one (durable, on any gateway worker).
+Candidates come ranked by the market's score. One that fails with a transport error or a 5xx
+is recorded as an attempt and the next one is tried, up to the job's `max_attempts`; when the
+list runs out, discovery runs again without the orchestrators already tried (expired ticket
+params: the same orchestrator again, with a fresh token). A 4xx from an orchestrator (a bad
+request, or credit it refused) is returned to the client as the job's rejected outcome. When
 every candidate fails, the job fails with `AllOrchestratorsFailed` listing each attempt (never an
 empty success).
 """
@@ -35,10 +37,10 @@ with workflow.unsafe.imports_passed_through():
         PaymentPlan,
         SettleInput,
     )
-    from tollway.selection import orchestrator_filter, rank_candidates
+    from tollway.selection import orchestrator_filter
 
 ONE_TRY = RetryPolicy(maximum_attempts=1)
-DISCOVERY_ROUNDS = 2
+DISCOVERY_ROUNDS = 3
 PARAMS_EXPIRED = "ticket params expired"
 QUICK_RETRIES = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(milliseconds=200))
 
@@ -67,33 +69,36 @@ class JobWorkflow:
             include, exclude = orchestrator_filter(spec.parameters)
         except BadJobHeader as exc:
             raise ApplicationError(exc.message, type="BadJobHeader", non_retryable=True) from exc
-        tried_any = False
+        tried: list[str] = []
+        dispatches = 0
         for _ in range(DISCOVERY_ROUNDS):
-            discovery = await workflow.execute_local_activity(
-                "discover_orchestrators",
-                DiscoverInput(capability=spec.capability, include=include, exclude=exclude),
-                result_type=Discovery,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=QUICK_RETRIES,
+            if dispatches >= spec.max_attempts:
+                break
+            discovery = await self._discover(
+                spec,
+                DiscoverInput(
+                    capability=spec.capability,
+                    include=include,
+                    exclude=[*exclude, *tried],
+                    policy=spec.policy,
+                    max_price_wei_per_second=spec.max_price_wei_per_second,
+                ),
             )
             status.attempts.extend(discovery.failures)
-            candidates, refused = rank_candidates(
-                discovery.candidates, spec.max_price_wei_per_second
-            )
-            status.attempts.extend(refused)
-            tried_any = tried_any or bool(candidates)
-            for candidate in candidates:
+            if not discovery.candidates:
+                break
+            for candidate in discovery.candidates[: spec.max_attempts - dispatches]:
+                dispatches += 1
                 outcome = await self._try(spec, candidate)
                 if outcome is not None:
                     return await self._settle(spec, candidate, outcome)
-            if not any(a.reason.startswith(PARAMS_EXPIRED) for a in status.attempts):
-                break
-            # Ticket params went stale between discovery and payment: fetch fresh tokens once.
+                if not status.attempts[-1].reason.startswith(PARAMS_EXPIRED):
+                    tried.append(candidate.url)
         status.state = JobState.FAILED
-        kind = "AllOrchestratorsFailed" if tried_any else "NoOrchestrator"
+        kind = "AllOrchestratorsFailed" if dispatches else "NoOrchestrator"
         status.error = (
-            f"every orchestrator failed for capability {spec.capability!r}"
-            if tried_any
+            f"every orchestrator tried ({dispatches}) failed for capability {spec.capability!r}"
+            if dispatches
             else f"no orchestrator offers capability {spec.capability!r} with free capacity"
         )
         raise ApplicationError(
@@ -102,6 +107,27 @@ class JobWorkflow:
             type=kind,
             non_retryable=True,
         )
+
+    async def _discover(self, spec: JobSpec, request: DiscoverInput) -> Discovery:
+        try:
+            discovery: Discovery = await workflow.execute_local_activity(
+                "discover_orchestrators",
+                request,
+                result_type=Discovery,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=QUICK_RETRIES,
+            )
+        except ActivityError as err:
+            reason, _ = _reason(err)
+            self._status.state = JobState.FAILED
+            self._status.error = f"discovery failed for capability {spec.capability!r}: {reason}"
+            raise ApplicationError(
+                self._status.error,
+                [a.model_dump() for a in self._status.attempts],
+                type="DiscoveryFailed",
+                non_retryable=True,
+            ) from err
+        return discovery
 
     async def _try(self, spec: JobSpec, candidate: Candidate) -> DispatchOutcome | None:
         status = self._status

@@ -9,10 +9,11 @@ from fastapi import FastAPI
 
 from tollway.api import metrics
 from tollway.api.errors import install_error_handlers
-from tollway.api.gateway.routes import health, jobs, process
+from tollway.api.gateway.routes import health, jobs, market, process
 from tollway.api.gateway.services import GatewayServices
 from tollway.artifacts import ArtifactStore
 from tollway.config import GatewaySettings
+from tollway.market.store import open_market_store
 from tollway.temporal import connect
 
 
@@ -23,6 +24,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             settings=settings,
             temporal=await connect(settings.temporal_address, settings.namespace),
             artifacts=ArtifactStore(settings.data_dir / "artifacts"),
+            market=open_market_store(settings),
         )
         yield
 
@@ -30,6 +32,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(jobs.router)
     app.include_router(process.router)
+    app.include_router(market.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     return app

@@ -27,9 +27,17 @@ def current_tenant(
     if scheme.lower() != "bearer" or not key:
         raise Unauthorized("send the API key as `Authorization: Bearer <key>`")
     digest = hashlib.sha256(key.encode()).hexdigest()
-    if not any(hmac.compare_digest(digest, known) for known in services.settings.api_key_sha256):
+    settings = services.settings
+    keys = [("default", known) for known in settings.api_key_sha256] + [
+        (name, known)
+        for name, tenant in settings.tenants.items()
+        for known in tenant.api_key_sha256
+    ]
+    # Compare against every key so the time taken does not say which tenant came close.
+    matches = [name for name, known in keys if hmac.compare_digest(digest, known)]
+    if not matches:
         raise Unauthorized("unknown API key")
-    return "default"
+    return matches[0]
 
 
 Tenant = Annotated[str, Depends(current_tenant)]

@@ -13,6 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from tollway.artifacts import ArtifactStore
 from tollway.config import GatewaySettings
 from tollway.errors import ERROR_TYPES, JobStillRunning, NotFound, TollwayError
+from tollway.market.store import MarketStore
 from tollway.models import Attempt, JobSpec, JobState, JobStatus
 
 
@@ -21,11 +22,27 @@ class GatewayServices:
     settings: GatewaySettings
     temporal: Client
     artifacts: ArtifactStore
+    market: MarketStore
 
-    def price_cap(self, requested: int | None) -> int:
-        """The job's price cap, never above the gateway's own."""
-        cap = self.settings.max_price_wei_per_second
-        return cap if requested is None else min(requested, cap)
+    def price_cap(self, capability: str, tenant: str, requested: int | None = None) -> int:
+        """The job's price cap in wei per second: the lowest of the job's, the tenant's (for
+        this capability or "*"), the capability's and the gateway's."""
+        settings = self.settings
+        caps = [settings.max_price_wei_per_second]
+        if capability in settings.capability_max_price_wei_per_second:
+            caps.append(settings.capability_max_price_wei_per_second[capability])
+        tenant_caps = (
+            settings.tenants[tenant].max_price_wei_per_second if tenant in settings.tenants else {}
+        )
+        caps += [tenant_caps[key] for key in (capability, "*") if key in tenant_caps]
+        if requested is not None:
+            caps.append(requested)
+        return min(caps)
+
+    def policy(self, tenant: str, requested: str | None = None) -> str:
+        """The job's selection policy: its own, else its tenant's, else the gateway's."""
+        own = self.settings.tenants[tenant].policy if tenant in self.settings.tenants else None
+        return requested or own or self.settings.selection_policy
 
     async def start_job(self, spec: JobSpec) -> None:
         """Start the job's workflow; a job id seen before (running or finished) is that job."""

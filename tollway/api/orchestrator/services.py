@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 from temporalio.client import Client
@@ -28,16 +29,22 @@ def redemption_workflow_id(recipient: str) -> str:
     return f"redemption-{recipient}"
 
 
+REDEMPTION_QUERY_TIMEOUT = timedelta(seconds=1)
+_last_waiting: dict[str, list[str]] = {}
+"""The redemption workflow's queued and pending tickets when it last answered, per recipient."""
+
+
 async def pending_face_value(temporal: Client, ledger: Ledger, address: str, sender: str) -> int:
     """Face value of `sender`'s winning tickets not redeemed yet: queued or in flight in the
-    redemption workflow, or not yet handed to it."""
+    redemption workflow, or not yet handed to it. A query waits for a worker, so while the
+    orchestrator worker is down this answers within a second from the last list it gave."""
     handle = temporal.get_workflow_handle(redemption_workflow_id(address))
     try:
-        status = await handle.query("status")
-        waiting = [*status["queued"], *status["pending"]]
+        status = await handle.query("status", rpc_timeout=REDEMPTION_QUERY_TIMEOUT)
+        _last_waiting[address] = [*status["queued"], *status["pending"]]
     except RPCError:
-        waiting = []
-    waiting += [ticket_hash for ticket_hash, _ in ledger.pending_winners()]
+        pass
+    waiting = _last_waiting.get(address, []) + [h for h, _ in ledger.pending_winners()]
     tickets = [WinningTicket.model_validate_json(body) for body in ledger.winners(waiting)]
     return sum(t.face_value for t in tickets if t.sender == sender)
 

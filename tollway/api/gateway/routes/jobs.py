@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from tollway.api.body import parse_json_body, read_body
 from tollway.api.gateway.deps import Services, Tenant
+from tollway.config import SelectionPolicy
 from tollway.errors import BadRequest, NotFound
 from tollway.models import JobSpec, JobState, JobStatus
 from tollway.selection import orchestrator_filter
@@ -31,6 +32,8 @@ class JobSubmission(BaseModel):
     content_type: str | None = None
     timeout_seconds: int = Field(default=60, gt=0, le=3600)
     max_price_wei_per_second: int | None = Field(default=None, ge=0)
+    policy: SelectionPolicy | None = None
+    max_attempts: int | None = Field(default=None, ge=1, le=20)
     idempotency_key: str | None = None
     parameters: dict[str, Any] = {}
 
@@ -79,7 +82,11 @@ async def submit_job(
             input_artifact=services.artifacts.put(data),
             content_type=content_type,
             timeout_seconds=submission.timeout_seconds,
-            max_price_wei_per_second=services.price_cap(submission.max_price_wei_per_second),
+            max_price_wei_per_second=services.price_cap(
+                submission.capability, tenant, submission.max_price_wei_per_second
+            ),
+            policy=services.policy(tenant, submission.policy),
+            max_attempts=submission.max_attempts or services.settings.max_dispatch_attempts,
             parameters=parameters,
             tenant=tenant,
         )

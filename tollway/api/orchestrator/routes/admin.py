@@ -8,7 +8,8 @@ from fastapi import APIRouter
 from temporalio.service import RPCError
 
 from tollway.api.orchestrator.deps import Services
-from tollway.api.orchestrator.services import redemption_workflow_id
+from tollway.api.orchestrator.services import REDEMPTION_QUERY_TIMEOUT, redemption_workflow_id
+from tollway.market.info import CapabilityOffer, OrchestratorInfo, tollway_version
 
 router = APIRouter()
 
@@ -33,6 +34,32 @@ async def orchestrator(services: Services) -> dict[str, Any]:
     }
 
 
+@router.get("/v1/info")
+async def info(services: Services) -> OrchestratorInfo:
+    """What gateways rank this orchestrator by: capabilities with prices and free capacity,
+    hardware, version and region (stake they read from the chain, not from here)."""
+    registry = services.registry
+    settings = services.settings
+    return OrchestratorInfo(
+        address=services.address,
+        service_addr=settings.service_addr,
+        version=tollway_version(),
+        region=settings.region,
+        hardware=settings.hardware,
+        capabilities=[
+            CapabilityOffer(
+                name=name,
+                description=registry.get(name).description,
+                price_wei=registry.get(name).price_wei_per_second,
+                unit="second",
+                capacity=registry.get(name).capacity,
+                available=registry.available(name),
+            )
+            for name in registry.names()
+        ],
+    )
+
+
 @router.get("/v1/capabilities")
 async def capabilities(services: Services) -> dict[str, Any]:
     registry = services.registry
@@ -53,7 +80,7 @@ async def capabilities(services: Services) -> dict[str, Any]:
 async def redemptions(services: Services) -> dict[str, Any]:
     handle = services.temporal.get_workflow_handle(redemption_workflow_id(services.address))
     try:
-        status = await handle.query("status")
+        status = await handle.query("status", rpc_timeout=REDEMPTION_QUERY_TIMEOUT)
     except RPCError:
         return {"recipient": services.address, "queued": [], "redeemed": {}, "failed": {}}
     return dict(status)

@@ -1,0 +1,216 @@
+"""A messy market on one machine: a Temporal dev server, anvil with our contracts, several
+orchestrators (API and worker processes, each its own task queue) with different prices whose
+BYOC workers are fast, slow or flaky, one that is registered on-chain but dead, and a gateway
+that finds them all through the chain.
+
+Used by tests/e2e/test_marketplace.py and bench/selection.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from web3 import Web3
+from web3.types import RPCEndpoint
+
+from tollway.chain.anvil import dev_account_key
+from tollway.chain.deploy import deploy_devnet
+from tollway.config import ChainSettings, GatewaySettings, OrchestratorSettings
+from tollway.netutil import free_port
+from tollway.payments.keys import create_keystore
+from tollway.stack import processes
+from tollway.stack.up import (
+    Launcher,
+    Ports,
+    fund_market,
+    role_key,
+    start_temporal_and_chain,
+)
+
+ROUND_LENGTH = 1_000
+"""Blocks per round: short enough to activate each orchestrator quickly by mining, long enough
+(about 16 minutes at a block a second) that no round rolls over during a run."""
+STAKE = 1_000 * 10**18
+WORKER = Path(__file__).with_name("faulty_worker.py")
+
+
+@dataclass(frozen=True)
+class Seller:
+    name: str
+    price_wei_per_second: int
+    delay_ms: int = 0
+    fail_every: int = 0
+    dead: bool = False
+    capacity: int = 8
+
+
+@dataclass
+class RunningMarket:
+    gateway_url: str
+    api_key: str
+    urls: dict[str, str]
+    """Seller name -> orchestrator URL."""
+    launcher: Launcher
+
+    def stop(self) -> None:
+        self.launcher.stop_all()
+
+
+def bring_up_market(
+    directory: Path, sellers: list[Seller], console: Console, **gateway: object
+) -> RunningMarket:
+    """Start everything in `directory`; extra keyword arguments are GatewaySettings fields."""
+    (directory / "logs").mkdir(parents=True, exist_ok=True)
+    launcher = Launcher(directory, console)
+    try:
+        return _bring_up(directory, sellers, console, launcher, gateway)
+    except BaseException:
+        launcher.stop_all()
+        raise
+
+
+def _bring_up(
+    directory: Path,
+    sellers: list[Seller],
+    console: Console,
+    launcher: Launcher,
+    gateway: dict[str, object],
+) -> RunningMarket:
+    ports = Ports.free()
+    rpc = start_temporal_and_chain(launcher, directory, ports, ROUND_LENGTH - 10)
+    deployer = dev_account_key(0)
+    contracts = deploy_devnet(rpc, deployer, round_length=ROUND_LENGTH)
+    gateway_key = role_key(directory, "gateway")
+    create_keystore(gateway_key)
+    urls = {s.name: f"http://127.0.0.1:{free_port()}" for s in sellers}
+    keys = {s.name: role_key(directory, f"orchestrator-{s.name}") for s in sellers}
+    for key in keys.values():
+        create_keystore(key)
+    asyncio.run(
+        fund_market(
+            rpc,
+            contracts,
+            deployer,
+            gateway_key,
+            [(keys[s.name], urls[s.name], STAKE) for s in sellers],
+        )
+    )
+    Web3(Web3.HTTPProvider(rpc)).provider.make_request(RPCEndpoint("evm_setIntervalMining"), [1])
+    chain = ChainSettings(
+        rpc_url=rpc, ticket_broker=contracts.ticket_broker, rounds_manager=contracts.rounds_manager
+    )
+    temporal = f"127.0.0.1:{ports.temporal}"
+    secret = secrets.token_urlsafe(24)
+    workers: dict[str, str] = {}
+    for seller in sellers:
+        if seller.dead:
+            continue
+        face_value = seller.price_wei_per_second * 60
+        settings = OrchestratorSettings(
+            port=int(urls[seller.name].rsplit(":", 1)[1]),
+            service_addr=urls[seller.name],
+            secret=secret,
+            data_dir=directory / f"orchestrator-{seller.name}",
+            key=keys[seller.name],
+            chain=chain,
+            temporal_address=temporal,
+            ticket_ev_wei=face_value,
+            ticket_face_value_wei=face_value,
+            params_expiration_blocks=10,
+            region=seller.name,
+            task_queue=f"tollway-orchestrator-{seller.name}",
+            worker_metrics_port=free_port(),
+            initialize_rounds=False,
+        )
+        config = _write(directory / f"orchestrator-{seller.name}.json", settings.model_dump_json())
+        launcher.role(
+            f"orchestrator-{seller.name}", "orchestrator", "api",
+            config=config, health=f"{urls[seller.name]}/healthz",
+        )  # fmt: skip
+        launcher.role(
+            f"orchestrator-worker-{seller.name}", "orchestrator", "worker",
+            config=config, health=f"http://127.0.0.1:{settings.worker_metrics_port}/metrics",
+        )  # fmt: skip
+        worker_port = free_port()
+        workers[seller.name] = f"http://127.0.0.1:{worker_port}"
+        launcher.spawn(
+            f"worker-{seller.name}",
+            [
+                sys.executable, str(WORKER), "--port", str(worker_port),
+                "--delay-ms", str(seller.delay_ms), "--fail-every", str(seller.fail_every),
+            ],
+            lambda port=worker_port: processes.port_open(port),  # type: ignore[misc]
+        )  # fmt: skip
+
+    api_key = "tw_" + secrets.token_urlsafe(24)
+    top_price = max(s.price_wei_per_second for s in sellers)
+    gateway_settings = GatewaySettings.model_validate(
+        {
+            "port": ports.gateway,
+            "data_dir": directory / "gateway",
+            "key": gateway_key,
+            "discover_from_chain": True,
+            "chain": chain,
+            "temporal_address": temporal,
+            "api_key_sha256": [hashlib.sha256(api_key.encode()).hexdigest()],
+            "worker_metrics_port": ports.gateway_worker_metrics,
+            "max_ticket_ev_wei": top_price * 60,
+            "max_total_ev_wei": 1000 * top_price * 60,
+            **gateway,
+        }
+    )
+    gateway_url = f"http://127.0.0.1:{ports.gateway}"
+    config = _write(directory / "gateway.json", gateway_settings.model_dump_json())
+    launcher.role("gateway-api", "gateway", "api", config=config, health=f"{gateway_url}/healthz")
+    launcher.role(
+        "gateway-worker", "gateway", "worker",
+        config=config, health=f"http://127.0.0.1:{ports.gateway_worker_metrics}/metrics",
+    )  # fmt: skip
+    launcher.wait()
+
+    for seller in sellers:
+        if not seller.dead:
+            _register(urls[seller.name], secret, seller, workers[seller.name])
+    live = {urls[s.name] for s in sellers if not s.dead}
+    processes.wait_until(
+        lambda: _offered(gateway_url, "echo") >= live, "the gateway's market view", timeout=60
+    )
+    console.print(f"  [green]✓[/] market of {len(sellers)} orchestrators, gateway {gateway_url}")
+    return RunningMarket(gateway_url, api_key, urls, launcher)
+
+
+def _register(orchestrator: str, secret: str, seller: Seller, worker: str) -> None:
+    answer = httpx.post(
+        f"{orchestrator}/capability/register",
+        headers={"Authorization": secret},
+        json={
+            "name": "echo",
+            "url": worker,
+            "capacity": seller.capacity,
+            "price_per_unit": seller.price_wei_per_second,
+        },
+    )
+    answer.raise_for_status()
+
+
+def _offered(gateway_url: str, capability: str) -> set[str]:
+    """Orchestrators the gateway's network snapshot lists as offering `capability`."""
+    try:
+        view = httpx.get(f"{gateway_url}/v1/marketplace", timeout=5).json()
+    except (httpx.HTTPError, ValueError):
+        return set()
+    offers = view["capabilities"].get(capability, {}).get("offers", [])
+    return {offer["orchestrator"] for offer in offers}
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    path.chmod(0o600)
+    return path

@@ -1,0 +1,71 @@
+"""Which tenant a key belongs to, and a job's price cap and selection policy from the job, its
+tenant, its capability and the gateway."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from tollway.api.gateway.deps import current_tenant
+from tollway.api.gateway.services import GatewayServices
+from tollway.config import GatewaySettings, KeySettings, TenantSettings
+from tollway.errors import Unauthorized
+
+
+def sha(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def services(tmp_path: Path, **fields: Any) -> GatewayServices:
+    settings = GatewaySettings(
+        key=KeySettings(keystore=tmp_path / "k.json", password_file=tmp_path / "p"),
+        max_price_wei_per_second=1_000,
+        **fields,
+    )
+    # Only settings are read by these methods; Temporal, artifacts and market are not touched.
+    return GatewayServices(settings, cast(Any, None), cast(Any, None), cast(Any, None))
+
+
+def test_keys_map_to_their_tenant(tmp_path: Path) -> None:
+    gateway = services(
+        tmp_path,
+        api_key_sha256=[sha("k-default")],
+        tenants={"acme": TenantSettings(api_key_sha256=[sha("k-acme")])},
+    )
+    assert current_tenant(gateway, "Bearer k-default") == "default"
+    assert current_tenant(gateway, "Bearer k-acme") == "acme"
+    for bad in ("Bearer nope", "k-acme", None, "Basic k-acme"):
+        with pytest.raises(Unauthorized):
+            current_tenant(gateway, bad)
+
+
+def test_price_cap_is_the_lowest_that_applies(tmp_path: Path) -> None:
+    gateway = services(
+        tmp_path,
+        capability_max_price_wei_per_second={"llm": 500},
+        tenants={
+            "acme": TenantSettings(max_price_wei_per_second={"*": 800, "echo": 300}),
+            "big": TenantSettings(max_price_wei_per_second={"*": 5_000}),
+        },
+    )
+    assert gateway.price_cap("echo", "default") == 1_000
+    assert gateway.price_cap("llm", "default") == 500
+    assert gateway.price_cap("echo", "acme") == 300
+    assert gateway.price_cap("other", "acme") == 800
+    assert gateway.price_cap("other", "big") == 1_000  # never above the gateway's own
+    assert gateway.price_cap("echo", "acme", requested=100) == 100
+    assert gateway.price_cap("echo", "acme", requested=10**9) == 300
+
+
+def test_policy_from_job_then_tenant_then_gateway(tmp_path: Path) -> None:
+    gateway = services(
+        tmp_path,
+        selection_policy="cheapest",
+        tenants={"acme": TenantSettings(policy="fastest")},
+    )
+    assert gateway.policy("default") == "cheapest"
+    assert gateway.policy("acme") == "fastest"
+    assert gateway.policy("acme", "balanced") == "balanced"

@@ -1,0 +1,2 @@
+"""The gateway's view of the market: who offers what (sources, snapshot), how well they serve
+(performance, circuit breakers, kept in a sqlite store) and whom to try for a job (scoring)."""

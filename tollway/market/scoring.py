@@ -1,0 +1,192 @@
+"""Whom to ask for a job: filter the market, score what is left, draw an order at random.
+
+Filters, each refusal recorded with its reason: the capability must be offered (or the
+orchestrator's offer unknown: it may be a plain go-livepeer node, whose token will tell), the
+URL must pass the job's include/exclude lists, its circuit breaker must be closed, its version
+at least the configured minimum, and its advertised price within the job's cap. Suspended
+orchestrators (breaker open) are used only when nobody else is left, as go-livepeer does, so a
+lone orchestrator that just recovered is not refused for its whole cool-down.
+
+Score, in [0, 1]: success² x (the policy's weighted mean of price, latency and stake), where
+- price:   cheapest advertised price / this price (unknown price: 0.5);
+- latency: lowest observed job latency / this one's EWMA (never measured: 0.8, so newcomers
+  get tried);
+- stake:   this stake / the largest stake (no stake known anywhere: 1 for all);
+- success: the EWMA success rate of real jobs. It multiplies, so that an orchestrator failing
+  half its jobs keeps about a quarter of its score whatever its price.
+The order is a weighted random draw without replacement (Efraimidis-Spirakis: key = u^(1/w))
+with w = score^sharpness, so better orchestrators come first more often but work does not pile
+onto a single one.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from dataclasses import dataclass
+
+from tollway.market.info import version_tuple
+from tollway.market.store import SUCCESS_PRIOR, MarketView
+from tollway.models import Attempt
+
+UNKNOWN_PRICE_SCORE = 0.5
+UNKNOWN_LATENCY_SCORE = 0.8
+MAX_LISTED_REFUSALS = 20
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    price: float
+    latency: float
+    stake: float
+    sharpness: float = 3.0
+
+
+POLICIES = {
+    "cheapest": Policy("cheapest", price=0.8, latency=0.1, stake=0.1),
+    "fastest": Policy("fastest", price=0.1, latency=0.8, stake=0.1),
+    "balanced": Policy("balanced", price=0.45, latency=0.4, stake=0.15),
+}
+
+
+@dataclass(frozen=True)
+class SelectionRequest:
+    capability: str
+    policy: Policy
+    max_price_wei: int | None = None
+    include: frozenset[str] = frozenset()
+    exclude: frozenset[str] = frozenset()
+    min_version: str | None = None
+    fanout: int = 4
+
+
+@dataclass(slots=True)
+class Contender:
+    url: str
+    price_wei: int | None
+    latency_ms: float | None
+    success: float
+    stake: int
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Selection:
+    ranked: list[Contender]
+    """Up to `fanout` contenders, best draw first."""
+    refused: list[Attempt]
+    eligible: int
+    suspended_only: bool = False
+    """Nobody but suspended orchestrators was left, so `ranked` holds those."""
+
+
+def select(
+    view: MarketView, request: SelectionRequest, rng: random.Random, now: float
+) -> Selection:
+    contenders, suspended, refused, not_offering = _eligible(view, request, now)
+    suspended_only = not contenders and bool(suspended)
+    if suspended_only:
+        contenders = suspended
+        refused.append(
+            Attempt(
+                orchestrator=f"{len(suspended)} orchestrators",
+                stage="select",
+                reason="everyone eligible is suspended: asking them anyway",
+            )
+        )
+    if not_offering:
+        refused.append(
+            Attempt(
+                orchestrator=f"{not_offering} orchestrators",
+                stage="select",
+                reason=f"capability {request.capability!r} not offered",
+            )
+        )
+    scored = _score(contenders, request.policy)
+    sharpness = request.policy.sharpness
+    keyed = [
+        (rng.random() ** (1.0 / max(c.score, 1e-6) ** sharpness), i) for i, c in enumerate(scored)
+    ]
+    best = heapq.nlargest(request.fanout, keyed)
+    return Selection([scored[i] for _, i in best], refused, len(scored), suspended_only)
+
+
+def _eligible(
+    view: MarketView, request: SelectionRequest, now: float
+) -> tuple[list[Contender], list[Contender], list[Attempt], int]:
+    """(contenders, suspended contenders, refusals, how many do not offer the capability)"""
+    contenders: list[Contender] = []
+    suspended: list[Contender] = []
+    refused: list[Attempt] = []
+    not_offering = 0
+    minimum = version_tuple(request.min_version) if request.min_version else None
+    capability = request.capability
+
+    def refuse(url: str, reason: str) -> None:
+        if len(refused) < MAX_LISTED_REFUSALS:
+            refused.append(Attempt(orchestrator=url, stage="select", reason=reason))
+
+    for known in view.orchestrators:
+        url = known.url
+        if (request.include and url not in request.include) or url in request.exclude:
+            continue
+        info = known.info
+        price: int | None = None
+        if info is not None:
+            offer = info.offer(capability)
+            if offer is None:
+                not_offering += 1
+                continue
+            price = offer.price_wei
+            if offer.unit != "second":
+                refuse(url, f"priced per {offer.unit}; this gateway caps prices per second")
+                continue
+        if minimum is not None and (info is None or version_tuple(info.version) < minimum):
+            found = info.version if info else "unknown"
+            refuse(url, f"version {found} below the minimum {request.min_version}")
+            continue
+        if (
+            price is not None
+            and request.max_price_wei is not None
+            and price > request.max_price_wei
+        ):
+            refuse(url, f"price {price} wei/s above the job's cap {request.max_price_wei}")
+            continue
+        performance = view.performance.get((url, capability))
+        contender = Contender(
+            url=url,
+            price_wei=price,
+            latency_ms=performance.latency_ms if performance else None,
+            success=performance.success if performance else SUCCESS_PRIOR,
+            stake=known.stake or 0,
+        )
+        breaker = view.breakers.get(url)
+        if breaker is not None and breaker.is_open(now):
+            refuse(
+                url,
+                f"suspended for {breaker.open_until - now:.0f} s more after "
+                f"{breaker.consecutive_failures} failure(s): {breaker.last_reason}",
+            )
+            suspended.append(contender)
+        else:
+            contenders.append(contender)
+    return contenders, suspended, refused, not_offering
+
+
+def _score(contenders: list[Contender], policy: Policy) -> list[Contender]:
+    prices = [c.price_wei for c in contenders if c.price_wei is not None]
+    latencies = [c.latency_ms for c in contenders if c.latency_ms]
+    cheapest = min(prices) if prices else 0
+    fastest = min(latencies) if latencies else 0.0
+    top_stake = max((c.stake for c in contenders), default=0)
+    total_weight = policy.price + policy.latency + policy.stake
+    for c in contenders:
+        price = UNKNOWN_PRICE_SCORE if c.price_wei is None else (cheapest + 1) / (c.price_wei + 1)
+        latency = fastest / c.latency_ms if c.latency_ms else UNKNOWN_LATENCY_SCORE
+        stake = c.stake / top_stake if top_stake else 1.0
+        mean = (
+            policy.price * price + policy.latency * latency + policy.stake * stake
+        ) / total_weight
+        c.score = round(c.success * c.success * mean, 6)
+    return contenders

@@ -1,0 +1,88 @@
+"""Refreshing the network snapshot: every source's URLs, each orchestrator's `/v1/info`.
+
+Run by the long-lived NetworkSnapshotWorkflow (and once inline if a job arrives before the
+first refresh). An orchestrator that does not answer trips its circuit breaker; one without
+`/v1/info` (a go-livepeer node) stays known with no info, and its job tokens tell the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+from pydantic import ValidationError
+
+from tollway import metrics
+from tollway.market.breaker import FailureKind
+from tollway.market.info import OrchestratorInfo
+from tollway.market.sources import Listed, Source, collect, ignored
+from tollway.market.store import KnownOrchestrator, MarketStore
+
+INFO_MAX_BYTES = 1024 * 1024
+CONCURRENT_FETCHES = 32
+
+
+class NetworkRefresher:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        store: MarketStore,
+        sources: list[Source],
+        timeout_seconds: float = 2.0,
+    ) -> None:
+        self._http = http
+        self._store = store
+        self._sources = sources
+        self._timeout = timeout_seconds
+        self._limit = asyncio.Semaphore(CONCURRENT_FETCHES)
+
+    async def refresh(self) -> list[KnownOrchestrator]:
+        listed = await collect(self._sources)
+        known = await asyncio.gather(
+            *(self._known(url, entries) for url, entries in listed.items())
+        )
+        self._store.replace_snapshot(list(known))
+        now = time.time()
+        breakers = self._store.view().breakers
+        metrics.ORCHESTRATORS_KNOWN.set(len(known))
+        metrics.ORCHESTRATORS_SUSPENDED.set(sum(b.is_open(now) for b in breakers.values()))
+        return list(known)
+
+    async def _known(self, url: str, entries: list[Listed]) -> KnownOrchestrator:
+        stakes = [e.stake for e in entries if e.stake is not None]
+        info, error = await self._info(url)
+        return KnownOrchestrator(
+            url=url,
+            sources=tuple(sorted({e.source for e in entries})),
+            info=info,
+            info_error=error,
+            stake=max(stakes) if stakes else None,
+            refreshed_at=time.time(),
+        )
+
+    async def _info(self, url: str) -> tuple[OrchestratorInfo | None, str]:
+        async with self._limit:
+            try:
+                response = await self._http.get(f"{url}/v1/info", timeout=self._timeout)
+            except httpx.HTTPError as exc:
+                reason = f"unreachable: {exc!r}"
+                self._store.record_failure(url, None, FailureKind.UNREACHABLE, reason)
+                metrics.DISCOVERY_ERRORS.labels("info", "unreachable").inc()
+                return None, reason
+        if response.status_code == 404:
+            return None, "no /v1/info: not a tollway orchestrator"
+        if response.status_code != 200:
+            ignored("info", "status", f"{url}/v1/info answered {response.status_code}")
+            return None, f"/v1/info answered {response.status_code}"
+        if len(response.content) > INFO_MAX_BYTES:
+            ignored("info", "too_large", f"{url}/v1/info: {len(response.content)} bytes")
+            return None, "info too large"
+        try:
+            return OrchestratorInfo.model_validate_json(response.content), ""
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3]
+            )
+            ignored("info", "malformed", f"{url}/v1/info: {problems}")
+            return None, f"malformed info: {problems}"[:300]
