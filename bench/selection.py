@@ -18,13 +18,11 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from tests.e2e.market import Seller, bring_up_market
+from tests.e2e.market import FAULTY_MARKET, GWEI, bring_up_market
 from tollway.market.breaker import Breaker
 from tollway.market.info import CapabilityOffer, Gpu, OrchestratorInfo
 from tollway.market.scoring import POLICIES, SelectionRequest, select
 from tollway.market.store import KnownOrchestrator, MarketView, Performance
-
-GWEI = 10**9
 
 
 def synthetic_market(size: int, rng: random.Random) -> MarketView:
@@ -67,7 +65,7 @@ def bench_selection() -> None:
     for size in (100, 1_000):
         view = synthetic_market(size, rng)
         request = SelectionRequest(
-            capability="cap-3", policy=POLICIES["balanced"], max_price_wei=4_000 * GWEI
+            capability="cap-3", policy=POLICIES["balanced"], price_caps={"second": 4_000 * GWEI}
         )
         runs = 2_000 if size == 100 else 500
         timings = []
@@ -83,16 +81,11 @@ def bench_selection() -> None:
 
 
 def bench_faulty_market(jobs: int) -> None:
-    sellers = [
-        Seller("cheap", 1_000 * GWEI),
-        Seller("pricey", 4_000 * GWEI),
-        Seller("slow", 1_500 * GWEI, delay_ms=400),
-        Seller("flaky", 1_000 * GWEI, fail_every=2),
-        Seller("dead", 1_000 * GWEI, dead=True),
-    ]
     console = Console(stderr=True)
     with tempfile.TemporaryDirectory() as directory:
-        market = bring_up_market(Path(directory), sellers, console, network_refresh_seconds=5.0)
+        market = bring_up_market(
+            Path(directory), FAULTY_MARKET, console, network_refresh_seconds=5.0
+        )
         try:
             name_of = {url: name for name, url in market.urls.items()}
             headers = {"Authorization": f"Bearer {market.api_key}"}

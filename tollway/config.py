@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tollway.market.info import Gpu
+from tollway.pricing import PricingSettings
 
 GATEWAY_NAMESPACE = "gateway"
 ORCHESTRATOR_NAMESPACE = "orchestrator"
@@ -77,6 +78,7 @@ class OrchestratorSettings(RoleSettings):
     initialize_rounds: bool = True
     max_body_bytes: int = 64 * MiB
     worker_metrics_port: int | None = None
+    pricing: PricingSettings = PricingSettings()
 
 
 SelectionPolicy = Literal["cheapest", "fastest", "balanced"]
@@ -125,6 +127,10 @@ class GatewaySettings(RoleSettings):
     """For the fiat view of prices in /v1/marketplace."""
     # Spending limits (reference 2.8): what the gateway signs whatever orchestrators ask.
     max_price_wei_per_second: int = 10**15
+    max_price_wei_per_request: int = 10**16
+    max_price_wei_per_frame: int = 10**14
+    require_signed_quotes: bool = False
+    """Refuse tokens without a valid signed quote (plain go-livepeer orchestrators send none)."""
     max_ticket_ev_wei: int = 3_000_000_000_000
     max_total_ev_wei: int = 20_000_000_000_000
     max_face_value_wei: int = 10**17

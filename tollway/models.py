@@ -22,7 +22,8 @@ class JobSpec(BaseModel):
     input_artifact: str
     content_type: str = "application/json"
     timeout_seconds: int = Field(default=60, gt=0, le=3600)
-    max_price_wei_per_second: int | None = None
+    price_caps: dict[str, int] = {}
+    """Most the job pays, in wei per unit, by unit ("second", "request", "frame")."""
     request: str = "{}"
     parameters: str = "{}"
     tenant: str = "default"
@@ -43,6 +44,8 @@ class Candidate(BaseModel):
     balance_wei: int
     ticket_params: dict[str, Any] | None
     """Canonical JSON of the params (None from a free orchestrator)."""
+    unit: str = "second"
+    """What the price buys, from the orchestrator's signed quote (second without one)."""
     score: float = 0.0
     """Its selection score when it was drawn (tollway.market.scoring)."""
 
@@ -59,7 +62,7 @@ class DiscoverInput(BaseModel):
     include: list[str] = []
     exclude: list[str] = []
     policy: str = "balanced"
-    max_price_wei_per_second: int | None = None
+    price_caps: dict[str, int] = {}
 
 
 class Discovery(BaseModel):
@@ -96,6 +99,8 @@ class DispatchOutcome(BaseModel):
     elapsed_seconds: float
     balance_wei: int | None
     metadata: str | None = None
+    units: str | None = None
+    """The orchestrator's `Tollway-Units`: what it billed (frames for frame-priced work)."""
 
 
 class SettleInput(BaseModel):

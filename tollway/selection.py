@@ -7,6 +7,7 @@ the ordering with a scored, weighted-random policy.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from fractions import Fraction
 
 from tollway.errors import BadJobHeader
@@ -36,7 +37,7 @@ def orchestrator_filter(parameters: str) -> tuple[list[str], list[str]]:
     return lists[0], lists[1]
 
 
-def price_per_second(candidate: Candidate) -> Fraction:
+def price_per_unit(candidate: Candidate) -> Fraction:
     return Fraction(candidate.price_per_unit, candidate.pixels_per_unit or 1)
 
 
@@ -49,31 +50,22 @@ def _wei(value: Fraction) -> str:
 
 
 def filter_tokens(
-    candidates: list[Candidate], max_price_wei_per_second: int | None
+    candidates: list[Candidate], price_caps: Mapping[str, int]
 ) -> tuple[list[Candidate], list[Attempt]]:
-    """The candidates with free capacity and a price within the cap, in the order given."""
+    """The candidates with free capacity and a price within the cap for their unit, in the
+    order given."""
     chosen: list[Candidate] = []
     refused: list[Attempt] = []
     for candidate in candidates:
+        cap = price_caps.get(candidate.unit)
+        price = price_per_unit(candidate)
         if candidate.capacity <= 0:
-            refused.append(
-                Attempt(
-                    orchestrator=candidate.url,
-                    stage="select",
-                    reason="capability not offered or at capacity (available_capacity 0)",
-                )
-            )
-        elif max_price_wei_per_second is not None and (
-            price_per_second(candidate) > max_price_wei_per_second
-        ):
-            refused.append(
-                Attempt(
-                    orchestrator=candidate.url,
-                    stage="select",
-                    reason=f"price {_wei(price_per_second(candidate))} wei/s above the "
-                    f"job's cap {max_price_wei_per_second}",
-                )
-            )
+            reason = "capability not offered or at capacity (available_capacity 0)"
+        elif cap is not None and price > cap:
+            unit = "s" if candidate.unit == "second" else candidate.unit
+            reason = f"price {_wei(price)} wei/{unit} above the job's cap {cap}"
         else:
             chosen.append(candidate)
+            continue
+        refused.append(Attempt(orchestrator=candidate.url, stage="select", reason=reason))
     return chosen, refused

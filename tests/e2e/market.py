@@ -51,6 +51,17 @@ class Seller:
     capacity: int = 8
 
 
+GWEI = 10**9
+FAULTY_MARKET = [
+    Seller("cheap", 1_000 * GWEI),
+    Seller("pricey", 4_000 * GWEI),
+    Seller("slow", 1_500 * GWEI, delay_ms=400),
+    Seller("flaky", 1_000 * GWEI, fail_every=2),
+    Seller("dead", 1_000 * GWEI, dead=True),
+]
+"""The issue's messy market: different prices, one slow, one failing half its jobs, one dead."""
+
+
 @dataclass
 class RunningMarket:
     gateway_url: str

@@ -139,6 +139,16 @@ class StackClient:
         redeemed: dict[str, str] = status["redeemed"]
         return redeemed
 
+    def wait_redemptions_idle(self, timeout: float = 90) -> None:
+        """Until no winning ticket waits to be redeemed (earlier tests' tickets are settled)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.orchestrator.get("/v1/redemptions").json()
+            if not status.get("queued") and not status.get("pending"):
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"redemptions still queued after {timeout} s")
+
     def wait_redemptions(self, before: set[str], count: int, timeout: float = 60) -> dict[str, str]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -14,16 +14,9 @@ import httpx
 import pytest
 from rich.console import Console
 
-from tests.e2e.market import RunningMarket, Seller, bring_up_market
+from tests.e2e.market import FAULTY_MARKET as SELLERS
+from tests.e2e.market import GWEI, RunningMarket, bring_up_market
 
-GWEI = 10**9
-SELLERS = [
-    Seller("cheap", 1_000 * GWEI),
-    Seller("pricey", 4_000 * GWEI),
-    Seller("slow", 1_500 * GWEI, delay_ms=400),
-    Seller("flaky", 1_000 * GWEI, fail_every=2),
-    Seller("dead", 1_000 * GWEI, dead=True),
-]
 PRICES = {s.name: s.price_wei_per_second for s in SELLERS}
 JOBS = 200
 CAPS = (2_000 * GWEI, 1_200 * GWEI)

@@ -59,6 +59,7 @@ def pay(stack: StackClient, key: bytes, tickets: int, nonces: Path) -> None:
 def test_redemption_survives_worker_kills_and_chain_outage(
     stack: StackClient, tmp_path: Path
 ) -> None:
+    stack.wait_redemptions_idle()
     redeemed_before = set(stack.redeemed())
     recipient = stack.state.orchestrator_address
     fees_before = stack.bonding.functions.pendingFees(recipient, 0).call()
@@ -69,11 +70,14 @@ def test_redemption_survives_worker_kills_and_chain_outage(
     # The chain goes away before any ticket's params expire (anvil dumps its state), so no
     # redemption can have happened yet; the worker is killed while its batch retries.
     anvil = stack.stop("anvil", signal.SIGTERM)
-    assert stack.orchestrator.get("/v1/redemptions").json()["redeemed"].keys() <= redeemed_before
-    time.sleep(CHAIN_DOWN_SECONDS / 2)
-    stack.restart("orchestrator-worker")
-    time.sleep(CHAIN_DOWN_SECONDS / 2)
-    stack.restart_chain(anvil)
+    try:
+        redeemed = stack.orchestrator.get("/v1/redemptions").json()["redeemed"]
+        assert redeemed.keys() <= redeemed_before
+        time.sleep(CHAIN_DOWN_SECONDS / 2)
+        stack.restart("orchestrator-worker")
+        time.sleep(CHAIN_DOWN_SECONDS / 2)
+    finally:  # the later tests need the chain even if this one fails
+        stack.restart_chain(anvil)
     # Second kill: as soon as the redemption batch is in flight again.
     deadline = time.monotonic() + 60
     while not stack.orchestrator.get("/v1/redemptions").json()["pending"]:

@@ -5,6 +5,7 @@ webhook answers, orchestrator infos and job tokens. HTTP here goes to stand-in h
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,12 @@ from temporalio.testing import ActivityEnvironment
 from tests.unit.test_gateway_limits import token
 from tollway.activities.discovery import DiscoveryActivities
 from tollway.market.info import CapabilityOffer, OrchestratorInfo
+from tollway.market.quote import Quote
 from tollway.market.snapshot import NetworkRefresher
 from tollway.market.sources import StaticSource, WebhookSource, collect
 from tollway.market.store import KnownOrchestrator, MarketStore
 from tollway.models import DiscoverInput
+from tollway.payments.wire import TicketParams
 
 Handler = Callable[[httpx.Request], httpx.Response]
 GATEWAY = Account.from_key(b"\x07" * 32)
@@ -177,23 +180,29 @@ def token_handler(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, content=json.dumps(answer).encode())
 
 
-async def test_bad_tokens_are_ignored_with_a_reason_and_count_against_breakers(
-    market: MarketStore,
-) -> None:
-    before = {r: errors("token", r) for r in ("malformed", "too_large", "unreachable", "no_answer")}
-    async with stand_in_http(token_handler) as http:
+async def discover(store: MarketStore, handler: Handler, require_quotes: bool = False) -> Any:
+    """Run the discover activity over `store`'s snapshot, tokens answered by `handler`."""
+    async with stand_in_http(handler) as http:
         activities = DiscoveryActivities(
             http,
             GATEWAY.key,
             GATEWAY.address,
-            market,
-            NetworkRefresher(http, market, []),
+            store,
+            NetworkRefresher(http, store, []),
             timeout_seconds=1,
             fanout=10,
+            require_quotes=require_quotes,
         )
-        found = await ActivityEnvironment().run(
+        return await ActivityEnvironment().run(
             activities.discover, DiscoverInput(capability="echo")
         )
+
+
+async def test_bad_tokens_are_ignored_with_a_reason_and_count_against_breakers(
+    market: MarketStore,
+) -> None:
+    before = {r: errors("token", r) for r in ("malformed", "too_large", "unreachable", "no_answer")}
+    found = await discover(market, token_handler)
     assert [c.url for c in found.candidates] == ["https://good.example"]
     reasons = {a.orchestrator: a.reason for a in found.failures}
     assert "malformed token" in reasons["https://garbage.example"]
@@ -212,3 +221,69 @@ async def test_bad_tokens_are_ignored_with_a_reason_and_count_against_breakers(
     assert breakers["https://refused.example"].openings == 1  # nothing answered: suspended now
     assert breakers["https://garbage.example"].consecutive_failures == 1
     assert not breakers["https://garbage.example"].is_open(0)
+
+
+# --- signed quotes in tokens ------------------------------------------------------------------
+
+SELLER = Account.from_key(b"\x09" * 32)
+
+
+def quoted_token(expires_in: int = 60, signer: bytes = SELLER.key, unit: str = "second") -> Any:
+    raw = token()
+    params = TicketParams.from_json(raw["ticket_params"])
+    raw["ticket_params"] = params.model_copy(update={"recipient": SELLER.address}).to_json()
+    raw["quote"] = (
+        Quote(
+            capability="echo",
+            price_wei=raw["price"]["pricePerUnit"],
+            unit=unit,
+            gateway=GATEWAY.address,
+            orchestrator=SELLER.address,
+            expires_at=int(time.time()) + expires_in,
+        )
+        .signed_by(signer)
+        .model_dump()
+    )
+    return raw
+
+
+async def discover_with(
+    tmp_path: Path, tokens: dict[str, Any], require_quotes: bool = False
+) -> Any:
+    store = MarketStore(tmp_path / "quotes.sqlite")
+    store.replace_snapshot(
+        [KnownOrchestrator(f"https://{h}.example", ("static",), None, "") for h in tokens]
+    )
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=tokens[request.url.host.split(".")[0]])
+
+    return await discover(store, handler, require_quotes)
+
+
+async def test_expired_and_forged_quotes_are_refused_and_counted(tmp_path: Path) -> None:
+    before = {r: errors("token", r) for r in ("quote_expired", "bad_quote")}
+    found = await discover_with(
+        tmp_path,
+        {
+            "fresh": quoted_token(unit="request"),
+            "stale": quoted_token(expires_in=-30),
+            "forged": quoted_token(signer=b"\x0a" * 32),
+        },
+    )
+    assert [(c.url, c.unit) for c in found.candidates] == [("https://fresh.example", "request")]
+    reasons = {a.orchestrator: a.reason for a in found.failures}
+    assert reasons["https://stale.example"].startswith("quote expired")
+    assert "signed by" in reasons["https://forged.example"]
+    assert errors("token", "quote_expired") == before["quote_expired"] + 1
+    assert errors("token", "bad_quote") == before["bad_quote"] + 1
+
+
+async def test_a_gateway_may_require_signed_quotes(tmp_path: Path) -> None:
+    found = await discover_with(
+        tmp_path, {"quoted": quoted_token(), "plain": token()}, require_quotes=True
+    )
+    assert [c.url for c in found.candidates] == ["https://quoted.example"]
+    assert {a.orchestrator: a.reason for a in found.failures}["https://plain.example"] == (
+        "no signed price quote"
+    )

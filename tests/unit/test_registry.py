@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from tollway.byoc.registry import WEI_PER_ETH, CapabilityRegistry, ExternalCapability
-from tollway.errors import CapacityExhausted, UnknownCapability
+from tollway.errors import BadRequest, CapacityExhausted, UnknownCapability
 
 
 def capability(**changes: Any) -> ExternalCapability:
@@ -84,7 +84,15 @@ def test_price_wei_per_second_floors(
     assert cap.price_wei_per_second == expected
 
 
-@pytest.mark.parametrize("currency", ["USD", "usd", "EUR", "gwei", "btc"])
+def test_usd_prices_convert_at_the_operators_rate() -> None:
+    cap = capability(price_per_unit=3, price_scaling=1_000, currency="USD")  # $0.003 per unit
+    assert cap.price_wei(usd_per_eth=3_000.0) == WEI_PER_ETH // 1_000_000
+    with pytest.raises(BadRequest, match="usd_per_eth") as info:
+        cap.price_wei()
+    assert info.value.details["field"] == "currency"
+
+
+@pytest.mark.parametrize("currency", ["EUR", "gwei", "btc"])
 def test_unsupported_currency_is_a_validation_error(currency: str) -> None:
     with pytest.raises(ValidationError) as info:
         capability(price_per_unit=1, currency=currency)

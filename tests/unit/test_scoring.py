@@ -60,7 +60,9 @@ def test_filters_say_why() -> None:
     )
     selection = select(
         view,
-        request(max_price_wei=500, min_version="1.0", exclude=frozenset({"http://excluded"})),
+        request(
+            price_caps={"second": 500}, min_version="1.0", exclude=frozenset({"http://excluded"})
+        ),
         random.Random(1),
         NOW,
     )

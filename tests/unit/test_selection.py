@@ -10,7 +10,7 @@ import pytest
 
 from tollway.errors import BadRequest
 from tollway.models import Candidate
-from tollway.selection import filter_tokens, orchestrator_filter, price_per_second
+from tollway.selection import filter_tokens, orchestrator_filter, price_per_unit
 
 
 def candidate(url: str, price: int = 100, capacity: int = 1, pixels: int = 1) -> Candidate:
@@ -29,7 +29,7 @@ def candidate(url: str, price: int = 100, capacity: int = 1, pixels: int = 1) ->
 
 
 def test_capacity_zero_is_refused_with_a_reason() -> None:
-    chosen, refused = filter_tokens([candidate("https://full", capacity=0)], None)
+    chosen, refused = filter_tokens([candidate("https://full", capacity=0)], {})
     assert chosen == []
     assert len(refused) == 1
     assert refused[0].orchestrator == "https://full"
@@ -38,14 +38,15 @@ def test_capacity_zero_is_refused_with_a_reason() -> None:
 
 
 def test_negative_capacity_is_refused() -> None:
-    chosen, refused = filter_tokens([candidate("https://odd", capacity=-1)], None)
+    chosen, refused = filter_tokens([candidate("https://odd", capacity=-1)], {})
     assert chosen == []
     assert [a.orchestrator for a in refused] == ["https://odd"]
 
 
 def test_over_cap_is_refused_with_a_reason_naming_the_cap() -> None:
     chosen, refused = filter_tokens(
-        [candidate("https://dear", price=1_001), candidate("https://ok", price=1_000)], 1_000
+        [candidate("https://dear", price=1_001), candidate("https://ok", price=1_000)],
+        {"second": 1_000},
     )
     assert [c.url for c in chosen] == ["https://ok"]  # exactly at the cap is accepted
     assert len(refused) == 1
@@ -60,20 +61,20 @@ def test_over_cap_is_refused_with_a_reason_naming_the_cap() -> None:
 def test_over_cap_reason_states_the_per_second_price() -> None:
     """With pixelsPerUnit != 1 the refusal must quote wei/s, not the raw pricePerUnit."""
     dear = candidate("https://dear", price=5_000, pixels=1_000)  # 5 wei/s
-    chosen, refused = filter_tokens([dear], 4)
+    chosen, refused = filter_tokens([dear], {"second": 4})
     assert chosen == []
     assert re.search(r"\b5 wei/s", refused[0].reason), refused[0].reason
 
 
 def test_no_cap_accepts_any_price() -> None:
-    chosen, refused = filter_tokens([candidate("https://a", price=10**18)], None)
+    chosen, refused = filter_tokens([candidate("https://a", price=10**18)], {})
     assert [c.url for c in chosen] == ["https://a"]
     assert refused == []
 
 
 def test_cap_of_zero_only_accepts_free() -> None:
     chosen, refused = filter_tokens(
-        [candidate("https://free", price=0), candidate("https://paid", price=1)], 0
+        [candidate("https://free", price=0), candidate("https://paid", price=1)], {"second": 0}
     )
     assert [c.url for c in chosen] == ["https://free"]
     assert [a.orchestrator for a in refused] == ["https://paid"]
@@ -88,18 +89,20 @@ def test_order_is_kept_and_only_refusals_removed() -> None:
         candidate("https://a", price=100),
         candidate("https://d", price=150, pixels=2),  # 75 wei/s
     ]
-    chosen, refused = filter_tokens(candidates, 1_000)
+    chosen, refused = filter_tokens(candidates, {"second": 1_000})
     assert [c.url for c in chosen] == ["https://c", "https://b", "https://a", "https://d"]
     assert [a.orchestrator for a in refused] == ["https://full"]
 
 
-def test_price_per_second_uses_pixels_per_unit() -> None:
-    assert price_per_second(candidate("x", price=3, pixels=2)) * 2 == 3
-    assert price_per_second(candidate("x", price=3, pixels=0)) == 3
+def test_price_per_unit_uses_pixels_per_unit() -> None:
+    assert price_per_unit(candidate("x", price=3, pixels=2)) * 2 == 3
+    assert price_per_unit(candidate("x", price=3, pixels=0)) == 3
 
 
 def test_fractional_price_just_over_the_cap_is_refused() -> None:
-    chosen, refused = filter_tokens([candidate("https://x", price=2_001, pixels=2)], 1_000)
+    chosen, refused = filter_tokens(
+        [candidate("https://x", price=2_001, pixels=2)], {"second": 1_000}
+    )
     assert chosen == []
     assert len(refused) == 1
 

@@ -105,7 +105,7 @@ async def run_job(
         job_id=f"job-{uuid.uuid4()}",
         capability="echo",
         input_artifact="0" * 32,
-        max_price_wei_per_second=max_price,
+        price_caps={} if max_price is None else {"second": max_price},
         max_attempts=max_attempts,
         policy=policy,
     )
@@ -140,9 +140,7 @@ async def test_discovery_gets_the_jobs_policy_and_price_cap(
 ) -> None:
     market = StandInMarket([candidate("http://a", 10)], failing={})
     await run_job(workflow_env, market, max_price=50, policy="cheapest")
-    assert [(d.policy, d.max_price_wei_per_second) for d in market.discoveries] == [
-        ("cheapest", 50)
-    ]
+    assert [(d.policy, d.price_caps) for d in market.discoveries] == [("cheapest", {"second": 50})]
 
 
 async def test_rediscovers_without_the_failed_when_the_list_runs_out(

@@ -2,8 +2,9 @@
 
 The market (tollway.market) says who offers the capability and ranks them; the tokens
 (reference 1.5) give the price actually charged, ticket params and free capacity, and are
-checked against the job's price cap before anyone is paid. An orchestrator whose token fetch
-fails counts against its circuit breaker.
+checked against the job's price cap before anyone is paid. A token's signed quote, when it has
+one, must be this gateway's, unexpired, for this price and signed by the orchestrator. An
+orchestrator whose token fetch fails counts against its circuit breaker.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from temporalio import activity
 from tollway import metrics
 from tollway.byoc.header import encode_eth_address_header
 from tollway.market.breaker import FailureKind
+from tollway.market.quote import Quote
 from tollway.market.scoring import POLICIES, Contender, SelectionRequest, select
 from tollway.market.snapshot import NetworkRefresher
 from tollway.market.store import MarketStore
@@ -43,9 +45,12 @@ class DiscoveryActivities:
         timeout_seconds: float,
         fanout: int = 4,
         min_version: str | None = None,
+        require_quotes: bool = False,
     ) -> None:
         self._http = http
+        self._address = address
         self._address_header = encode_eth_address_header(private_key, address)
+        self._require_quotes = require_quotes
         self._store = store
         self._refresher = refresher
         self._timeout = timeout_seconds
@@ -66,7 +71,7 @@ class DiscoveryActivities:
         wanted = SelectionRequest(
             capability=request.capability,
             policy=POLICIES[request.policy],
-            max_price_wei=request.max_price_wei_per_second,
+            price_caps=request.price_caps,
             include=frozenset(request.include),
             exclude=frozenset(request.exclude),
             min_version=self._min_version,
@@ -84,7 +89,7 @@ class DiscoveryActivities:
             *(self._token(c, request.capability) for c in selection.ranked)
         )
         tokens = [a for a in answers if isinstance(a, Candidate)]
-        candidates, refused = filter_tokens(tokens, request.max_price_wei_per_second)
+        candidates, refused = filter_tokens(tokens, request.price_caps)
         return Discovery(
             candidates=candidates,
             failures=[
@@ -120,10 +125,29 @@ class DiscoveryActivities:
                 url, FailureKind.FAILED, "too_large", f"token larger than {MAX_TOKEN_BYTES} bytes"
             )
         try:
-            candidate = _candidate(url, response.json())
+            token = response.json()
+            candidate = _candidate(url, token)
+            quote = Quote.model_validate(token["quote"]) if token.get("quote") else None
         except Exception as exc:
             return self._refused(url, FailureKind.FAILED, "malformed", f"malformed token: {exc!r}")
-        return candidate.model_copy(update={"score": contender.score})
+        if quote is None:
+            if self._require_quotes and candidate.price_per_unit > 0:
+                return self._refused(url, FailureKind.FAILED, "no_quote", "no signed price quote")
+            return candidate.model_copy(update={"score": contender.score})
+        problem = quote.problem(
+            gateway=self._address,
+            capability=capability,
+            price_wei=candidate.price_per_unit // candidate.pixels_per_unit,
+            now=time.time(),
+        )
+        if problem is None and candidate.address.lower() not in ("", quote.orchestrator.lower()):
+            problem = (
+                f"quote is from {quote.orchestrator}, the ticket params from {candidate.address}"
+            )
+        if problem is not None:
+            reason = "quote_expired" if problem.startswith("quote expired") else "bad_quote"
+            return self._refused(url, FailureKind.FAILED, reason, problem)
+        return candidate.model_copy(update={"score": contender.score, "unit": quote.unit})
 
     def _refused(
         self,

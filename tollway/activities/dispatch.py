@@ -19,6 +19,7 @@ from tollway.market.breaker import FailureKind
 from tollway.market.store import MarketStore
 from tollway.models import DispatchInput, DispatchOutcome
 from tollway.payments.spend import SpendLedger
+from tollway.pricing import UNITS_HEADER
 
 
 def _params_expired(response: httpx.Response) -> bool:
@@ -122,4 +123,5 @@ class DispatchActivities:
             elapsed_seconds=elapsed,
             balance_wei=int(balance) if balance.lstrip("-").isdigit() else None,
             metadata=response.headers.get("X-Metadata"),
+            units=response.headers.get(UNITS_HEADER),
         )

@@ -17,7 +17,7 @@ from tollway.payments.sender import (
     SenderLimits,
     TicketSender,
     check_params,
-    credit_seconds,
+    credit_units,
     tickets_needed,
 )
 from tollway.payments.spend import SpendLedger
@@ -52,12 +52,12 @@ class PaymentActivities:
             candidate.address,
             request.capability,
             candidate.balance_wei,
-            price.cost(credit_seconds(request.timeout_seconds)),
+            price.cost(credit_units(candidate.unit, request.timeout_seconds)),
             ttl_seconds=request.timeout_seconds + 60,
         )
         try:
             params = TicketParams.from_json(candidate.ticket_params)
-            count = tickets_needed(price, request.timeout_seconds, balance, params)
+            count = tickets_needed(price, request.timeout_seconds, balance, params, candidate.unit)
             if count == 0:
                 return NO_PAYMENT
             check_params(params, count, self._limits)

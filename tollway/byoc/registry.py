@@ -14,10 +14,26 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from tollway.errors import CapacityExhausted, UnknownCapability
+from tollway.errors import BadRequest, CapacityExhausted, UnknownCapability
+from tollway.market.info import PriceUnit
 from tollway.payments.ledger import Ledger
 
 WEI_PER_ETH = 10**18
+
+
+def to_wei(amount: Fraction, currency: str, usd_per_eth: float | None) -> Fraction:
+    """`amount` in `currency` ("" and "wei" mean wei; "eth"; "usd" at `usd_per_eth`) as wei."""
+    currency = currency.lower()
+    if currency == "eth":
+        return amount * WEI_PER_ETH
+    if currency == "usd":
+        if not usd_per_eth:
+            raise BadRequest(
+                "a price in currency USD needs the orchestrator's usd_per_eth rate",
+                field="currency",
+            )
+        return amount * WEI_PER_ETH / Fraction(usd_per_eth)
+    return amount
 
 
 class ExternalCapability(BaseModel):
@@ -27,7 +43,9 @@ class ExternalCapability(BaseModel):
     capacity: int = Field(default=1, ge=1)
     price_per_unit: int = Field(default=0, ge=0)
     price_scaling: int = Field(default=1, ge=0)
-    currency: Literal["", "wei", "WEI", "eth", "ETH"] = ""
+    currency: Literal["", "wei", "WEI", "eth", "ETH", "usd", "USD"] = ""
+    unit: PriceUnit = "second"
+    """What one price_per_unit buys (tollway's extension; go-livepeer bills seconds)."""
     token: str = ""
 
     @field_validator("price_scaling")
@@ -35,13 +53,14 @@ class ExternalCapability(BaseModel):
     def _zero_means_one(cls, value: int) -> int:
         return value or 1
 
+    def price_wei(self, usd_per_eth: float | None = None) -> Fraction:
+        """Wei per unit, exactly; a USD price needs the operator's ETH/USD rate."""
+        return to_wei(Fraction(self.price_per_unit, self.price_scaling), self.currency, usd_per_eth)
+
     @property
     def price_wei_per_second(self) -> int:
-        """Integer wei per second, floored as go-livepeer does."""
-        per_unit = Fraction(self.price_per_unit, self.price_scaling)
-        if self.currency.lower() == "eth":
-            per_unit *= WEI_PER_ETH
-        return int(per_unit)
+        """Integer wei per unit, floored as go-livepeer does (USD prices need a PriceBook)."""
+        return int(self.price_wei())
 
 
 class CapabilityRegistry:
@@ -71,6 +90,13 @@ class CapabilityRegistry:
         if capability is None:
             raise UnknownCapability(f"capability {name!r} is not registered here", capability=name)
         return capability
+
+    def load(self, name: str) -> float:
+        """Share of the capability's capacity in use, 0 to 1."""
+        capability = self._capabilities.get(name)
+        if capability is None:
+            return 0.0
+        return min(1.0, self._in_flight.get(name, 0) / capability.capacity)
 
     def available(self, name: str) -> int:
         capability = self._capabilities.get(name)

@@ -8,7 +8,7 @@ orchestrators (breaker open) are used only when nobody else is left, as go-livep
 lone orchestrator that just recovered is not refused for its whole cool-down.
 
 Score, in [0, 1]: success² x (the policy's weighted mean of price, latency and stake), where
-- price:   cheapest advertised price / this price (unknown price: 0.5);
+- price:   cheapest advertised price in the same unit / this price (unknown: 0.5);
 - latency: lowest observed job latency / this one's EWMA (never measured: 0.8, so newcomers
   get tried);
 - stake:   this stake / the largest stake (no stake known anywhere: 1 for all);
@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import heapq
 import random
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from tollway.market.info import version_tuple
 from tollway.market.store import SUCCESS_PRIOR, MarketView
@@ -54,7 +55,8 @@ POLICIES = {
 class SelectionRequest:
     capability: str
     policy: Policy
-    max_price_wei: int | None = None
+    price_caps: Mapping[str, int] = field(default_factory=dict)
+    """Wei per unit, by unit; a unit without a cap is not capped."""
     include: frozenset[str] = frozenset()
     exclude: frozenset[str] = frozenset()
     min_version: str | None = None
@@ -68,6 +70,7 @@ class Contender:
     latency_ms: float | None
     success: float
     stake: int
+    unit: str = "second"
     score: float = 0.0
 
 
@@ -133,25 +136,20 @@ def _eligible(
             continue
         info = known.info
         price: int | None = None
+        unit = "second"
         if info is not None:
             offer = info.offer(capability)
             if offer is None:
                 not_offering += 1
                 continue
-            price = offer.price_wei
-            if offer.unit != "second":
-                refuse(url, f"priced per {offer.unit}; this gateway caps prices per second")
+            price, unit = offer.price_wei, offer.unit
+            cap = request.price_caps.get(unit)
+            if cap is not None and price > cap:
+                refuse(url, f"price {price} wei/{unit} above the job's cap {cap}")
                 continue
         if minimum is not None and (info is None or version_tuple(info.version) < minimum):
             found = info.version if info else "unknown"
             refuse(url, f"version {found} below the minimum {request.min_version}")
-            continue
-        if (
-            price is not None
-            and request.max_price_wei is not None
-            and price > request.max_price_wei
-        ):
-            refuse(url, f"price {price} wei/s above the job's cap {request.max_price_wei}")
             continue
         performance = view.performance.get((url, capability))
         contender = Contender(
@@ -160,6 +158,7 @@ def _eligible(
             latency_ms=performance.latency_ms if performance else None,
             success=performance.success if performance else SUCCESS_PRIOR,
             stake=known.stake or 0,
+            unit=unit,
         )
         breaker = view.breakers.get(url)
         if breaker is not None and breaker.is_open(now):
@@ -175,14 +174,20 @@ def _eligible(
 
 
 def _score(contenders: list[Contender], policy: Policy) -> list[Contender]:
-    prices = [c.price_wei for c in contenders if c.price_wei is not None]
+    cheapest: dict[str, int] = {}  # prices compare only within a unit
+    for c in contenders:
+        if c.price_wei is not None and c.price_wei < cheapest.get(c.unit, c.price_wei + 1):
+            cheapest[c.unit] = c.price_wei
     latencies = [c.latency_ms for c in contenders if c.latency_ms]
-    cheapest = min(prices) if prices else 0
     fastest = min(latencies) if latencies else 0.0
     top_stake = max((c.stake for c in contenders), default=0)
     total_weight = policy.price + policy.latency + policy.stake
     for c in contenders:
-        price = UNKNOWN_PRICE_SCORE if c.price_wei is None else (cheapest + 1) / (c.price_wei + 1)
+        price = (
+            UNKNOWN_PRICE_SCORE
+            if c.price_wei is None
+            else (cheapest[c.unit] + 1) / (c.price_wei + 1)
+        )
         latency = fastest / c.latency_ms if c.latency_ms else UNKNOWN_LATENCY_SCORE
         stake = c.stake / top_stake if top_stake else 1.0
         mean = (

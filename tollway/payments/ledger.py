@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS winning_tickets (
     ticket_hash TEXT PRIMARY KEY, body TEXT NOT NULL, handed_off INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS capabilities (name TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS quotes (sender TEXT, capability TEXT, price_wei TEXT NOT NULL,
+    expires_at REAL NOT NULL, PRIMARY KEY (sender, capability));
 """
 
 
@@ -94,6 +96,24 @@ class Ledger:
                 "SELECT ticket_hash, body FROM winning_tickets WHERE handed_off = 0"
             ).fetchall()
         return [(str(h), str(b)) for h, b in rows]
+
+    def save_quote(self, sender: str, capability: str, price_wei: int, expires_at: float) -> None:
+        """Remember the latest price quoted to `sender`, to honour it until it expires."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO quotes VALUES (?, ?, ?, ?)",
+                (sender.lower(), capability, str(price_wei), expires_at),
+            )
+
+    def quoted_price(self, sender: str, capability: str, now: float) -> int | None:
+        """The price last quoted to `sender` for `capability`, while that quote holds."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT price_wei FROM quotes WHERE sender = ? AND capability = ? "
+                "AND expires_at > ?",
+                (sender.lower(), capability, now),
+            ).fetchone()
+        return None if row is None else int(row[0])
 
     def save_capability(self, name: str, body: str | None) -> None:
         """Store (or, with None, forget) a capability registration."""

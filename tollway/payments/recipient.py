@@ -13,6 +13,7 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Protocol
 
 from tollway import metrics
@@ -171,6 +172,16 @@ class TicketRecipient:
             pixels_per_unit=price.pixels_per_unit,
             aux=params.aux_data,
         )
+
+    async def redemption_overhead(self, sender: str) -> Fraction:
+        """Redemption gas as a share of a winning ticket's face value (go-livepeer's
+        1 / txCostMultiplier); 0 when face values are fixed rather than set by the gas price."""
+        if self.policy.face_value_wei is not None:
+            return Fraction(0)
+        _, max_float = await self._funds(sender)
+        gas_price = await self.chain.gas_price()
+        face_value = face_value_for(self.policy, gas_price, max_float)
+        return Fraction(self.policy.redeem_gas * gas_price, face_value)
 
     async def ticket_params(self, sender: str, price: Price) -> TicketParams:
         round_number = await self.chain.last_initialized_round()

@@ -73,18 +73,32 @@ def check_params(params: TicketParams, count: int, limits: SenderLimits) -> None
         raise UnacceptableTicketParams("refusing ticket params: " + "; ".join(problems))
 
 
-def credit_seconds(timeout_seconds: int) -> int:
-    """Seconds of credit a job needs: its timeout, and at least the orchestrator's minimum."""
+FRAME_CREDIT = 60
+"""Frames of credit bought ahead for a frame-priced job (its count is known only after)."""
+
+
+def credit_units(unit: str, timeout_seconds: int) -> int:
+    """Units of credit a job needs: per second its timeout and at least the orchestrator's 60 s
+    minimum; one request; FRAME_CREDIT frames."""
+    if unit == "request":
+        return 1
+    if unit == "frame":
+        return FRAME_CREDIT
     return max(timeout_seconds, MIN_CREDIT_SECONDS)
 
 
 def tickets_needed(
-    price: Price, timeout_seconds: int, balance_wei: int, params: TicketParams
+    price: Price,
+    timeout_seconds: int,
+    balance_wei: int,
+    params: TicketParams,
+    unit: str = "second",
 ) -> int:
     """Tickets to buy so credit covers the job (and at least the orchestrator's minimum)."""
     if price.price_per_unit <= 0 or params.win_prob == 0 or params.face_value == 0:
         return 0
-    required = price.cost(credit_seconds(timeout_seconds))
+    units = credit_units(unit, timeout_seconds)
+    required = price.cost(units)
     shortfall = required - balance_wei
     if shortfall <= 0:
         return 0
@@ -93,7 +107,7 @@ def tickets_needed(
     if count > MAX_TICKETS_PER_PAYMENT:
         raise UnacceptableTicketParams(
             f"ticket EV too small: {MAX_TICKETS_PER_PAYMENT} tickets cannot buy "
-            f"{credit_seconds(timeout_seconds)} s at {price.price_per_unit} wei/s"
+            f"{units} {unit}(s) at {price.price_per_unit} wei each"
         )
     return count
 

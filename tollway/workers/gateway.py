@@ -84,6 +84,7 @@ async def run(settings: GatewaySettings) -> None:
             settings.token_timeout_seconds,
             fanout=settings.token_fanout,
             min_version=settings.min_orchestrator_version,
+            require_quotes=settings.require_signed_quotes,
         )
         worker = Worker(
             client,

@@ -14,7 +14,6 @@ empty success).
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 
 from temporalio import workflow
@@ -37,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         PaymentPlan,
         SettleInput,
     )
+    from tollway.pricing import billed_units
     from tollway.selection import orchestrator_filter
 
 ONE_TRY = RetryPolicy(maximum_attempts=1)
@@ -81,7 +81,7 @@ class JobWorkflow:
                     include=include,
                     exclude=[*exclude, *tried],
                     policy=spec.policy,
-                    max_price_wei_per_second=spec.max_price_wei_per_second,
+                    price_caps=spec.price_caps,
                 ),
             )
             status.attempts.extend(discovery.failures)
@@ -179,8 +179,8 @@ class JobWorkflow:
         status = self._status
         status.outcome = outcome
         status.state = JobState.SETTLING
-        seconds = max(1, math.ceil(outcome.elapsed_seconds))
-        status.cost_wei = seconds * candidate.price_per_unit // candidate.pixels_per_unit
+        units = billed_units(candidate.unit, outcome.elapsed_seconds, outcome.units)
+        status.cost_wei = units * candidate.price_per_unit // candidate.pixels_per_unit
         await workflow.execute_local_activity(
             "settle_job",
             SettleInput(

@@ -24,6 +24,23 @@ class GatewayServices:
     artifacts: ArtifactStore
     market: MarketStore
 
+    def price_caps(
+        self, capability: str, tenant: str, requested: dict[str, int | None] | None = None
+    ) -> dict[str, int]:
+        """The job's price caps by unit: per second the lowest of the job's, the tenant's, the
+        capability's and the gateway's (`price_cap`); per request or frame the job's or the
+        gateway's."""
+        requested = requested or {}
+        settings = self.settings
+        caps = {"second": self.price_cap(capability, tenant, requested.get("second"))}
+        for unit, gateway_cap in (
+            ("request", settings.max_price_wei_per_request),
+            ("frame", settings.max_price_wei_per_frame),
+        ):
+            asked = requested.get(unit)
+            caps[unit] = gateway_cap if asked is None else min(asked, gateway_cap)
+        return caps
+
     def price_cap(self, capability: str, tenant: str, requested: int | None = None) -> int:
         """The job's price cap in wei per second: the lowest of the job's, the tenant's (for
         this capability or "*"), the capability's and the gateway's."""

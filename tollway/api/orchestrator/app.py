@@ -21,13 +21,14 @@ from tollway.config import OrchestratorSettings
 from tollway.payments.keys import load_key
 from tollway.payments.ledger import Ledger
 from tollway.payments.recipient import TicketPolicy, TicketRecipient
+from tollway.pricing import PriceBook
 from tollway.temporal import connect
 
 
 def create_app(settings: OrchestratorSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        _, address = load_key(settings.key)
+        key, address = load_key(settings.key)
         ledger = Ledger(settings.data_dir / "ledger.sqlite")
         chain = chain_client(settings.chain)
         policy = TicketPolicy(
@@ -51,6 +52,8 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
                 registry=CapabilityRegistry(ledger),
                 temporal=temporal,
                 http=http,
+                prices=PriceBook(settings.pricing),
+                private_key=key,
             )
             app.state.services = services
             retry_loop = asyncio.create_task(services.hand_off_forever())

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -14,13 +15,14 @@ import httpx
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from tollway.byoc.registry import CapabilityRegistry
+from tollway.byoc.registry import CapabilityRegistry, ExternalCapability
 from tollway.chain.client import ChainClient
 from tollway.config import OrchestratorSettings
 from tollway.errors import InsufficientCredit
 from tollway.payments.ledger import Ledger
 from tollway.payments.models import WinningTicket
 from tollway.payments.recipient import TicketRecipient
+from tollway.pricing import PriceBook
 
 log = logging.getLogger("tollway.orchestrator")
 
@@ -59,8 +61,25 @@ class OrchestratorServices:
     temporal: Client
     http: httpx.AsyncClient
     chain: ChainClient
+    prices: PriceBook
+    private_key: bytes
     winners_waiting: asyncio.Event = field(default_factory=asyncio.Event)
     reserved: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    async def price_wei(self, capability: ExternalCapability, sender: str | None) -> int:
+        """What `sender` pays per unit now: the PriceBook's price (overrides, surge, gas)."""
+        if sender is None or capability.price_wei(self.prices.settings.usd_per_eth) == 0:
+            return self.prices.price_wei(capability, sender, self.registry.load(capability.name))
+        overhead = await self.recipient.redemption_overhead(sender)
+        return self.prices.price_wei(
+            capability, sender, self.registry.load(capability.name), overhead
+        )
+
+    async def charged_price_wei(self, capability: ExternalCapability, sender: str) -> int:
+        """The price a job is billed at: the current one, or a lower one still quoted to it."""
+        current = await self.price_wei(capability, sender)
+        quoted = self.ledger.quoted_price(sender, capability.name, time.time())
+        return current if quoted is None else min(current, quoted)
 
     @contextlib.contextmanager
     def admit(self, sender: str, capability: str, minimum: int) -> Iterator[int]:

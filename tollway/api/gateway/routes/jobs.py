@@ -32,6 +32,8 @@ class JobSubmission(BaseModel):
     content_type: str | None = None
     timeout_seconds: int = Field(default=60, gt=0, le=3600)
     max_price_wei_per_second: int | None = Field(default=None, ge=0)
+    max_price_wei_per_request: int | None = Field(default=None, ge=0)
+    max_price_wei_per_frame: int | None = Field(default=None, ge=0)
     policy: SelectionPolicy | None = None
     max_attempts: int | None = Field(default=None, ge=1, le=20)
     idempotency_key: str | None = None
@@ -82,8 +84,14 @@ async def submit_job(
             input_artifact=services.artifacts.put(data),
             content_type=content_type,
             timeout_seconds=submission.timeout_seconds,
-            max_price_wei_per_second=services.price_cap(
-                submission.capability, tenant, submission.max_price_wei_per_second
+            price_caps=services.price_caps(
+                submission.capability,
+                tenant,
+                {
+                    "second": submission.max_price_wei_per_second,
+                    "request": submission.max_price_wei_per_request,
+                    "frame": submission.max_price_wei_per_frame,
+                },
             ),
             policy=services.policy(tenant, submission.policy),
             max_attempts=submission.max_attempts or services.settings.max_dispatch_attempts,

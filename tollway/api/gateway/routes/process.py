@@ -32,7 +32,7 @@ async def process_request(path: str, request: Request, services: Services) -> Re
             input_artifact=services.artifacts.put(body),
             content_type=request.headers.get("Content-Type", "application/octet-stream"),
             timeout_seconds=job.timeout_seconds,
-            max_price_wei_per_second=services.price_cap(job.capability, "default"),
+            price_caps=services.price_caps(job.capability, "default"),
             policy=services.policy("default"),
             max_attempts=services.settings.max_dispatch_attempts,
             request=job.request,

@@ -50,8 +50,8 @@ async def info(services: Services) -> OrchestratorInfo:
             CapabilityOffer(
                 name=name,
                 description=registry.get(name).description,
-                price_wei=registry.get(name).price_wei_per_second,
-                unit="second",
+                price_wei=services.prices.price_wei(registry.get(name), None, registry.load(name)),
+                unit=registry.get(name).unit,
                 capacity=registry.get(name).capacity,
                 available=registry.available(name),
             )
@@ -67,7 +67,8 @@ async def capabilities(services: Services) -> dict[str, Any]:
         "capabilities": [
             {
                 "name": name,
-                "price_wei_per_second": registry.get(name).price_wei_per_second,
+                "price_wei": services.prices.price_wei(registry.get(name), None, 0.0),
+                "unit": registry.get(name).unit,
                 "capacity": registry.get(name).capacity,
                 "available_capacity": registry.available(name),
             }

@@ -19,6 +19,7 @@ REGISTRATION_LIMIT = 64 * 1024
 async def register(request: Request, services: Services) -> str:
     body = await read_body(request, REGISTRATION_LIMIT)
     capability = parse_json_body(ExternalCapability, body)
+    capability.price_wei(services.settings.pricing.usd_per_eth)  # a USD price needs a rate
     services.registry.register(capability)
     return "ok"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import time
 from typing import Annotated, Any
 
@@ -16,8 +15,11 @@ from tollway.api.body import read_body
 from tollway.api.orchestrator.deps import Services
 from tollway.byoc.header import JobRequest, verify_eth_address_header
 from tollway.byoc.registry import ExternalCapability
+from tollway.config import OrchestratorSettings
 from tollway.errors import BadJobHeader, BadPayment, WorkerFailed
+from tollway.market.quote import Quote
 from tollway.payments.wire import Payment, Price
+from tollway.pricing import UNIT_HEADER, UNITS_HEADER, billed_units
 
 router = APIRouter()
 
@@ -34,9 +36,8 @@ async def job_token(
         raise BadJobHeader("missing Livepeer-Capability header", field="Livepeer-Capability")
     registry = services.registry
     known = livepeer_capability in registry.names()
-    price = Price(
-        price_per_unit=registry.get(livepeer_capability).price_wei_per_second if known else 0
-    )
+    capability = registry.get(livepeer_capability) if known else None
+    price = Price(price_per_unit=await services.price_wei(capability, sender) if capability else 0)
     params = await services.recipient.ticket_params(sender, price)
     token: dict[str, Any] = {
         "sender_address": json.loads(base64.b64decode(address_header or "")),
@@ -45,6 +46,17 @@ async def job_token(
         "service_addr": services.settings.service_addr,
         "available_capacity": registry.available(livepeer_capability),
     }
+    if capability is not None:
+        quote = Quote(
+            capability=capability.name,
+            price_wei=price.price_per_unit,
+            unit=capability.unit,
+            gateway=sender,
+            orchestrator=services.address,
+            expires_at=int(time.time()) + services.prices.settings.quote_ttl_seconds,
+        ).signed_by(services.private_key)
+        services.ledger.save_quote(sender, capability.name, quote.price_wei, quote.expires_at)
+        token["quote"] = quote.model_dump()
     balance = services.ledger.balance_wei(sender, livepeer_capability)
     if balance:
         token["balance"] = balance
@@ -57,23 +69,27 @@ async def process_request(path: str, request: Request, services: Services) -> Re
     sender = job.verify()
     body = await read_body(request, services.settings.max_body_bytes)
     with services.registry.slot(job.capability) as capability:
-        price = Price(price_per_unit=capability.price_wei_per_second)
+        price = Price(price_per_unit=await services.charged_price_wei(capability, sender))
         payment_header = request.headers.get("Livepeer-Payment")
         if payment_header:
             await _accept_payment(services, payment_header, sender, job.capability)
-        minimum = price.cost(services.settings.min_credit_seconds)
+        minimum = price.cost(min_credit_units(capability.unit, services.settings))
         with services.admit(sender, job.capability, minimum):
             started = time.monotonic()
             try:
                 answer = await _forward(services, capability, path, body, request, job)
             except httpx.TimeoutException as exc:
-                _bill(services, sender, job.capability, price, time.monotonic() - started)
+                units = billed_units(capability.unit, time.monotonic() - started, None)
+                _bill(services, sender, job.capability, price, units)
                 raise WorkerFailed(f"worker timed out after {job.timeout_seconds} s") from exc
             except httpx.HTTPError as exc:
                 raise WorkerFailed(f"worker unreachable: {exc!r}") from exc
-            remaining = _bill(services, sender, job.capability, price, time.monotonic() - started)
+            units = billed_units(
+                capability.unit, time.monotonic() - started, answer.headers.get(UNITS_HEADER)
+            )
+            remaining = _bill(services, sender, job.capability, price, units)
     metrics.JOBS.labels("orchestrator", str(answer.status_code)).inc()
-    return _relay(answer, remaining)
+    return _relay(answer, remaining, capability.unit, units)
 
 
 async def _forward(
@@ -91,8 +107,8 @@ async def _forward(
     return await services.http.post(url, content=body, headers=headers, timeout=job.timeout_seconds)
 
 
-def _relay(answer: httpx.Response, remaining: int) -> Response:
-    headers = {"Livepeer-Balance": str(remaining)}
+def _relay(answer: httpx.Response, remaining: int, unit: str, units: int) -> Response:
+    headers = {"Livepeer-Balance": str(remaining), UNITS_HEADER: str(units), UNIT_HEADER: unit}
     if "X-Metadata" in answer.headers:
         headers["X-Metadata"] = answer.headers["X-Metadata"]
     return Response(
@@ -103,8 +119,14 @@ def _relay(answer: httpx.Response, remaining: int) -> Response:
     )
 
 
-def _bill(services: Services, sender: str, capability: str, price: Price, seconds: float) -> int:
-    return services.ledger.debit(sender, capability, price.cost(max(1, math.ceil(seconds))))
+def min_credit_units(unit: str, settings: OrchestratorSettings) -> int:
+    """Credit a job needs before it starts: go-livepeer's 60 s for second-priced capabilities,
+    one request or one frame otherwise."""
+    return settings.min_credit_seconds if unit == "second" else 1
+
+
+def _bill(services: Services, sender: str, capability: str, price: Price, units: int) -> int:
+    return services.ledger.debit(sender, capability, price.cost(units))
 
 
 async def _accept_payment(services: Services, header: str, sender: str, capability: str) -> None:
