@@ -16,6 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from tollway import metrics
+from tollway.activities.heartbeat import heartbeating
 from tollway.chain.types import BatchRedemption, Redemption, SenderInfo
 from tollway.errors import ChainError
 from tollway.payments.models import RedemptionBatch, TicketResult, WinningTicket
@@ -127,6 +128,9 @@ class RedemptionActivities:
     @activity.defn(name="redeem_batch")
     async def redeem_batch(self, batch: RedemptionBatch) -> list[TicketResult]:
         """Redeem every ready ticket of `batch`; a batch with nothing ready waits (by retry)."""
+        return await heartbeating(self._redeem_batch(batch))
+
+    async def _redeem_batch(self, batch: RedemptionBatch) -> list[TicketResult]:
         try:
             block = await self._chain.block_number()
             round_ = await self._chain.current_round()

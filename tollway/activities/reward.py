@@ -8,6 +8,7 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from tollway.activities.heartbeat import heartbeating
 from tollway.chain.client import ChainClient
 from tollway.errors import ChainError
 from tollway.models import RewardInput, RewardOutcome, RoundStatus
@@ -29,6 +30,9 @@ class RewardActivities:
 
     @activity.defn(name="initialize_round")
     async def initialize_round(self) -> None:
+        await heartbeating(self._initialize_round())
+
+    async def _initialize_round(self) -> None:
         if await self._chain.current_round_initialized():
             return
         try:
@@ -39,6 +43,9 @@ class RewardActivities:
 
     @activity.defn(name="call_reward")
     async def call_reward(self, request: RewardInput) -> RewardOutcome:
+        return await heartbeating(self._call_reward(request))
+
+    async def _call_reward(self, request: RewardInput) -> RewardOutcome:
         current = await self._chain.current_round()
         if request.round is not None and current != request.round:
             raise ApplicationError(

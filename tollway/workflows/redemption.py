@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
+    from tollway.activities.heartbeat import HEARTBEAT_TIMEOUT
     from tollway.payments.models import RedemptionBatch, TicketResult, WinningTicket
 
 REDEEM_RETRY = RetryPolicy(
@@ -98,6 +99,7 @@ class RedemptionWorkflow:
                 RedemptionBatch(tickets=batch),
                 result_type=list[TicketResult],
                 start_to_close_timeout=timedelta(minutes=3),
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 schedule_to_close_timeout=timedelta(hours=6),
                 retry_policy=REDEEM_RETRY,
                 summary=f"redeem {len(batch)} ticket(s)",

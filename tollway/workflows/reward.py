@@ -15,6 +15,7 @@ from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
+    from tollway.activities.heartbeat import HEARTBEAT_TIMEOUT
     from tollway.models import RewardInput, RewardOutcome, RoundStatus
 
 CHAIN_RETRY = RetryPolicy(
@@ -35,6 +36,7 @@ class RewardWorkflow:
             await workflow.execute_activity(
                 "initialize_round",
                 start_to_close_timeout=timedelta(minutes=2),
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=CHAIN_RETRY,
             )
             status = await self._status(request)
@@ -57,7 +59,7 @@ class RewardWorkflow:
             "round_status",
             request.address,
             result_type=RoundStatus,
-            start_to_close_timeout=timedelta(seconds=30),
+            start_to_close_timeout=timedelta(seconds=15),
             retry_policy=CHAIN_RETRY,
         )
         return status
@@ -74,6 +76,7 @@ class RoundRewardWorkflow:
             request,
             result_type=RewardOutcome,
             start_to_close_timeout=timedelta(minutes=2),
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=CHAIN_RETRY,
         )
         return outcome

@@ -1,0 +1,31 @@
+"""Heartbeating while a slow activity waits on the chain, so that a worker killed mid-activity
+is noticed within the heartbeat timeout (seconds) instead of the whole start-to-close timeout
+(minutes), and the retry runs on another worker soon."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from datetime import timedelta
+from typing import TypeVar
+
+from temporalio import activity
+
+T = TypeVar("T")
+
+HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+HEARTBEAT_EVERY_SECONDS = 2.0
+
+
+async def heartbeating(work: Awaitable[T], every: float = HEARTBEAT_EVERY_SECONDS) -> T:
+    """Await `work`, heartbeating every `every` seconds while it runs."""
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=every)
+            if done:
+                return task.result()
+            if activity.in_activity():
+                activity.heartbeat()
+    finally:
+        task.cancel()
