@@ -1,7 +1,9 @@
 """Selection cost per job over synthetic markets, then job latency and success rate on the
 faulty market of tests/e2e/market.py (real processes: Temporal, anvil, five orchestrators).
 
-    .venv/bin/python -m bench.selection [--jobs 200] [--synthetic-only]   (from the repo root)
+    .venv/bin/python -m bench.selection [--jobs 200] [--concurrency 8] [--synthetic-only]
+
+(run from the repo root: it brings up the market of tests/e2e/market.py)
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ def bench_selection() -> None:
         )
 
 
-def bench_faulty_market(jobs: int) -> None:
+def bench_faulty_market(jobs: int, concurrency: int) -> None:
     console = Console(stderr=True)
     with tempfile.TemporaryDirectory() as directory:
         market = bring_up_market(
@@ -108,13 +110,13 @@ def bench_faulty_market(jobs: int) -> None:
                             return time.perf_counter() - started, status["state"], served
                         time.sleep(0.005)
 
-                with ThreadPoolExecutor(8) as pool:
+                with ThreadPoolExecutor(concurrency) as pool:
                     results = list(pool.map(one, range(jobs)))
         finally:
             market.stop()
     latencies = sorted(r[0] for r in results)
     succeeded = sum(r[1] == "succeeded" for r in results)
-    print(f"faulty market: {jobs} jobs, 8 at a time, through /v1/jobs")
+    print(f"faulty market: {jobs} jobs, {concurrency} at a time, through /v1/jobs")
     p50, p95 = statistics.median(latencies), latencies[int(0.95 * jobs)]
     print(
         f"  success {succeeded / jobs:.1%}, latency p50 {p50 * 1e3:.0f} ms, p95 {p95 * 1e3:.0f} ms"
@@ -125,11 +127,12 @@ def bench_faulty_market(jobs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--synthetic-only", action="store_true")
     args = parser.parse_args()
     bench_selection()
     if not args.synthetic_only:
-        bench_faulty_market(args.jobs)
+        bench_faulty_market(args.jobs, args.concurrency)
 
 
 if __name__ == "__main__":
