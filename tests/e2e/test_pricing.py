@@ -47,7 +47,6 @@ def priced_worker(stack: StackClient) -> Iterator[str]:
                 "/capability/register", json=registration, headers=headers
             )
             assert answer.status_code == 200, answer.text
-        time.sleep(1.1)  # older than this, the gateway's snapshot is refreshed on a miss
         yield f"http://127.0.0.1:{port}"
     finally:
         for name in ("echo-per-request", "echo-per-frame"):

@@ -287,3 +287,30 @@ async def test_a_gateway_may_require_signed_quotes(tmp_path: Path) -> None:
     assert {a.orchestrator: a.reason for a in found.failures}["https://plain.example"] == (
         "no signed price quote"
     )
+
+
+async def test_a_capability_registered_after_the_snapshot_is_found_on_first_miss(
+    tmp_path: Path,
+) -> None:
+    """The snapshot predates the registration; the first job's miss refreshes it."""
+    registered = False
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/info":
+            info = good_info("https://late.example")
+            info["capabilities"] = info["capabilities"] if registered else []
+            return httpx.Response(200, json=info)
+        return httpx.Response(200, json=token())
+
+    store = MarketStore(tmp_path / "late.sqlite")
+    async with stand_in_http(handler) as http:
+        refresher = NetworkRefresher(http, store, [StaticSource(["https://late.example"])])
+        await refresher.refresh()
+        registered = True
+        activities = DiscoveryActivities(
+            http, GATEWAY.key, GATEWAY.address, store, refresher, timeout_seconds=1
+        )
+        found = await ActivityEnvironment().run(
+            activities.discover, DiscoverInput(capability="echo")
+        )
+    assert [c.url for c in found.candidates] == ["https://late.example"]

@@ -30,8 +30,8 @@ from tollway.selection import filter_tokens
 
 MAX_TOKEN_BYTES = 64 * 1024
 STALE_ON_MISS_SECONDS = 1.0
-"""A snapshot this old is refreshed at once when nobody in it can take a job: capabilities
-register and orchestrators recover between the periodic refreshes."""
+"""When nobody in the snapshot can take a job, it is refreshed (capabilities register and
+orchestrators recover between the periodic refreshes), but not more often than this."""
 
 
 class DiscoveryActivities:
@@ -80,10 +80,7 @@ class DiscoveryActivities:
         started = time.time()
         selection = select(self._store.view(), wanted, self._rng, started)
         if not selection.ranked or selection.suspended_only:
-            async with self._miss_lock:  # concurrent misses share one refresh
-                snapshot_at = self._store.view().snapshot_at
-                if snapshot_at < started - STALE_ON_MISS_SECONDS:
-                    await self._refresher.refresh()
+            await self._refresh_after_miss(started)
             selection = select(self._store.view(), wanted, self._rng, time.time())
         answers = await asyncio.gather(
             *(self._token(c, request.capability) for c in selection.ranked)
@@ -98,6 +95,17 @@ class DiscoveryActivities:
                 *refused,
             ],
         )
+
+    async def _refresh_after_miss(self, started: float) -> None:
+        """Refresh a snapshot taken before this job began: a capability may have registered
+        since. At most one refresh a STALE_ON_MISS_SECONDS, shared by concurrent misses."""
+        async with self._miss_lock:
+            snapshot_at = self._store.view().snapshot_at
+            if snapshot_at >= started:
+                return
+            await asyncio.sleep(max(0.0, snapshot_at + STALE_ON_MISS_SECONDS - time.time()))
+            if self._store.view().snapshot_at == snapshot_at:
+                await self._refresher.refresh()
 
     async def _token(self, contender: Contender, capability: str) -> Candidate | Attempt:
         url = contender.url
