@@ -13,6 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
 
+from tollway.byoc.cli import app as byoc_app
 from tollway.chain.cli import app as chain_app
 from tollway.config import GatewaySettings, GpuWorkerSettings, OrchestratorSettings, load_settings
 
@@ -24,6 +25,7 @@ orchestrator_app = typer.Typer(help="Run the orchestrator's processes.", no_args
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(orchestrator_app, name="orchestrator")
 app.add_typer(chain_app, name="chain")
+app.add_typer(byoc_app, name="byoc")
 
 console = Console()
 MAX_HEAD = 256 * 1024

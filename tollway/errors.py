@@ -7,6 +7,7 @@
     │   ├── BadPayment                `Livepeer-Payment` undecodable or a ticket refused
     │   ├── InsufficientCredit        paid credit below the orchestrator's minimum
     │   ├── UnacceptableTicketParams  an orchestrator's params break the gateway's limits
+    │   ├── DeclarationError          a capability declaration file that cannot be served
     │   └── BodyTooLarge              (413)
     ├── Unauthorized                  (401) wrong orchestrator secret or API key
     ├── NotFound                      (404) unknown job
@@ -79,6 +80,10 @@ class UnacceptableTicketParams(BadRequest):
     pass
 
 
+class DeclarationError(BadRequest):
+    pass
+
+
 class BodyTooLarge(BadRequest):
     status_code = 413
 
@@ -148,6 +153,7 @@ ERROR_TYPES: dict[str, type[TollwayError]] = {
         BadPayment,
         InsufficientCredit,
         UnacceptableTicketParams,
+        DeclarationError,
         BodyTooLarge,
         Unauthorized,
         NotFound,
