@@ -73,6 +73,10 @@ class OrchestratorSettings(RoleSettings):
     max_face_value_wei: int | None = None
     params_expiration_blocks: int = 40
     min_credit_seconds: int = 60
+    capacity_wait_seconds: float = Field(default=5.0, ge=0)
+    """How long a request waits for a busy capability's slot before a 503."""
+    capacity_queue: int = Field(default=32, ge=0)
+    """Requests that may wait per capability; more get a 503 at once."""
     reward_every_seconds: float = 60.0
     """How often the reward schedule looks at the round (several times per round)."""
     initialize_rounds: bool = True

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tollway.byoc.docker_runtime import DockerRuntime, run_as_user
+from tollway.byoc.docker_runtime import INTERNAL_NETWORK, DockerRuntime, run_as_user
 from tollway.byoc.health import wait_healthy
 from tollway.byoc.spec import BuildImageInput, ContainerSpec, StartedContainer
 from tollway.errors import ContainerSetupFailed, WorkerFailed
@@ -123,9 +123,20 @@ def test_missing_image_is_not_retryable(runtime: DockerRuntime, echo_spec: SpecF
         runtime.start(echo_spec(image="tollway/does-not-exist:never"))
 
 
-def test_network_none_is_refused(runtime: DockerRuntime, echo_spec: SpecFactory) -> None:
-    with pytest.raises(ContainerSetupFailed, match="unreachable"):
-        runtime.start(echo_spec(network="none"))
+async def test_network_none_is_reachable_from_this_host_only(
+    start_echo: StartEcho, docker_client: Any
+) -> None:
+    container = start_echo(network="none")
+    assert not container.url.startswith("http://127.0.0.1")
+    await wait_healthy(container.url, "/health", timeout_seconds=30)
+    async with httpx.AsyncClient(trust_env=False) as http:
+        assert (await http.get(f"{container.url}/health")).status_code == 200
+    attrs = docker_client.containers.get(container.container_id).attrs
+    assert list(attrs["NetworkSettings"]["Networks"]) == [INTERNAL_NETWORK]
+    assert attrs["NetworkSettings"]["Ports"] == {}
+    network = docker_client.networks.get(INTERNAL_NETWORK).attrs
+    assert network["Internal"] is True
+    assert network["Options"]["com.docker.network.bridge.enable_icc"] == "false"
 
 
 def test_container_that_fails_to_start_is_removed(

@@ -4,6 +4,8 @@ container keep serving."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ import httpx
 import pytest
 
 from tollway.byoc.docker_runtime import DockerRuntime
+from tollway.byoc.health import wait_healthy
 from tollway.byoc.spec import BuildImageInput, ContainerSpec, StartedContainer
 
 HOSTILE_CONTEXT = Path(__file__).with_name("hostile")
@@ -26,26 +29,40 @@ def hostile_image(runtime: DockerRuntime) -> str:
 
 
 @pytest.fixture
-def hostile(
+def start_hostile(
     runtime: DockerRuntime, hostile_image: str, session_labels: dict[str, str]
-) -> Iterator[StartedContainer]:
-    container = runtime.start(
-        ContainerSpec(
+) -> Iterator[Callable[[str], StartedContainer]]:
+    started: list[StartedContainer] = []
+
+    def start(network: str = "bridge") -> StartedContainer:
+        spec = ContainerSpec(
             capability="hostile",
             image=HOSTILE_TAG,
             labels=session_labels,
             memory_mb=MEMORY_MB,
             pids_limit=PIDS,
             cpus=0.5,
+            network=network,
         )
-    )
-    yield container
-    runtime.stop(container.container_id)
+        started.append(runtime.start(spec))
+        asyncio.run(wait_healthy(started[-1].url, "/health", timeout_seconds=30))
+        return started[-1]
+
+    yield start
+    for container in started:
+        runtime.stop(container.container_id)
+
+
+@pytest.fixture
+def hostile(start_hostile: Callable[[str], StartedContainer]) -> StartedContainer:
+    return start_hostile("bridge")
 
 
 @pytest.fixture
 def neighbour(start_echo: Callable[..., StartedContainer]) -> StartedContainer:
-    return start_echo()
+    container = start_echo()
+    asyncio.run(wait_healthy(container.url, "/health", timeout_seconds=30))
+    return container
 
 
 def still_serving(*containers: StartedContainer) -> None:
@@ -78,8 +95,32 @@ def test_allocating_past_the_memory_limit_kills_only_that_container(
 ) -> None:
     with pytest.raises(httpx.HTTPError):
         httpx.post(f"{hostile.url}/allocate", json={"mb": 4 * MEMORY_MB}, timeout=30)
-    state = docker_client.containers.get(hostile.container_id).attrs["State"]
+    container = docker_client.containers.get(hostile.container_id)
+    for _ in range(100):  # docker-init exits with its killed child; give it a moment
+        container.reload()
+        if container.status != "running":
+            break
+        time.sleep(0.1)
+    state = container.attrs["State"]
     assert state["OOMKilled"] is True, state
+    assert state["ExitCode"] == 137, state
     still_serving(neighbour)
     # The host (this process, and dockerd) is fine: it can still start and reach containers.
     assert docker_client.ping()
+
+
+def test_without_egress_it_reaches_nothing(
+    start_hostile: Callable[[str], StartedContainer],
+    neighbour: StartedContainer,
+    docker_client: Any,
+) -> None:
+    """The neighbour's address on Docker's bridge stands for "anywhere else": a container
+    allowed egress reaches it, one declared without egress does not."""
+    attrs = docker_client.containers.get(neighbour.container_id).attrs
+    target = {"host": attrs["NetworkSettings"]["Networks"]["bridge"]["IPAddress"], "port": 5000}
+    allowed = start_hostile("bridge")
+    assert httpx.post(f"{allowed.url}/connect", json=target, timeout=10).json()["connected"]
+    confined = start_hostile("none")
+    result = httpx.post(f"{confined.url}/connect", json=target, timeout=10).json()
+    assert result["connected"] is False, result
+    still_serving(confined, neighbour)

@@ -282,3 +282,71 @@ def test_registrations_survive_a_restart(tmp_path: Path) -> None:
     assert restarted.names() == ["b"]
     assert restarted.get("b").price_wei_per_second == 7
     assert restarted.available("b") == 1
+
+
+# --- the wait queue ---------------------------------------------------------------------------
+
+
+async def test_a_waiting_request_gets_the_slot_when_one_frees() -> None:
+    registry = CapabilityRegistry()
+    registry.register(capability(capacity=1))
+
+    async def hold(seconds: float) -> None:
+        async with registry.wait_slot("echo", wait_seconds=5, max_waiting=4):
+            await asyncio.sleep(seconds)
+
+    holder = asyncio.create_task(hold(0.2))
+    await asyncio.sleep(0.01)
+    started = asyncio.get_running_loop().time()
+    async with registry.wait_slot("echo", wait_seconds=5, max_waiting=4):
+        waited = asyncio.get_running_loop().time() - started
+        assert registry.available("echo") == 0
+    await holder
+    assert 0.1 < waited < 1.0
+    assert registry.available("echo") == 1
+
+
+async def test_no_slot_within_the_wait_is_a_503_and_leaks_nothing() -> None:
+    registry = CapabilityRegistry()
+    registry.register(capability(capacity=1))
+    with registry.slot("echo"):
+        with pytest.raises(CapacityExhausted, match=r"no slot freed within 0.1 s"):
+            async with registry.wait_slot("echo", wait_seconds=0.1, max_waiting=4):
+                pytest.fail("entered a slot that never freed")
+    assert registry.available("echo") == 1
+    async with registry.wait_slot("echo", wait_seconds=0.1, max_waiting=0):
+        pass  # a free slot needs no queue
+
+
+async def test_a_full_queue_refuses_at_once() -> None:
+    registry = CapabilityRegistry()
+    registry.register(capability(capacity=1))
+    with registry.slot("echo"):
+        waiter = asyncio.create_task(
+            registry.wait_slot("echo", wait_seconds=5, max_waiting=1).__aenter__()
+        )
+        await asyncio.sleep(0.01)
+        with pytest.raises(CapacityExhausted, match="1 requests already wait"):
+            async with registry.wait_slot("echo", wait_seconds=5, max_waiting=1):
+                pytest.fail("the queue was full")
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+    async with registry.wait_slot("echo", wait_seconds=0.1, max_waiting=1):
+        pass  # the cancelled waiter left the queue
+
+
+async def test_unregistering_wakes_the_waiters_with_unknown_capability() -> None:
+    registry = CapabilityRegistry()
+    registry.register(capability(capacity=1))
+    with registry.slot("echo"):
+
+        async def wait() -> None:
+            async with registry.wait_slot("echo", wait_seconds=5, max_waiting=4):
+                pytest.fail("the capability is gone")
+
+        waiter = asyncio.create_task(wait())
+        await asyncio.sleep(0.01)
+        registry.unregister("echo")
+        with pytest.raises(UnknownCapability):
+            await asyncio.wait_for(waiter, 1)

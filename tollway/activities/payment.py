@@ -47,17 +47,21 @@ class PaymentActivities:
         price = Price(
             price_per_unit=candidate.price_per_unit, pixels_per_unit=candidate.pixels_per_unit
         )
-        balance = self._ledger.reserve(
+        required = price.cost(credit_units(candidate.unit, request.timeout_seconds))
+        covered = self._ledger.reserve(
             request.job_id,
             candidate.address,
             request.capability,
             candidate.balance_wei,
-            price.cost(credit_units(candidate.unit, request.timeout_seconds)),
+            required,
             ttl_seconds=request.timeout_seconds + 60,
         )
+        # Like go-livepeer (which tops up below twice the minimum), keep a job's worth of
+        # credit in reserve: jobs finishing between this token and this job debit it first.
+        buffered = max(0, covered - required)
         try:
             params = TicketParams.from_json(candidate.ticket_params)
-            count = tickets_needed(price, request.timeout_seconds, balance, params, candidate.unit)
+            count = tickets_needed(price, request.timeout_seconds, buffered, params, candidate.unit)
             if count == 0:
                 return NO_PAYMENT
             check_params(params, count, self._limits)

@@ -17,6 +17,10 @@ MANAGED_LABEL = "tollway"
 # Images built here carry MANAGED_LABEL too and pass it on to any container run from them, so
 # only this label, set by `start`, marks a container as ours to list and stop.
 CAPABILITY_LABEL = "tollway.capability"
+PORT_LABEL = "tollway.port"
+INTERNAL_NETWORK = "tollway-internal"
+"""Where containers without egress live: an internal bridge (no route out) without
+inter-container traffic; the host reaches each one at its address there."""
 NON_ROOT_USER = "65534:65534"
 CONTAINER_TMP = "/tmp"  # noqa: S108 - a private tmpfs inside the container, not the host's /tmp
 TMPFS_OPTIONS = "rw,noexec,nosuid,nodev,size=64m"
@@ -66,13 +70,9 @@ class DockerRuntime:
         return str(image.id)
 
     def start(self, spec: ContainerSpec) -> StartedContainer:
-        if spec.network == "none":
-            # Docker publishes no port for a container without a network (nor on an internal one),
-            # so nothing on 127.0.0.1 could reach it.
-            raise ContainerSetupFailed(
-                "network 'none' leaves the container unreachable through a 127.0.0.1 port",
-                capability=spec.capability,
-            )
+        """Start a hardened container. With network "bridge" it may reach out and its port is
+        published on 127.0.0.1; with "none" it sits on INTERNAL_NETWORK, reachable from this
+        host only, and can reach nothing (Docker publishes no port from an internal network)."""
         try:
             image = self._client.images.get(spec.image)
         except NotFound as exc:
@@ -83,13 +83,20 @@ class DockerRuntime:
         port_key = f"{spec.container_port}/tcp"
         name = f"tollway-{spec.capability}-{secrets.token_hex(4)}"
         memory = f"{spec.memory_mb}m"
+        egress = spec.network == "bridge"
+        network = spec.network if egress else self._internal_network()
         try:
             container = self._client.containers.create(
                 spec.image,
                 name=name,
                 user=run_as_user(image.attrs.get("Config", {}).get("User") or ""),
                 environment={"PORT": str(spec.container_port), **spec.env},
-                labels={**spec.labels, MANAGED_LABEL: "1", CAPABILITY_LABEL: spec.capability},
+                labels={
+                    **spec.labels,
+                    MANAGED_LABEL: "1",
+                    CAPABILITY_LABEL: spec.capability,
+                    PORT_LABEL: str(spec.container_port),
+                },
                 # docker-init as PID 1 forwards SIGTERM and reaps zombies: `stop` stays quick
                 # even for a worker that installs no signal handler.
                 init=True,
@@ -101,33 +108,49 @@ class DockerRuntime:
                 mem_limit=memory,
                 memswap_limit=memory,
                 nano_cpus=round(spec.cpus * 1e9),
-                network_mode=spec.network,
-                ports={port_key: ("127.0.0.1", None)},
+                network=network,
+                ports={port_key: ("127.0.0.1", None)} if egress else None,
             )
         except (DockerException, OSError) as exc:
             raise _docker_failure(f"creating {name}", exc) from exc
         try:
             container.start()
             container.reload()
-            bindings = container.attrs["NetworkSettings"]["Ports"].get(port_key) or []
-            if not bindings:
+            info = _info(container)
+            if info.url is None or info.host_port is None:
                 raise WorkerFailed(
-                    f"{name} published no port (status {container.status})",
+                    f"{name} is not reachable: no published port or address "
+                    f"(status {container.status})",
                     container=name,
                     log=_text_tail(container.logs(tail=50)),
                 )
-            host_port = int(bindings[0]["HostPort"])
         except BaseException as exc:
             self._remove_quietly(container)
             if isinstance(exc, (DockerException, OSError)):
                 raise _docker_failure(f"starting {name}", exc) from exc
             raise
         return StartedContainer(
-            container_id=str(container.id),
-            name=name,
-            url=f"http://127.0.0.1:{host_port}",
-            host_port=host_port,
+            container_id=str(container.id), name=name, url=info.url, host_port=info.host_port
         )
+
+    def _internal_network(self) -> str:
+        try:
+            self._client.networks.get(INTERNAL_NETWORK)
+        except NotFound:
+            try:
+                self._client.networks.create(
+                    INTERNAL_NETWORK,
+                    driver="bridge",
+                    internal=True,
+                    labels={MANAGED_LABEL: "1"},
+                    options={"com.docker.network.bridge.enable_icc": "false"},
+                )
+            except APIError as exc:
+                if exc.status_code != 409:  # created meanwhile by another worker
+                    raise _docker_failure(f"creating network {INTERNAL_NETWORK}", exc) from exc
+        except (DockerException, OSError) as exc:
+            raise _docker_failure(f"looking up network {INTERNAL_NETWORK}", exc) from exc
+        return INTERNAL_NETWORK
 
     def stop(self, container_id: str) -> None:
         try:
@@ -173,16 +196,23 @@ class DockerRuntime:
 
 
 def _info(container: Any) -> ContainerInfo:
-    ports: dict[str, list[dict[str, str]] | None] = container.attrs["NetworkSettings"]["Ports"]
-    host_port = next(
-        (int(b["HostPort"]) for bs in (ports or {}).values() for b in bs or [] if b), None
-    )
+    """Where the host reaches the container: its port published on 127.0.0.1, or else its
+    address on INTERNAL_NETWORK (with `host_port` the container's own port)."""
+    settings = container.attrs["NetworkSettings"]
+    ports: dict[str, list[dict[str, str]] | None] = settings.get("Ports") or {}
+    host_port = next((int(b["HostPort"]) for bs in ports.values() for b in bs or [] if b), None)
+    url = f"http://127.0.0.1:{host_port}" if host_port else None
+    internal = (settings.get("Networks") or {}).get(INTERNAL_NETWORK) or {}
+    port_label = container.labels.get(PORT_LABEL, "")
+    if url is None and internal.get("IPAddress") and port_label.isdigit():
+        host_port = int(port_label)
+        url = f"http://{internal['IPAddress']}:{host_port}"
     return ContainerInfo(
         container_id=str(container.id),
         name=str(container.name),
         status=str(container.status),
         labels=dict(container.labels),
-        url=f"http://127.0.0.1:{host_port}" if host_port else None,
+        url=url,
         host_port=host_port,
     )
 

@@ -7,8 +7,9 @@ path, errors and timeouts included, and registrations survive an orchestrator re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from fractions import Fraction
 from typing import Literal
 
@@ -70,6 +71,8 @@ class CapabilityRegistry:
         self._ledger = ledger
         self._capabilities: dict[str, ExternalCapability] = {}
         self._in_flight: dict[str, int] = {}
+        self._waiting: dict[str, int] = {}
+        self._freed: dict[str, asyncio.Event] = {}
         for body in ledger.capabilities() if ledger else []:
             capability = ExternalCapability.model_validate_json(body)
             self._capabilities[capability.name] = capability
@@ -83,7 +86,11 @@ class CapabilityRegistry:
     def unregister(self, name: str) -> bool:
         if self._ledger:
             self._ledger.save_capability(name, None)
-        return self._capabilities.pop(name, None) is not None
+        removed = self._capabilities.pop(name, None) is not None
+        freed = self._freed.get(name)
+        if freed is not None:
+            freed.set()  # its waiters learn it is gone
+        return removed
 
     def get(self, name: str) -> ExternalCapability:
         capability = self._capabilities.get(name)
@@ -119,3 +126,42 @@ class CapabilityRegistry:
             yield capability
         finally:
             self._in_flight[name] -= 1
+            freed = self._freed.get(name)
+            if freed is not None:
+                freed.set()
+
+    @asynccontextmanager
+    async def wait_slot(
+        self, name: str, wait_seconds: float, max_waiting: int
+    ) -> AsyncIterator[ExternalCapability]:
+        """A slot as `slot` gives one, but when all are busy wait up to `wait_seconds` for one
+        to free, in a queue of at most `max_waiting`; CapacityExhausted (503) after that."""
+        capability = self.get(name)
+        if self.available(name) <= 0:
+            waiting = self._waiting.get(name, 0)
+            if waiting >= max_waiting:
+                raise CapacityExhausted(
+                    f"capability {name!r} is at capacity ({capability.capacity}) and "
+                    f"{waiting} requests already wait for it",
+                    capability=name,
+                )
+            self._waiting[name] = waiting + 1
+            try:
+                await asyncio.wait_for(self._until_free(name), wait_seconds)
+            except TimeoutError as exc:
+                raise CapacityExhausted(
+                    f"capability {name!r} is at capacity ({capability.capacity}): no slot "
+                    f"freed within {wait_seconds:g} s",
+                    capability=name,
+                ) from exc
+            finally:
+                self._waiting[name] -= 1
+        with self.slot(name) as taken:
+            yield taken
+
+    async def _until_free(self, name: str) -> None:
+        freed = self._freed.setdefault(name, asyncio.Event())
+        while self.available(name) <= 0:
+            self.get(name)  # unregistered while waiting: UnknownCapability
+            freed.clear()
+            await freed.wait()

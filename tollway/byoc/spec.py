@@ -31,6 +31,7 @@ class ContainerSpec(_Model):
     cpus: float = Field(default=1.0, gt=0)
     pids_limit: int = Field(default=128, ge=1)
     network: Literal["bridge", "none"] = "bridge"
+    """"bridge": may reach out, port published on 127.0.0.1; "none": no egress at all."""
 
 
 class BuildImageInput(_Model):

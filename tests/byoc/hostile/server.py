@@ -1,10 +1,12 @@
-"""Hostile on request: POST /write-root, /fork-bomb, /allocate {"mb": n}; GET /health."""
+"""Hostile on request: POST /write-root, /fork-bomb, /allocate {"mb": n},
+/connect {"host": h, "port": p}; GET /health."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import socket
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -51,6 +53,14 @@ def allocate(megabytes: int) -> dict[str, Any]:
     return {"allocated_mb": len(blocks)}
 
 
+def connect(host: str, port: int) -> dict[str, Any]:
+    try:
+        with socket.create_connection((host, port), timeout=3):
+            return {"connected": True, "error": ""}
+    except OSError as exc:
+        return {"connected": False, "error": str(exc)}
+
+
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._answer(200, {"status": "OK"})
@@ -62,6 +72,8 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(200, write_root())
         elif self.path == "/fork-bomb":
             self._answer(200, fork_bomb())
+        elif self.path == "/connect":
+            self._answer(200, connect(str(body["host"]), int(body["port"])))
         elif self.path == "/allocate":
             self._answer(200, allocate(int(body.get("mb", 1))))
         else:

@@ -68,7 +68,10 @@ async def process_request(path: str, request: Request, services: Services) -> Re
     job = JobRequest.decode(request.headers.get("Livepeer"))
     sender = job.verify()
     body = await read_body(request, services.settings.max_body_bytes)
-    with services.registry.slot(job.capability) as capability:
+    settings = services.settings
+    async with services.registry.wait_slot(
+        job.capability, settings.capacity_wait_seconds, settings.capacity_queue
+    ) as capability:
         price = Price(price_per_unit=await services.charged_price_wei(capability, sender))
         payment_header = request.headers.get("Livepeer-Payment")
         if payment_header:
