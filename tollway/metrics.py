@@ -49,3 +49,8 @@ ORCHESTRATOR_SELECTED = Counter(
     "Jobs dispatched to an orchestrator, by outcome",
     ["orchestrator", "outcome"],
 )
+GPU_UTILIZATION = Gauge(
+    "tollway_gpu_utilization_percent", "GPU utilisation NVML reports", ["gpu", "model"]
+)
+GPU_MEMORY_USED = Gauge("tollway_gpu_memory_used_bytes", "GPU memory in use", ["gpu", "model"])
+GPU_MEMORY_TOTAL = Gauge("tollway_gpu_memory_total_bytes", "GPU memory", ["gpu", "model"])

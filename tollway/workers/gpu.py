@@ -8,6 +8,7 @@ from temporalio.worker import Worker
 
 from tollway.activities.containers import ContainerActivities
 from tollway.byoc.docker_runtime import DockerRuntime
+from tollway.byoc.gpus import read_gpus
 from tollway.config import GpuWorkerSettings
 from tollway.temporal import connect
 from tollway.workers.run import run_until_signalled, serve_metrics
@@ -15,29 +16,9 @@ from tollway.workers.run import run_until_signalled, serve_metrics
 log = logging.getLogger("tollway.gpu")
 
 
-def detect_gpus() -> list[str]:
-    """GPU names seen by NVML; empty (CPU-only mode) when there is no driver or device."""
-    try:
-        import pynvml  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return []
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError:
-        return []
-    try:
-        count = pynvml.nvmlDeviceGetCount()
-        return [
-            str(pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(i)))
-            for i in range(count)
-        ]
-    finally:
-        pynvml.nvmlShutdown()
-
-
 async def run(settings: GpuWorkerSettings) -> None:
-    gpus = detect_gpus()
-    log.info("GPU worker %s: %s", settings.worker_id, gpus or "no GPU found; CPU-only mode")
+    inventory = read_gpus()
+    log.info("GPU worker %s: %s", settings.worker_id, inventory.describe())
     client = await connect(settings.temporal_address, settings.namespace)
     serve_metrics(settings.metrics_port)  # `tollway up` reads it as "ready"
     containers = ContainerActivities(DockerRuntime())
