@@ -146,6 +146,16 @@ class ServeCapabilityInput(BaseModel):
     capacity: int = Field(default=1, ge=1)
     price_wei_per_second: int = Field(default=0, ge=0)
     description: str = ""
+    health_check_seconds: float = Field(default=5.0, gt=0)
+    unhealthy_threshold: int = Field(default=2, ge=1)
+    """Failed health checks in a row before the replica is restarted."""
+    restart_backoff_seconds: float = Field(default=1.0, ge=0)
+    max_restart_backoff_seconds: float = Field(default=60.0, ge=0)
+    checks_per_run: int = Field(default=500, ge=1)
+    """Health checks before the workflow continues as new, keeping its history small."""
+    attached: StartedContainer | None = None
+    """The running container a continued run takes over (no build, no start)."""
+    restarts: int = 0
 
 
 class ContainerState(StrEnum):
@@ -153,6 +163,7 @@ class ContainerState(StrEnum):
     STARTING = "starting"
     WAITING_HEALTHY = "waiting_healthy"
     SERVING = "serving"
+    RESTARTING = "restarting"
     STOPPING = "stopping"
     STOPPED = "stopped"
 
@@ -161,6 +172,7 @@ class ContainerStatus(BaseModel):
     capability: str
     state: ContainerState
     container: StartedContainer | None = None
+    restarts: int = 0
 
 
 class RewardInput(BaseModel):

@@ -49,3 +49,17 @@ def test_dev_account_key_is_anvils_first_account() -> None:
 
     address = Account.from_key(dev_account_key(0)).address
     assert address == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+
+
+def test_mining_many_blocks_writes_no_state_to_disk(tmp_path: Path) -> None:
+    """anvil keeps old states under ~/.foundry/anvil/tmp unless told not to; the suite mines
+    millions of blocks, which once filled the disk (tens of GB)."""
+    spill = Path.home() / ".foundry" / "anvil" / "tmp"
+    before = set(spill.iterdir()) if spill.exists() else set()
+    with AnvilProcess(log_path=tmp_path / "anvil.log") as anvil:
+        _rpc(anvil.rpc_url, "anvil_mine", hex(3_000))
+        assert int(_rpc(anvil.rpc_url, "eth_blockNumber"), 16) == 3_000
+        # Recent history stays queryable: the balance at a block a few back.
+        _rpc(anvil.rpc_url, "eth_getBalance", "0x" + "00" * 20, hex(2_990))
+        after = set(spill.iterdir()) if spill.exists() else set()
+    assert after == before

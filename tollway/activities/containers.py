@@ -15,13 +15,17 @@ from temporalio import activity
 from tollway.byoc.health import wait_healthy
 from tollway.byoc.runtime import ContainerRuntime
 from tollway.byoc.spec import (
+    REPLICA_LABEL,
     BuildImageInput,
     ContainerSpec,
+    HealthCheckInput,
     StartedContainer,
     StopContainerInput,
     WaitHealthyInput,
 )
 from tollway.errors import TollwayError, to_application_error
+
+HEALTH_CHECK_TIMEOUT_SECONDS = 3.0
 
 
 class ContainerActivities:
@@ -30,7 +34,13 @@ class ContainerActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         """For `Worker(activities=...)`."""
-        return [self.build_image, self.start_container, self.wait_healthy, self.stop_container]
+        return [
+            self.build_image,
+            self.start_container,
+            self.wait_healthy,
+            self.check_health,
+            self.stop_container,
+        ]
 
     @activity.defn(name="build_image")
     async def build_image(self, request: BuildImageInput) -> str:
@@ -42,10 +52,44 @@ class ContainerActivities:
 
     @activity.defn(name="start_container")
     async def start_container(self, spec: ContainerSpec) -> StartedContainer:
+        """Start the replica's container, or take over the one an earlier attempt of this
+        start left running (found by its replica label): never two for one replica."""
         try:
-            return await asyncio.to_thread(self._runtime.start, spec)
+            return await asyncio.to_thread(self._start_once, spec)
         except TollwayError as exc:
             raise to_application_error(exc) from exc
+
+    def _start_once(self, spec: ContainerSpec) -> StartedContainer:
+        replica = spec.labels.get(REPLICA_LABEL)
+        if replica is not None:
+            for found in self._runtime.list_containers({REPLICA_LABEL: replica}):
+                if found.status == "running" and found.url and found.host_port:
+                    return StartedContainer(
+                        container_id=found.container_id,
+                        name=found.name,
+                        url=found.url,
+                        host_port=found.host_port,
+                    )
+                self._runtime.stop(found.container_id)  # a dead leftover: remove it
+        return self._runtime.start(spec)
+
+    @activity.defn(name="check_health")
+    async def check_health(self, request: HealthCheckInput) -> bool:
+        """One look: is the container running and does its health route answer 200?"""
+        try:
+            running = any(
+                c.container_id == request.container_id and c.status == "running"
+                for c in await asyncio.to_thread(self._runtime.list_containers)
+            )
+        except TollwayError as exc:
+            raise to_application_error(exc) from exc
+        if not running:
+            return False
+        try:
+            await wait_healthy(request.url, request.health_path, HEALTH_CHECK_TIMEOUT_SECONDS)
+        except TollwayError:
+            return False
+        return True
 
     @activity.defn(name="wait_healthy")
     async def wait_healthy(self, request: WaitHealthyInput) -> None:

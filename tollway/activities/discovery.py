@@ -79,7 +79,7 @@ class DiscoveryActivities:
         )
         started = time.time()
         selection = select(self._store.view(), wanted, self._rng, started)
-        if not selection.ranked or selection.suspended_only:
+        if selection.none_known_to_offer:
             await self._refresh_after_miss(started)
             selection = select(self._store.view(), wanted, self._rng, time.time())
         answers = await asyncio.gather(

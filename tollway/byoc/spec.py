@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_BASE_IMAGE = "tollway/base:bookworm"
 
+REPLICA_LABEL = "tollway.replica"
+"""The ContainerWorkflow id that owns a container: how a retried start finds it again."""
+
 # Docker accepts [a-zA-Z0-9][a-zA-Z0-9_.-]* as a container name, and the capability is part of it.
 CAPABILITY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 
@@ -62,6 +65,12 @@ class WaitHealthyInput(_Model):
     url: str
     health_path: str = Field(default="/health", pattern=r"^/")
     timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+class HealthCheckInput(_Model):
+    container_id: str
+    url: str
+    health_path: str = Field(default="/health", pattern=r"^/")
 
 
 class StopContainerInput(_Model):

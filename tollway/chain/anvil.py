@@ -28,6 +28,12 @@ def dev_account_key(index: int) -> bytes:
     return bytes(key_from_seed(seed_from_mnemonic(ANVIL_MNEMONIC, ""), f"m/44'/60'/0'/0/{index}"))
 
 
+PRUNE_HISTORY = ("--prune-history", "10000")
+"""Keep the latest 10,000 states in memory and none on disk: without it anvil writes every
+old state under ~/.foundry/anvil/tmp, tens of GB once tests mine a million blocks, and leaves
+them there when it is killed."""
+
+
 class AnvilError(RuntimeError):
     pass
 
@@ -68,7 +74,7 @@ class AnvilProcess:
 
     def _command(self) -> list[str]:
         command = [anvil_binary(), "--host", LOCALHOST, "--port", str(self.port)]
-        command += ["--chain-id", str(self.chain_id)]
+        command += ["--chain-id", str(self.chain_id), *PRUNE_HISTORY]
         if self.state_path is not None:
             command += ["--state", str(self.state_path)]
         if self.block_time is not None:

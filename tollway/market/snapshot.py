@@ -38,11 +38,12 @@ class NetworkRefresher:
         self._limit = asyncio.Semaphore(CONCURRENT_FETCHES)
 
     async def refresh(self) -> list[KnownOrchestrator]:
+        begun = time.time()
         listed = await collect(self._sources)
         known = await asyncio.gather(
             *(self._known(url, entries) for url, entries in listed.items())
         )
-        self._store.replace_snapshot(list(known))
+        self._store.replace_snapshot(list(known), taken_at=begun)
         now = time.time()
         breakers = self._store.view().breakers
         metrics.ORCHESTRATORS_KNOWN.set(len(known))

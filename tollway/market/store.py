@@ -128,9 +128,12 @@ class MarketStore:
 
     # ---- writing -------------------------------------------------------------------------
 
-    def replace_snapshot(self, orchestrators: list[KnownOrchestrator]) -> None:
-        """The network as the latest refresh saw it; performance and breakers are kept."""
-        now = time.time()
+    def replace_snapshot(
+        self, orchestrators: list[KnownOrchestrator], taken_at: float | None = None
+    ) -> None:
+        """The network as the latest refresh saw it, that refresh having begun at `taken_at`
+        (what it says may be that old); performance and breakers are kept."""
+        now = time.time() if taken_at is None else taken_at
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("DELETE FROM orchestrators")

@@ -19,7 +19,7 @@ from web3 import Web3
 from web3.types import RPCEndpoint
 
 from tollway.byoc.spec import BuildImageInput, ContainerSpec
-from tollway.chain.anvil import dev_account_key
+from tollway.chain.anvil import PRUNE_HISTORY, dev_account_key
 from tollway.chain.client import ChainClient
 from tollway.chain.deploy import DevnetContracts, deploy_devnet
 from tollway.chain.devnet import activate_orchestrator
@@ -314,7 +314,7 @@ def start_temporal_and_chain(
         "anvil",
         [
             anvil_binary(), "--host", "127.0.0.1", "--port", str(ports.chain),
-            "--chain-id", "1337", "--number", str(genesis_block),
+            "--chain-id", "1337", "--number", str(genesis_block), *PRUNE_HISTORY,
             # Dumped on SIGTERM: the chain can be stopped and restarted where it was.
             "--dump-state", str(directory / "chain-state.json"),
         ],

@@ -1,7 +1,12 @@
-"""ContainerWorkflow: one BYOC replica: build -> start -> healthy -> register -> serve -> stop.
+"""ContainerWorkflow: one BYOC replica: build -> start -> healthy -> register -> monitor -> stop.
 
 Docker work runs on the GPU worker's own task queue; registration runs on the orchestrator's.
-A later issue adds health monitoring with restarts, draining and re-attachment.
+While serving, the workflow checks the container's health every `health_check_seconds`; after
+`unhealthy_threshold` failures in a row it unregisters the capability (no new work goes to a
+dead replica), replaces the container after an exponential back-off, and registers the new one
+once healthy. Every `checks_per_run` checks it continues as new with the running container
+attached. The container carries the workflow id as a label, so a start retried after a GPU
+worker crash takes over the container the lost attempt made instead of making another.
 """
 
 from __future__ import annotations
@@ -10,13 +15,21 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from tollway.byoc.registry import ExternalCapability
-    from tollway.byoc.spec import StartedContainer, StopContainerInput, WaitHealthyInput
+    from tollway.byoc.spec import (
+        REPLICA_LABEL,
+        HealthCheckInput,
+        StartedContainer,
+        StopContainerInput,
+        WaitHealthyInput,
+    )
     from tollway.models import ContainerState, ContainerStatus, ServeCapabilityInput
 
 GPU_RETRY = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=1))
+ONE_TRY = RetryPolicy(maximum_attempts=1)
 
 
 @workflow.defn(name="ContainerWorkflow")
@@ -24,72 +37,158 @@ class ContainerWorkflow:
     @workflow.init
     def __init__(self, request: ServeCapabilityInput) -> None:
         self._status = ContainerStatus(
-            capability=request.spec.capability, state=ContainerState.BUILDING
+            capability=request.spec.capability,
+            state=ContainerState.BUILDING,
+            container=request.attached,
+            restarts=request.restarts,
         )
         self._stop_requested = False
 
     @workflow.run
     async def run(self, request: ServeCapabilityInput) -> ContainerStatus:
-        gpu = request.gpu_task_queue
-        if request.build is not None:
-            await workflow.execute_activity(
-                "build_image",
-                request.build,
-                task_queue=gpu,
-                start_to_close_timeout=timedelta(minutes=10),
-                retry_policy=GPU_RETRY,
-            )
-        self._status.state = ContainerState.STARTING
-        started = await workflow.execute_activity(
+        status = self._status
+        try:
+            if request.attached is None:
+                if request.build is not None:
+                    await workflow.execute_activity(
+                        "build_image",
+                        request.build,
+                        task_queue=request.gpu_task_queue,
+                        start_to_close_timeout=timedelta(minutes=10),
+                        retry_policy=GPU_RETRY,
+                    )
+                await self._bring_up(request)
+            status.state = ContainerState.SERVING
+            for _ in range(request.checks_per_run):
+                if await self._stop_within(request.health_check_seconds):
+                    break
+                if not await self._healthy(request):
+                    await self._restart(request)
+            else:
+                workflow.continue_as_new(
+                    request.model_copy(
+                        update={"attached": status.container, "restarts": status.restarts}
+                    )
+                )
+            status.state = ContainerState.STOPPING
+            await self._unregister(request)
+        finally:
+            if status.state != ContainerState.SERVING:  # not when continuing as new
+                await self._stop_container(request)
+        status.state = ContainerState.STOPPED
+        return status
+
+    async def _bring_up(self, request: ServeCapabilityInput) -> None:
+        """Start a container, wait until it is healthy and register it."""
+        status = self._status
+        status.state = ContainerState.STARTING
+        spec = request.spec.model_copy(
+            update={"labels": {**request.spec.labels, REPLICA_LABEL: workflow.info().workflow_id}}
+        )
+        status.container = await workflow.execute_activity(
             "start_container",
-            request.spec,
+            spec,
             result_type=StartedContainer,
-            task_queue=gpu,
+            task_queue=request.gpu_task_queue,
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=GPU_RETRY,
         )
-        self._status.container = started
-        try:
-            self._status.state = ContainerState.WAITING_HEALTHY
-            await workflow.execute_activity(
-                "wait_healthy",
-                WaitHealthyInput(url=started.url, health_path=request.spec.health_path),
-                task_queue=gpu,
-                start_to_close_timeout=timedelta(minutes=1),
-                heartbeat_timeout=timedelta(seconds=10),
-                retry_policy=GPU_RETRY,
-            )
-            capability = ExternalCapability(
+        status.state = ContainerState.WAITING_HEALTHY
+        await workflow.execute_activity(
+            "wait_healthy",
+            WaitHealthyInput(url=status.container.url, health_path=request.spec.health_path),
+            task_queue=request.gpu_task_queue,
+            start_to_close_timeout=timedelta(minutes=1),
+            heartbeat_timeout=timedelta(seconds=10),
+            retry_policy=GPU_RETRY,
+        )
+        await workflow.execute_activity(
+            "register_capability",
+            ExternalCapability(
                 name=request.spec.capability,
                 description=request.description,
-                url=started.url,
+                url=status.container.url,
                 capacity=request.capacity,
                 price_per_unit=request.price_wei_per_second,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+        )
+        status.state = ContainerState.SERVING
+
+    async def _healthy(self, request: ServeCapabilityInput) -> bool:
+        """`unhealthy_threshold` checks in a row, stopping at the first that passes."""
+        container = self._status.container
+        assert container is not None
+        for _ in range(request.unhealthy_threshold):
+            try:
+                healthy: bool = await workflow.execute_activity(
+                    "check_health",
+                    HealthCheckInput(
+                        container_id=container.container_id,
+                        url=container.url,
+                        health_path=request.spec.health_path,
+                    ),
+                    result_type=bool,
+                    task_queue=request.gpu_task_queue,
+                    start_to_close_timeout=timedelta(seconds=10),
+                    retry_policy=ONE_TRY,
+                )
+            except ActivityError:  # the GPU worker itself is away: not the container's fault
+                return True
+            if healthy:
+                return True
+        return False
+
+    async def _restart(self, request: ServeCapabilityInput) -> None:
+        """Replace the container, backing off exponentially, until one is healthy again or a
+        stop is requested."""
+        status = self._status
+        status.state = ContainerState.RESTARTING
+        await self._unregister(request)
+        while not self._stop_requested:
+            await self._stop_container(request)
+            status.container = None
+            delay = min(
+                request.max_restart_backoff_seconds,
+                request.restart_backoff_seconds * 2**status.restarts,
             )
-            await workflow.execute_activity(
-                "register_capability",
-                capability,
-                start_to_close_timeout=timedelta(seconds=30),
+            status.restarts += 1
+            if await self._stop_within(delay):
+                return
+            try:
+                await self._bring_up(request)
+                return
+            except ActivityError as err:
+                workflow.logger.warning("restarting %s failed: %s", request.spec.capability, err)
+
+    async def _stop_within(self, seconds: float) -> bool:
+        """Wait up to `seconds`; True when a stop was requested meanwhile."""
+        try:
+            await workflow.wait_condition(
+                lambda: self._stop_requested, timeout=timedelta(seconds=seconds)
             )
-            self._status.state = ContainerState.SERVING
-            await workflow.wait_condition(lambda: self._stop_requested)
-            self._status.state = ContainerState.STOPPING
-            await workflow.execute_activity(
-                "unregister_capability",
-                request.spec.capability,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RetryPolicy(maximum_attempts=3),
-            )
-        finally:
-            await workflow.execute_activity(
-                "stop_container",
-                StopContainerInput(container_id=started.container_id),
-                task_queue=gpu,
-                start_to_close_timeout=timedelta(minutes=1),
-                retry_policy=GPU_RETRY,
-            )
-        self._status.state = ContainerState.STOPPED
-        return self._status
+        except TimeoutError:
+            return False
+        return True
+
+    async def _unregister(self, request: ServeCapabilityInput) -> None:
+        await workflow.execute_activity(
+            "unregister_capability",
+            request.spec.capability,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(maximum_attempts=3),
+        )
+
+    async def _stop_container(self, request: ServeCapabilityInput) -> None:
+        if self._status.container is None:
+            return
+        await workflow.execute_activity(
+            "stop_container",
+            StopContainerInput(container_id=self._status.container.container_id),
+            task_queue=request.gpu_task_queue,
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=GPU_RETRY,
+        )
 
     @workflow.signal
     def stop(self) -> None:
