@@ -78,10 +78,18 @@ class DiscoveryActivities:
             fanout=self._fanout,
         )
         started = time.time()
-        selection = select(self._store.view(), wanted, self._rng, started)
-        if selection.none_known_to_offer:
-            await self._refresh_after_miss(started)
-            selection = select(self._store.view(), wanted, self._rng, time.time())
+        found = await self._draw(wanted, request)
+        if not found.candidates and await self._refresh_after_miss(started):
+            # Nobody usable: the snapshot predates this job, and a capability may have
+            # registered or an orchestrator recovered since. Draw once more from a fresh one.
+            again = await self._draw(wanted, request)
+            found = Discovery(
+                candidates=again.candidates, failures=[*found.failures, *again.failures]
+            )
+        return found
+
+    async def _draw(self, wanted: SelectionRequest, request: DiscoverInput) -> Discovery:
+        selection = select(self._store.view(), wanted, self._rng, time.time())
         answers = await asyncio.gather(
             *(self._token(c, request.capability) for c in selection.ranked)
         )
@@ -96,16 +104,17 @@ class DiscoveryActivities:
             ],
         )
 
-    async def _refresh_after_miss(self, started: float) -> None:
-        """Refresh a snapshot taken before this job began: a capability may have registered
-        since. At most one refresh a STALE_ON_MISS_SECONDS, shared by concurrent misses."""
+    async def _refresh_after_miss(self, started: float) -> bool:
+        """Refresh a snapshot taken before this job began; False when it is newer already. At
+        most one refresh a STALE_ON_MISS_SECONDS, shared by concurrent misses."""
         async with self._miss_lock:
             snapshot_at = self._store.view().snapshot_at
             if snapshot_at >= started:
-                return
+                return False
             await asyncio.sleep(max(0.0, snapshot_at + STALE_ON_MISS_SECONDS - time.time()))
             if self._store.view().snapshot_at == snapshot_at:
                 await self._refresher.refresh()
+            return True
 
     async def _token(self, contender: Contender, capability: str) -> Candidate | Attempt:
         url = contender.url

@@ -77,6 +77,10 @@ async def _chain_errors(what: str) -> AsyncIterator[None]:
         raise ChainError(f"{what}: {exc!r}", reverted=False, operation=what) from exc
 
 
+GAS_MARGIN = 1.25
+"""Gas limit over eth_estimateGas: unused gas is refunded, a limit too tight reverts."""
+
+
 class ChainClient:
     def __init__(
         self,
@@ -292,6 +296,9 @@ class ChainClient:
                 tx["nonce"] = await self.w3.eth.get_transaction_count(sender, "pending")
                 if function is not None:
                     tx = await function.build_transaction(tx)
+                    # The estimate is for the state it ran on; a transaction mined after
+                    # another that warms or first writes a slot it touches can need more.
+                    tx["gas"] = int(tx["gas"] * GAS_MARGIN)
                 else:
                     tx.update(await self._fee_fields())
                     tx["chainId"] = await self.chain_id()

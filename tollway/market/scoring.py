@@ -83,11 +83,6 @@ class Selection:
     suspended_only: bool = False
     """Nobody but suspended orchestrators was left, so `ranked` holds those."""
 
-    @property
-    def none_known_to_offer(self) -> bool:
-        """Nobody drawn is known (from its info) to offer the capability and be up."""
-        return self.suspended_only or all(c.price_wei is None for c in self.ranked)
-
 
 def select(
     view: MarketView, request: SelectionRequest, rng: random.Random, now: float
