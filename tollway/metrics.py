@@ -54,3 +54,13 @@ GPU_UTILIZATION = Gauge(
 )
 GPU_MEMORY_USED = Gauge("tollway_gpu_memory_used_bytes", "GPU memory in use", ["gpu", "model"])
 GPU_MEMORY_TOTAL = Gauge("tollway_gpu_memory_total_bytes", "GPU memory", ["gpu", "model"])
+CONTAINER_STARTS = Counter(
+    "tollway_container_starts_total",
+    "BYOC containers started (a replica's first start, then each restart)",
+    ["capability"],
+)
+CONTAINER_HEALTHY = Gauge(
+    "tollway_container_healthy",
+    "1 while a BYOC container passes its health check, 0 once it fails one",
+    ["capability", "container"],
+)

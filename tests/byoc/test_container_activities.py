@@ -13,8 +13,10 @@ from temporalio.testing import ActivityEnvironment
 from tollway.activities.containers import ContainerActivities
 from tollway.byoc.docker_runtime import DockerRuntime
 from tollway.byoc.spec import (
+    REPLICA_LABEL,
     BuildImageInput,
     ContainerSpec,
+    HealthCheckInput,
     StopContainerInput,
     WaitHealthyInput,
 )
@@ -105,3 +107,47 @@ async def test_broken_build_is_non_retryable(
         await env.run(activities.build_image, request)
     assert raised.value.type == "ContainerSetupFailed"
     assert raised.value.non_retryable
+
+
+async def test_a_retried_start_takes_over_the_replicas_container(
+    activities: ContainerActivities,
+    env: ActivityEnvironment,
+    runtime: DockerRuntime,
+    echo_spec: SpecFactory,
+) -> None:
+    """A start whose first attempt made the container but never reported it (the GPU worker
+    died) finds it by its replica label: no orphan, no duplicate."""
+    spec = echo_spec(labels={REPLICA_LABEL: f"container-echo-{time.time_ns()}"})
+    first = await env.run(activities.start_container, spec)
+    try:
+        again = await env.run(activities.start_container, spec)
+        assert again.container_id == first.container_id
+        mine = runtime.list_containers({REPLICA_LABEL: spec.labels[REPLICA_LABEL]})
+        assert [c.container_id for c in mine] == [first.container_id]
+    finally:
+        await env.run(
+            activities.stop_container, StopContainerInput(container_id=first.container_id)
+        )
+
+
+async def test_check_health_sees_a_killed_container(
+    activities: ContainerActivities,
+    env: ActivityEnvironment,
+    echo_spec: SpecFactory,
+    docker_client: Any,
+) -> None:
+    started = await env.run(activities.start_container, echo_spec())
+    try:
+        await env.run(
+            activities.wait_healthy, WaitHealthyInput(url=started.url, timeout_seconds=15)
+        )
+        check = HealthCheckInput(
+            capability="echo", container_id=started.container_id, url=started.url
+        )
+        assert await env.run(activities.check_health, check) is True
+        docker_client.containers.get(started.container_id).kill()
+        assert await env.run(activities.check_health, check) is False
+    finally:
+        await env.run(
+            activities.stop_container, StopContainerInput(container_id=started.container_id)
+        )

@@ -12,6 +12,7 @@ from typing import Any
 
 from temporalio import activity
 
+from tollway import metrics
 from tollway.byoc.health import wait_healthy
 from tollway.byoc.runtime import ContainerRuntime
 from tollway.byoc.spec import (
@@ -71,7 +72,9 @@ class ContainerActivities:
                         host_port=found.host_port,
                     )
                 self._runtime.stop(found.container_id)  # a dead leftover: remove it
-        return self._runtime.start(spec)
+        started = self._runtime.start(spec)
+        metrics.CONTAINER_STARTS.labels(spec.capability).inc()
+        return started
 
     @activity.defn(name="check_health")
     async def check_health(self, request: HealthCheckInput) -> bool:
@@ -83,13 +86,16 @@ class ContainerActivities:
             )
         except TollwayError as exc:
             raise to_application_error(exc) from exc
-        if not running:
-            return False
-        try:
-            await wait_healthy(request.url, request.health_path, HEALTH_CHECK_TIMEOUT_SECONDS)
-        except TollwayError:
-            return False
-        return True
+        healthy = running
+        if running:
+            try:
+                await wait_healthy(request.url, request.health_path, HEALTH_CHECK_TIMEOUT_SECONDS)
+            except TollwayError:
+                healthy = False
+        metrics.CONTAINER_HEALTHY.labels(request.capability, request.container_id[:12]).set(
+            1 if healthy else 0
+        )
+        return healthy
 
     @activity.defn(name="wait_healthy")
     async def wait_healthy(self, request: WaitHealthyInput) -> None:

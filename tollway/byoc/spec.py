@@ -68,6 +68,7 @@ class WaitHealthyInput(_Model):
 
 
 class HealthCheckInput(_Model):
+    capability: str = ""
     container_id: str
     url: str
     health_path: str = Field(default="/health", pattern=r"^/")

@@ -124,6 +124,7 @@ class ContainerWorkflow:
                 healthy: bool = await workflow.execute_activity(
                     "check_health",
                     HealthCheckInput(
+                        capability=request.spec.capability,
                         container_id=container.container_id,
                         url=container.url,
                         health_path=request.spec.health_path,
