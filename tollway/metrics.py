@@ -44,7 +44,7 @@ ORCHESTRATORS_KNOWN = Gauge(
 ORCHESTRATORS_SUSPENDED = Gauge(
     "tollway_orchestrators_suspended", "Orchestrators whose circuit breaker is open"
 )
-ORCHESTRATOR_SELECTED = Counter(
+ORCHESTRATOR_DISPATCHES = Counter(
     "tollway_orchestrator_dispatches_total",
     "Jobs dispatched to an orchestrator, by outcome",
     ["orchestrator", "outcome"],

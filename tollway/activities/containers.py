@@ -80,14 +80,11 @@ class ContainerActivities:
     async def check_health(self, request: HealthCheckInput) -> bool:
         """One look: is the container running and does its health route answer 200?"""
         try:
-            running = any(
-                c.container_id == request.container_id and c.status == "running"
-                for c in await asyncio.to_thread(self._runtime.list_containers)
-            )
+            running = await asyncio.to_thread(self._runtime.status, request.container_id)
         except TollwayError as exc:
             raise to_application_error(exc) from exc
-        healthy = running
-        if running:
+        healthy = running == "running"
+        if healthy:
             try:
                 await wait_healthy(request.url, request.health_path, HEALTH_CHECK_TIMEOUT_SECONDS)
             except TollwayError:

@@ -50,7 +50,7 @@ class DispatchActivities:
 
     def _failed(self, url: str, capability: str, kind: FailureKind, reason: str) -> None:
         self._market.record_failure(url, capability, kind, reason)
-        metrics.ORCHESTRATOR_SELECTED.labels(url, kind.value).inc()
+        metrics.ORCHESTRATOR_DISPATCHES.labels(url, kind.value).inc()
 
     @activity.defn(name="dispatch_job")
     async def dispatch(self, request: DispatchInput) -> DispatchOutcome:
@@ -113,7 +113,7 @@ class DispatchActivities:
             )
         if response.status_code < 400:
             self._market.record_success(candidate.url, spec.capability, elapsed * 1000)
-            metrics.ORCHESTRATOR_SELECTED.labels(candidate.url, "succeeded").inc()
+            metrics.ORCHESTRATOR_DISPATCHES.labels(candidate.url, "succeeded").inc()
         balance = response.headers.get("Livepeer-Balance", "")
         return DispatchOutcome(
             status_code=response.status_code,

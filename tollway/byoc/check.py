@@ -75,11 +75,7 @@ async def run_checks(
         try:
             await wait_healthy(started.url, options.health_path, options.health_timeout_seconds)
         except TollwayError as exc:
-            state = next(
-                (c.status for c in runtime.list_containers({CHECK_LABEL: "1"})
-                 if c.container_id == started.container_id),
-                "gone",
-            )  # fmt: skip
+            state = runtime.status(started.container_id) or "gone"
             logs = runtime.logs(started.container_id, tail=20).strip()
             detail = exc.message if state == "running" else f"the container {state}: {exc.message}"
             if logs:

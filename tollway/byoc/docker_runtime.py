@@ -177,6 +177,14 @@ class DockerRuntime:
             raise _docker_failure("listing containers", exc) from exc
         return [_info(container) for container in containers]
 
+    def status(self, container_id: str) -> str | None:
+        try:
+            return str(self._client.containers.get(container_id).status)
+        except NotFound:
+            return None
+        except (DockerException, OSError) as exc:
+            raise _docker_failure(f"inspecting {container_id}", exc) from exc
+
     def logs(self, container_id: str, tail: int = 100) -> str:
         try:
             raw = self._client.containers.get(container_id).logs(

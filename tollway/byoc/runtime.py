@@ -30,6 +30,10 @@ class ContainerRuntime(Protocol):
         """Every container this runtime started (running or not) that carries all `labels`."""
         ...
 
+    def status(self, container_id: str) -> str | None:
+        """Docker's status of one container ("running", "exited", ...); None when it is gone."""
+        ...
+
     def logs(self, container_id: str, tail: int = 100) -> str:
         """The last `tail` lines of the container's stdout and stderr."""
         ...

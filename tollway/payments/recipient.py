@@ -62,6 +62,7 @@ class TicketPolicy:
     params_expiration_blocks: int = 40
 
 
+GAS_PRICE_TTL_SECONDS = 2.0
 GAS_PRICE_FLOOR_WEI = 3_000_000_000
 """go-livepeer's hard-coded average gas price (3 gwei) used as a floor for face values."""
 
@@ -131,6 +132,7 @@ class TicketRecipient:
         self.policy = policy
         self._secret = ledger.secret("recipient_rand_secret", secrets.token_bytes(32))
         self._senders: dict[str, tuple[float, SenderInfo, int]] = {}
+        self._gas_price_cache: tuple[float, int] | None = None
 
     async def _funds(self, sender: str) -> tuple[SenderInfo, int]:
         """The sender's TicketBroker funds and its max float with us (cached briefly); refuses
@@ -173,13 +175,21 @@ class TicketRecipient:
             aux=params.aux_data,
         )
 
+    async def _gas_price(self) -> int:
+        """The chain's gas price, read at most once a GAS_PRICE_TTL_SECONDS: a job token needs
+        it twice (price surcharge and face value)."""
+        now = time.monotonic()
+        if self._gas_price_cache is None or self._gas_price_cache[0] < now:
+            self._gas_price_cache = (now + GAS_PRICE_TTL_SECONDS, await self.chain.gas_price())
+        return self._gas_price_cache[1]
+
     async def redemption_overhead(self, sender: str) -> Fraction:
         """Redemption gas as a share of a winning ticket's face value (go-livepeer's
         1 / txCostMultiplier); 0 when face values are fixed rather than set by the gas price."""
         if self.policy.face_value_wei is not None:
             return Fraction(0)
         _, max_float = await self._funds(sender)
-        gas_price = await self.chain.gas_price()
+        gas_price = await self._gas_price()
         face_value = face_value_for(self.policy, gas_price, max_float)
         return Fraction(self.policy.redeem_gas * gas_price, face_value)
 
@@ -192,7 +202,7 @@ class TicketRecipient:
         face_value = 0
         if price.price_per_unit > 0:
             _, max_float = await self._funds(sender)
-            face_value = face_value_for(self.policy, await self.chain.gas_price(), max_float)
+            face_value = face_value_for(self.policy, await self._gas_price(), max_float)
         params = TicketParams(
             recipient=self.address,
             face_value=face_value,
