@@ -109,6 +109,30 @@ def demo(directory: StackDir = None) -> None:
         raise typer.Exit(1) from exc
 
 
+@app.command()
+def serve(
+    file: Annotated[Path, typer.Argument(help="A capability declaration file (JSON).")],
+    directory: StackDir = None,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for every replica.")] = 300.0,
+) -> None:
+    """Serve the capabilities declared in FILE on the running stack: place each replica on a
+    GPU worker, start it, and register it once healthy. Applying another file replaces it:
+    replicas no longer declared are drained and stopped."""
+    from tollway.errors import TollwayError
+    from tollway.stack.serve import serve_file
+    from tollway.stack.state import StackState
+
+    state = StackState.load(_stack_dir(directory))
+    if state is None:
+        console.print("[red]no stack is running:[/] start one with `tollway up`")
+        raise typer.Exit(1)
+    try:
+        asyncio.run(serve_file(state, file, console, wait))
+    except TollwayError as exc:
+        console.print(f"[red]not served:[/] {exc.message}", highlight=False)
+        raise typer.Exit(1) from exc
+
+
 @gateway_app.command("api")
 def gateway_api(config: ConfigFile = None) -> None:
     """The gateway's HTTP API (uvicorn, 127.0.0.1 by default)."""

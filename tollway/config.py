@@ -77,6 +77,9 @@ class OrchestratorSettings(RoleSettings):
     """How long a request waits for a busy capability's slot before a 503."""
     capacity_queue: int = Field(default=32, ge=0)
     """Requests that may wait per capability; more get a 503 at once."""
+    replica_quarantine_seconds: float = Field(default=15.0, ge=0)
+    """How long a replica that dropped a request gets no new work (its ContainerWorkflow
+    replaces a dead one within about two health checks)."""
     reward_every_seconds: float = 60.0
     """How often the reward schedule looks at the round (several times per round)."""
     initialize_rounds: bool = True
@@ -153,6 +156,10 @@ class GpuWorkerSettings(RoleSettings):
     namespace: str = ORCHESTRATOR_NAMESPACE
     stack_id: str = "default"
     metrics_port: int | None = None
+    orchestrator_url: str | None = None
+    """Where to report this worker's GPUs (placement, /v1/info); None: report nowhere."""
+    orchestrator_secret: str = ""
+    report_every_seconds: float = Field(default=15.0, gt=0)
 
     @property
     def task_queue(self) -> str:

@@ -8,6 +8,7 @@
     │   ├── InsufficientCredit        paid credit below the orchestrator's minimum
     │   ├── UnacceptableTicketParams  an orchestrator's params break the gateway's limits
     │   ├── DeclarationError          a capability declaration file that cannot be served
+    │   │   └── PlacementError        a declared replica fits on no GPU worker
     │   └── BodyTooLarge              (413)
     ├── Unauthorized                  (401) wrong orchestrator secret or API key
     ├── NotFound                      (404) unknown job
@@ -81,6 +82,10 @@ class UnacceptableTicketParams(BadRequest):
 
 
 class DeclarationError(BadRequest):
+    pass
+
+
+class PlacementError(DeclarationError):
     pass
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 JOBS = Counter(
     "tollway_jobs_total",
@@ -63,4 +63,30 @@ CONTAINER_HEALTHY = Gauge(
     "tollway_container_healthy",
     "1 while a BYOC container passes its health check, 0 once it fails one",
     ["capability", "container"],
+)
+REPLICAS = Gauge(
+    "tollway_replicas",
+    "Registered replicas of a capability: idle, busy, or quarantined after dropping a request",
+    ["capability", "state"],
+)
+REPLICA_FAILOVERS = Counter(
+    "tollway_replica_failovers_total",
+    "Requests moved to another replica after theirs dropped them (connection lost)",
+    ["capability"],
+)
+CAPABILITY_REQUESTS = Counter(
+    "tollway_capability_requests_total",
+    "Paid requests an orchestrator served per capability, by HTTP status",
+    ["capability", "status"],
+)
+CAPABILITY_ERRORS = Counter(
+    "tollway_capability_errors_total",
+    "Requests a capability failed: timeout, unreachable, capacity, or the container's 5xx",
+    ["capability", "reason"],
+)
+CAPABILITY_LATENCY = Histogram(
+    "tollway_capability_request_seconds",
+    "Time a capability's container took to answer, failovers included",
+    ["capability"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from tollway.byoc.declaration import PriceDeclaration
 from tollway.byoc.spec import BuildImageInput, ContainerSpec, StartedContainer
 
 
@@ -41,6 +42,9 @@ class Candidate(BaseModel):
     price_per_unit: int
     pixels_per_unit: int = 1
     capacity: int
+    queues: bool = False
+    """It offers the capability and queues a request briefly when at capacity (a tollway
+    orchestrator: its token carries a quote), so capacity 0 makes it a last resort, not a no."""
     balance_wei: int
     ticket_params: dict[str, Any] | None
     """Canonical JSON of the params (None from a free orchestrator)."""
@@ -144,8 +148,12 @@ class ServeCapabilityInput(BaseModel):
     build: BuildImageInput | None = None
     gpu_task_queue: str
     capacity: int = Field(default=1, ge=1)
-    price_wei_per_second: int = Field(default=0, ge=0)
+    price: PriceDeclaration = PriceDeclaration(amount=0)
     description: str = ""
+    replica: str = ""
+    """The replica's name in the orchestrator's registry; "" means the workflow id."""
+    drain_timeout_seconds: float = Field(default=60.0, gt=0)
+    """How long a stop waits for requests in flight to finish."""
     health_check_seconds: float = Field(default=5.0, gt=0)
     unhealthy_threshold: int = Field(default=2, ge=1)
     """Failed health checks in a row before the replica is restarted."""
@@ -164,12 +172,14 @@ class ContainerState(StrEnum):
     WAITING_HEALTHY = "waiting_healthy"
     SERVING = "serving"
     RESTARTING = "restarting"
+    DRAINING = "draining"
     STOPPING = "stopping"
     STOPPED = "stopped"
 
 
 class ContainerStatus(BaseModel):
     capability: str
+    replica: str = ""
     state: ContainerState
     container: StartedContainer | None = None
     restarts: int = 0

@@ -52,14 +52,14 @@ def _wei(value: Fraction) -> str:
 def filter_tokens(
     candidates: list[Candidate], price_caps: Mapping[str, int]
 ) -> tuple[list[Candidate], list[Attempt]]:
-    """The candidates with free capacity and a price within the cap for their unit, in the
-    order given."""
+    """The candidates with a price within the cap for their unit and free capacity, in the
+    order given, then those at capacity that queue (tried last)."""
     chosen: list[Candidate] = []
     refused: list[Attempt] = []
     for candidate in candidates:
         cap = price_caps.get(candidate.unit)
         price = price_per_unit(candidate)
-        if candidate.capacity <= 0:
+        if candidate.capacity <= 0 and not candidate.queues:
             reason = "capability not offered or at capacity (available_capacity 0)"
         elif cap is not None and price > cap:
             unit = "s" if candidate.unit == "second" else candidate.unit
@@ -68,4 +68,5 @@ def filter_tokens(
             chosen.append(candidate)
             continue
         refused.append(Attempt(orchestrator=candidate.url, stage="select", reason=reason))
+    chosen.sort(key=lambda c: c.capacity <= 0)  # stable: the given order within each group
     return chosen, refused

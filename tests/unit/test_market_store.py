@@ -67,3 +67,14 @@ def test_another_connection_sees_writes_and_breakers_survive_a_restart(tmp_path:
     assert restarted.view().breakers["http://dead"].last_reason == "refused"
     restarted.record_success("http://dead", "echo", 5.0)
     assert api.view().breakers["http://dead"].openings == 0
+
+
+def test_an_older_refresh_finishing_late_does_not_replace_a_newer_snapshot(
+    tmp_path: Path,
+) -> None:
+    store = MarketStore(tmp_path / "m.sqlite")
+    store.replace_snapshot([KnownOrchestrator("https://new", ("static",), info())], taken_at=200.0)
+    store.replace_snapshot([KnownOrchestrator("https://old", ("static",), info())], taken_at=100.0)
+    view = store.view()
+    assert view.snapshot_at == 200.0
+    assert [o.url for o in view.orchestrators] == ["https://new"]

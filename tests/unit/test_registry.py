@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -350,3 +352,132 @@ async def test_unregistering_wakes_the_waiters_with_unknown_capability() -> None
         registry.unregister("echo")
         with pytest.raises(UnknownCapability):
             await asyncio.wait_for(waiter, 1)
+
+
+# --- replicas ---------------------------------------------------------------------------------
+
+
+def two_replicas(registry: CapabilityRegistry, capacity: int = 2) -> None:
+    registry.register(capability(replica="r0", url="http://127.0.0.1:1", capacity=capacity))
+    registry.register(capability(replica="r1", url="http://127.0.0.1:2", capacity=capacity))
+
+
+def test_replicas_share_one_name_and_sum_their_capacity() -> None:
+    registry = CapabilityRegistry()
+    two_replicas(registry, capacity=3)
+    assert registry.names() == ["echo"]
+    assert registry.get("echo").capacity == 6
+    assert registry.available("echo") == 6
+    assert [r.replica for r in registry.replicas("echo")] == ["r0", "r1"]
+
+
+def test_each_slot_goes_to_the_least_loaded_replica() -> None:
+    registry = CapabilityRegistry()
+    two_replicas(registry)
+    with ExitStack() as stack:
+        urls = [stack.enter_context(registry.slot("echo")).url for _ in range(4)]
+        assert sorted(urls) == ["http://127.0.0.1:1"] * 2 + ["http://127.0.0.1:2"] * 2
+        assert registry.in_flight("echo", "r0") == registry.in_flight("echo", "r1") == 2
+        assert registry.load("echo") == 1.0
+        with pytest.raises(CapacityExhausted), registry.slot("echo"):
+            pass
+    assert registry.available("echo") == 4
+
+
+def test_a_slot_can_leave_out_replicas() -> None:
+    registry = CapabilityRegistry()
+    two_replicas(registry)
+    with registry.slot("echo", avoid=["r0"]) as taken, registry.slot("echo", avoid=["r0"]) as too:
+        assert taken.replica == too.replica == "r1"
+        assert registry.available("echo", avoid=["r0"]) == 0
+        with pytest.raises(CapacityExhausted), registry.slot("echo", avoid=["r0"]):
+            pass
+
+
+def test_unregistering_one_replica_drains_it_and_keeps_the_others() -> None:
+    registry = CapabilityRegistry()
+    two_replicas(registry)
+    with registry.slot("echo", avoid=["r1"]):
+        assert registry.unregister_replica("echo", "r0") == 1  # still in flight
+        assert [r.replica for r in registry.replicas("echo")] == ["r1"]
+        assert registry.available("echo") == 2
+        assert registry.in_flight("echo", "r0") == 1
+    assert registry.in_flight("echo", "r0") == 0
+    assert registry.unregister_replica("echo", "r0") == 0
+    assert registry.unregister_replica("echo", "r1") == 0
+    assert registry.names() == []
+
+
+def test_unregistering_the_name_removes_every_replica(tmp_path: Path) -> None:
+    from tollway.payments.ledger import Ledger
+
+    ledger = Ledger(tmp_path / "ledger.db")
+    registry = CapabilityRegistry(ledger)
+    two_replicas(registry)
+    registry.register(capability(name="other"))
+    registry.unregister("echo")
+    assert registry.names() == ["other"]
+    assert CapabilityRegistry(ledger).names() == ["other"]
+
+
+def test_replicas_survive_a_restart(tmp_path: Path) -> None:
+    from tollway.payments.ledger import Ledger
+
+    ledger = Ledger(tmp_path / "ledger.db")
+    first = CapabilityRegistry(ledger)
+    two_replicas(first)
+    first.register(capability(replica="r2", url="http://127.0.0.1:3"))
+    first.unregister_replica("echo", "r1")
+    restarted = CapabilityRegistry(ledger)
+    assert [r.replica for r in restarted.replicas("echo")] == ["r0", "r2"]
+    assert restarted.get("echo").capacity == 4
+
+
+def test_a_quarantined_replica_gets_no_work_until_it_registers_again() -> None:
+    registry = CapabilityRegistry(quarantine_seconds=60)
+    two_replicas(registry)
+    registry.quarantine("echo", "r0")
+    assert registry.available("echo") == 2
+    with registry.slot("echo") as first, registry.slot("echo") as second:
+        assert first.replica == second.replica == "r1"
+    registry.register(capability(replica="r0", url="http://127.0.0.1:9", capacity=2))
+    assert registry.available("echo") == 4
+
+
+def test_quarantine_ends_by_itself() -> None:
+    registry = CapabilityRegistry(quarantine_seconds=0.05)
+    two_replicas(registry)
+    registry.quarantine("echo", "r0")
+    assert registry.available("echo") == 2
+    time.sleep(0.06)
+    assert registry.available("echo") == 4
+
+
+def test_idle_seconds_count_from_the_last_request() -> None:
+    registry = CapabilityRegistry()
+    two_replicas(registry)
+    with registry.slot("echo", avoid=["r1"]):
+        assert registry.idle_seconds("echo", "r0") == 0.0
+    time.sleep(0.02)
+    assert registry.idle_seconds("echo", "r0") >= 0.02
+
+
+@pytest.mark.parametrize("replica", ["a\x1fb", "x" * 129, "new\nline"])
+def test_replica_names_are_checked(replica: str) -> None:
+    with pytest.raises(ValidationError):
+        capability(replica=replica)
+
+
+async def test_a_waiter_avoiding_a_replica_is_woken_by_another() -> None:
+    registry = CapabilityRegistry()
+    two_replicas(registry, capacity=1)
+
+    async def hold(avoid: list[str]) -> None:
+        async with registry.wait_slot("echo", 5, 4, avoid):
+            await asyncio.sleep(0.1)
+
+    holder = asyncio.create_task(hold(["r0"]))
+    await asyncio.sleep(0.01)
+    async with registry.wait_slot("echo", 5, 4, avoid=["r0"]) as taken:
+        assert taken.replica == "r1"
+    await holder

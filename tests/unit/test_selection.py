@@ -37,6 +37,14 @@ def test_capacity_zero_is_refused_with_a_reason() -> None:
     assert "capacity" in refused[0].reason
 
 
+def test_a_full_orchestrator_that_queues_is_tried_last_not_refused() -> None:
+    busy = candidate("https://busy", price=1, capacity=0).model_copy(update={"queues": True})
+    free = candidate("https://free", price=5)
+    chosen, refused = filter_tokens([busy, free], {})
+    assert [c.url for c in chosen] == ["https://free", "https://busy"]
+    assert refused == []
+
+
 def test_negative_capacity_is_refused() -> None:
     chosen, refused = filter_tokens([candidate("https://odd", capacity=-1)], {})
     assert chosen == []

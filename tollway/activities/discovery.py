@@ -78,8 +78,9 @@ class DiscoveryActivities:
             fanout=self._fanout,
         )
         started = time.time()
+        drawn_from = self._store.view().snapshot_at
         found = await self._draw(wanted, request)
-        if not found.candidates and await self._refresh_after_miss(started):
+        if not found.candidates and await self._refresh_after_miss(started, drawn_from):
             # Nobody usable: the snapshot predates this job, and a capability may have
             # registered or an orchestrator recovered since. Draw once more from a fresh one.
             again = await self._draw(wanted, request)
@@ -104,11 +105,15 @@ class DiscoveryActivities:
             ],
         )
 
-    async def _refresh_after_miss(self, started: float) -> bool:
-        """Refresh a snapshot taken before this job began; False when it is newer already. At
-        most one refresh a STALE_ON_MISS_SECONDS, shared by concurrent misses."""
+    async def _refresh_after_miss(self, started: float, drawn_from: float) -> bool:
+        """True when a newer snapshot than the one drawn from (taken at `drawn_from`) is there
+        to draw again from: another miss made one meanwhile, or this one refreshes a snapshot
+        taken before the job began. At most one refresh a STALE_ON_MISS_SECONDS, shared by
+        concurrent misses; False when the snapshot drawn from was fresh already."""
         async with self._miss_lock:
             snapshot_at = self._store.view().snapshot_at
+            if snapshot_at != drawn_from:
+                return True
             if snapshot_at >= started:
                 return False
             await asyncio.sleep(max(0.0, snapshot_at + STALE_ON_MISS_SECONDS - time.time()))
@@ -206,6 +211,7 @@ def _candidate(url: str, token: dict[str, Any]) -> Candidate:
         price_per_unit=price.price_per_unit,
         pixels_per_unit=price.pixels_per_unit,
         capacity=_int64(token.get("available_capacity", 0), "available_capacity"),
+        queues=isinstance(token.get("quote"), dict),
         balance_wei=_int64(token.get("balance", 0), "balance"),
         ticket_params=params.to_json() if params else None,
     )

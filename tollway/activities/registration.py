@@ -1,12 +1,20 @@
-"""Register and unregister a capability with the orchestrator API, as a BYOC worker would."""
+"""Register, unregister and drain a capability's replica through the orchestrator API, as a
+BYOC worker would."""
 
 from __future__ import annotations
+
+import asyncio
+import time
 
 import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from tollway.byoc.gpus import WorkerReport
 from tollway.byoc.registry import ExternalCapability
+from tollway.byoc.spec import DrainInput, ReplicaRef
+
+DRAIN_POLL_SECONDS = 0.25
 
 
 class RegistrationActivities:
@@ -15,7 +23,7 @@ class RegistrationActivities:
         self._url = orchestrator_url.rstrip("/")
         self._secret = secret
 
-    async def _post(self, path: str, content: bytes) -> None:
+    async def _post(self, path: str, content: bytes) -> httpx.Response:
         response = await self._http.post(
             f"{self._url}{path}", content=content, headers={"Authorization": self._secret}
         )
@@ -26,11 +34,35 @@ class RegistrationActivities:
                 non_retryable=True,
             )
         response.raise_for_status()
+        return response
 
     @activity.defn(name="register_capability")
     async def register(self, capability: ExternalCapability) -> None:
         await self._post("/capability/register", capability.model_dump_json().encode())
 
     @activity.defn(name="unregister_capability")
-    async def unregister(self, name: str) -> None:
-        await self._post("/capability/unregister", name.encode())
+    async def unregister(self, replica: ReplicaRef) -> None:
+        await self._post("/capability/unregister", replica.model_dump_json().encode())
+
+    @activity.defn(name="gpu_workers")
+    async def gpu_workers(self) -> list[WorkerReport]:
+        """The GPU workers that reported to the orchestrator, for placement."""
+        answer = await self._http.get(
+            f"{self._url}/v1/workers", headers={"Authorization": self._secret}
+        )
+        answer.raise_for_status()
+        return [WorkerReport.model_validate(w) for w in answer.json()["workers"]]
+
+    @activity.defn(name="drain_replica")
+    async def drain(self, request: DrainInput) -> int:
+        """Unregister the replica and wait until it has nothing in flight, or the timeout
+        passes; returns what was still in flight at the end (0 when drained)."""
+        deadline = time.monotonic() + request.timeout_seconds
+        body = request.replica.model_dump_json().encode()
+        while True:
+            answer = await self._post("/capability/drain", body)
+            in_flight = int(answer.json()["in_flight"])
+            activity.heartbeat(in_flight)
+            if in_flight == 0 or time.monotonic() >= deadline:
+                return in_flight
+            await asyncio.sleep(DRAIN_POLL_SECONDS)

@@ -9,6 +9,7 @@ from typing import Any
 
 import docker
 from docker.errors import APIError, BuildError, DockerException, NotFound
+from docker.types import DeviceRequest
 
 from tollway.byoc.spec import BuildImageInput, ContainerInfo, ContainerSpec, StartedContainer
 from tollway.errors import ContainerSetupFailed, WorkerFailed
@@ -26,6 +27,13 @@ CONTAINER_TMP = "/tmp"  # noqa: S108 - a private tmpfs inside the container, not
 TMPFS_OPTIONS = "rw,noexec,nosuid,nodev,size=64m"
 STOP_TIMEOUT_SECONDS = 3
 LOG_TAIL_CHARS = 2000
+
+
+def _gpu_request(device_ids: list[str]) -> list[DeviceRequest] | None:
+    """The NVIDIA runtime hook for exactly these GPUs, or nothing for a CPU container."""
+    if not device_ids:
+        return None
+    return [DeviceRequest(driver="nvidia", device_ids=device_ids, capabilities=[["gpu"]])]
 
 
 def run_as_user(image_user: str) -> str:
@@ -110,6 +118,7 @@ class DockerRuntime:
                 nano_cpus=round(spec.cpus * 1e9),
                 network=network,
                 ports={port_key: ("127.0.0.1", None)} if egress else None,
+                device_requests=_gpu_request(spec.gpu_device_ids),
             )
         except (DockerException, OSError) as exc:
             raise _docker_failure(f"creating {name}", exc) from exc

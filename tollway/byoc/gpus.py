@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tollway import metrics
 
@@ -33,6 +33,15 @@ class GpuInventory(BaseModel):
         return ", ".join(
             f"GPU {g.index} {g.name} ({g.memory_total_bytes // 2**20} MiB)" for g in self.gpus
         )
+
+
+class WorkerReport(BaseModel):
+    """What a GPU worker tells its orchestrator: where to send its container work, and what
+    hardware it has for placement and for gateways to see."""
+
+    worker_id: str = Field(min_length=1, max_length=128)
+    task_queue: str = Field(min_length=1, max_length=256)
+    inventory: GpuInventory
 
 
 def _nvml() -> ModuleType | None:

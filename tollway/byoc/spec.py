@@ -35,6 +35,8 @@ class ContainerSpec(_Model):
     pids_limit: int = Field(default=128, ge=1)
     network: Literal["bridge", "none"] = "bridge"
     """"bridge": may reach out, port published on 127.0.0.1; "none": no egress at all."""
+    gpu_device_ids: list[str] = []
+    """GPUs (NVML indices) the container is given; none means it sees no GPU."""
 
 
 class BuildImageInput(_Model):
@@ -76,3 +78,15 @@ class HealthCheckInput(_Model):
 
 class StopContainerInput(_Model):
     container_id: str = Field(min_length=1)
+
+
+class ReplicaRef(_Model):
+    """One replica of a capability as the orchestrator's registry names it."""
+
+    name: str = Field(min_length=1, max_length=128)
+    replica: str = Field(default="", max_length=128)
+
+
+class DrainInput(_Model):
+    replica: ReplicaRef
+    timeout_seconds: float = Field(default=60.0, gt=0)

@@ -132,10 +132,14 @@ class MarketStore:
         self, orchestrators: list[KnownOrchestrator], taken_at: float | None = None
     ) -> None:
         """The network as the latest refresh saw it, that refresh having begun at `taken_at`
-        (what it says may be that old); performance and breakers are kept."""
+        (what it says may be that old); performance and breakers are kept. A refresh that
+        began before the snapshot already stored (overlapping refreshes) changes nothing."""
         now = time.time() if taken_at is None else taken_at
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
+            if now < (self._meta("snapshot_at") or 0.0):
+                self._db.execute("COMMIT")
+                return
             self._db.execute("DELETE FROM orchestrators")
             self._db.executemany(
                 "INSERT INTO orchestrators VALUES (?, ?, ?, ?, ?, ?)",

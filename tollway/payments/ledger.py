@@ -15,6 +15,8 @@ from pathlib import Path
 
 from tollway.payments.ticket import MAX_UINT256
 
+REPLICA_SEPARATOR = "\x1f"
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS credit (
     sender TEXT NOT NULL, capability TEXT NOT NULL, units TEXT NOT NULL,
@@ -116,7 +118,8 @@ class Ledger:
         return None if row is None else int(row[0])
 
     def save_capability(self, name: str, body: str | None) -> None:
-        """Store (or, with None, forget) a capability registration."""
+        """Store (or, with None, forget) a capability registration; a replica's is keyed
+        `name + REPLICA_SEPARATOR + replica`."""
         with self.transaction() as db:
             if body is None:
                 db.execute("DELETE FROM capabilities WHERE name = ?", (name,))
@@ -126,6 +129,14 @@ class Ledger:
                     "ON CONFLICT (name) DO UPDATE SET body = excluded.body",
                     (name, body),
                 )
+
+    def forget_capabilities(self, name: str) -> None:
+        """Forget every registration of `name`: its unnamed one and each replica's."""
+        with self.transaction() as db:
+            db.execute(
+                "DELETE FROM capabilities WHERE name = ? OR substr(name, 1, ?) = ?",
+                (name, len(name) + 1, name + REPLICA_SEPARATOR),
+            )
 
     def capabilities(self) -> list[str]:
         with self.transaction() as db:

@@ -18,6 +18,7 @@ from rich.console import Console
 from web3 import Web3
 from web3.types import RPCEndpoint
 
+from tollway.byoc.declaration import PriceDeclaration
 from tollway.byoc.spec import BuildImageInput, ContainerSpec
 from tollway.chain.anvil import PRUNE_HISTORY, dev_account_key
 from tollway.chain.client import ChainClient
@@ -221,6 +222,8 @@ def _bring_up(
             temporal_address=temporal,
             stack_id=stack_id,
             metrics_port=ports.gpu_worker_metrics,
+            orchestrator_url=orchestrator_url,
+            orchestrator_secret=secret,
         ),
     }
     paths = {}
@@ -364,7 +367,7 @@ async def _serve_echo(
         ),
         gpu_task_queue=gpu.task_queue,
         capacity=4,
-        price_wei_per_second=ECHO_PRICE_WEI_PER_SECOND,
+        price=PriceDeclaration(amount=ECHO_PRICE_WEI_PER_SECOND),
         description="stdlib echo container (examples/echo)",
     )
     started = time.monotonic()

@@ -1,19 +1,55 @@
-"""GPU worker: container activities on this host's own task queue (CPU-only here is fine)."""
+"""GPU worker: container activities on this host's own task queue (CPU-only here is fine).
+
+It reports itself (task queue and GPUs) to its orchestrator every `report_every_seconds`, so
+declared capabilities are placed on it and gateways see its hardware in `/v1/info`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
+import httpx
 from temporalio.worker import Worker
 
 from tollway.activities.containers import ContainerActivities
 from tollway.byoc.docker_runtime import DockerRuntime
-from tollway.byoc.gpus import read_gpus
+from tollway.byoc.gpus import GpuInventory, WorkerReport, read_gpus
 from tollway.config import GpuWorkerSettings
 from tollway.temporal import connect
 from tollway.workers.run import run_until_signalled, serve_metrics
 
 log = logging.getLogger("tollway.gpu")
+
+
+async def report_forever(settings: GpuWorkerSettings, first: GpuInventory) -> None:
+    """POST this worker's report to the orchestrator, re-reading the GPUs each time."""
+    assert settings.orchestrator_url is not None
+    url = settings.orchestrator_url.rstrip("/") + "/v1/workers"
+    inventory = first
+    failing = False
+    async with httpx.AsyncClient(timeout=10) as http:
+        while True:
+            report = WorkerReport(
+                worker_id=settings.worker_id, task_queue=settings.task_queue, inventory=inventory
+            )
+            try:
+                answer = await http.post(
+                    url,
+                    content=report.model_dump_json(),
+                    headers={"Authorization": settings.orchestrator_secret},
+                )
+                answer.raise_for_status()
+                if failing:
+                    log.info("reporting to %s again", url)
+                failing = False
+            except httpx.HTTPError as exc:
+                if not failing:
+                    log.warning("cannot report to %s (retrying): %r", url, exc)
+                failing = True
+            await asyncio.sleep(settings.report_every_seconds)
+            inventory = await asyncio.to_thread(read_gpus)
 
 
 async def run(settings: GpuWorkerSettings) -> None:
@@ -23,4 +59,13 @@ async def run(settings: GpuWorkerSettings) -> None:
     serve_metrics(settings.metrics_port)  # `tollway up` reads it as "ready"
     containers = ContainerActivities(DockerRuntime())
     worker = Worker(client, task_queue=settings.task_queue, activities=containers.all())
-    await run_until_signalled(worker)
+    reporting = None
+    if settings.orchestrator_url:
+        reporting = asyncio.create_task(report_forever(settings, inventory))
+    try:
+        await run_until_signalled(worker)
+    finally:
+        if reporting is not None:
+            reporting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporting

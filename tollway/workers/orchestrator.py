@@ -17,6 +17,7 @@ from tollway.temporal import connect
 from tollway.workers.run import run_until_signalled, serve_metrics
 from tollway.workers.schedules import ensure_reward_schedule
 from tollway.workflows.container import ContainerWorkflow
+from tollway.workflows.fleet import FleetWorkflow
 from tollway.workflows.redemption import RedemptionWorkflow
 from tollway.workflows.reward import RewardWorkflow, RoundRewardWorkflow
 
@@ -43,7 +44,13 @@ async def run(settings: OrchestratorSettings) -> None:
         worker = Worker(
             client,
             task_queue=settings.task_queue,
-            workflows=[RedemptionWorkflow, ContainerWorkflow, RewardWorkflow, RoundRewardWorkflow],
+            workflows=[
+                RedemptionWorkflow,
+                ContainerWorkflow,
+                FleetWorkflow,
+                RewardWorkflow,
+                RoundRewardWorkflow,
+            ],
             activities=[
                 RedemptionActivities(chain, key).redeem_batch,
                 rewards.round_status,
@@ -51,6 +58,8 @@ async def run(settings: OrchestratorSettings) -> None:
                 rewards.call_reward,
                 registration.register,
                 registration.unregister,
+                registration.drain,
+                registration.gpu_workers,
             ],
         )
         await run_until_signalled(worker)

@@ -1,4 +1,5 @@
-"""ContainerWorkflow: one BYOC replica: build -> start -> healthy -> register -> monitor -> stop.
+"""ContainerWorkflow: one BYOC replica: build -> start -> healthy -> register -> monitor ->
+drain -> stop.
 
 Docker work runs on the GPU worker's own task queue; registration runs on the orchestrator's.
 While serving, the workflow checks the container's health every `health_check_seconds`; after
@@ -7,6 +8,9 @@ dead replica), replaces the container after an exponential back-off, and registe
 once healthy. Every `checks_per_run` checks it continues as new with the running container
 attached. The container carries the workflow id as a label, so a start retried after a GPU
 worker crash takes over the container the lost attempt made instead of making another.
+
+The `stop` signal drains first: the replica is unregistered (no new work reaches it) and the
+workflow waits, up to `drain_timeout_seconds`, until the requests in flight on it finish.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ with workflow.unsafe.imports_passed_through():
     from tollway.byoc.registry import ExternalCapability
     from tollway.byoc.spec import (
         REPLICA_LABEL,
+        DrainInput,
         HealthCheckInput,
+        ReplicaRef,
         StartedContainer,
         StopContainerInput,
         WaitHealthyInput,
@@ -38,6 +44,7 @@ class ContainerWorkflow:
     def __init__(self, request: ServeCapabilityInput) -> None:
         self._status = ContainerStatus(
             capability=request.spec.capability,
+            replica=request.replica or workflow.info().workflow_id,
             state=ContainerState.BUILDING,
             container=request.attached,
             restarts=request.restarts,
@@ -70,8 +77,7 @@ class ContainerWorkflow:
                         update={"attached": status.container, "restarts": status.restarts}
                     )
                 )
-            status.state = ContainerState.STOPPING
-            await self._unregister(request)
+            await self._drain(request)
         finally:
             if status.state != ContainerState.SERVING:  # not when continuing as new
                 await self._stop_container(request)
@@ -109,7 +115,11 @@ class ContainerWorkflow:
                 description=request.description,
                 url=status.container.url,
                 capacity=request.capacity,
-                price_per_unit=request.price_wei_per_second,
+                price_per_unit=request.price.amount,
+                price_scaling=request.price.scaling,
+                currency=request.price.currency,
+                unit=request.price.unit,
+                replica=status.replica,
             ),
             start_to_close_timeout=timedelta(seconds=30),
         )
@@ -172,13 +182,28 @@ class ContainerWorkflow:
             return False
         return True
 
+    def _ref(self) -> ReplicaRef:
+        return ReplicaRef(name=self._status.capability, replica=self._status.replica)
+
     async def _unregister(self, request: ServeCapabilityInput) -> None:
         await workflow.execute_activity(
             "unregister_capability",
-            request.spec.capability,
+            self._ref(),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(maximum_attempts=3),
         )
+
+    async def _drain(self, request: ServeCapabilityInput) -> None:
+        """Unregister the replica, then wait for its requests in flight to finish."""
+        self._status.state = ContainerState.DRAINING
+        await workflow.execute_activity(
+            "drain_replica",
+            DrainInput(replica=self._ref(), timeout_seconds=request.drain_timeout_seconds),
+            start_to_close_timeout=timedelta(seconds=request.drain_timeout_seconds + 30),
+            heartbeat_timeout=timedelta(seconds=10),
+            retry_policy=RetryPolicy(maximum_attempts=3),
+        )
+        self._status.state = ContainerState.STOPPING
 
     async def _stop_container(self, request: ServeCapabilityInput) -> None:
         if self._status.container is None:

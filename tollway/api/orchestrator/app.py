@@ -49,7 +49,7 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
                 ledger=ledger,
                 recipient=TicketRecipient(address, ledger, chain, policy, pending),
                 chain=chain,
-                registry=CapabilityRegistry(ledger),
+                registry=CapabilityRegistry(ledger, settings.replica_quarantine_seconds),
                 temporal=temporal,
                 http=http,
                 prices=PriceBook(settings.pricing),

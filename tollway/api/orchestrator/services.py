@@ -15,6 +15,7 @@ import httpx
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from tollway.byoc.gpus import WorkerReport
 from tollway.byoc.registry import CapabilityRegistry, ExternalCapability
 from tollway.chain.client import ChainClient
 from tollway.config import OrchestratorSettings
@@ -65,6 +66,8 @@ class OrchestratorServices:
     private_key: bytes
     winners_waiting: asyncio.Event = field(default_factory=asyncio.Event)
     reserved: dict[tuple[str, str], int] = field(default_factory=dict)
+    workers: dict[str, WorkerReport] = field(default_factory=dict)
+    """GPU workers by id, as they last reported themselves."""
 
     async def price_wei(self, capability: ExternalCapability, sender: str | None) -> int:
         """What `sender` pays per unit now: the PriceBook's price (overrides, surge, gas)."""

@@ -9,7 +9,7 @@ from temporalio.service import RPCError
 
 from tollway.api.orchestrator.deps import Services
 from tollway.api.orchestrator.services import REDEMPTION_QUERY_TIMEOUT, redemption_workflow_id
-from tollway.market.info import CapabilityOffer, OrchestratorInfo, tollway_version
+from tollway.market.info import CapabilityOffer, Gpu, OrchestratorInfo, tollway_version
 
 router = APIRouter()
 
@@ -45,7 +45,7 @@ async def info(services: Services) -> OrchestratorInfo:
         service_addr=settings.service_addr,
         version=tollway_version(),
         region=settings.region,
-        hardware=settings.hardware,
+        hardware=reported_hardware(services) or settings.hardware,
         capabilities=[
             CapabilityOffer(
                 name=name,
@@ -60,6 +60,15 @@ async def info(services: Services) -> OrchestratorInfo:
     )
 
 
+def reported_hardware(services: Services) -> list[Gpu]:
+    """Every GPU the GPU workers reported, in worker order."""
+    return [
+        Gpu(model=gpu.name, vram_bytes=gpu.memory_total_bytes)
+        for worker in sorted(services.workers)
+        for gpu in services.workers[worker].inventory.gpus
+    ]
+
+
 @router.get("/v1/capabilities")
 async def capabilities(services: Services) -> dict[str, Any]:
     registry = services.registry
@@ -71,6 +80,7 @@ async def capabilities(services: Services) -> dict[str, Any]:
                 "unit": registry.get(name).unit,
                 "capacity": registry.get(name).capacity,
                 "available_capacity": registry.available(name),
+                "replicas": len(registry.replicas(name)),
             }
             for name in registry.names()
         ]

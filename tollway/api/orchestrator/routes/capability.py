@@ -1,4 +1,10 @@
-"""Capability registration by BYOC workers (reference livepeer-byoc.md 1.2)."""
+"""Capability registration by BYOC workers (reference livepeer-byoc.md 1.2).
+
+`/capability/unregister` takes go-livepeer's body, the bare name (every replica goes), or
+tollway's `{"name": ..., "replica": ...}` (that replica goes). `/capability/drain` unregisters
+one replica and answers how many requests it still has in flight; a ContainerWorkflow repeats
+it until that is 0, then stops the container.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,9 @@ from fastapi.responses import PlainTextResponse
 
 from tollway.api.body import parse_json_body, read_body
 from tollway.api.orchestrator.deps import SecretChecked, Services
+from tollway.byoc.gpus import WorkerReport
 from tollway.byoc.registry import ExternalCapability
+from tollway.byoc.spec import ReplicaRef
 from tollway.errors import BadRequest
 
 router = APIRouter(dependencies=[SecretChecked])
@@ -26,8 +34,33 @@ async def register(request: Request, services: Services) -> str:
 
 @router.post("/capability/unregister", response_class=PlainTextResponse)
 async def unregister(request: Request, services: Services) -> str:
-    name = (await read_body(request, REGISTRATION_LIMIT)).decode(errors="replace").strip()
+    body = await read_body(request, REGISTRATION_LIMIT)
+    if body.lstrip().startswith(b"{"):
+        ref = parse_json_body(ReplicaRef, body)
+        services.registry.unregister_replica(ref.name, ref.replica)
+        return "ok"
+    name = body.decode(errors="replace").strip()
     if not name:
         raise BadRequest("body must be the capability name", field="name")
     services.registry.unregister(name)
     return "ok"
+
+
+@router.post("/capability/drain")
+async def drain(request: Request, services: Services) -> dict[str, int]:
+    ref = parse_json_body(ReplicaRef, await read_body(request, REGISTRATION_LIMIT))
+    return {"in_flight": services.registry.unregister_replica(ref.name, ref.replica)}
+
+
+@router.post("/v1/workers")
+async def report_worker(request: Request, services: Services) -> dict[str, str]:
+    """A GPU worker reports itself: its task queue and its GPUs (see tollway.byoc.gpus)."""
+    report = parse_json_body(WorkerReport, await read_body(request, REGISTRATION_LIMIT))
+    services.workers[report.worker_id] = report
+    return {"status": "ok"}
+
+
+@router.get("/v1/workers")
+async def workers(services: Services) -> dict[str, list[WorkerReport]]:
+    """The GPU workers that reported, for placement (secret-protected: task queues inside)."""
+    return {"workers": [services.workers[w] for w in sorted(services.workers)]}

@@ -14,9 +14,9 @@ from tollway import metrics
 from tollway.api.body import read_body
 from tollway.api.orchestrator.deps import Services
 from tollway.byoc.header import JobRequest, verify_eth_address_header
-from tollway.byoc.registry import ExternalCapability
+from tollway.byoc.registry import CapabilityRegistry, ExternalCapability
 from tollway.config import OrchestratorSettings
-from tollway.errors import BadJobHeader, BadPayment, WorkerFailed
+from tollway.errors import BadJobHeader, BadPayment, CapacityExhausted, WorkerFailed
 from tollway.market.quote import Quote
 from tollway.payments.wire import Payment, Price
 from tollway.pricing import UNIT_HEADER, UNITS_HEADER, billed_units
@@ -68,31 +68,74 @@ async def process_request(path: str, request: Request, services: Services) -> Re
     job = JobRequest.decode(request.headers.get("Livepeer"))
     sender = job.verify()
     body = await read_body(request, services.settings.max_body_bytes)
-    settings = services.settings
-    async with services.registry.wait_slot(
-        job.capability, settings.capacity_wait_seconds, settings.capacity_queue
-    ) as capability:
-        price = Price(price_per_unit=await services.charged_price_wei(capability, sender))
-        payment_header = request.headers.get("Livepeer-Payment")
-        if payment_header:
-            await _accept_payment(services, payment_header, sender, job.capability)
-        minimum = price.cost(min_credit_units(capability.unit, services.settings))
-        with services.admit(sender, job.capability, minimum):
-            started = time.monotonic()
-            try:
-                answer = await _forward(services, capability, path, body, request, job)
-            except httpx.TimeoutException as exc:
-                units = billed_units(capability.unit, time.monotonic() - started, None)
-                _bill(services, sender, job.capability, price, units)
-                raise WorkerFailed(f"worker timed out after {job.timeout_seconds} s") from exc
-            except httpx.HTTPError as exc:
-                raise WorkerFailed(f"worker unreachable: {exc!r}") from exc
-            units = billed_units(
-                capability.unit, time.monotonic() - started, answer.headers.get(UNITS_HEADER)
-            )
-            remaining = _bill(services, sender, job.capability, price, units)
+    name = job.capability
+    started = time.monotonic()
+    try:
+        answer, remaining, unit, units = await _serve(services, job, sender, path, body, request)
+    except WorkerFailed as exc:
+        metrics.CAPABILITY_ERRORS.labels(name, str(exc.details.get("reason", "worker"))).inc()
+        raise
+    except CapacityExhausted:
+        metrics.CAPABILITY_ERRORS.labels(name, "capacity").inc()
+        raise
+    metrics.CAPABILITY_LATENCY.labels(name).observe(time.monotonic() - started)
+    metrics.CAPABILITY_REQUESTS.labels(name, str(answer.status_code)).inc()
+    if answer.status_code >= 500:
+        metrics.CAPABILITY_ERRORS.labels(name, "container_5xx").inc()
     metrics.JOBS.labels("orchestrator", str(answer.status_code)).inc()
-    return _relay(answer, remaining, capability.unit, units)
+    return _relay(answer, remaining, unit, units)
+
+
+async def _serve(
+    services: Services, job: JobRequest, sender: str, path: str, body: bytes, request: Request
+) -> tuple[httpx.Response, int, str, int]:
+    """Run the job on a replica; a replica that drops it (connection lost before an answer) is
+    quarantined and the job moves to another, so only the requests in flight on a dead replica
+    fail over. Only the attempt that answers is billed."""
+    settings = services.settings
+    registry = services.registry
+    paid = False
+    dropped_by: list[str] = []
+    while True:
+        async with registry.wait_slot(
+            job.capability, settings.capacity_wait_seconds, settings.capacity_queue, dropped_by
+        ) as capability:
+            price = Price(price_per_unit=await services.charged_price_wei(capability, sender))
+            payment_header = request.headers.get("Livepeer-Payment")
+            if payment_header and not paid:
+                await _accept_payment(services, payment_header, sender, job.capability)
+                paid = True
+            minimum = price.cost(min_credit_units(capability.unit, services.settings))
+            with services.admit(sender, job.capability, minimum):
+                started = time.monotonic()
+                try:
+                    answer = await _forward(services, capability, path, body, request, job)
+                except httpx.TimeoutException as exc:
+                    units = billed_units(capability.unit, time.monotonic() - started, None)
+                    _bill(services, sender, job.capability, price, units)
+                    raise WorkerFailed(
+                        f"worker timed out after {job.timeout_seconds} s", reason="timeout"
+                    ) from exc
+                except httpx.TransportError as exc:
+                    registry.quarantine(job.capability, capability.replica)
+                    dropped_by.append(capability.replica)
+                    if _another_replica(registry, job.capability, dropped_by):
+                        metrics.REPLICA_FAILOVERS.labels(job.capability).inc()
+                        continue
+                    raise WorkerFailed(
+                        f"worker unreachable: {exc!r}", reason="unreachable"
+                    ) from exc
+                except httpx.HTTPError as exc:
+                    raise WorkerFailed(f"worker failed: {exc!r}", reason="unreachable") from exc
+                units = billed_units(
+                    capability.unit, time.monotonic() - started, answer.headers.get(UNITS_HEADER)
+                )
+                remaining = _bill(services, sender, job.capability, price, units)
+                return answer, remaining, capability.unit, units
+
+
+def _another_replica(registry: CapabilityRegistry, name: str, dropped_by: list[str]) -> bool:
+    return any(r.replica not in dropped_by for r in registry.replicas(name))
 
 
 async def _forward(

@@ -1,0 +1,199 @@
+"""A declaration file served on the real stack: two capabilities with two replicas each, under
+paid traffic through the gateway. `docker kill` one replica: it is unregistered while down and
+replaced, and only the requests in flight on it fail over (to its sibling). Restart the GPU
+worker: no orphan, no duplicate. Apply an empty file: every replica drains (a request in flight
+finishes) and stops."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+from rich.console import Console
+
+from tests.e2e.stack_client import StackClient
+from tollway.errors import PlacementError
+from tollway.models import ContainerStatus
+from tollway.stack.serve import serve_file
+from tollway.toolpaths import REPO_ROOT
+
+CAPACITY = 2
+SLEEP_SECONDS = 0.4
+CLIENTS_PER_CAPABILITY = 4
+
+
+def declaration(tmp_path: Path, capabilities: list[dict[str, Any]]) -> Path:
+    file = tmp_path / f"capabilities-{len(capabilities)}.json"
+    file.write_text(json.dumps({"capabilities": capabilities}))
+    return file
+
+
+TWO_BY_TWO = [
+    {
+        "name": "alpha",
+        "image": "tollway/echo:latest",
+        "capacity": CAPACITY,
+        "replicas": 2,
+        "price": {"amount": 10**9, "unit": "request"},
+    },
+    {
+        "name": "beta",
+        "build": str(REPO_ROOT / "examples" / "echo"),
+        "capacity": CAPACITY,
+        "replicas": 2,
+        "price": {"amount": 10**9, "unit": "request"},
+    },
+]
+TWO_BY_TWO_NAMES = ["alpha", "beta"]
+
+
+def fleet_containers(stack: StackClient) -> dict[str, str]:
+    """Running fleet containers: container id -> the replica (workflow id) that owns it."""
+    client = docker.from_env()
+    found = client.containers.list(
+        filters={"label": [f"tollway.fleet=fleet-{stack.state.stack_id}"]}
+    )
+    return {c.id: c.labels["tollway.replica"] for c in found}
+
+
+def capabilities(stack: StackClient) -> dict[str, dict[str, Any]]:
+    listed = stack.orchestrator.get("/v1/capabilities").json()["capabilities"]
+    return {c["name"]: c for c in listed}
+
+
+def replicas_of(stack: StackClient, name: str) -> int:
+    return int(capabilities(stack).get(name, {}).get("replicas", 0))
+
+
+def metric(stack: StackClient, name: str, capability: str) -> float:
+    text = stack.orchestrator.get("/metrics").text
+    found = re.search(rf'^{name}{{capability="{capability}"}} (\S+)$', text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 60) -> float:
+    started = time.monotonic()
+    while not check():
+        assert time.monotonic() - started < timeout, f"{what} after {timeout} s"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def serve(stack: StackClient, file: Path) -> dict[str, ContainerStatus]:
+    return asyncio.run(serve_file(stack.state, file, Console(stderr=True), wait_seconds=180))
+
+
+class Traffic:
+    """Clients that submit paid sleep jobs in a loop until stopped, recording each outcome."""
+
+    def __init__(self, stack: StackClient, names: list[str]) -> None:
+        self._stack = stack
+        self._stop = threading.Event()
+        self.outcomes: Counter[tuple[str, str]] = Counter()
+        self.failures: list[dict[str, Any]] = []
+        self._threads = [
+            threading.Thread(target=self._client, args=(name,), daemon=True)
+            for name in names
+            for _ in range(CLIENTS_PER_CAPABILITY)
+        ]
+
+    def __enter__(self) -> Traffic:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=120)
+
+    def _client(self, name: str) -> None:
+        while not self._stop.is_set():
+            answer = self._stack.gateway.post(
+                "/v1/jobs",
+                json={"capability": name, "path": "sleep", "input": {"seconds": SLEEP_SECONDS}},
+            )
+            job = self._stack.wait_job(answer.json()["job_id"])
+            self.outcomes[(name, job["state"])] += 1
+            if job["state"] != "succeeded":
+                self.failures.append(job)
+
+
+def test_two_capabilities_two_replicas_kill_restart_and_drain(
+    stack: StackClient, tmp_path: Path
+) -> None:
+    served = serve(stack, declaration(tmp_path, TWO_BY_TWO))
+    assert len(served) == 4
+    assert replicas_of(stack, "alpha") == replicas_of(stack, "beta") == 2
+    assert capabilities(stack)["alpha"]["capacity"] == 2 * CAPACITY
+    before = fleet_containers(stack)
+    assert len(before) == 4 and len(set(before.values())) == 4
+    failovers_before = {
+        n: metric(stack, "tollway_replica_failovers_total", n) for n in TWO_BY_TWO_NAMES
+    }
+
+    victim = next(cid for cid, replica in before.items() if served[replica].capability == "alpha")
+    with Traffic(stack, ["alpha", "beta"]) as traffic:
+        wait_for(lambda: sum(traffic.outcomes.values()) >= 16, "traffic did not flow")
+        docker.from_env().containers.get(victim).kill()
+        down = wait_for(lambda: replicas_of(stack, "alpha") == 1, "killed replica registered")
+        back = wait_for(lambda: replicas_of(stack, "alpha") == 2, "replica not replaced")
+        time.sleep(2)  # traffic on the replaced replica
+    print(f"\nkilled replica unregistered after {down:.1f} s, back {back:.1f} s later; "
+          f"outcomes {dict(traffic.outcomes)}")  # fmt: skip
+    assert traffic.failures == [], json.dumps(traffic.failures, indent=1)[:3000]
+    assert traffic.outcomes[("alpha", "succeeded")] > 16
+    assert traffic.outcomes[("beta", "succeeded")] > 16
+    failed_over = {
+        n: metric(stack, "tollway_replica_failovers_total", n) - failovers_before[n]
+        for n in TWO_BY_TWO_NAMES
+    }
+    # Only the requests in flight on the killed replica moved: at most its capacity, none of
+    # beta's; everything sent after the kill went to live replicas.
+    assert 1 <= failed_over["alpha"] <= CAPACITY, failed_over
+    assert failed_over["beta"] == 0, failed_over
+
+    after_kill = fleet_containers(stack)
+    assert victim not in after_kill
+    assert len(after_kill) == 4
+    assert sorted(after_kill.values()) == sorted(before.values())  # the same replicas
+
+    stack.restart("gpu-worker")
+    time.sleep(12)  # two health-check periods with the new worker
+    assert fleet_containers(stack) == after_kill  # no orphan, no duplicate
+
+    # Draining: a request in flight on beta when the fleet empties still finishes.
+    slow = threading.Thread(target=lambda: results.append(slow_job(stack)))
+    results: list[dict[str, Any]] = []
+    slow.start()
+    wait_for(lambda: capabilities(stack)["beta"]["available_capacity"] < 2 * CAPACITY, "no load")
+    serve(stack, declaration(tmp_path, []))
+    slow.join(timeout=60)
+    assert results and results[0]["state"] == "succeeded", results
+    wait_for(lambda: not fleet_containers(stack), "fleet containers left after draining")
+    assert "alpha" not in capabilities(stack) and "beta" not in capabilities(stack)
+
+
+def slow_job(stack: StackClient) -> dict[str, Any]:
+    answer = stack.gateway.post(
+        "/v1/jobs", json={"capability": "beta", "path": "sleep", "input": {"seconds": 3}}
+    )
+    return stack.wait_job(answer.json()["job_id"])
+
+
+def test_a_declaration_that_fits_no_worker_changes_nothing(
+    stack: StackClient, tmp_path: Path
+) -> None:
+    too_big = [{"name": "llm", "image": "tollway/echo:latest", "gpu": {"count": 1}}]
+    with pytest.raises(PlacementError, match=r"'llm' needs 1 GPU\(s\).*gpu-0: no GPU"):
+        serve(stack, declaration(tmp_path, too_big))
+    assert "llm" not in capabilities(stack)

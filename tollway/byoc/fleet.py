@@ -1,0 +1,75 @@
+"""From a declaration file to the replicas that serve it: one ServeCapabilityInput each.
+
+Pure functions, called inside FleetWorkflow. A replica's workflow id carries a digest of what
+it serves (its declaration and placement), so a changed declaration yields new ids: the fleet
+starts the new replicas and drains the old.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from pydantic import BaseModel
+
+from tollway.byoc.declaration import CapabilityDeclaration
+from tollway.byoc.placement import Placement
+from tollway.byoc.spec import BuildImageInput, ContainerSpec
+from tollway.models import ServeCapabilityInput
+
+FLEET_LABEL = "tollway.fleet"
+
+
+class FleetInput(BaseModel):
+    fleet_id: str
+    capabilities: list[CapabilityDeclaration]
+    labels: dict[str, str] = {}
+    """Put on every container (`tollway down` finds a stack's containers by its label)."""
+    health_check_seconds: float = 5.0
+    revision: str = ""
+    """Names this application of a file, so whoever applied it sees when it took effect."""
+
+
+def image_of(declaration: CapabilityDeclaration) -> str:
+    return declaration.image or f"tollway/{declaration.name.lower()}:latest"
+
+
+def replica_inputs(
+    fleet: FleetInput, placements: list[Placement]
+) -> dict[str, ServeCapabilityInput]:
+    """Every replica's ContainerWorkflow input, by workflow id."""
+    declared = {d.name: d for d in fleet.capabilities}
+    replicas: dict[str, ServeCapabilityInput] = {}
+    for placement in placements:
+        declaration = declared[placement.capability]
+        digest = hashlib.sha256(
+            (declaration.model_dump_json() + placement.model_dump_json()).encode()
+        ).hexdigest()[:8]
+        workflow_id = f"{fleet.fleet_id}-{declaration.name}-{placement.index}-{digest}"
+        image = image_of(declaration)
+        replicas[workflow_id] = ServeCapabilityInput(
+            spec=ContainerSpec(
+                capability=declaration.name,
+                image=image,
+                container_port=declaration.port,
+                health_path=declaration.health_path,
+                env=declaration.env,
+                labels={**fleet.labels, FLEET_LABEL: fleet.fleet_id},
+                memory_mb=declaration.resources.memory_mb,
+                cpus=declaration.resources.cpus,
+                pids_limit=declaration.resources.pids,
+                network="bridge" if declaration.network == "egress" else "none",
+                gpu_device_ids=placement.gpu_device_ids,
+            ),
+            build=(
+                BuildImageInput(context_dir=declaration.build, tag=image)
+                if declaration.build
+                else None
+            ),
+            gpu_task_queue=placement.task_queue,
+            capacity=declaration.capacity,
+            price=declaration.price,
+            description=declaration.description,
+            replica=workflow_id,
+            health_check_seconds=fleet.health_check_seconds,
+        )
+    return replicas

@@ -1,0 +1,122 @@
+"""FleetWorkflow: an orchestrator's declared capabilities, kept served.
+
+One per orchestrator. The `apply` signal hands it a declaration file's capabilities: it asks
+the orchestrator which GPU workers reported, places every replica (tollway.byoc.placement),
+starts a ContainerWorkflow child for each replica it lacks and drains (the `stop` signal) each
+replica no longer declared. A placement that fails leaves the running fleet as it is and shows
+the reason in the `status` query. Children are abandoned on close: each replica's lifecycle is
+its own workflow's, and the fleet's `stop` drains them all.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from tollway.byoc.fleet import FleetInput, replica_inputs
+    from tollway.byoc.gpus import WorkerReport
+    from tollway.byoc.placement import Placement, place
+    from tollway.config import ORCHESTRATOR_TASK_QUEUE
+    from tollway.errors import PlacementError
+
+
+class FleetReplica(BaseModel):
+    workflow_id: str
+    capability: str
+    index: int
+    worker_id: str
+    gpu_device_ids: list[str]
+
+
+class FleetStatus(BaseModel):
+    replicas: list[FleetReplica] = []
+    applied: int = 0
+    """Declarations applied so far (successfully placed)."""
+    revision: str = ""
+    """The FleetInput revision last applied."""
+    error: str = ""
+    """Why the latest declaration could not be placed, if it could not."""
+    error_revision: str = ""
+
+
+@workflow.defn(name="FleetWorkflow")
+class FleetWorkflow:
+    @workflow.init
+    def __init__(self, fleet: FleetInput | None) -> None:
+        self._pending: list[FleetInput] = [fleet] if fleet is not None else []
+        self._status = FleetStatus()
+        self._stop_requested = False
+
+    @workflow.run
+    async def run(self, fleet: FleetInput | None) -> FleetStatus:
+        while True:
+            await workflow.wait_condition(lambda: bool(self._pending) or self._stop_requested)
+            if self._stop_requested:
+                await self._drain(self._status.replicas)
+                self._status.replicas = []
+                return self._status
+            await self._apply(self._pending.pop())
+            self._pending.clear()  # only the newest declaration matters
+
+    async def _apply(self, fleet: FleetInput) -> None:
+        workers = await workflow.execute_activity(
+            "gpu_workers",
+            result_type=list[WorkerReport],
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(maximum_attempts=5),
+        )
+        try:
+            placements = place(fleet.capabilities, workers)
+        except PlacementError as exc:
+            self._status.error = exc.message
+            self._status.error_revision = fleet.revision
+            workflow.logger.warning("fleet not applied: %s", exc.message)
+            return
+        wanted = replica_inputs(fleet, placements)
+        running = {r.workflow_id: r for r in self._status.replicas}
+        by_id = dict(zip(wanted, placements, strict=True))
+        for workflow_id, request in wanted.items():
+            if workflow_id not in running:
+                await workflow.start_child_workflow(
+                    "ContainerWorkflow",
+                    request,
+                    id=workflow_id,
+                    task_queue=ORCHESTRATOR_TASK_QUEUE,
+                    parent_close_policy=ParentClosePolicy.ABANDON,
+                )
+        await self._drain([r for r in self._status.replicas if r.workflow_id not in wanted])
+        self._status.replicas = [_replica(id_, by_id[id_]) for id_ in wanted]
+        self._status.applied += 1
+        self._status.revision = fleet.revision
+        self._status.error = ""
+
+    async def _drain(self, replicas: list[FleetReplica]) -> None:
+        for replica in replicas:
+            await workflow.get_external_workflow_handle(replica.workflow_id).signal("stop")
+
+    @workflow.signal
+    def apply(self, fleet: FleetInput) -> None:
+        self._pending.append(fleet)
+
+    @workflow.signal
+    def stop(self) -> None:
+        self._stop_requested = True
+
+    @workflow.query
+    def status(self) -> FleetStatus:
+        return self._status
+
+
+def _replica(workflow_id: str, placement: Placement) -> FleetReplica:
+    return FleetReplica(
+        workflow_id=workflow_id,
+        capability=placement.capability,
+        index=placement.index,
+        worker_id=placement.worker_id,
+        gpu_device_ids=placement.gpu_device_ids,
+    )
