@@ -31,6 +31,9 @@ class BadInput(Exception):
 class EchoHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "tollway-echo/1"
+    # Headers and body go out in two writes; with Nagle on, the body waits for the client's
+    # delayed ACK of the headers: 40 ms a request on Linux.
+    disable_nagle_algorithm = True
     token: str | None = None
 
     def do_GET(self) -> None:

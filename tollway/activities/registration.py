@@ -46,12 +46,16 @@ class RegistrationActivities:
 
     @activity.defn(name="gpu_workers")
     async def gpu_workers(self) -> list[WorkerReport]:
-        """The GPU workers that reported to the orchestrator, for placement."""
+        """The GPU workers that reported to the orchestrator, for placement; none yet is an
+        error retried (the workers of a stack just started report within a second or so)."""
         answer = await self._http.get(
             f"{self._url}/v1/workers", headers={"Authorization": self._secret}
         )
         answer.raise_for_status()
-        return [WorkerReport.model_validate(w) for w in answer.json()["workers"]]
+        workers = [WorkerReport.model_validate(w) for w in answer.json()["workers"]]
+        if not workers:
+            raise ApplicationError("no GPU worker has reported yet", type="NoGpuWorker")
+        return workers
 
     @activity.defn(name="drain_replica")
     async def drain(self, request: DrainInput) -> int:

@@ -21,6 +21,7 @@ from tollway.temporal import connect
 from tollway.workers.run import run_until_signalled, serve_metrics
 
 log = logging.getLogger("tollway.gpu")
+RETRY_SECONDS = 1.0
 
 
 async def report_forever(settings: GpuWorkerSettings, first: GpuInventory) -> None:
@@ -48,7 +49,7 @@ async def report_forever(settings: GpuWorkerSettings, first: GpuInventory) -> No
                 if not failing:
                     log.warning("cannot report to %s (retrying): %r", url, exc)
                 failing = True
-            await asyncio.sleep(settings.report_every_seconds)
+            await asyncio.sleep(RETRY_SECONDS if failing else settings.report_every_seconds)
             inventory = await asyncio.to_thread(read_gpus)
 
 

@@ -15,6 +15,7 @@ from datetime import timedelta
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -23,6 +24,11 @@ with workflow.unsafe.imports_passed_through():
     from tollway.byoc.placement import Placement, place
     from tollway.config import ORCHESTRATOR_TASK_QUEUE
     from tollway.errors import PlacementError
+
+WORKERS_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=0.5), backoff_coefficient=1.5, maximum_attempts=12
+)
+"""About 40 s for the first GPU worker to report."""
 
 
 class FleetReplica(BaseModel):
@@ -64,12 +70,15 @@ class FleetWorkflow:
             self._pending.clear()  # only the newest declaration matters
 
     async def _apply(self, fleet: FleetInput) -> None:
-        workers = await workflow.execute_activity(
-            "gpu_workers",
-            result_type=list[WorkerReport],
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RetryPolicy(maximum_attempts=5),
-        )
+        try:
+            workers = await workflow.execute_activity(
+                "gpu_workers",
+                result_type=list[WorkerReport],
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=WORKERS_RETRY,
+            )
+        except ActivityError:
+            workers = []  # placement says why that is not enough
         try:
             placements = place(fleet.capabilities, workers)
         except PlacementError as exc:

@@ -64,3 +64,24 @@ async def report_worker(request: Request, services: Services) -> dict[str, str]:
 async def workers(services: Services) -> dict[str, list[WorkerReport]]:
     """The GPU workers that reported, for placement (secret-protected: task queues inside)."""
     return {"workers": [services.workers[w] for w in sorted(services.workers)]}
+
+
+@router.get("/v1/replicas")
+async def replicas(services: Services) -> dict[str, dict[str, list[dict[str, object]]]]:
+    """Every registered replica with its address and load (secret-protected: addresses)."""
+    registry = services.registry
+    return {
+        "replicas": {
+            name: [
+                {
+                    "replica": r.replica,
+                    "url": r.url,
+                    "capacity": r.capacity,
+                    "in_flight": registry.in_flight(name, r.replica),
+                    "idle_seconds": round(registry.idle_seconds(name, r.replica), 3),
+                }
+                for r in registry.replicas(name)
+            ]
+            for name in registry.names()
+        }
+    }

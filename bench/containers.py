@@ -1,0 +1,146 @@
+"""Container runtime figures on the embedded stack (real Temporal, anvil, Docker, processes):
+
+- cold start: `tollway serve` of a one-replica echo declaration until the first paid answer
+  through the orchestrator (placement, container start, health, registration, payment);
+- warm overhead: the same small request through the orchestrator (signed job header, credit
+  check, capacity slot, proxy) against a direct call to the container, sequential, keep-alive.
+
+    .venv/bin/python -m bench.containers [--cold-runs 3] [--requests 500]
+
+Goals (issue 5): cold start <= 2 s for echo; warm overhead <= 3 ms p50.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from tests.e2e.stack_client import StackClient
+from tollway.byoc.header import JobRequest
+from tollway.payments.sender import NonceStore, TicketSender
+from tollway.payments.wire import Price, TicketParams
+from tollway.stack.down import bring_down
+from tollway.stack.serve import serve_file
+from tollway.stack.up import Ports, bring_up
+
+BODY = b'{"hello": "bench"}'
+
+
+def declare(directory: Path, name: str) -> Path:
+    file = directory / f"{name}.json"
+    file.write_text(
+        json.dumps(
+            {
+                "capabilities": [
+                    {
+                        "name": name,
+                        "image": "tollway/echo:latest",
+                        "capacity": 4,
+                        "price": {"amount": 10**9, "unit": "request"},
+                    }
+                ]
+            }
+        )
+    )
+    return file
+
+
+def paid_headers(stack: StackClient, sender: TicketSender, name: str) -> dict[str, str]:
+    token = stack.token(name)
+    batch = sender.batch(
+        TicketParams.from_json(token["ticket_params"]), Price.from_json(token["price"]), 1
+    )
+    job = JobRequest(capability=name, timeout_seconds=30)
+    return {
+        "Livepeer": job.signed_by(stack.gateway_key, stack.gateway_address).encode(),
+        "Livepeer-Payment": batch.payment.encode(),
+    }
+
+
+def cold_start(stack: StackClient, sender: TicketSender, directory: Path, run: int) -> float:
+    """Seconds from handing `tollway serve` a declaration to the first paid answer."""
+    name = f"bench-{run}"
+    file = declare(directory, name)
+    quiet = Console(file=open("/dev/null", "w"))
+    started = time.perf_counter()
+    asyncio.run(serve_file(stack.state, file, quiet, wait_seconds=120))
+    answer = stack.orchestrator.post(
+        "/process/request/cold", headers=paid_headers(stack, sender, name), content=BODY
+    )
+    elapsed = time.perf_counter() - started
+    assert answer.status_code == 200, answer.text
+    return elapsed
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def warm_overhead(stack: StackClient, sender: TicketSender, name: str, requests: int) -> None:
+    listed = stack.orchestrator.get(
+        "/v1/replicas", headers={"Authorization": stack.state.orchestrator_secret}
+    )
+    container_url = listed.json()["replicas"][name][0]["url"]
+    headers = paid_headers(stack, sender, name)
+    first = stack.orchestrator.post("/process/request/warm", headers=headers, content=BODY)
+    assert first.status_code == 200, first.text
+    headers.pop("Livepeer-Payment")  # the credit bought above pays for the rest
+    timings: dict[str, list[float]] = {"direct": [], "orchestrator": []}
+    with httpx.Client(timeout=30) as http:
+        for _ in range(requests):
+            for path, url, extra in (
+                ("direct", f"{container_url}/warm", {}),
+                ("orchestrator", f"{stack.state.endpoints.orchestrator_api}/process/request/warm",
+                 headers),
+            ):  # fmt: skip
+                started = time.perf_counter()
+                answer = http.post(url, content=BODY, headers=extra)
+                timings[path].append((time.perf_counter() - started) * 1000)
+                assert answer.status_code == 200 and answer.content == BODY, answer.text
+    direct, through = timings["direct"], timings["orchestrator"]
+    print(f"warm, {requests} sequential requests of {len(BODY)} bytes (ms):")
+    for label, values in (("direct to container", direct), ("through orchestrator", through)):
+        print(
+            f"  {label:<22} p50 {statistics.median(values):6.2f}  "
+            f"p95 {percentile(values, 0.95):6.2f}"
+        )
+    overhead = statistics.median(through) - statistics.median(direct)
+    print(f"  overhead p50 {overhead:.2f} ms (goal <= 3 ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cold-runs", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=500)
+    args = parser.parse_args()
+    console = Console(stderr=True)
+    with tempfile.TemporaryDirectory(prefix="tollway-bench-") as tmp:
+        directory = Path(tmp)
+        state = bring_up(directory / "stack", Ports.free(), console)
+        stack = StackClient(state)
+        sender = TicketSender(
+            stack.gateway_key, stack.gateway_address, NonceStore(directory / "nonces.db")
+        )
+        try:
+            with stack.chain_frozen():
+                colds = [cold_start(stack, sender, directory, run) for run in range(args.cold_runs)]
+                print("cold start, declaration -> first paid answer (s): " + ", ".join(
+                    f"{c:.2f}" for c in colds
+                ) + f"; median {statistics.median(colds):.2f} (goal <= 2 s)")  # fmt: skip
+                warm_overhead(stack, sender, f"bench-{args.cold_runs - 1}", args.requests)
+        finally:
+            stack.close()
+            bring_down(directory / "stack", console)
+
+
+if __name__ == "__main__":
+    main()
