@@ -53,6 +53,7 @@ def _logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
 
 
 @app.command()
@@ -156,6 +157,7 @@ def orchestrator_api(config: ConfigFile = None) -> None:
     """The orchestrator's Livepeer-compatible HTTP API."""
     from tollway.api.orchestrator.app import create_app
 
+    _logging()
     settings = load_settings(OrchestratorSettings, config)
     _serve(create_app(settings), settings.host, settings.port)
 

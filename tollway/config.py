@@ -77,6 +77,8 @@ class OrchestratorSettings(RoleSettings):
     """How long a request waits for a busy capability's slot before a 503."""
     capacity_queue: int = Field(default=32, ge=0)
     """Requests that may wait per capability; more get a 503 at once."""
+    cold_start_wait_seconds: float = Field(default=60.0, ge=0)
+    """How long a request waits for a cold-swap replica it woke to start and register."""
     replica_quarantine_seconds: float = Field(default=15.0, ge=0)
     """How long a replica that dropped a request gets no new work (its ContainerWorkflow
     replaces a dead one within about two health checks)."""

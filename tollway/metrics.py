@@ -66,7 +66,8 @@ CONTAINER_HEALTHY = Gauge(
 )
 REPLICAS = Gauge(
     "tollway_replicas",
-    "Registered replicas of a capability: idle, busy, or quarantined after dropping a request",
+    "Registered replicas of a capability: idle, busy, cold (cold-swap, not running), or "
+    "quarantined after dropping a request",
     ["capability", "state"],
 )
 REPLICA_FAILOVERS = Counter(

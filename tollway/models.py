@@ -154,6 +154,9 @@ class ServeCapabilityInput(BaseModel):
     """The replica's name in the orchestrator's registry; "" means the workflow id."""
     drain_timeout_seconds: float = Field(default=60.0, gt=0)
     """How long a stop waits for requests in flight to finish."""
+    idle_timeout_seconds: float | None = Field(default=None, gt=0)
+    """Cold-swap: no container until a request wakes the replica, stopped again after this
+    long without a request. None: always running."""
     health_check_seconds: float = Field(default=5.0, gt=0)
     unhealthy_threshold: int = Field(default=2, ge=1)
     """Failed health checks in a row before the replica is restarted."""
@@ -170,6 +173,7 @@ class ContainerState(StrEnum):
     BUILDING = "building"
     STARTING = "starting"
     WAITING_HEALTHY = "waiting_healthy"
+    PARKED = "parked"
     SERVING = "serving"
     RESTARTING = "restarting"
     DRAINING = "draining"

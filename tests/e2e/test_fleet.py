@@ -197,3 +197,37 @@ def test_a_declaration_that_fits_no_worker_changes_nothing(
     with pytest.raises(PlacementError, match=r"'llm' needs 1 GPU\(s\).*gpu-0: no GPU"):
         serve(stack, declaration(tmp_path, too_big))
     assert "llm" not in capabilities(stack)
+
+
+def test_a_cold_swap_replica_starts_on_demand_and_stops_when_idle(
+    stack: StackClient, tmp_path: Path
+) -> None:
+    sleepy = {
+        "name": "sleepy",
+        "image": "tollway/echo:latest",
+        "warm": "cold-swap",
+        "idle_timeout_seconds": 2,
+        "price": {"amount": 10**9, "unit": "request"},
+    }
+    (status,) = serve(stack, declaration(tmp_path, [sleepy])).values()
+    assert status.state.value == "parked"
+    assert status.container is None
+    assert not fleet_containers(stack)
+    assert capabilities(stack)["sleepy"]["replicas"] == 1  # registered cold: discoverable
+
+    def job() -> dict[str, Any]:
+        answer = stack.gateway.post("/v1/jobs", json={"capability": "sleepy", "input": [1]})
+        return stack.wait_job(answer.json()["job_id"])
+
+    for round_ in range(2):
+        started = time.monotonic()
+        woken = job()
+        assert woken["state"] == "succeeded", json.dumps(woken["attempts"], indent=1)
+        print(f"\ncold job {round_} answered in {time.monotonic() - started:.1f} s")
+        assert len(fleet_containers(stack)) == 1
+        idle = wait_for(lambda: not fleet_containers(stack), "idle container not stopped", 30)
+        print(f"stopped {idle:.1f} s after the job")
+        assert capabilities(stack)["sleepy"]["replicas"] == 1  # parked again, still offered
+
+    serve(stack, declaration(tmp_path, []))
+    wait_for(lambda: "sleepy" not in capabilities(stack), "sleepy still registered")

@@ -481,3 +481,59 @@ async def test_a_waiter_avoiding_a_replica_is_woken_by_another() -> None:
     async with registry.wait_slot("echo", 5, 4, avoid=["r0"]) as taken:
         assert taken.replica == "r1"
     await holder
+
+
+async def test_a_waiter_that_loses_a_freed_slot_waits_on() -> None:
+    """Two waiters woken by one freed slot: the one that loses the race keeps waiting, it
+    does not get a 503 while its wait lasts."""
+    registry = CapabilityRegistry()
+    registry.register(capability(capacity=1))
+    outcomes: list[str] = []
+
+    async def request(hold: float) -> None:
+        async with registry.wait_slot("echo", wait_seconds=5, max_waiting=4):
+            outcomes.append("served")
+            await asyncio.sleep(hold)
+
+    first = asyncio.create_task(request(0.1))
+    await asyncio.sleep(0.01)
+    await asyncio.gather(first, request(0.05), request(0.05))
+    assert outcomes == ["served"] * 3
+    assert registry.available("echo") == 1
+
+
+async def test_a_request_wakes_a_cold_replica_and_waits_for_it() -> None:
+    woken: list[tuple[str, str]] = []
+    registry = CapabilityRegistry(wake=lambda n, r: woken.append((n, r)), cold_wait_seconds=5)
+    registry.register(capability(replica="r0", url="", cold=True))
+    assert registry.names() == ["echo"]
+    assert registry.available("echo") == 0
+
+    async def start_later() -> None:
+        await asyncio.sleep(0.1)
+        registry.register(capability(replica="r0", url="http://127.0.0.1:7"))
+
+    starter = asyncio.create_task(start_later())
+    async with registry.wait_slot("echo", wait_seconds=0.01, max_waiting=4) as taken:
+        assert taken.url == "http://127.0.0.1:7"
+    await starter
+    assert woken == [("echo", "r0")]
+
+
+def test_only_a_cold_replica_may_register_without_a_url() -> None:
+    with pytest.raises(ValidationError, match="url is required"):
+        capability(url="")
+    assert capability(url="", cold=True).cold
+
+
+async def test_a_replica_parked_again_is_woken_again_at_once() -> None:
+    woken: list[str] = []
+    registry = CapabilityRegistry(wake=lambda n, r: woken.append(r), cold_wait_seconds=0.05)
+    registry.register(capability(replica="r0", url="", cold=True))
+    for _ in range(2):
+        with pytest.raises(CapacityExhausted):
+            async with registry.wait_slot("echo", wait_seconds=0.01, max_waiting=4):
+                pass
+        registry.register(capability(replica="r0", url="http://127.0.0.1:7"))  # woke
+        registry.register(capability(replica="r0", url="", cold=True))  # idle: parked
+    assert woken == ["r0", "r0"]

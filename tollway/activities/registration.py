@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from tollway.byoc.gpus import WorkerReport
 from tollway.byoc.registry import ExternalCapability
-from tollway.byoc.spec import DrainInput, ReplicaRef
+from tollway.byoc.spec import DrainInput, ReplicaLoad, ReplicaRef
 
 DRAIN_POLL_SECONDS = 0.25
 
@@ -44,6 +44,11 @@ class RegistrationActivities:
     async def unregister(self, replica: ReplicaRef) -> None:
         await self._post("/capability/unregister", replica.model_dump_json().encode())
 
+    @activity.defn(name="replica_load")
+    async def load(self, replica: ReplicaRef) -> ReplicaLoad:
+        answer = await self._post("/capability/load", replica.model_dump_json().encode())
+        return ReplicaLoad.model_validate_json(answer.content)
+
     @activity.defn(name="gpu_workers")
     async def gpu_workers(self) -> list[WorkerReport]:
         """The GPU workers that reported to the orchestrator, for placement; none yet is an
@@ -63,8 +68,9 @@ class RegistrationActivities:
         passes; returns what was still in flight at the end (0 when drained)."""
         deadline = time.monotonic() + request.timeout_seconds
         body = request.replica.model_dump_json().encode()
+        path = "/capability/drain" if request.unregister else "/capability/load"
         while True:
-            answer = await self._post("/capability/drain", body)
+            answer = await self._post(path, body)
             in_flight = int(answer.json()["in_flight"])
             activity.heartbeat(in_flight)
             if in_flight == 0 or time.monotonic() >= deadline:

@@ -71,5 +71,6 @@ def replica_inputs(
             description=declaration.description,
             replica=workflow_id,
             health_check_seconds=fleet.health_check_seconds,
+            idle_timeout_seconds=declaration.idle_timeout_seconds,
         )
     return replicas

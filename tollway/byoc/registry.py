@@ -8,19 +8,21 @@ A capability may have several replicas (tollway's `replica` field; a registratio
 replaces the name's unnamed replica, as in go-livepeer). Its capacity is theirs summed, and each
 request takes a slot on the least-loaded replica. A replica found dead mid-request is
 quarantined for `quarantine_seconds` (until it registers again), so new work avoids it while
-its ContainerWorkflow notices and replaces it.
+its ContainerWorkflow notices and replaces it. A cold replica (cold-swap, not running) has no
+slots: a request that finds none free calls `wake(name, replica)` for it and waits up to
+`cold_wait_seconds` for it to register warm.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Collection, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from fractions import Fraction
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from tollway import metrics
 from tollway.errors import BadRequest, CapacityExhausted, UnknownCapability
@@ -28,6 +30,7 @@ from tollway.market.info import PriceUnit
 from tollway.payments.ledger import REPLICA_SEPARATOR, Ledger
 
 WEI_PER_ETH = 10**18
+WAKE_AGAIN_SECONDS = 10.0
 
 
 def to_wei(amount: Fraction, currency: str, usd_per_eth: float | None) -> Fraction:
@@ -48,7 +51,7 @@ def to_wei(amount: Fraction, currency: str, usd_per_eth: float | None) -> Fracti
 class ExternalCapability(BaseModel):
     name: str = Field(min_length=1, max_length=128)
     description: str = ""
-    url: str = Field(min_length=1)
+    url: str = ""
     capacity: int = Field(default=1, ge=1)
     price_per_unit: int = Field(default=0, ge=0)
     price_scaling: int = Field(default=1, ge=0)
@@ -58,6 +61,15 @@ class ExternalCapability(BaseModel):
     token: str = ""
     replica: str = Field(default="", max_length=128, pattern=r"^[^\x00-\x1f]*$")
     """Which replica of `name` this is (tollway's extension); "" for a lone registration."""
+    cold: bool = False
+    """Declared but not running (a cold-swap replica, tollway's extension): it has no slots,
+    and a request that finds no free slot wakes it."""
+
+    @model_validator(mode="after")
+    def _url_unless_cold(self) -> ExternalCapability:
+        if not self.cold and not self.url:
+            raise ValueError("url is required (only a cold replica registers without one)")
+        return self
 
     @field_validator("price_scaling")
     @classmethod
@@ -81,9 +93,18 @@ Key = tuple[str, str]
 class CapabilityRegistry:
     """Registrations, kept in `ledger` when one is given (in memory only otherwise)."""
 
-    def __init__(self, ledger: Ledger | None = None, quarantine_seconds: float = 15.0) -> None:
+    def __init__(
+        self,
+        ledger: Ledger | None = None,
+        quarantine_seconds: float = 15.0,
+        wake: Callable[[str, str], None] | None = None,
+        cold_wait_seconds: float = 60.0,
+    ) -> None:
         self._ledger = ledger
         self._quarantine_seconds = quarantine_seconds
+        self._wake = wake
+        self._cold_wait_seconds = cold_wait_seconds
+        self._woken: dict[Key, float] = {}
         self._replicas: dict[str, dict[str, ExternalCapability]] = {}
         self._in_flight: dict[Key, int] = {}
         self._quarantined_until: dict[Key, float] = {}
@@ -102,6 +123,7 @@ class CapabilityRegistry:
             self._ledger.save_capability(_ledger_key(key), capability.model_dump_json())
         self._replicas.setdefault(capability.name, {})[capability.replica] = capability
         self._quarantined_until.pop(key, None)
+        self._woken.pop(key, None)  # parked again or running: the next miss may wake it
         self._last_used[key] = time.monotonic()
         self._changed(capability.name)
 
@@ -179,7 +201,7 @@ class CapabilityRegistry:
         found = []
         for replica, capability in self._replicas.get(name, {}).items():
             key = (name, replica)
-            if replica in avoid or self._quarantined_until.get(key, 0.0) > now:
+            if capability.cold or replica in avoid or self._quarantined_until.get(key, 0.0) > now:
                 continue
             free = capability.capacity - self._in_flight.get(key, 0)
             if free > 0:
@@ -219,27 +241,53 @@ class CapabilityRegistry:
         """A slot as `slot` gives one, but when all are busy wait up to `wait_seconds` for one
         to free, in a queue of at most `max_waiting`; CapacityExhausted (503) after that."""
         capability = self.get(name)
-        if self.available(name, avoid) <= 0:
-            waiting = self._waiting.get(name, 0)
-            if waiting >= max_waiting:
-                raise CapacityExhausted(
-                    f"capability {name!r} is at capacity ({capability.capacity}) and "
-                    f"{waiting} requests already wait for it",
-                    capability=name,
-                )
-            self._waiting[name] = waiting + 1
-            try:
-                await asyncio.wait_for(self._until_free(name, avoid), wait_seconds)
-            except TimeoutError as exc:
-                raise CapacityExhausted(
-                    f"capability {name!r} is at capacity ({capability.capacity}): no slot "
-                    f"freed within {wait_seconds:g} s",
-                    capability=name,
-                ) from exc
-            finally:
-                self._waiting[name] -= 1
+        if self.available(name, avoid) > 0:
+            with self.slot(name, avoid) as taken:
+                yield taken
+            return
+        if self._wake_cold(name):
+            wait_seconds = max(wait_seconds, self._cold_wait_seconds)
+        waiting = self._waiting.get(name, 0)
+        if waiting >= max_waiting:
+            raise CapacityExhausted(
+                f"capability {name!r} is at capacity ({capability.capacity}) and "
+                f"{waiting} requests already wait for it",
+                capability=name,
+            )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_seconds
+        self._waiting[name] = waiting + 1
+        try:
+            # Another request may take a freed slot before this one resumes: wait again then.
+            while self.available(name, avoid) <= 0:
+                try:
+                    await asyncio.wait_for(
+                        self._until_free(name, avoid), max(0.0, deadline - loop.time())
+                    )
+                except TimeoutError as exc:
+                    raise CapacityExhausted(
+                        f"capability {name!r} is at capacity ({capability.capacity}): no slot "
+                        f"freed within {wait_seconds:g} s",
+                        capability=name,
+                    ) from exc
+        finally:
+            self._waiting[name] -= 1
         with self.slot(name, avoid) as taken:
             yield taken
+
+    def _wake_cold(self, name: str) -> bool:
+        """Ask each cold replica of `name` to start (at most once per WAKE_AGAIN_SECONDS);
+        True when there is one to wait for."""
+        cold = [r for r in self._replicas.get(name, {}).values() if r.cold]
+        now = time.monotonic()
+        for replica in cold:
+            key = (name, replica.replica)
+            if self._wake is not None and now - self._woken.get(key, -WAKE_AGAIN_SECONDS) >= (
+                WAKE_AGAIN_SECONDS
+            ):
+                self._woken[key] = now
+                self._wake(name, replica.replica)
+        return bool(cold) and self._wake is not None
 
     async def _until_free(self, name: str, avoid: Collection[str]) -> None:
         freed = self._freed.setdefault(name, asyncio.Event())
@@ -251,10 +299,12 @@ class CapabilityRegistry:
     def _changed(self, name: str) -> None:
         """Publish the replicas' states and wake waiters (a registration may free a slot)."""
         now = time.monotonic()
-        counts = {"idle": 0, "busy": 0, "quarantined": 0}
-        for replica in self._replicas.get(name, {}):
+        counts = {"idle": 0, "busy": 0, "quarantined": 0, "cold": 0}
+        for replica, capability in self._replicas.get(name, {}).items():
             key = (name, replica)
-            if self._quarantined_until.get(key, 0.0) > now:
+            if capability.cold:
+                counts["cold"] += 1
+            elif self._quarantined_until.get(key, 0.0) > now:
                 counts["quarantined"] += 1
             else:
                 counts["busy" if self._in_flight.get(key, 0) else "idle"] += 1

@@ -90,3 +90,11 @@ class ReplicaRef(_Model):
 class DrainInput(_Model):
     replica: ReplicaRef
     timeout_seconds: float = Field(default=60.0, gt=0)
+    unregister: bool = True
+    """False: only wait for its requests in flight (a parking cold-swap replica, already
+    registered cold, keeps its registration)."""
+
+
+class ReplicaLoad(_Model):
+    in_flight: int
+    idle_seconds: float

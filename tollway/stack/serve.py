@@ -1,5 +1,5 @@
 """`tollway serve FILE`: hand a declaration file to the running stack's FleetWorkflow and show
-each replica come up (placed, started, healthy, registered)."""
+each replica come up (placed, started, healthy, registered; a cold-swap one registered cold)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ from tollway.temporal import connect
 from tollway.workflows.fleet import FleetStatus
 
 POLL_SECONDS = 0.2
+READY = (ContainerState.SERVING, ContainerState.PARKED)
+"""A cold-swap replica is ready once parked: registered, started by its first request."""
 
 
 def fleet_id(stack_id: str) -> str:
@@ -97,11 +99,11 @@ async def _wait_serving(
                 seen[replica.workflow_id] = status.state
                 console.print(f"  {replica.capability}[{replica.index}] {status.state.value}")
         if len(replicas) == len(fleet.replicas) and all(
-            r.state == ContainerState.SERVING for r in replicas.values()
+            r.state in READY for r in replicas.values()
         ):
             return replicas
         if time.monotonic() > deadline:
-            waiting = [w for w in seen if seen[w] != ContainerState.SERVING]
+            waiting = [w for w in seen if seen[w] not in READY]
             raise WorkerFailed(f"replicas not serving in time: {', '.join(waiting)}")
         await asyncio.sleep(POLL_SECONDS)
 

@@ -60,6 +60,7 @@ async def run(settings: OrchestratorSettings) -> None:
                 registration.unregister,
                 registration.drain,
                 registration.gpu_workers,
+                registration.load,
             ],
         )
         await run_until_signalled(worker)

@@ -9,6 +9,11 @@ once healthy. Every `checks_per_run` checks it continues as new with the running
 attached. The container carries the workflow id as a label, so a start retried after a GPU
 worker crash takes over the container the lost attempt made instead of making another.
 
+A cold-swap replica (`idle_timeout_seconds` set) starts parked: registered cold, no container.
+The orchestrator's `wake` signal (a request found no free slot) starts it; after
+`idle_timeout_seconds` without a request it parks again (registered cold, in-flight requests
+finish, container stopped).
+
 The `stop` signal drains first: the replica is unregistered (no new work reaches it) and the
 workflow waits, up to `drain_timeout_seconds`, until the requests in flight on it finish.
 """
@@ -27,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         REPLICA_LABEL,
         DrainInput,
         HealthCheckInput,
+        ReplicaLoad,
         ReplicaRef,
         StartedContainer,
         StopContainerInput,
@@ -50,13 +56,16 @@ class ContainerWorkflow:
             restarts=request.restarts,
         )
         self._stop_requested = False
+        self._wake_requested = False
 
     @workflow.run
     async def run(self, request: ServeCapabilityInput) -> ContainerStatus:
         status = self._status
+        cold_swap = request.idle_timeout_seconds is not None
+        idle_timeout = request.idle_timeout_seconds or 0.0
         try:
             if request.attached is None:
-                if request.build is not None:
+                if request.build is not None and workflow.info().continued_run_id is None:
                     await workflow.execute_activity(
                         "build_image",
                         request.build,
@@ -64,13 +73,30 @@ class ContainerWorkflow:
                         start_to_close_timeout=timedelta(minutes=10),
                         retry_policy=GPU_RETRY,
                     )
-                await self._bring_up(request)
-            status.state = ContainerState.SERVING
+                if cold_swap:
+                    await self._park(request)
+                else:
+                    await self._bring_up(request)
+            status.state = (
+                ContainerState.PARKED
+                if cold_swap and not status.container
+                else (ContainerState.SERVING)
+            )
             for _ in range(request.checks_per_run):
+                if status.state == ContainerState.PARKED:
+                    await workflow.wait_condition(
+                        lambda: self._wake_requested or self._stop_requested
+                    )
+                    if self._stop_requested:
+                        break
+                    await self._wake_up(request)
+                    continue
                 if await self._stop_within(request.health_check_seconds):
                     break
                 if not await self._healthy(request):
                     await self._restart(request)
+                elif cold_swap and await self._idle_seconds() >= idle_timeout:
+                    await self._park(request)
             else:
                 workflow.continue_as_new(
                     request.model_copy(
@@ -83,6 +109,47 @@ class ContainerWorkflow:
                 await self._stop_container(request)
         status.state = ContainerState.STOPPED
         return status
+
+    async def _wake_up(self, request: ServeCapabilityInput) -> None:
+        """Start a parked cold-swap replica; a start that fails is retried as a restart."""
+        try:
+            await self._bring_up(request)
+        except ActivityError as err:
+            workflow.logger.warning("waking %s failed: %s", request.spec.capability, err)
+            await self._restart(request)
+
+    async def _park(self, request: ServeCapabilityInput) -> None:
+        """Cold-swap: register the replica cold (no new work, but a request wakes it), let
+        requests in flight finish, and stop the container."""
+        status = self._status
+        self._wake_requested = False  # a request from now on wakes it again
+        await self._register(request, url="")
+        if status.container is not None:
+            status.state = ContainerState.DRAINING
+            await workflow.execute_activity(
+                "drain_replica",
+                DrainInput(
+                    replica=self._ref(),
+                    timeout_seconds=request.drain_timeout_seconds,
+                    unregister=False,
+                ),
+                start_to_close_timeout=timedelta(seconds=request.drain_timeout_seconds + 30),
+                heartbeat_timeout=timedelta(seconds=10),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+            )
+            await self._stop_container(request)
+            status.container = None
+        status.state = ContainerState.PARKED
+
+    async def _idle_seconds(self) -> float:
+        load: ReplicaLoad = await workflow.execute_activity(
+            "replica_load",
+            self._ref(),
+            result_type=ReplicaLoad,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(maximum_attempts=3),
+        )
+        return load.idle_seconds
 
     async def _bring_up(self, request: ServeCapabilityInput) -> None:
         """Start a container, wait until it is healthy and register it."""
@@ -108,22 +175,27 @@ class ContainerWorkflow:
             heartbeat_timeout=timedelta(seconds=10),
             retry_policy=GPU_RETRY,
         )
+        await self._register(request, url=status.container.url)
+        status.state = ContainerState.SERVING
+
+    async def _register(self, request: ServeCapabilityInput, url: str) -> None:
+        """Register this replica at `url`; "" registers it cold (cold-swap, not running)."""
         await workflow.execute_activity(
             "register_capability",
             ExternalCapability(
                 name=request.spec.capability,
                 description=request.description,
-                url=status.container.url,
+                url=url,
+                cold=not url,
                 capacity=request.capacity,
                 price_per_unit=request.price.amount,
                 price_scaling=request.price.scaling,
                 currency=request.price.currency,
                 unit=request.price.unit,
-                replica=status.replica,
+                replica=self._status.replica,
             ),
             start_to_close_timeout=timedelta(seconds=30),
         )
-        status.state = ContainerState.SERVING
 
     async def _healthy(self, request: ServeCapabilityInput) -> bool:
         """`unhealthy_threshold` checks in a row, stopping at the first that passes."""
@@ -219,6 +291,11 @@ class ContainerWorkflow:
     @workflow.signal
     def stop(self) -> None:
         self._stop_requested = True
+
+    @workflow.signal
+    def wake(self) -> None:
+        """A request found no free slot: start a parked cold-swap replica."""
+        self._wake_requested = True
 
     @workflow.query
     def status(self) -> ContainerStatus:

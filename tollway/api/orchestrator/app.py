@@ -14,7 +14,11 @@ from fastapi import FastAPI
 from tollway.api import metrics
 from tollway.api.errors import install_error_handlers
 from tollway.api.orchestrator.routes import admin, capability, process
-from tollway.api.orchestrator.services import OrchestratorServices, pending_face_value
+from tollway.api.orchestrator.services import (
+    OrchestratorServices,
+    pending_face_value,
+    replica_waker,
+)
 from tollway.byoc.registry import CapabilityRegistry
 from tollway.chain.connect import chain_client
 from tollway.config import OrchestratorSettings
@@ -49,7 +53,12 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
                 ledger=ledger,
                 recipient=TicketRecipient(address, ledger, chain, policy, pending),
                 chain=chain,
-                registry=CapabilityRegistry(ledger, settings.replica_quarantine_seconds),
+                registry=CapabilityRegistry(
+                    ledger,
+                    settings.replica_quarantine_seconds,
+                    wake=replica_waker(temporal),
+                    cold_wait_seconds=settings.cold_start_wait_seconds,
+                ),
                 temporal=temporal,
                 http=http,
                 prices=PriceBook(settings.pricing),

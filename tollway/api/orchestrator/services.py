@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -26,6 +26,27 @@ from tollway.payments.recipient import TicketRecipient
 from tollway.pricing import PriceBook
 
 log = logging.getLogger("tollway.orchestrator")
+
+
+def replica_waker(temporal: Client) -> Callable[[str, str], None]:
+    """The registry's `wake` hook: signal the cold replica's ContainerWorkflow (its replica name
+    is its workflow id) to start its container. Fire and forget: the request waits for the
+    replica to register, and a lost signal is sent again on a later request."""
+    pending: set[asyncio.Task[None]] = set()
+
+    async def signal(name: str, replica: str) -> None:
+        log.info("waking cold replica %s of %s", replica, name)
+        try:
+            await temporal.get_workflow_handle(replica).signal("wake")
+        except RPCError as exc:
+            log.warning("cannot wake replica %s of %s: %s", replica, name, exc)
+
+    def wake(name: str, replica: str) -> None:
+        task = asyncio.get_running_loop().create_task(signal(name, replica))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    return wake
 
 
 def redemption_workflow_id(recipient: str) -> str:

@@ -1,5 +1,6 @@
 """Capability registration by BYOC workers (reference livepeer-byoc.md 1.2).
 
+`/capability/load` answers one replica's in-flight count and idle time.
 `/capability/unregister` takes go-livepeer's body, the bare name (every replica goes), or
 tollway's `{"name": ..., "replica": ...}` (that replica goes). `/capability/drain` unregisters
 one replica and answers how many requests it still has in flight; a ContainerWorkflow repeats
@@ -44,6 +45,17 @@ async def unregister(request: Request, services: Services) -> str:
         raise BadRequest("body must be the capability name", field="name")
     services.registry.unregister(name)
     return "ok"
+
+
+@router.post("/capability/load")
+async def load(request: Request, services: Services) -> dict[str, float]:
+    """One replica's requests in flight and seconds idle (a cold-swap replica parks on it)."""
+    ref = parse_json_body(ReplicaRef, await read_body(request, REGISTRATION_LIMIT))
+    registry = services.registry
+    return {
+        "in_flight": registry.in_flight(ref.name, ref.replica),
+        "idle_seconds": registry.idle_seconds(ref.name, ref.replica),
+    }
 
 
 @router.post("/capability/drain")
