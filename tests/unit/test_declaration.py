@@ -25,8 +25,9 @@ def write(tmp_path: Path, capabilities: list[dict[str, Any]]) -> Path:
 
 def test_the_example_file_loads_with_build_paths_resolved() -> None:
     declared = load_declarations(REPO_ROOT / "examples" / "capabilities.json")
-    (echo,) = declared.capabilities
+    echo, cold = declared.capabilities
     assert echo.name == "echo"
+    assert (cold.warm, cold.idle_timeout_seconds, cold.price.unit) == ("cold-swap", 60, "request")
     assert echo.build == str(REPO_ROOT / "examples" / "echo")
     assert (echo.price.amount, echo.price.unit, echo.network) == (10**13, "second", "none")
 
