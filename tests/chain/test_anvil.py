@@ -16,12 +16,12 @@ from tollway.toolpaths import anvil_binary
 pytestmark = pytest.mark.chain
 
 
-def _rpc(url: str, method: str, *params: Any) -> Any:
+def _rpc(url: str, method: str, *params: Any, timeout: float = 5) -> Any:
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
     request = urllib.request.Request(  # noqa: S310 - local URL
         url, data=body.encode(), headers={"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
         return json.loads(response.read())["result"]
 
 
@@ -57,7 +57,7 @@ def test_mining_many_blocks_writes_no_state_to_disk(tmp_path: Path) -> None:
     spill = Path.home() / ".foundry" / "anvil" / "tmp"
     before = set(spill.iterdir()) if spill.exists() else set()
     with AnvilProcess(log_path=tmp_path / "anvil.log") as anvil:
-        _rpc(anvil.rpc_url, "anvil_mine", hex(3_000))
+        _rpc(anvil.rpc_url, "anvil_mine", hex(3_000), timeout=120)  # slow on a cold 2-core box
         assert int(_rpc(anvil.rpc_url, "eth_blockNumber"), 16) == 3_000
         # Recent history stays queryable: the balance at a block a few back.
         _rpc(anvil.rpc_url, "eth_getBalance", "0x" + "00" * 20, hex(2_990))

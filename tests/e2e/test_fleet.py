@@ -27,7 +27,7 @@ from tollway.stack.serve import serve_file
 from tollway.toolpaths import REPO_ROOT
 
 CAPACITY = 2
-SLEEP_SECONDS = 0.4
+SLEEP_SECONDS = 1.0
 CLIENTS_PER_CAPABILITY = 4
 
 
@@ -72,6 +72,13 @@ def capabilities(stack: StackClient) -> dict[str, dict[str, Any]]:
 
 def replicas_of(stack: StackClient, name: str) -> int:
     return int(capabilities(stack).get(name, {}).get("replicas", 0))
+
+
+def in_flight(stack: StackClient, replica: str) -> int:
+    listed = stack.orchestrator.get(
+        "/v1/replicas", headers={"Authorization": stack.state.orchestrator_secret}
+    ).json()["replicas"]
+    return sum(r["in_flight"] for rs in listed.values() for r in rs if r["replica"] == replica)
 
 
 def metric(stack: StackClient, name: str, capability: str) -> float:
@@ -143,7 +150,8 @@ def test_two_capabilities_two_replicas_kill_restart_and_drain(
 
     victim = next(cid for cid, replica in before.items() if served[replica].capability == "alpha")
     with Traffic(stack, ["alpha", "beta"]) as traffic:
-        wait_for(lambda: sum(traffic.outcomes.values()) >= 16, "traffic did not flow")
+        wait_for(lambda: sum(traffic.outcomes.values()) >= 8, "traffic did not flow")
+        wait_for(lambda: in_flight(stack, before[victim]) > 0, "nothing in flight on the victim")
         docker.from_env().containers.get(victim).kill()
         down = wait_for(lambda: replicas_of(stack, "alpha") == 1, "killed replica registered")
         back = wait_for(lambda: replicas_of(stack, "alpha") == 2, "replica not replaced")
@@ -151,8 +159,8 @@ def test_two_capabilities_two_replicas_kill_restart_and_drain(
     print(f"\nkilled replica unregistered after {down:.1f} s, back {back:.1f} s later; "
           f"outcomes {dict(traffic.outcomes)}")  # fmt: skip
     assert traffic.failures == [], json.dumps(traffic.failures, indent=1)[:3000]
-    assert traffic.outcomes[("alpha", "succeeded")] > 16
-    assert traffic.outcomes[("beta", "succeeded")] > 16
+    assert traffic.outcomes[("alpha", "succeeded")] > 8
+    assert traffic.outcomes[("beta", "succeeded")] > 8
     failed_over = {
         n: metric(stack, "tollway_replica_failovers_total", n) - failovers_before[n]
         for n in TWO_BY_TWO_NAMES
@@ -212,7 +220,7 @@ def test_a_cold_swap_replica_starts_on_demand_and_stops_when_idle(
     (status,) = serve(stack, declaration(tmp_path, [sleepy])).values()
     assert status.state.value == "parked"
     assert status.container is None
-    assert not fleet_containers(stack)
+    wait_for(lambda: not fleet_containers(stack), "replicas of an earlier file still running")
     assert capabilities(stack)["sleepy"]["replicas"] == 1  # registered cold: discoverable
 
     def job() -> dict[str, Any]:
