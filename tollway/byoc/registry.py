@@ -282,9 +282,8 @@ class CapabilityRegistry:
         now = time.monotonic()
         for replica in cold:
             key = (name, replica.replica)
-            if self._wake is not None and now - self._woken.get(key, -WAKE_AGAIN_SECONDS) >= (
-                WAKE_AGAIN_SECONDS
-            ):
+            asked = self._woken.get(key)
+            if self._wake is not None and (asked is None or now - asked >= WAKE_AGAIN_SECONDS):
                 self._woken[key] = now
                 self._wake(name, replica.replica)
         return bool(cold) and self._wake is not None

@@ -77,11 +77,8 @@ class ContainerWorkflow:
                     await self._park(request)
                 else:
                     await self._bring_up(request)
-            status.state = (
-                ContainerState.PARKED
-                if cold_swap and not status.container
-                else (ContainerState.SERVING)
-            )
+            else:
+                status.state = ContainerState.SERVING  # continued as new with it running
             for _ in range(request.checks_per_run):
                 if status.state == ContainerState.PARKED:
                     await workflow.wait_condition(
@@ -125,18 +122,7 @@ class ContainerWorkflow:
         self._wake_requested = False  # a request from now on wakes it again
         await self._register(request, url="")
         if status.container is not None:
-            status.state = ContainerState.DRAINING
-            await workflow.execute_activity(
-                "drain_replica",
-                DrainInput(
-                    replica=self._ref(),
-                    timeout_seconds=request.drain_timeout_seconds,
-                    unregister=False,
-                ),
-                start_to_close_timeout=timedelta(seconds=request.drain_timeout_seconds + 30),
-                heartbeat_timeout=timedelta(seconds=10),
-                retry_policy=RetryPolicy(maximum_attempts=3),
-            )
+            await self._drain(request, unregister=False)
             await self._stop_container(request)
             status.container = None
         status.state = ContainerState.PARKED
@@ -265,12 +251,17 @@ class ContainerWorkflow:
             retry_policy=RetryPolicy(maximum_attempts=3),
         )
 
-    async def _drain(self, request: ServeCapabilityInput) -> None:
-        """Unregister the replica, then wait for its requests in flight to finish."""
+    async def _drain(self, request: ServeCapabilityInput, unregister: bool = True) -> None:
+        """Unregister the replica (unless parking: it is registered cold already), then wait
+        for its requests in flight to finish."""
         self._status.state = ContainerState.DRAINING
         await workflow.execute_activity(
             "drain_replica",
-            DrainInput(replica=self._ref(), timeout_seconds=request.drain_timeout_seconds),
+            DrainInput(
+                replica=self._ref(),
+                timeout_seconds=request.drain_timeout_seconds,
+                unregister=unregister,
+            ),
             start_to_close_timeout=timedelta(seconds=request.drain_timeout_seconds + 30),
             heartbeat_timeout=timedelta(seconds=10),
             retry_policy=RetryPolicy(maximum_attempts=3),
