@@ -16,6 +16,8 @@ step() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
 digest() { sha256sum "$@" | sha256sum | cut -c1-16; }
 
 apt_updated=0
+tmp=""
+trap 'rm -rf ${tmp:+"$tmp"}' EXIT
 apt_install() {
     if [ "$apt_updated" = 0 ]; then
         DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -30,6 +32,8 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp_dir/pip" 2>/dev/null)" != "$w
     step "python: creating .venv and installing tollway with its dev tools (about a minute)"
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --upgrade pip
+    # torch first and pinned: anything unpinned that depends on it would pull CUDA builds.
+    "$venv/bin/pip" install --quiet "torch==2.13.0"
     "$venv/bin/pip" install --quiet -e ".[dev]"
     echo "$want" >"$stamp_dir/pip"
 fi
@@ -68,8 +72,22 @@ if ! docker image inspect "$base_image" >/dev/null 2>&1; then
         command -v mmdebstrap >/dev/null 2>&1 || { step "docker: installing mmdebstrap"; apt_install mmdebstrap; }
         step "docker: building $base_image from Debian packages (about 20 s)"
         tmp="$(mktemp -d)"
-        trap 'rm -rf "$tmp"' EXIT
         mmdebstrap --quiet --variant=essential --include=python3,ca-certificates bookworm "$tmp/rootfs.tar"
         docker import --change 'CMD ["python3"]' "$tmp/rootfs.tar" "$base_image" >/dev/null
     fi
+fi
+
+# 5. The torch image the torch-filter example builds on: the base image's Debian with torch's
+#    C++ runtime, and torch (CPU), Pillow and numpy installed from pip into its site-packages.
+torch_image="tollway/torch:2.13.0"
+if ! docker image inspect "$torch_image" >/dev/null 2>&1; then
+    command -v mmdebstrap >/dev/null 2>&1 || { step "docker: installing mmdebstrap"; apt_install mmdebstrap; }
+    step "docker: building $torch_image (Debian + CPU torch, about a minute)"
+    tmp="$(mktemp -d)"
+    mmdebstrap --quiet --variant=essential --include=python3,ca-certificates,libstdc++6,libgomp1 \
+        bookworm "$tmp/rootfs"
+    "$venv/bin/pip" install --quiet --target "$tmp/rootfs/usr/local/lib/python3.11/dist-packages" \
+        "torch==2.13.0" "pillow==13.0.0" "numpy>=1.26,<2"
+    tar -C "$tmp/rootfs" -c . | docker import --change 'CMD ["python3"]' - "$torch_image" >/dev/null
+    rm -rf "$tmp"
 fi

@@ -162,6 +162,12 @@ class GpuWorkerSettings(RoleSettings):
     """Where to report this worker's GPUs (placement, /v1/info); None: report nowhere."""
     orchestrator_secret: str = ""
     report_every_seconds: float = Field(default=15.0, gt=0)
+    data_dir: Path = Path(".tollway/gpu-worker")
+    """Where Triton replicas keep their records, logs and workspaces."""
+
+    @property
+    def triton_dir(self) -> Path:
+        return self.data_dir / "triton"
 
     @property
     def task_queue(self) -> str:

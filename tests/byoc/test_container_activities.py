@@ -3,6 +3,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ from temporalio.testing import ActivityEnvironment
 
 from tollway.activities.containers import ContainerActivities
 from tollway.byoc.docker_runtime import DockerRuntime
+from tollway.byoc.runtimes import Runtimes
 from tollway.byoc.spec import (
     REPLICA_LABEL,
     BuildImageInput,
@@ -20,14 +22,15 @@ from tollway.byoc.spec import (
     StopContainerInput,
     WaitHealthyInput,
 )
+from tollway.byoc.triton_runtime import TritonRuntime
 
 pytestmark = pytest.mark.docker
 SpecFactory = Callable[..., ContainerSpec]
 
 
 @pytest.fixture
-def activities(runtime: DockerRuntime, echo_image: str) -> ContainerActivities:
-    return ContainerActivities(runtime)
+def activities(runtime: DockerRuntime, echo_image: str, tmp_path: Path) -> ContainerActivities:
+    return ContainerActivities(Runtimes(TritonRuntime(tmp_path / "triton"), lambda: runtime))
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Temporal activities that build, start, health-check and stop BYOC containers.
 
-The runtime is blocking (the Docker SDK), so each call runs in a thread and the event loop
-stays free for heartbeats and other activities.
+A replica is a Docker container or a Triton process (`spec.triton`); each activity picks the
+runtime by the spec or the container id. Runtimes block (the Docker SDK), so each call runs in a
+thread and the event loop stays free for heartbeats and other activities.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from temporalio import activity
 
 from tollway import metrics
 from tollway.byoc.health import wait_healthy
-from tollway.byoc.runtime import ContainerRuntime
+from tollway.byoc.runtimes import Runtimes
 from tollway.byoc.spec import (
     REPLICA_LABEL,
     BuildImageInput,
@@ -30,8 +31,8 @@ HEALTH_CHECK_TIMEOUT_SECONDS = 3.0
 
 
 class ContainerActivities:
-    def __init__(self, runtime: ContainerRuntime) -> None:
-        self._runtime = runtime
+    def __init__(self, runtimes: Runtimes) -> None:
+        self._runtimes = runtimes
 
     def all(self) -> list[Callable[..., Any]]:
         """For `Worker(activities=...)`."""
@@ -47,7 +48,7 @@ class ContainerActivities:
     async def build_image(self, request: BuildImageInput) -> str:
         """Build the image; returns its id."""
         try:
-            return await asyncio.to_thread(self._runtime.build_image, request)
+            return await asyncio.to_thread(self._runtimes.docker.build_image, request)
         except TollwayError as exc:
             raise to_application_error(exc) from exc
 
@@ -61,9 +62,10 @@ class ContainerActivities:
             raise to_application_error(exc) from exc
 
     def _start_once(self, spec: ContainerSpec) -> StartedContainer:
+        runtime = self._runtimes.for_spec(spec)
         replica = spec.labels.get(REPLICA_LABEL)
         if replica is not None:
-            for found in self._runtime.list_containers({REPLICA_LABEL: replica}):
+            for found in runtime.list_containers({REPLICA_LABEL: replica}):
                 if found.status == "running" and found.url and found.host_port:
                     return StartedContainer(
                         container_id=found.container_id,
@@ -71,8 +73,8 @@ class ContainerActivities:
                         url=found.url,
                         host_port=found.host_port,
                     )
-                self._runtime.stop(found.container_id)  # a dead leftover: remove it
-        started = self._runtime.start(spec)
+                runtime.stop(found.container_id)  # a dead leftover: remove it
+        started = runtime.start(spec)
         metrics.CONTAINER_STARTS.labels(spec.capability).inc()
         return started
 
@@ -80,7 +82,8 @@ class ContainerActivities:
     async def check_health(self, request: HealthCheckInput) -> bool:
         """One look: is the container running and does its health route answer 200?"""
         try:
-            running = await asyncio.to_thread(self._runtime.status, request.container_id)
+            runtime = self._runtimes.for_container(request.container_id)
+            running = await asyncio.to_thread(runtime.status, request.container_id)
         except TollwayError as exc:
             raise to_application_error(exc) from exc
         healthy = running == "running"
@@ -108,6 +111,7 @@ class ContainerActivities:
     @activity.defn(name="stop_container")
     async def stop_container(self, request: StopContainerInput) -> None:
         try:
-            await asyncio.to_thread(self._runtime.stop, request.container_id)
+            runtime = self._runtimes.for_container(request.container_id)
+            await asyncio.to_thread(runtime.stop, request.container_id)
         except TollwayError as exc:
             raise to_application_error(exc) from exc

@@ -39,6 +39,9 @@ class CheckOptions:
     path: str = "/"
     health_timeout_seconds: float = 30.0
     request_timeout_seconds: float = 30.0
+    body: bytes | None = None
+    """The job sent to `path`; None sends a small JSON probe."""
+    content_type: str = "application/json"
 
 
 async def run_checks(
@@ -95,8 +98,8 @@ async def _request_checks(
     url: str, options: CheckOptions, token: str, result: Callable[[str, bool, str], bool]
 ) -> bool:
     target = url.rstrip("/") + options.path
-    body = json.dumps(PROBE).encode()
-    headers = {"Content-Type": "application/json"}
+    body = json.dumps(PROBE).encode() if options.body is None else options.body
+    headers = {"Content-Type": options.content_type}
     async with httpx.AsyncClient(trust_env=False, timeout=options.request_timeout_seconds) as http:
         try:
             answer = await http.post(

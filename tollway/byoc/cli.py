@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import mimetypes
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,13 @@ def check(
     health_path: Annotated[str, typer.Option(help="Its health route.")] = "/health",
     path: Annotated[str, typer.Option(help="The route a job is sent to.")] = "/",
     health_timeout: Annotated[float, typer.Option(help="Seconds to become healthy.")] = 30.0,
+    body: Annotated[
+        Path | None,
+        typer.Option(help="A file sent as the job (default: a small JSON probe).", exists=True),
+    ] = None,
+    content_type: Annotated[
+        str | None, typer.Option(help="The job's Content-Type (default: JSON, or by --body).")
+    ] = None,
 ) -> None:
     """Run IMAGE hardened, as an orchestrator would, and check it keeps the contract
     (tollway/byoc/CONTRACT.md). Exits 1 at the first check that fails."""
@@ -40,6 +48,8 @@ def check(
         health_path=health_path,
         path=path,
         health_timeout_seconds=health_timeout,
+        body=body.read_bytes() if body else None,
+        content_type=content_type or _content_type(body),
     )
     try:
         passed = asyncio.run(run_checks(DockerRuntime(), options, report))
@@ -49,6 +59,12 @@ def check(
     console.print("[green]conforms[/]" if passed else "[red]does not conform[/]")
     if not passed:
         raise typer.Exit(1)
+
+
+def _content_type(body: Path | None) -> str:
+    if body is None:
+        return "application/json"
+    return mimetypes.guess_type(body.name)[0] or "application/octet-stream"
 
 
 @app.command()

@@ -3,7 +3,8 @@ go-livepeer's aiModels.json. JSON, one object with a `capabilities` list:
 
     {"capabilities": [{
         "name": "echo", "description": "stdlib echo",
-        "build": "examples/echo",                  (or "image": "tollway/echo:latest")
+        "build": "examples/echo",                  (or "image": "tollway/echo:latest", or
+                                                    "triton": {"model": "filter/triton_model.py"})
         "port": 5000, "health_path": "/health",
         "capacity": 4, "replicas": 2,
         "price": {"amount": 10000000000000, "scaling": 1, "currency": "wei", "unit": "second"},
@@ -58,12 +59,26 @@ class Resources(_Strict):
     pids: int = Field(default=128, ge=1, le=65536)
 
 
+class TritonDeclaration(_Strict):
+    """Serve a model file through Triton on the GPU worker instead of a container."""
+
+    model: str = Field(min_length=1)
+    """A Python file defining `infer(body: bytes) -> bytes`, relative to the declaration file."""
+    max_batch_size: int = Field(default=8, ge=1, le=1024)
+
+
+TRITON_NOT_APPLICABLE = ("health_path", "network", "port", "resources")
+"""A Triton replica is a process on the GPU worker, not a container: these are not enforced,
+so a declaration may not set them (the defaults stand for "not applicable" there)."""
+
+
 class CapabilityDeclaration(_Strict):
     name: str = Field(pattern=CAPABILITY_PATTERN)
     description: str = Field(default="", max_length=1024)
     image: str | None = Field(default=None, min_length=1)
     build: str | None = Field(default=None, min_length=1)
     """A directory with a Dockerfile, relative to the declaration file."""
+    triton: TritonDeclaration | None = None
     port: int = Field(default=5000, ge=1, le=65535)
     health_path: str = Field(default="/health", pattern=r"^/")
     capacity: int = Field(default=1, ge=1, le=10_000)
@@ -79,8 +94,15 @@ class CapabilityDeclaration(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> CapabilityDeclaration:
-        if (self.image is None) == (self.build is None):
-            raise ValueError("give exactly one of image and build")
+        if [self.image, self.build, self.triton].count(None) != 2:
+            raise ValueError("give exactly one of image, build and triton")
+        fields = type(self).model_fields
+        given = [f for f in TRITON_NOT_APPLICABLE if getattr(self, f) != fields[f].default]
+        if self.triton is not None and given:
+            raise ValueError(
+                f"{', '.join(given)} do not apply to a Triton capability: it runs as a process "
+                "on the GPU worker, not in a container"
+            )
         if self.warm == "cold-swap" and self.idle_timeout_seconds is None:
             raise ValueError("warm 'cold-swap' needs idle_timeout_seconds")
         if self.warm != "cold-swap" and self.idle_timeout_seconds is not None:
@@ -130,9 +152,14 @@ def load_declarations(path: Path) -> DeclarationFile:
         listed = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
         raise DeclarationError(f"{path}: {listed}", file=str(path), fields=problems) from exc
     base = path.resolve().parent
-    return DeclarationFile(
-        capabilities=[
-            c.model_copy(update={"build": str(base / c.build)}) if c.build else c
-            for c in declared.capabilities
-        ]
-    )
+    return DeclarationFile(capabilities=[_resolved(c, base) for c in declared.capabilities])
+
+
+def _resolved(capability: CapabilityDeclaration, base: Path) -> CapabilityDeclaration:
+    """Paths in the declaration made absolute against the declaration file's folder."""
+    if capability.build:
+        return capability.model_copy(update={"build": str(base / capability.build)})
+    if capability.triton:
+        triton = capability.triton.model_copy(update={"model": str(base / capability.triton.model)})
+        return capability.model_copy(update={"triton": triton})
+    return capability

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from tollway.byoc.declaration import CapabilityDeclaration
 from tollway.byoc.placement import Placement
-from tollway.byoc.spec import BuildImageInput, ContainerSpec
+from tollway.byoc.spec import BuildImageInput, ContainerSpec, TritonModelSpec, triton_ready_path
 from tollway.models import ServeCapabilityInput
 
 FLEET_LABEL = "tollway.fleet"
@@ -30,6 +30,7 @@ class FleetInput(BaseModel):
 
 
 def image_of(declaration: CapabilityDeclaration) -> str:
+    """The image a container capability runs (built under this tag when it declares `build`)."""
     return declaration.image or f"tollway/{declaration.name.lower()}:latest"
 
 
@@ -45,13 +46,20 @@ def replica_inputs(
             (declaration.model_dump_json() + placement.model_dump_json()).encode()
         ).hexdigest()[:8]
         workflow_id = f"{fleet.fleet_id}-{declaration.name}-{placement.index}-{digest}"
-        image = image_of(declaration)
+        image, health_path, triton = image_of(declaration), declaration.health_path, None
+        if declaration.triton:
+            image, health_path = "", triton_ready_path(declaration.name)
+            triton = TritonModelSpec(
+                model_file=declaration.triton.model,
+                max_batch_size=declaration.triton.max_batch_size,
+            )
         replicas[workflow_id] = ServeCapabilityInput(
             spec=ContainerSpec(
                 capability=declaration.name,
                 image=image,
+                triton=triton,
                 container_port=declaration.port,
-                health_path=declaration.health_path,
+                health_path=health_path,
                 env=declaration.env,
                 labels={**fleet.labels, FLEET_LABEL: fleet.fleet_id},
                 memory_mb=declaration.resources.memory_mb,

@@ -61,6 +61,9 @@ class ExternalCapability(BaseModel):
     token: str = ""
     replica: str = Field(default="", max_length=128, pattern=r"^[^\x00-\x1f]*$")
     """Which replica of `name` this is (tollway's extension); "" for a lone registration."""
+    protocol: Literal["http", "triton"] = "http"
+    """How the orchestrator calls `url` (tollway's extension): "http" forwards the request as
+    go-livepeer does; "triton" runs the body through the Triton model named `name`."""
     cold: bool = False
     """Declared but not running (a cold-swap replica, tollway's extension): it has no slots,
     and a request that finds no free slot wakes it."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULT_BASE_IMAGE = "tollway/base:bookworm"
 
@@ -19,13 +19,29 @@ REPLICA_LABEL = "tollway.replica"
 CAPABILITY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 
 
+def triton_ready_path(model: str) -> str:
+    """Triton's readiness route for `model`: 200 once it can serve."""
+    return f"/v2/models/{model}/ready"
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class TritonModelSpec(_Model):
+    """A Triton replica: a model file the GPU worker serves through pytriton's Triton server."""
+
+    model_file: str = Field(min_length=1)
+    """An absolute path on the GPU worker (CONTRACT.md, "Triton")."""
+    max_batch_size: int = Field(default=8, ge=1, le=1024)
+
+
 class ContainerSpec(_Model):
+    """One replica to run: a container from `image`, or a Triton model (`triton`)."""
+
     capability: str = Field(pattern=CAPABILITY_PATTERN)
-    image: str = Field(min_length=1)
+    image: str = ""
+    triton: TritonModelSpec | None = None
     container_port: int = Field(default=5000, ge=1, le=65535)
     health_path: str = Field(default="/health", pattern=r"^/")
     env: dict[str, str] = {}
@@ -37,6 +53,12 @@ class ContainerSpec(_Model):
     """"bridge": may reach out, port published on 127.0.0.1; "none": no egress at all."""
     gpu_device_ids: list[str] = []
     """GPUs (NVML indices) the container is given; none means it sees no GPU."""
+
+    @model_validator(mode="after")
+    def _image_or_triton(self) -> ContainerSpec:
+        if bool(self.image) == (self.triton is not None):
+            raise ValueError("give exactly one of image and triton")
+        return self
 
 
 class BuildImageInput(_Model):

@@ -9,7 +9,8 @@ from pathlib import Path
 from rich.console import Console
 
 from tollway.byoc.docker_runtime import DockerRuntime
-from tollway.config import ORCHESTRATOR_NAMESPACE
+from tollway.byoc.triton_runtime import TritonRuntime
+from tollway.config import ORCHESTRATOR_NAMESPACE, GpuWorkerSettings
 from tollway.stack.state import StackState
 from tollway.temporal import connect
 
@@ -39,8 +40,17 @@ def bring_down(directory: Path, console: Console) -> bool:
         record.stop()
         console.print(f"  [green]✓[/] stopped {name} (pid {record.pid})")
     remove_containers(state.stack_id, console)
+    remove_triton_replicas(directory, state.stack_id, console)
     StackState.path(directory).unlink()
     return True
+
+
+def remove_triton_replicas(directory: Path, stack_id: str, console: Console) -> None:
+    """Stop any Triton replica of this stack still running (they outlive the GPU worker)."""
+    runtime = TritonRuntime(GpuWorkerSettings(data_dir=directory / "gpu-worker").triton_dir)
+    for replica in runtime.list_containers({"tollway.stack": stack_id}):
+        runtime.stop(replica.container_id)
+        console.print(f"  [green]✓[/] stopped Triton replica {replica.name}")
 
 
 def remove_containers(stack_id: str, console: Console) -> None:

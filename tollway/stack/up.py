@@ -224,6 +224,7 @@ def _bring_up(
             metrics_port=ports.gpu_worker_metrics,
             orchestrator_url=orchestrator_url,
             orchestrator_secret=secret,
+            data_dir=directory / "gpu-worker",
         ),
     }
     paths = {}

@@ -16,6 +16,8 @@ from temporalio.worker import Worker
 from tollway.activities.containers import ContainerActivities
 from tollway.byoc.docker_runtime import DockerRuntime
 from tollway.byoc.gpus import GpuInventory, WorkerReport, read_gpus
+from tollway.byoc.runtimes import Runtimes
+from tollway.byoc.triton_runtime import TritonRuntime
 from tollway.config import GpuWorkerSettings
 from tollway.temporal import connect
 from tollway.workers.run import run_until_signalled, serve_metrics
@@ -58,7 +60,7 @@ async def run(settings: GpuWorkerSettings) -> None:
     log.info("GPU worker %s: %s", settings.worker_id, inventory.describe())
     client = await connect(settings.temporal_address, settings.namespace)
     serve_metrics(settings.metrics_port)  # `tollway up` reads it as "ready"
-    containers = ContainerActivities(DockerRuntime())
+    containers = ContainerActivities(Runtimes(TritonRuntime(settings.triton_dir), DockerRuntime))
     worker = Worker(client, task_queue=settings.task_queue, activities=containers.all())
     reporting = None
     if settings.orchestrator_url:

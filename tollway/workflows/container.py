@@ -173,6 +173,7 @@ class ContainerWorkflow:
                 description=request.description,
                 url=url,
                 cold=not url,
+                protocol="http" if request.spec.triton is None else "triton",
                 capacity=request.capacity,
                 price_per_unit=request.price.amount,
                 price_scaling=request.price.scaling,

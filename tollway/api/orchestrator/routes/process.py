@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, Request, Response
 from tollway import metrics
 from tollway.api.body import read_body
 from tollway.api.orchestrator.deps import Services
+from tollway.byoc import triton_wire
 from tollway.byoc.header import JobRequest, verify_eth_address_header
 from tollway.byoc.registry import CapabilityRegistry, ExternalCapability
 from tollway.config import OrchestratorSettings
@@ -146,6 +147,10 @@ async def _forward(
     request: Request,
     job: JobRequest,
 ) -> httpx.Response:
+    if capability.protocol == "triton":
+        return await triton_wire.infer(
+            services.http, capability.url, capability.name, body, job.timeout_seconds
+        )
     url = capability.url.rstrip("/") + (f"/{path}" if path else "")
     headers = {"Content-Type": request.headers.get("Content-Type", "application/octet-stream")}
     if capability.token:
