@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tollway.byoc.declaration import load_declarations
+from tollway.byoc.declaration import DeclarationFile, load_declarations
+from tollway.byoc.fleet import FleetInput, replica_inputs
+from tollway.byoc.placement import Placement
+from tollway.byoc.spec import TritonModelSpec
 from tollway.cli import app
 from tollway.errors import DeclarationError
 
@@ -23,13 +26,16 @@ def write(tmp_path: Path, capabilities: list[dict[str, Any]]) -> Path:
     return path
 
 
-def test_the_example_file_loads_with_build_paths_resolved() -> None:
+def test_the_example_file_loads_with_paths_resolved() -> None:
     declared = load_declarations(REPO_ROOT / "examples" / "capabilities.json")
-    echo, cold = declared.capabilities
+    echo, cold, torch_filter, triton = declared.capabilities
     assert echo.name == "echo"
     assert (cold.warm, cold.idle_timeout_seconds, cold.price.unit) == ("cold-swap", 60, "request")
     assert echo.build == str(REPO_ROOT / "examples" / "echo")
     assert (echo.price.amount, echo.price.unit, echo.network) == (10**13, "second", "none")
+    assert torch_filter.build == str(REPO_ROOT / "examples" / "torch-filter")
+    assert triton.triton is not None and triton.build is None and triton.image is None
+    assert triton.triton.model == str(REPO_ROOT / "examples" / "torch-filter" / "triton_model.py")
 
 
 @pytest.mark.parametrize(
@@ -40,7 +46,15 @@ def test_the_example_file_loads_with_build_paths_resolved() -> None:
         ({"name": "x", "image": "i", "colour": "blue"}, "capabilities[0].colour",
          "Extra inputs are not permitted"),
         ({"name": "x", "image": "i", "build": "b"}, "capabilities[0]",
-         "give exactly one of image and build"),
+         "give exactly one of image, build and triton"),
+        ({"name": "x", "build": "b", "triton": {"model": "m.py"}}, "capabilities[0]",
+         "give exactly one of image, build and triton"),
+        ({"name": "x", "triton": {"model": "m.py"}, "network": "egress"}, "capabilities[0]",
+         "network do not apply to a Triton capability"),
+        ({"name": "x", "triton": {"model": "m.py"}, "resources": {"memory_mb": 64}, "port": 80},
+         "capabilities[0]", "port, resources do not apply to a Triton capability"),
+        ({"name": "x", "triton": {"model": "m.py", "max_batch_size": 0}},
+         "capabilities[0].triton.max_batch_size", "greater than or equal to 1"),
         ({"name": "x", "image": "i", "warm": "cold-swap"}, "capabilities[0]",
          "needs idle_timeout_seconds"),
         ({"name": "x", "image": "i", "warm": "dedicated"}, "capabilities[0]",
@@ -85,6 +99,32 @@ def test_validate_command(tmp_path: Path) -> None:
     bad = write(tmp_path, [{"name": "x"}])
     result = runner.invoke(app, ["byoc", "validate", str(bad)])
     assert result.exit_code == 1
-    assert "capabilities[0]: Value error, give exactly one of image and build" in " ".join(
+    assert "capabilities[0]: Value error, give exactly one of image, build and triton" in " ".join(
         result.output.split()
     )
+
+
+def test_a_triton_declaration_becomes_a_triton_replica(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        [{"name": "tri", "triton": {"model": "models/m.py", "max_batch_size": 4}, "replicas": 2,
+          "env": {"A": "1"}, "gpu": {"count": 1}}],
+    )  # fmt: skip
+    declared = load_declarations(path)
+    # A round trip through JSON (Temporal history) keeps it valid: defaults are not "set".
+    assert DeclarationFile.model_validate_json(declared.model_dump_json()) == declared
+    fleet = FleetInput(fleet_id="f", capabilities=declared.capabilities)
+    placements = [
+        Placement(capability="tri", index=i, worker_id="w", task_queue="q", gpu_device_ids=[str(i)])
+        for i in range(2)
+    ]
+    replicas = list(replica_inputs(fleet, placements).values())
+    assert len(replicas) == 2
+    for index, replica in enumerate(replicas):
+        spec = replica.spec
+        assert spec.image == "" and replica.build is None
+        assert spec.triton == TritonModelSpec(
+            model_file=str(tmp_path / "models/m.py"), max_batch_size=4
+        )
+        assert spec.health_path == "/v2/models/tri/ready"
+        assert (spec.env, spec.gpu_device_ids) == ({"A": "1"}, [str(index)])

@@ -537,3 +537,18 @@ async def test_a_replica_parked_again_is_woken_again_at_once() -> None:
         registry.register(capability(replica="r0", url="http://127.0.0.1:7"))  # woke
         registry.register(capability(replica="r0", url="", cold=True))  # idle: parked
     assert woken == ["r0", "r0"]
+
+
+def test_protocol_is_http_unless_registered_as_triton(tmp_path: Path) -> None:
+    from tollway.payments.ledger import Ledger
+
+    lone = ExternalCapability(name="a", url="http://127.0.0.1:1")
+    assert lone.protocol == "http"  # go-livepeer's registrations carry no protocol
+    triton = ExternalCapability(name="t", url="http://127.0.0.1:2", protocol="triton")
+    registry = CapabilityRegistry(Ledger(tmp_path / "ledger.db"))
+    registry.register(triton)
+    assert CapabilityRegistry(Ledger(tmp_path / "ledger.db")).get("t").protocol == "triton"
+    with pytest.raises(ValidationError, match="protocol"):
+        ExternalCapability.model_validate(
+            {"name": "g", "url": "http://127.0.0.1:3", "protocol": "grpc"}
+        )

@@ -78,7 +78,10 @@ def validate(
         console.print(f"[red]invalid:[/] {exc.message}", highlight=False)
         raise typer.Exit(1) from exc
     for capability in declared.capabilities:
-        source = capability.image or f"build {capability.build}"
+        if capability.triton:
+            source = f"Triton model {capability.triton.model}"
+        else:
+            source = capability.image or f"build {capability.build}"
         price = capability.price
         console.print(
             f"  [green]✓[/] {capability.name}: {capability.replicas} x {capability.capacity} "
