@@ -163,7 +163,8 @@ class GpuWorkerSettings(RoleSettings):
     orchestrator_secret: str = ""
     report_every_seconds: float = Field(default=15.0, gt=0)
     data_dir: Path = Path(".tollway/gpu-worker")
-    """Where Triton replicas keep their records, logs and workspaces."""
+    """Where Triton replicas keep their records and logs (their pytriton workspaces live in the
+    system temp directory: Unix socket paths are short)."""
 
     @property
     def triton_dir(self) -> Path:

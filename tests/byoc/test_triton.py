@@ -114,3 +114,27 @@ async def test_model_file_errors(runtime: TritonRuntime, tmp_path: Path) -> None
     assert "defines no infer(body: bytes) -> bytes" in runtime.logs(started.container_id)
     runtime.stop(started.container_id)
     assert runtime.status(started.container_id) is None
+
+
+async def test_environment_of_a_replica(
+    runtime: TritonRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The declaration's env and only the placed GPUs reach the model; the worker's own
+    settings (its orchestrator secret among them) do not."""
+    monkeypatch.setenv("TOLLWAY_GPU_ORCHESTRATOR_SECRET", "not-for-models")
+    model = tmp_path / "env_model.py"
+    model.write_text(
+        "import json, os\n"
+        "CONTENT_TYPE = 'application/json'\n"
+        "def infer(body: bytes) -> bytes:\n"
+        "    return json.dumps(dict(os.environ)).encode()\n"
+    )
+    placed = spec(model, "r4", MODEL_SIZE="tiny").model_copy(update={"gpu_device_ids": ["1", "3"]})
+    started = runtime.start(placed)
+    await wait_healthy(started.url, triton_ready_path("torch-filter"), 90)
+    async with httpx.AsyncClient(trust_env=False) as http:
+        answer = await triton_wire.infer(http, started.url, "torch-filter", b"", 30)
+    environment = answer.json()
+    assert environment["MODEL_SIZE"] == "tiny"
+    assert environment["CUDA_VISIBLE_DEVICES"] == "1,3"
+    assert not [name for name in environment if name.startswith("TOLLWAY_")]

@@ -193,12 +193,13 @@ class TritonRuntime:
 
 
 def _environment(spec: ContainerSpec) -> dict[str, str]:
-    """The worker's environment with the declaration's on top; only the placed GPUs visible;
-    LD_LIBRARY_PATH so Triton's Python backend stub loads this interpreter's libpython."""
+    """The worker's environment less its own settings (secrets among them), the declaration's
+    on top; only the placed GPUs visible; LD_LIBRARY_PATH so Triton's Python backend stub loads
+    this interpreter's libpython."""
     libdir = str(sysconfig.get_config_var("LIBDIR") or "")
     inherited = os.environ.get("LD_LIBRARY_PATH", "")
     return {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("TOLLWAY_")},
         **spec.env,
         "CUDA_VISIBLE_DEVICES": ",".join(spec.gpu_device_ids),
         "LD_LIBRARY_PATH": f"{libdir}:{inherited}" if inherited else libdir,
