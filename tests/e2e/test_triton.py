@@ -1,12 +1,15 @@
 """A Triton capability on the real stack: `tollway serve` places the torch filter's model file
 on the GPU worker, which starts nvidia-pytriton's Triton server for it; paid jobs through the
 gateway reach it through the orchestrator (tritonclient's wire format) and come back filtered.
-Restarting the GPU worker leaves the one Triton replica serving; applying an empty file stops
-it."""
+Restarting the GPU worker leaves the one Triton replica serving; killing its process gets it
+unregistered and replaced; applying an empty file stops it."""
 
 from __future__ import annotations
 
 import base64
+import json
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +45,12 @@ def submit(stack: StackClient, body: bytes) -> dict[str, Any]:
     return stack.wait_job(answer.json()["job_id"], timeout=120)
 
 
+def runtime_dir(stack: StackClient) -> Path:
+    return GpuWorkerSettings(data_dir=Path(stack.state.directory) / "gpu-worker").triton_dir
+
+
 def triton_replicas(stack: StackClient) -> TritonRuntime:
-    data_dir = Path(stack.state.directory) / "gpu-worker"
-    return TritonRuntime(GpuWorkerSettings(data_dir=data_dir).triton_dir)
+    return TritonRuntime(runtime_dir(stack))
 
 
 def test_a_triton_capability_serves_paid_jobs(stack: StackClient, tmp_path: Path) -> None:
@@ -74,6 +80,15 @@ def test_a_triton_capability_serves_paid_jobs(stack: StackClient, tmp_path: Path
     again = submit(stack, SAMPLE)
     assert again["state"] == "succeeded", again
     assert [r.container_id for r in runtime.list_containers()] == [before.container_id]
+
+    # The Triton process killed: unregistered while down, replaced, registered again.
+    pid = json.loads((runtime_dir(stack) / f"{before.container_id}.json").read_text())["pid"]
+    os.killpg(pid, signal.SIGKILL)
+    wait_for(lambda: "filter-triton" not in capabilities(stack), "still registered when dead")
+    wait_for(lambda: "filter-triton" in capabilities(stack), "not registered again", timeout=90)
+    [replaced] = runtime.list_containers()
+    assert replaced.container_id != before.container_id and replaced.status == "running"
+    assert submit(stack, SAMPLE)["state"] == "succeeded"
 
     serve(stack, declaration(tmp_path, []))
     wait_for(lambda: "filter-triton" not in capabilities(stack), "filter-triton unregistered")
