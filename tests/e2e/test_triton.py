@@ -88,6 +88,7 @@ def test_a_triton_capability_serves_paid_jobs(stack: StackClient, tmp_path: Path
     wait_for(lambda: "filter-triton" in capabilities(stack), "not registered again", timeout=90)
     [replaced] = runtime.list_containers()
     assert replaced.container_id != before.container_id and replaced.status == "running"
+    assert list(Path("/dev/shm").glob(f"pytrtion{pid}-*")) == []  # the killed one's regions
     assert submit(stack, SAMPLE)["state"] == "succeeded"
 
     serve(stack, declaration(tmp_path, []))

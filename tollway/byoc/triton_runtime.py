@@ -31,6 +31,7 @@ from tollway.netutil import LOCALHOST, free_port
 ID_PREFIX = "triton-"
 STOP_TIMEOUT_SECONDS = 15.0
 LOG_TAIL_CHARS = 2000
+SHARED_MEMORY = Path("/dev/shm")  # noqa: S108 - reading what pytriton left, not a temp file
 
 
 class _Record(BaseModel):
@@ -121,6 +122,10 @@ class TritonRuntime:
         _signal_group(record.pid, signal.SIGKILL)  # whatever of the group is left
         self._reap(record.pid)
         self._children.pop(record.pid, None)
+        # A killed replica cannot free the shared memory its Python backend used (pytriton
+        # names it after the host's pid); a crash-looping model would otherwise fill /dev/shm.
+        for region in SHARED_MEMORY.glob(f"pytrtion{record.pid}-*"):
+            region.unlink(missing_ok=True)
         shutil.rmtree(record.workspace, ignore_errors=True)
         self._log_path(container_id).unlink(missing_ok=True)
         self._record_path(container_id).unlink(missing_ok=True)
