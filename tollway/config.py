@@ -79,6 +79,9 @@ class OrchestratorSettings(RoleSettings):
     """Requests that may wait per capability; more get a 503 at once."""
     cold_start_wait_seconds: float = Field(default=60.0, ge=0)
     """How long a request waits for a cold-swap replica it woke to start and register."""
+    worker_missed_reports: int = Field(default=4, ge=1)
+    """A GPU worker that missed this many of its reports is lost: it is no longer listed for
+    placement, and the fleet places its replicas elsewhere."""
     replica_quarantine_seconds: float = Field(default=15.0, ge=0)
     """How long a replica that dropped a request gets no new work (its ContainerWorkflow
     replaces a dead one within about two health checks)."""

@@ -7,8 +7,12 @@ finishes) and stops."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import re
+import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -21,10 +25,14 @@ import pytest
 from rich.console import Console
 
 from tests.e2e.stack_client import StackClient
+from tollway.config import ORCHESTRATOR_NAMESPACE
 from tollway.errors import PlacementError
 from tollway.models import ContainerStatus
-from tollway.stack.serve import serve_file
+from tollway.stack import processes
+from tollway.stack.serve import fleet_id, serve_file
+from tollway.temporal import connect
 from tollway.toolpaths import REPO_ROOT
+from tollway.workflows.fleet import FleetReplica, FleetStatus
 
 CAPACITY = 2
 SLEEP_SECONDS = 1.0
@@ -59,10 +67,11 @@ TWO_BY_TWO_NAMES = ["alpha", "beta"]
 def fleet_containers(stack: StackClient) -> dict[str, str]:
     """Running fleet containers: container id -> the replica (workflow id) that owns it."""
     client = docker.from_env()
+    # Sparse: one listing call, no inspect per container (one may be gone by then).
     found = client.containers.list(
-        filters={"label": [f"tollway.fleet=fleet-{stack.state.stack_id}"]}
+        sparse=True, filters={"label": [f"tollway.fleet=fleet-{stack.state.stack_id}"]}
     )
-    return {c.id: c.labels["tollway.replica"] for c in found}
+    return {c.id: c.attrs["Labels"]["tollway.replica"] for c in found}
 
 
 def capabilities(stack: StackClient) -> dict[str, dict[str, Any]]:
@@ -239,3 +248,84 @@ def test_a_cold_swap_replica_starts_on_demand_and_stops_when_idle(
 
     serve(stack, declaration(tmp_path, []))
     wait_for(lambda: "sleepy" not in capabilities(stack), "sleepy still registered")
+
+
+def fleet_replicas(stack: StackClient) -> list[FleetReplica]:
+    async def query() -> FleetStatus:
+        client = await connect(stack.state.endpoints.temporal_address, ORCHESTRATOR_NAMESPACE)
+        handle = client.get_workflow_handle(fleet_id(stack.state.stack_id))
+        status: FleetStatus = await handle.query("status", result_type=FleetStatus)
+        return status
+
+    return asyncio.run(query()).replicas
+
+
+def workers(stack: StackClient) -> dict[str, Any]:
+    answer = stack.orchestrator.get(
+        "/v1/workers", headers={"Authorization": stack.state.orchestrator_secret}
+    )
+    listing: dict[str, Any] = answer.json()
+    return listing
+
+
+def replica_closed(stack: StackClient, workflow_id: str) -> bool:
+    async def describe() -> bool:
+        client = await connect(stack.state.endpoints.temporal_address, ORCHESTRATOR_NAMESPACE)
+        described = await client.get_workflow_handle(workflow_id).describe()
+        return described.status is not None and described.status.name == "COMPLETED"
+
+    return asyncio.run(describe())
+
+
+def test_a_lost_gpu_worker_has_its_replicas_placed_again(
+    stack: StackClient, tmp_path: Path
+) -> None:
+    """A second GPU worker (reporting every second) disappears with its container, as a lost
+    host would: its replica is placed on the first worker and the capability serves on; when
+    the worker comes back, the old replica's stop runs and its workflow ends: no orphan."""
+    config = json.loads((Path(stack.state.directory) / "gpu.json").read_text())
+    config.update(
+        worker_id="gpu-1", metrics_port=None, report_every_seconds=1.0, data_dir=str(tmp_path)
+    )
+    (tmp_path / "gpu-1.json").write_text(json.dumps(config))
+    argv = [sys.executable, "-m", "tollway", "gpu-worker", "--config", str(tmp_path / "gpu-1.json")]
+    log = tmp_path / "gpu-1.log"
+    pid = processes.spawn(argv, log)
+    try:
+        wait_for(lambda: "gpu-1" in [w["worker_id"] for w in workers(stack)["workers"]], "gpu-1")
+        wait_for(lambda: workers(stack)["settled"], "orchestrator settled", timeout=90)
+        spread = {
+            "name": "spread",
+            "image": "tollway/echo:latest",
+            "replicas": 2,
+            "price": {"amount": 10**9, "unit": "request"},
+        }
+        file = declaration(tmp_path, [spread])
+        asyncio.run(serve_file(stack.state, file, Console(stderr=True), 180, recheck_seconds=1))
+        placed = {r.worker_id: r.workflow_id for r in fleet_replicas(stack)}
+        assert sorted(placed) == ["gpu-0", "gpu-1"]  # spread across the workers
+
+        lost_replica = placed["gpu-1"]
+        os.kill(pid, signal.SIGKILL)
+        for container_id, replica in fleet_containers(stack).items():
+            if replica == lost_replica:
+                docker.from_env().containers.get(container_id).kill()
+        moved = wait_for(
+            lambda: [r.worker_id for r in fleet_replicas(stack)] == ["gpu-0", "gpu-0"],
+            "replica not placed again",
+        )
+        wait_for(lambda: replicas_of(stack, "spread") == 2, "both replicas registered")
+        print(f"\nreplica of the lost worker placed again after {moved:.1f} s")
+        answer = stack.gateway.post("/v1/jobs", json={"capability": "spread", "input": [1]})
+        assert stack.wait_job(answer.json()["job_id"])["state"] == "succeeded"
+        assert not replica_closed(stack, lost_replica)  # its stop waits for its worker
+
+        pid = processes.spawn(argv, log)  # the host is back
+        wait_for(lambda: replica_closed(stack, lost_replica), "old replica's workflow open")
+        assert lost_replica not in fleet_containers(stack).values()
+
+        serve(stack, declaration(tmp_path, []))
+        wait_for(lambda: not fleet_containers(stack), "fleet containers left")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

@@ -62,6 +62,20 @@ class RegistrationActivities:
             raise ApplicationError("no GPU worker has reported yet", type="NoGpuWorker")
         return workers
 
+    @activity.defn(name="lost_gpu_workers")
+    async def lost_gpu_workers(self, worker_ids: list[str]) -> list[str]:
+        """Which of `worker_ids` stopped reporting; none while the orchestrator has not
+        listened long enough to tell (just restarted)."""
+        answer = await self._http.get(
+            f"{self._url}/v1/workers", headers={"Authorization": self._secret}
+        )
+        answer.raise_for_status()
+        listing = answer.json()
+        if not listing["settled"]:
+            return []
+        live = {w["worker_id"] for w in listing["workers"]}
+        return sorted(set(worker_ids) - live)
+
     @activity.defn(name="drain_replica")
     async def drain(self, request: DrainInput) -> int:
         """Unregister the replica and wait until it has nothing in flight, or the timeout

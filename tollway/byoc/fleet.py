@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tollway.byoc.declaration import CapabilityDeclaration
 from tollway.byoc.placement import Placement
@@ -27,6 +27,8 @@ class FleetInput(BaseModel):
     health_check_seconds: float = 5.0
     revision: str = ""
     """Names this application of a file, so whoever applied it sees when it took effect."""
+    recheck_seconds: float = Field(default=30.0, gt=0)
+    """How often the fleet looks for GPU workers lost, to place their replicas again."""
 
 
 def image_of(declaration: CapabilityDeclaration) -> str:

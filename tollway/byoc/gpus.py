@@ -35,6 +35,9 @@ class GpuInventory(BaseModel):
         )
 
 
+DEFAULT_REPORT_SECONDS = 15.0
+
+
 class WorkerReport(BaseModel):
     """What a GPU worker tells its orchestrator: where to send its container work, and what
     hardware it has for placement and for gateways to see."""
@@ -42,6 +45,8 @@ class WorkerReport(BaseModel):
     worker_id: str = Field(min_length=1, max_length=128)
     task_queue: str = Field(min_length=1, max_length=256)
     inventory: GpuInventory
+    report_every_seconds: float = Field(default=DEFAULT_REPORT_SECONDS, gt=0, le=3600)
+    """How often it reports: a worker silent for several of these is taken for lost."""
 
 
 def _nvml() -> ModuleType | None:

@@ -32,7 +32,11 @@ def fleet_id(stack_id: str) -> str:
 
 
 async def serve_file(
-    state: StackState, file: Path, console: Console, wait_seconds: float = 300.0
+    state: StackState,
+    file: Path,
+    console: Console,
+    wait_seconds: float = 300.0,
+    recheck_seconds: float = 30.0,
 ) -> dict[str, ContainerStatus]:
     """Apply `file` to the stack's fleet and wait until every replica serves; returns each
     replica's status by workflow id. PlacementError when a replica fits no GPU worker;
@@ -43,6 +47,7 @@ async def serve_file(
         capabilities=declared.capabilities,
         labels={"tollway.stack": state.stack_id},
         revision=uuid.uuid4().hex,
+        recheck_seconds=recheck_seconds,
     )
     client = await connect(state.endpoints.temporal_address, ORCHESTRATOR_NAMESPACE)
     handle: WorkflowHandle[None, FleetStatus] = await client.start_workflow(

@@ -35,7 +35,10 @@ async def report_forever(settings: GpuWorkerSettings, first: GpuInventory) -> No
     async with httpx.AsyncClient(timeout=10) as http:
         while True:
             report = WorkerReport(
-                worker_id=settings.worker_id, task_queue=settings.task_queue, inventory=inventory
+                worker_id=settings.worker_id,
+                task_queue=settings.task_queue,
+                inventory=inventory,
+                report_every_seconds=settings.report_every_seconds,
             )
             try:
                 answer = await http.post(

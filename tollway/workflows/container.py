@@ -201,6 +201,9 @@ class ContainerWorkflow:
                     result_type=bool,
                     task_queue=request.gpu_task_queue,
                     start_to_close_timeout=timedelta(seconds=10),
+                    # Bounded in the queue too: with the GPU worker away, the check times out
+                    # rather than waiting, so a stop signal is still seen.
+                    schedule_to_close_timeout=timedelta(seconds=15),
                     retry_policy=ONE_TRY,
                 )
             except ActivityError:  # the GPU worker itself is away: not the container's fault

@@ -6,6 +6,11 @@ starts a ContainerWorkflow child for each replica it lacks and drains (the `stop
 replica no longer declared. A placement that fails leaves the running fleet as it is and shows
 the reason in the `status` query. Children are abandoned on close: each replica's lifecycle is
 its own workflow's, and the fleet's `stop` drains them all.
+
+Every `recheck_seconds` it asks again which GPU workers report: the replicas of a worker that
+stopped reporting (the orchestrator drops it after a few missed reports) are placed again on
+the live workers, and the lost ones drained; their containers are stopped if that worker ever
+comes back. It continues as new when its history grows long.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ WORKERS_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=0.5), backoff_coefficient=1.5, maximum_attempts=12
 )
 """About 40 s for the first GPU worker to report."""
+ONE_TRY = RetryPolicy(maximum_attempts=1)
+RECHECKS_PER_RUN = 500
 
 
 class FleetReplica(BaseModel):
@@ -50,18 +57,34 @@ class FleetStatus(BaseModel):
     error_revision: str = ""
 
 
+class FleetCarried(BaseModel):
+    """Where a continued run starts: the declaration in force and its replicas."""
+
+    fleet: FleetInput
+    status: FleetStatus
+
+
 @workflow.defn(name="FleetWorkflow")
 class FleetWorkflow:
     @workflow.init
-    def __init__(self, fleet: FleetInput | None) -> None:
-        self._pending: list[FleetInput] = [fleet] if fleet is not None else []
-        self._status = FleetStatus()
+    def __init__(self, carried: FleetCarried | None) -> None:
+        self._pending: list[FleetInput] = []
+        self._fleet = carried.fleet if carried else None
+        self._status = carried.status if carried else FleetStatus()
         self._stop_requested = False
 
     @workflow.run
-    async def run(self, fleet: FleetInput | None) -> FleetStatus:
+    async def run(self, carried: FleetCarried | None) -> FleetStatus:
+        rechecks = 0
         while True:
-            await workflow.wait_condition(lambda: bool(self._pending) or self._stop_requested)
+            if not await self._wait_for_work():
+                await self._place_lost_replicas()
+                rechecks += 1
+                idle = not self._pending and not self._stop_requested
+                suggested = workflow.info().is_continue_as_new_suggested()
+                if idle and self._fleet and (rechecks >= RECHECKS_PER_RUN or suggested):
+                    workflow.continue_as_new(FleetCarried(fleet=self._fleet, status=self._status))
+                continue
             if self._stop_requested:
                 await self._drain(self._status.replicas)
                 self._status.replicas = []
@@ -69,16 +92,55 @@ class FleetWorkflow:
             await self._apply(self._pending.pop())
             self._pending.clear()  # only the newest declaration matters
 
-    async def _apply(self, fleet: FleetInput) -> None:
+    async def _wait_for_work(self) -> bool:
+        """True once a declaration or a stop arrives; False after `recheck_seconds` without
+        either, while a declaration is in force."""
+        timeout = timedelta(seconds=self._fleet.recheck_seconds) if self._fleet else None
         try:
+            await workflow.wait_condition(
+                lambda: bool(self._pending) or self._stop_requested, timeout=timeout
+            )
+        except TimeoutError:
+            return False
+        return True
+
+    async def _place_lost_replicas(self) -> None:
+        """Place again the replicas of GPU workers that stopped reporting."""
+        assert self._fleet is not None
+        if not self._status.replicas:
+            return
+        try:
+            lost: list[str] = await workflow.execute_activity(
+                "lost_gpu_workers",
+                sorted({r.worker_id for r in self._status.replicas}),
+                result_type=list[str],
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=ONE_TRY,
+            )
+            if not lost:
+                return
             workers = await workflow.execute_activity(
                 "gpu_workers",
                 result_type=list[WorkerReport],
                 start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=WORKERS_RETRY,
+                retry_policy=ONE_TRY,
             )
         except ActivityError:
-            workers = []  # placement says why that is not enough
+            return  # no answer, or no worker left to place on: try again next time
+        workflow.logger.warning("GPU workers %s lost: placing their replicas again", lost)
+        await self._apply(self._fleet, workers)
+
+    async def _apply(self, fleet: FleetInput, workers: list[WorkerReport] | None = None) -> None:
+        if workers is None:
+            try:
+                workers = await workflow.execute_activity(
+                    "gpu_workers",
+                    result_type=list[WorkerReport],
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=WORKERS_RETRY,
+                )
+            except ActivityError:
+                workers = []  # placement says why that is not enough
         try:
             placements = place(fleet.capabilities, workers)
         except PlacementError as exc:
@@ -100,6 +162,7 @@ class FleetWorkflow:
                 )
         await self._drain([r for r in self._status.replicas if r.workflow_id not in wanted])
         self._status.replicas = [_replica(id_, by_id[id_]) for id_ in wanted]
+        self._fleet = fleet
         self._status.applied += 1
         self._status.revision = fleet.revision
         self._status.error = ""

@@ -15,7 +15,7 @@ import httpx
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from tollway.byoc.gpus import WorkerReport
+from tollway.byoc.gpus import DEFAULT_REPORT_SECONDS, WorkerReport
 from tollway.byoc.registry import CapabilityRegistry, ExternalCapability
 from tollway.chain.client import ChainClient
 from tollway.config import OrchestratorSettings
@@ -89,6 +89,32 @@ class OrchestratorServices:
     reserved: dict[tuple[str, str], int] = field(default_factory=dict)
     workers: dict[str, WorkerReport] = field(default_factory=dict)
     """GPU workers by id, as they last reported themselves."""
+    worker_seen: dict[str, float] = field(default_factory=dict)
+    """When each GPU worker last reported (time.monotonic())."""
+    listening_since: float = field(default_factory=time.monotonic)
+
+    def report_worker(self, report: WorkerReport) -> None:
+        self.workers[report.worker_id] = report
+        self.worker_seen[report.worker_id] = time.monotonic()
+
+    def workers_settled(self) -> bool:
+        """Listening long enough that every live GPU worker has reported (after a restart, a
+        worker not heard from yet is not yet lost)."""
+        longest = max(
+            [DEFAULT_REPORT_SECONDS, *(w.report_every_seconds for w in self.workers.values())]
+        )
+        waited = time.monotonic() - self.listening_since
+        return waited >= self.settings.worker_missed_reports * longest
+
+    def live_workers(self) -> list[WorkerReport]:
+        """The GPU workers that reported within `worker_missed_reports` of their intervals."""
+        now = time.monotonic()
+        missed = self.settings.worker_missed_reports
+        return [
+            report
+            for worker_id, report in sorted(self.workers.items())
+            if now - self.worker_seen[worker_id] <= missed * report.report_every_seconds
+        ]
 
     async def price_wei(self, capability: ExternalCapability, sender: str | None) -> int:
         """What `sender` pays per unit now: the PriceBook's price (overrides, surge, gas)."""

@@ -61,11 +61,11 @@ async def info(services: Services) -> OrchestratorInfo:
 
 
 def reported_hardware(services: Services) -> list[Gpu]:
-    """Every GPU the GPU workers reported, in worker order."""
+    """Every GPU the live GPU workers reported, in worker order."""
     return [
         Gpu(model=gpu.name, vram_bytes=gpu.memory_total_bytes)
-        for worker in sorted(services.workers)
-        for gpu in services.workers[worker].inventory.gpus
+        for worker in services.live_workers()
+        for gpu in worker.inventory.gpus
     ]
 
 

@@ -9,6 +9,8 @@ it until that is 0, then stops the container.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
@@ -68,14 +70,16 @@ async def drain(request: Request, services: Services) -> dict[str, int]:
 async def report_worker(request: Request, services: Services) -> dict[str, str]:
     """A GPU worker reports itself: its task queue and its GPUs (see tollway.byoc.gpus)."""
     report = parse_json_body(WorkerReport, await read_body(request, REGISTRATION_LIMIT))
-    services.workers[report.worker_id] = report
+    services.report_worker(report)
     return {"status": "ok"}
 
 
 @router.get("/v1/workers")
-async def workers(services: Services) -> dict[str, list[WorkerReport]]:
-    """The GPU workers that reported, for placement (secret-protected: task queues inside)."""
-    return {"workers": [services.workers[w] for w in sorted(services.workers)]}
+async def workers(services: Services) -> dict[str, Any]:
+    """The GPU workers that report, for placement (secret-protected: task queues inside); one
+    that stopped reporting is left out, so the fleet places its replicas elsewhere. `settled`:
+    listening long enough since start that a worker not listed is lost, not just unheard."""
+    return {"workers": services.live_workers(), "settled": services.workers_settled()}
 
 
 @router.get("/v1/replicas")
