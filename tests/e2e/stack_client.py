@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,15 @@ from tollway.stack.state import ProcessRecord, StackState
 
 ECHO_PRICE = 10**13
 TERMINAL = {"succeeded", "rejected", "failed"}
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 60) -> float:
+    """Poll `check` until it holds; the seconds that took. Fails naming `what` at `timeout`."""
+    started = time.monotonic()
+    while not check():
+        assert time.monotonic() - started < timeout, f"{what} after {timeout} s"
+        time.sleep(0.05)
+    return time.monotonic() - started
 
 
 class StackClient:

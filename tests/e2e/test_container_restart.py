@@ -5,12 +5,11 @@ neither orphaned nor duplicated."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import docker
 
-from tests.e2e.stack_client import StackClient
+from tests.e2e.stack_client import StackClient, wait_for
 
 
 def echo_containers(stack: StackClient) -> list[Any]:
@@ -25,14 +24,6 @@ def echo_containers(stack: StackClient) -> list[Any]:
 def registered(stack: StackClient) -> bool:
     answer = stack.orchestrator.get("/v1/capabilities").json()
     return any(c["name"] == "echo" for c in answer["capabilities"])
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 60) -> float:
-    started = time.monotonic()
-    while not check():
-        assert time.monotonic() - started < timeout, f"{what} after {timeout} s"
-        time.sleep(0.1)
-    return time.monotonic() - started
 
 
 def echo_job_succeeds(stack: StackClient) -> None:

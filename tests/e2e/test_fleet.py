@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ import docker
 import pytest
 from rich.console import Console
 
-from tests.e2e.stack_client import StackClient
+from tests.e2e.stack_client import StackClient, wait_for
 from tollway.config import ORCHESTRATOR_NAMESPACE
 from tollway.errors import PlacementError
 from tollway.models import ContainerStatus
@@ -94,14 +93,6 @@ def metric(stack: StackClient, name: str, capability: str) -> float:
     text = stack.orchestrator.get("/metrics").text
     found = re.search(rf'^{name}{{capability="{capability}"}} (\S+)$', text, re.MULTILINE)
     return float(found.group(1)) if found else 0.0
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 60) -> float:
-    started = time.monotonic()
-    while not check():
-        assert time.monotonic() - started < timeout, f"{what} after {timeout} s"
-        time.sleep(0.05)
-    return time.monotonic() - started
 
 
 def serve(stack: StackClient, file: Path) -> dict[str, ContainerStatus]:

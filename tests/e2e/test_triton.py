@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.byoc.torch_filter import FILTER_DIR, SAMPLE, expected, same_image
-from tests.e2e.stack_client import StackClient
-from tests.e2e.test_fleet import capabilities, declaration, serve, wait_for
+from tests.e2e.stack_client import StackClient, wait_for
+from tests.e2e.test_fleet import capabilities, declaration, serve
 from tollway.byoc.triton_runtime import TritonRuntime
 from tollway.config import GpuWorkerSettings
 from tollway.stack import processes

@@ -10,7 +10,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from tollway.byoc.gpus import WorkerReport
+from tollway.byoc.gpus import WorkerListing, WorkerReport
 from tollway.byoc.registry import ExternalCapability
 from tollway.byoc.spec import DrainInput, ReplicaLoad, ReplicaRef
 
@@ -51,30 +51,21 @@ class RegistrationActivities:
 
     @activity.defn(name="gpu_workers")
     async def gpu_workers(self) -> list[WorkerReport]:
-        """The GPU workers that reported to the orchestrator, for placement; none yet is an
-        error retried (the workers of a stack just started report within a second or so)."""
-        answer = await self._http.get(
-            f"{self._url}/v1/workers", headers={"Authorization": self._secret}
-        )
-        answer.raise_for_status()
-        workers = [WorkerReport.model_validate(w) for w in answer.json()["workers"]]
+        """The GPU workers that report, for placement; none yet is an error retried (the
+        workers of a stack just started report within a second or so)."""
+        workers = (await self.worker_listing()).workers
         if not workers:
             raise ApplicationError("no GPU worker has reported yet", type="NoGpuWorker")
         return workers
 
-    @activity.defn(name="lost_gpu_workers")
-    async def lost_gpu_workers(self, worker_ids: list[str]) -> list[str]:
-        """Which of `worker_ids` stopped reporting; none while the orchestrator has not
-        listened long enough to tell (just restarted)."""
+    @activity.defn(name="worker_listing")
+    async def worker_listing(self) -> WorkerListing:
+        """The orchestrator's listing of the GPU workers that report, as it is."""
         answer = await self._http.get(
             f"{self._url}/v1/workers", headers={"Authorization": self._secret}
         )
         answer.raise_for_status()
-        listing = answer.json()
-        if not listing["settled"]:
-            return []
-        live = {w["worker_id"] for w in listing["workers"]}
-        return sorted(set(worker_ids) - live)
+        return WorkerListing.model_validate_json(answer.content)
 
     @activity.defn(name="drain_replica")
     async def drain(self, request: DrainInput) -> int:

@@ -49,6 +49,14 @@ class WorkerReport(BaseModel):
     """How often it reports: a worker silent for several of these is taken for lost."""
 
 
+class WorkerListing(BaseModel):
+    """The orchestrator's `GET /v1/workers`: the GPU workers that report."""
+
+    workers: list[WorkerReport]
+    settled: bool
+    """Listening long enough since start that a worker not listed is lost, not just unheard."""
+
+
 def _nvml() -> ModuleType | None:
     try:
         import pynvml

@@ -60,7 +60,7 @@ async def run(settings: OrchestratorSettings) -> None:
                 registration.unregister,
                 registration.drain,
                 registration.gpu_workers,
-                registration.lost_gpu_workers,
+                registration.worker_listing,
                 registration.load,
             ],
         )

@@ -25,7 +25,7 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from tollway.byoc.fleet import FleetInput, replica_inputs
-    from tollway.byoc.gpus import WorkerReport
+    from tollway.byoc.gpus import WorkerListing, WorkerReport
     from tollway.byoc.placement import Placement, place
     from tollway.config import ORCHESTRATOR_TASK_QUEUE
     from tollway.errors import PlacementError
@@ -110,25 +110,20 @@ class FleetWorkflow:
         if not self._status.replicas:
             return
         try:
-            lost: list[str] = await workflow.execute_activity(
-                "lost_gpu_workers",
-                sorted({r.worker_id for r in self._status.replicas}),
-                result_type=list[str],
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=ONE_TRY,
-            )
-            if not lost:
-                return
-            workers = await workflow.execute_activity(
-                "gpu_workers",
-                result_type=list[WorkerReport],
+            listing: WorkerListing = await workflow.execute_activity(
+                "worker_listing",
+                result_type=WorkerListing,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=ONE_TRY,
             )
         except ActivityError:
-            return  # no answer, or no worker left to place on: try again next time
-        workflow.logger.warning("GPU workers %s lost: placing their replicas again", lost)
-        await self._apply(self._fleet, workers)
+            return  # no answer: try again next time
+        live = {w.worker_id for w in listing.workers}
+        lost = sorted({r.worker_id for r in self._status.replicas} - live)
+        # Not settled: just restarted, a worker not listed may only be unheard yet.
+        if lost and listing.settled and listing.workers:
+            workflow.logger.warning("GPU workers %s lost: placing their replicas again", lost)
+            await self._apply(self._fleet, listing.workers)
 
     async def _apply(self, fleet: FleetInput, workers: list[WorkerReport] | None = None) -> None:
         if workers is None:

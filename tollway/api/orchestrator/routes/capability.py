@@ -9,14 +9,12 @@ it until that is 0, then stops the container.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
 from tollway.api.body import parse_json_body, read_body
 from tollway.api.orchestrator.deps import SecretChecked, Services
-from tollway.byoc.gpus import WorkerReport
+from tollway.byoc.gpus import WorkerListing, WorkerReport
 from tollway.byoc.registry import ExternalCapability
 from tollway.byoc.spec import ReplicaRef
 from tollway.errors import BadRequest
@@ -75,11 +73,10 @@ async def report_worker(request: Request, services: Services) -> dict[str, str]:
 
 
 @router.get("/v1/workers")
-async def workers(services: Services) -> dict[str, Any]:
+async def workers(services: Services) -> WorkerListing:
     """The GPU workers that report, for placement (secret-protected: task queues inside); one
-    that stopped reporting is left out, so the fleet places its replicas elsewhere. `settled`:
-    listening long enough since start that a worker not listed is lost, not just unheard."""
-    return {"workers": services.live_workers(), "settled": services.workers_settled()}
+    that stopped reporting is left out, so the fleet places its replicas elsewhere."""
+    return WorkerListing(workers=services.live_workers(), settled=services.workers_settled())
 
 
 @router.get("/v1/replicas")
