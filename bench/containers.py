@@ -28,12 +28,13 @@ from rich.console import Console
 
 from tests.e2e.stack_client import StackClient
 from tollway.byoc import triton_wire
-from tollway.byoc.header import JobRequest
+from tollway.cli.serve import serve_file
+from tollway.devnet.down import bring_down
+from tollway.devnet.up import Ports, bring_up
 from tollway.payments.sender import NonceStore, TicketSender
-from tollway.payments.wire import Price, TicketParams
-from tollway.stack.down import bring_down
-from tollway.stack.serve import serve_file
-from tollway.stack.up import Ports, bring_up
+from tollway.protocol.header import JobRequest
+from tollway.protocol.payment import TicketParams
+from tollway.protocol.price import Price
 
 BODY = b'{"hello": "bench"}'
 FILTER_DIR = Path(__file__).resolve().parents[1] / "examples" / "torch-filter"

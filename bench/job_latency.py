@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from tollway.stack.state import StackState
+from tollway.devnet.state import StackState
 
 
 def durable_job(http: httpx.Client) -> None:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from eth_account import Account
 
-from tollway.payments.signing import recover_digest, sign_digest
-from tollway.payments.ticket import Ticket, is_winning, win_prob_for
+from tollway.protocol.signing import recover_digest, sign_digest
+from tollway.protocol.ticket import Ticket, is_winning, win_prob_for
 
 
 def main() -> None:

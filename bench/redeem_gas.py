@@ -12,12 +12,12 @@ import statistics
 
 from eth_account import Account
 
-from tollway.chain.anvil import AnvilProcess, dev_account_key
 from tollway.chain.client import ChainClient
-from tollway.chain.deploy import deploy_devnet
-from tollway.chain.devnet import activate_orchestrator
-from tollway.payments.signing import sign_digest
-from tollway.payments.ticket import MAX_UINT256, Ticket, recipient_rand_hash
+from tollway.devnet.anvil import AnvilProcess, dev_account_key
+from tollway.devnet.chain_setup import activate_orchestrator
+from tollway.devnet.deploy import deploy_devnet
+from tollway.protocol.signing import sign_digest
+from tollway.protocol.ticket import MAX_UINT256, Ticket, recipient_rand_hash
 
 ETHER = 10**18
 RAND = 42

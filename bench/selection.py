@@ -22,9 +22,9 @@ from rich.console import Console
 
 from tests.e2e.market import FAULTY_MARKET, GWEI, bring_up_market
 from tollway.market.breaker import Breaker
-from tollway.market.info import CapabilityOffer, Gpu, OrchestratorInfo
-from tollway.market.scoring import POLICIES, SelectionRequest, select
+from tollway.market.selection import POLICIES, SelectionRequest, select
 from tollway.market.store import KnownOrchestrator, MarketView, Performance
+from tollway.protocol.info import CapabilityOffer, Gpu, OrchestratorInfo
 
 
 def synthetic_market(size: int, rng: random.Random) -> MarketView:

@@ -10,8 +10,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from tollway.market.info import Gpu
-from tollway.pricing import PricingSettings
+from tollway.protocol.info import Gpu
 
 GATEWAY_NAMESPACE = "gateway"
 ORCHESTRATOR_NAMESPACE = "orchestrator"
@@ -19,6 +18,25 @@ GATEWAY_TASK_QUEUE = "tollway-gateway"
 ORCHESTRATOR_TASK_QUEUE = "tollway-orchestrator"
 
 MiB = 1024 * 1024
+
+
+class PriceOverride(BaseModel):
+    """A price for one gateway (go-livepeer's `-pricePerGateway`), for one capability or "*"."""
+
+    gateway: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    capability: str = "*"
+    price_per_unit: int = Field(ge=0)
+    price_scaling: int = Field(default=1, ge=1)
+    currency: Literal["wei", "eth", "usd"] = "wei"
+
+
+class PricingSettings(BaseModel):
+    usd_per_eth: float | None = Field(default=None, gt=0)
+    price_overrides: list[PriceOverride] = []
+    surge_multiplier: float = Field(default=1.0, ge=1.0)
+    surge_load_threshold: float = Field(default=0.8, gt=0, le=1)
+    auto_adjust_price: bool = True
+    quote_ttl_seconds: int = Field(default=60, ge=1)
 
 
 class ChainSettings(BaseModel):
@@ -125,7 +143,7 @@ class GatewaySettings(RoleSettings):
     discover_from_chain: bool = False
     """List the chain's active transcoders (their ServiceRegistry URIs); needs `chain`."""
     network_refresh_seconds: float = 30.0
-    # Selection and failover (tollway.market.scoring, tollway.market.breaker).
+    # Selection and failover (tollway.market.selection, tollway.market.breaker).
     selection_policy: SelectionPolicy = "balanced"
     min_orchestrator_version: str | None = None
     token_fanout: int = Field(default=4, ge=1, le=32)

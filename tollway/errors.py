@@ -7,34 +7,51 @@
     │   ├── BadPayment                `Livepeer-Payment` undecodable or a ticket refused
     │   ├── InsufficientCredit        paid credit below the orchestrator's minimum
     │   ├── UnacceptableTicketParams  an orchestrator's params break the gateway's limits
+    │   ├── TicketParamsExpired       the params expired before the payment arrived: fresh token
+    │   ├── RegistrationRefused       the orchestrator refused a replica's (un)registration
     │   ├── DeclarationError          a capability declaration file that cannot be served
     │   │   └── PlacementError        a declared replica fits on no GPU worker
     │   └── BodyTooLarge              (413)
     ├── Unauthorized                  (401) wrong orchestrator secret or API key
     ├── NotFound                      (404) unknown job
+    ├── RoundPassed                   (409) the round moved on before its reward() call
     ├── UnknownCapability             (503) no such capability registered here
     ├── CapacityExhausted             (503) every slot of the capability is busy
     ├── InsufficientSenderReserve     (503) sender's deposit/reserve cannot back tickets
     ├── NoOrchestrator                (503) discovery found nobody able to serve the job
+    ├── NoGpuWorker                   (503) no GPU worker has reported yet (retried)
     ├── AllOrchestratorsFailed        (502) every candidate failed; lists each attempt
+    ├── OrchestratorFailed            (502) one orchestrator answered 5xx: try the next one
+    │   └── OrchestratorUnreachable   nothing answered (transport error)
     ├── DiscoveryFailed               (500) the gateway could not read its market view
     ├── JobStillRunning               (504) a synchronous request outlived its wait
     ├── WorkerFailed                  (502) the BYOC container failed or timed out
     │   └── ContainerSetupFailed      bad image or spec; retrying cannot help
+    ├── ParamsNotExpired              (503) winning tickets must wait (params, funds): retried
     └── ChainError                    (503) the chain refused or could not be reached
+        ├── ChainFault                a redemption's chain call failed: retried
+        └── RecipientNotActive        not an active orchestrator this round: retried later
 
-Every error answers HTTP with `{"error": {"type", "message", ...details}}`; `to_application_error`
-turns one into a Temporal `ApplicationError` whose type is the class name.
+Every error answers HTTP with `{"error": {"type", "message", ...details}}`. `to_application_error`
+turns one into a Temporal `ApplicationError` whose type is the class name, non-retryable unless
+the class is retryable, with the class's retry delay; `ERROR_TYPES` maps each type back to its
+class (derived from the tree), so a workflow decides by `error_type(...)`, never by text.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from temporalio.exceptions import ApplicationError
 
 
 class TollwayError(Exception):
     status_code: ClassVar[int] = 500
     retryable: ClassVar[bool] = True
+    retry_after: ClassVar[timedelta | None] = None
+    """When Temporal retries an activity that raised this: after this long, not its back-off."""
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -148,38 +165,67 @@ class ChainError(TollwayError):
     status_code = 503
 
 
-ERROR_TYPES: dict[str, type[TollwayError]] = {
-    cls.__name__: cls
-    for cls in (
-        TollwayError,
-        BadRequest,
-        BadJobHeader,
-        BadSignature,
-        BadPayment,
-        InsufficientCredit,
-        UnacceptableTicketParams,
-        DeclarationError,
-        BodyTooLarge,
-        Unauthorized,
-        NotFound,
-        UnknownCapability,
-        CapacityExhausted,
-        InsufficientSenderReserve,
-        NoOrchestrator,
-        AllOrchestratorsFailed,
-        DiscoveryFailed,
-        JobStillRunning,
-        WorkerFailed,
-        ContainerSetupFailed,
-        ChainError,
-    )
-}
+class TicketParamsExpired(BadRequest):
+    pass
 
 
-def to_application_error(error: TollwayError) -> Exception:
-    """The Temporal form of `error`: its class name as type, retryable as the class says."""
+class RegistrationRefused(BadRequest):
+    pass
+
+
+class RoundPassed(TollwayError):
+    status_code = 409
+    retryable = False
+
+
+class NoGpuWorker(TollwayError):
+    status_code = 503
+
+
+class OrchestratorFailed(TollwayError):
+    status_code = 502
+    retryable = False  # for the dispatch activity: the job fails over to the next orchestrator
+
+
+class OrchestratorUnreachable(OrchestratorFailed):
+    pass
+
+
+class ParamsNotExpired(TollwayError):
+    status_code = 503
+    retry_after = timedelta(seconds=1)
+
+
+class ChainFault(ChainError):
+    pass
+
+
+class RecipientNotActive(ChainError):
+    retry_after = timedelta(seconds=30)
+
+
+def _tree(root: type[TollwayError]) -> list[type[TollwayError]]:
+    return [root, *(cls for sub in root.__subclasses__() for cls in _tree(sub))]
+
+
+ERROR_TYPES: dict[str, type[TollwayError]] = {cls.__name__: cls for cls in _tree(TollwayError)}
+"""Every error type by the name it carries across Temporal and HTTP."""
+
+
+def error_type(type_name: str | None) -> type[TollwayError]:
+    """The class of a Temporal error's `type` (TollwayError for a type not of this tree)."""
+    return ERROR_TYPES.get(type_name or "", TollwayError)
+
+
+def to_application_error(error: TollwayError) -> ApplicationError:
+    """The Temporal form of `error`: its class name as type, retryable and delayed as the class
+    says."""
     from temporalio.exceptions import ApplicationError
 
     return ApplicationError(
-        error.message, error.details, type=type(error).__name__, non_retryable=not error.retryable
+        error.message,
+        error.details,
+        type=type(error).__name__,
+        non_retryable=not error.retryable,
+        next_retry_delay=error.retry_after,
     )

@@ -13,7 +13,7 @@ from temporalio.testing import ActivityEnvironment
 
 from tollway.activities.containers import ContainerActivities
 from tollway.byoc.docker_runtime import DockerRuntime
-from tollway.byoc.runtimes import Runtimes
+from tollway.byoc.runtime import Runtimes
 from tollway.byoc.spec import (
     REPLICA_LABEL,
     BuildImageInput,

@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tollway.chain.anvil import AnvilProcess, dev_account_key
+from tollway.chain.addresses import ContractAddresses
 from tollway.chain.client import ChainClient
-from tollway.chain.deploy import DevnetContracts, deploy_devnet
-from tollway.chain.devnet import activate_orchestrator
+from tollway.devnet.anvil import AnvilProcess, dev_account_key
+from tollway.devnet.chain_setup import activate_orchestrator
+from tollway.devnet.deploy import deploy_devnet
 
 from .helpers import ETHER, Party, rpc
 
@@ -58,7 +59,7 @@ def stranger() -> Party:
 
 
 @pytest.fixture(scope="session")
-def devnet(anvil: AnvilProcess, deployer: Party) -> DevnetContracts:
+def devnet(anvil: AnvilProcess, deployer: Party) -> ContractAddresses:
     return deploy_devnet(
         anvil.rpc_url,
         deployer.key,
@@ -70,7 +71,7 @@ def devnet(anvil: AnvilProcess, deployer: Party) -> DevnetContracts:
 
 @pytest.fixture(scope="session")
 async def chain(
-    anvil: AnvilProcess, devnet: DevnetContracts, deployer: Party, sender: Party, recipient: Party
+    anvil: AnvilProcess, devnet: ContractAddresses, deployer: Party, sender: Party, recipient: Party
 ) -> AsyncIterator[ChainClient]:
     async with ChainClient(anvil.rpc_url, devnet) as client:
         await client.fund_deposit_and_reserve(sender.key, SENDER_DEPOSIT, SENDER_RESERVE)

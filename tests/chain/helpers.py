@@ -11,9 +11,9 @@ from web3.exceptions import ContractLogicError
 from web3.types import RPCEndpoint, Wei
 
 from tollway.chain.client import ChainClient, revert_reason
-from tollway.chain.devnet import mine_to_round as mine_to_round
-from tollway.payments.signing import sign_digest
-from tollway.payments.ticket import MAX_UINT256, Ticket, recipient_rand_hash
+from tollway.devnet.chain_setup import mine_to_round as mine_to_round
+from tollway.protocol.signing import sign_digest
+from tollway.protocol.ticket import MAX_UINT256, Ticket, recipient_rand_hash
 
 ETHER = 10**18
 _nonces = itertools.count(1)

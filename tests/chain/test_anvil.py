@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from tollway.chain.anvil import AnvilProcess, dev_account_key
+from tollway.devnet.anvil import AnvilProcess, dev_account_key
+from tollway.devnet.toolpaths import anvil_binary
 from tollway.netutil import free_port
-from tollway.toolpaths import anvil_binary
 
 pytestmark = pytest.mark.chain
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from tollway.chain import compile as compile_module
 from tollway.chain.artifacts import CONTRACT_NAMES, Artifact, load_artifact
-from tollway.chain.compile import compile_contracts, main, stale_artifacts
+from tollway.devnet import compile as compile_module
+from tollway.devnet.compile import compile_contracts, main, stale_artifacts
 
 pytestmark = pytest.mark.chain
 
@@ -21,7 +21,7 @@ def compiled() -> dict[str, Artifact]:
 def test_recompiled_artifacts_equal_committed(compiled: dict[str, Artifact]) -> None:
     assert set(compiled) == set(CONTRACT_NAMES)
     for name, artifact in compiled.items():
-        assert artifact == load_artifact(name), f"{name}: run python -m tollway.chain.compile"
+        assert artifact == load_artifact(name), f"{name}: run python -m tollway.devnet.compile"
         assert artifact.compiler.startswith("solc-js 0.8.37+")
     assert stale_artifacts(compiled) == []
 

@@ -8,8 +8,8 @@ from eth_utils.address import to_checksum_address
 from web3.types import TxParams
 
 from tollway.chain.client import ChainClient
-from tollway.chain.devnet import mine_to_round
-from tollway.payments.ticket import Ticket
+from tollway.devnet.chain_setup import mine_to_round
+from tollway.protocol.ticket import Ticket
 
 from .conftest import SENDER_DEPOSIT
 from .helpers import ETHER, Party, call_reason, make_ticket, sign

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import pytest
 
+from tollway.chain.addresses import ContractAddresses
 from tollway.chain.client import ChainClient
-from tollway.chain.deploy import DEFAULT_MINTABLE_PER_ROUND, LPT, DevnetContracts
-from tollway.chain.devnet import (
+from tollway.devnet.chain_setup import (
     DEFAULT_STAKE,
     activate_orchestrator,
     mine_to_round,
     start_next_round,
 )
+from tollway.devnet.deploy import DEFAULT_MINTABLE_PER_ROUND, LPT
 from tollway.errors import ChainError
 
 from .conftest import UNBONDING_PERIOD
@@ -35,7 +36,7 @@ async def delegate(chain: ChainClient, deployer: Party, seed: int, amount: int, 
 
 
 async def test_bond_unbond_and_withdraw_stake_after_the_unbonding_period(
-    isolated: ChainClient, devnet: DevnetContracts, deployer: Party, recipient: Party
+    isolated: ChainClient, devnet: ContractAddresses, deployer: Party, recipient: Party
 ) -> None:
     chain = isolated
     minter_lpt = await chain.token_balance(devnet.minter)
@@ -171,7 +172,7 @@ async def test_reward_once_per_round_by_active_transcoders_only(
 
 
 async def test_fees_are_credited_and_withdrawn_in_eth(
-    isolated: ChainClient, devnet: DevnetContracts, sender: Party, recipient: Party
+    isolated: ChainClient, devnet: ContractAddresses, sender: Party, recipient: Party
 ) -> None:
     chain = isolated
     ticket = await make_ticket(chain, sender.address, recipient.address, face_value=ETHER // 4)

@@ -9,8 +9,8 @@ import pytest
 from eth_account import Account
 from web3.types import RPCEndpoint
 
-from tollway.chain.anvil import dev_account_key
 from tollway.chain.client import ChainClient
+from tollway.devnet.anvil import dev_account_key
 from tollway.errors import ChainError
 from tollway.netutil import free_port
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tollway.chain.client import ChainClient
-from tollway.payments.ticket import MAX_UINT256, is_winning
+from tollway.protocol.ticket import MAX_UINT256, is_winning
 
 from .helpers import Party, make_ticket, sign
 

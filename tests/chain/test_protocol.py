@@ -6,14 +6,10 @@ from typing import Any
 
 import pytest
 
+from tollway.chain.addresses import CONTRACT_FIELDS, ContractAddresses, contract_id
 from tollway.chain.client import ChainClient
-from tollway.chain.deploy import (
-    CONTRACT_FIELDS,
-    DEFAULT_MINTABLE_PER_ROUND,
-    DevnetContracts,
-    contract_id,
-)
-from tollway.chain.devnet import DEFAULT_STAKE, start_next_round
+from tollway.devnet.chain_setup import DEFAULT_STAKE, start_next_round
+from tollway.devnet.deploy import DEFAULT_MINTABLE_PER_ROUND
 from tollway.errors import ChainError
 
 from .conftest import SENDER_DEPOSIT, SENDER_RESERVE
@@ -23,7 +19,7 @@ pytestmark = pytest.mark.chain
 
 
 async def test_controller_registers_each_contract_under_keccak_of_its_name(
-    chain: ChainClient, devnet: DevnetContracts
+    chain: ChainClient, devnet: ContractAddresses
 ) -> None:
     for name, field in CONTRACT_FIELDS.items():
         assert await view(chain, "Controller", "getContract", contract_id(name)) == getattr(
@@ -32,9 +28,9 @@ async def test_controller_registers_each_contract_under_keccak_of_its_name(
 
 
 async def test_client_finds_unlisted_contracts_through_the_controller(
-    chain: ChainClient, devnet: DevnetContracts, recipient: Party
+    chain: ChainClient, devnet: ContractAddresses, recipient: Party
 ) -> None:
-    minimal = DevnetContracts(
+    minimal = ContractAddresses(
         ticket_broker=devnet.ticket_broker, rounds_manager=devnet.rounds_manager
     )
     async with ChainClient(chain.rpc_url, minimal) as client:
@@ -119,7 +115,7 @@ async def test_protocol_internals_refuse_outside_callers(
 
 
 async def test_funding_moves_eth_to_the_minter(
-    isolated: ChainClient, devnet: DevnetContracts, stranger: Party
+    isolated: ChainClient, devnet: ContractAddresses, stranger: Party
 ) -> None:
     chain = isolated
     assert await chain.balance(devnet.ticket_broker) == 0

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from tollway.chain.client import ChainClient
 from tollway.errors import ChainError
-from tollway.payments.signing import SECP256K1_HALF_N
-from tollway.payments.ticket import MAX_UINT256, Ticket, is_winning
+from tollway.protocol.signing import SECP256K1_HALF_N
+from tollway.protocol.ticket import MAX_UINT256, Ticket, is_winning
 
 from .conftest import SENDER_DEPOSIT
 from .helpers import (

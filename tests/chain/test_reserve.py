@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tollway.chain.client import ChainClient
-from tollway.chain.devnet import activate_orchestrator, mine_to_round, start_next_round
+from tollway.devnet.chain_setup import activate_orchestrator, mine_to_round, start_next_round
 from tollway.errors import ChainError
 
 from .conftest import UNLOCK_PERIOD

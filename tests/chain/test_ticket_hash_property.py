@@ -8,7 +8,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tollway.chain.client import ChainClient
-from tollway.payments.ticket import MAX_UINT256, ZERO_HASH, Ticket
+from tollway.protocol.ticket import MAX_UINT256, ZERO_HASH, Ticket
 
 pytestmark = pytest.mark.chain
 

@@ -11,9 +11,9 @@ import pytest
 from rich.console import Console
 
 from tests.e2e.stack_client import StackClient
+from tollway.devnet.down import bring_down
+from tollway.devnet.up import Ports, bring_up
 from tollway.netutil import free_port
-from tollway.stack.down import bring_down
-from tollway.stack.up import Ports, bring_up
 
 BODY_LIMIT = 1024 * 1024
 

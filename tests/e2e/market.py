@@ -20,19 +20,13 @@ from rich.console import Console
 from web3 import Web3
 from web3.types import RPCEndpoint
 
-from tollway.chain.anvil import dev_account_key
-from tollway.chain.deploy import deploy_devnet
 from tollway.config import ChainSettings, GatewaySettings, OrchestratorSettings
+from tollway.devnet import processes
+from tollway.devnet.anvil import dev_account_key
+from tollway.devnet.deploy import deploy_devnet
+from tollway.devnet.up import Launcher, Ports, fund_market, role_key, start_temporal_and_chain
 from tollway.netutil import free_port
 from tollway.payments.keys import create_keystore
-from tollway.stack import processes
-from tollway.stack.up import (
-    Launcher,
-    Ports,
-    fund_market,
-    role_key,
-    start_temporal_and_chain,
-)
 
 ROUND_LENGTH = 1_000
 """Blocks per round: short enough to activate each orchestrator quickly by mining, long enough

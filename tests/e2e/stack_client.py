@@ -14,14 +14,14 @@ import httpx
 from web3 import Web3
 from web3.types import RPCEndpoint
 
-from tollway.byoc.header import JobRequest, encode_eth_address_header
+from tollway.chain.addresses import ContractAddresses
 from tollway.chain.artifacts import load_artifact
 from tollway.chain.client import ChainClient
-from tollway.chain.deploy import DevnetContracts
 from tollway.config import KeySettings
+from tollway.devnet import processes
+from tollway.devnet.state import ProcessRecord, StackState
 from tollway.payments.keys import load_key
-from tollway.stack import processes
-from tollway.stack.state import ProcessRecord, StackState
+from tollway.protocol.header import JobRequest, encode_eth_address_header
 
 ECHO_PRICE = 10**13
 TERMINAL = {"succeeded", "rejected", "failed"}
@@ -104,7 +104,7 @@ class StackClient:
     def chain(self) -> ChainClient:
         """An async client for the stack's chain (use it as `async with`)."""
         return ChainClient(
-            self.state.endpoints.chain_rpc, DevnetContracts.model_validate(self.state.contracts)
+            self.state.endpoints.chain_rpc, ContractAddresses.model_validate(self.state.contracts)
         )
 
     def close(self) -> None:

@@ -13,9 +13,10 @@ from eth_account import Account
 
 from tests.e2e.conftest import BODY_LIMIT
 from tests.e2e.stack_client import StackClient
-from tollway.byoc.header import encode_eth_address_header
 from tollway.payments.sender import NonceStore, TicketSender
-from tollway.payments.wire import Price, TicketParams
+from tollway.protocol.header import encode_eth_address_header
+from tollway.protocol.payment import TicketParams
+from tollway.protocol.price import Price
 
 
 def error_of(answer: httpx.Response, status: int) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from eth_account import Account
 from typer.testing import CliRunner
 
 from tests.e2e.stack_client import StackClient
-from tollway.chain.anvil import dev_account_key
-from tollway.chain.cli import app, parse_amount
+from tollway.cli.chain import app, parse_amount
+from tollway.devnet.anvil import dev_account_key
 
 ETH = 10**18
 

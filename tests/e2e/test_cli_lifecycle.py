@@ -10,7 +10,7 @@ from pathlib import Path
 
 import docker
 
-from tollway.stack.processes import alive
+from tollway.devnet.processes import alive
 
 
 def tollway(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:

@@ -24,13 +24,13 @@ import pytest
 from rich.console import Console
 
 from tests.e2e.stack_client import StackClient, wait_for
+from tollway.byoc.replica import ContainerStatus
+from tollway.cli.serve import fleet_id, serve_file
 from tollway.config import ORCHESTRATOR_NAMESPACE
+from tollway.devnet import processes
+from tollway.devnet.toolpaths import REPO_ROOT
 from tollway.errors import PlacementError
-from tollway.models import ContainerStatus
-from tollway.stack import processes
-from tollway.stack.serve import fleet_id, serve_file
 from tollway.temporal import connect
-from tollway.toolpaths import REPO_ROOT
 from tollway.workflows.fleet import FleetReplica, FleetStatus
 
 CAPACITY = 2

@@ -12,9 +12,9 @@ import pytest
 
 from tests.e2e.market import WORKER
 from tests.e2e.stack_client import StackClient
-from tollway.market.quote import Quote
+from tollway.devnet import processes
 from tollway.netutil import free_port
-from tollway.stack import processes
+from tollway.protocol.quote import Quote
 
 PER_REQUEST = 2 * 10**13
 PER_FRAME = 10**12

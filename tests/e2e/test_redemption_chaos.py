@@ -14,10 +14,11 @@ from hexbytes import HexBytes
 from web3.logs import DISCARD
 
 from tests.e2e.stack_client import StackClient
-from tollway.byoc.header import JobRequest, encode_eth_address_header
-from tollway.chain.anvil import dev_account_key
+from tollway.devnet.anvil import dev_account_key
 from tollway.payments.sender import NonceStore, TicketSender
-from tollway.payments.wire import Price, TicketParams
+from tollway.protocol.header import JobRequest, encode_eth_address_header
+from tollway.protocol.payment import TicketParams
+from tollway.protocol.price import Price
 
 ETH = 10**18
 TICKETS = (17, 17, 16)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from tests.e2e.stack_client import ECHO_PRICE, StackClient
 from tollway.payments.sender import NonceStore, TicketSender
-from tollway.payments.wire import Price, TicketParams
+from tollway.protocol.payment import TicketParams
+from tollway.protocol.price import Price
 
 
 def test_orchestrator_restart_keeps_credit_params_and_nonces(

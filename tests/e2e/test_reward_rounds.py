@@ -16,15 +16,15 @@ import pytest
 from eth_account import Account
 from temporalio.testing import WorkflowEnvironment
 
-from tollway.chain.anvil import AnvilProcess, dev_account_key
 from tollway.chain.client import ChainClient
-from tollway.chain.deploy import deploy_devnet
-from tollway.chain.devnet import activate_orchestrator, mine_to_round
 from tollway.config import ChainSettings, KeySettings, OrchestratorSettings
+from tollway.devnet import processes
+from tollway.devnet.anvil import AnvilProcess, dev_account_key
+from tollway.devnet.chain_setup import activate_orchestrator, mine_to_round
+from tollway.devnet.deploy import deploy_devnet
+from tollway.devnet.toolpaths import venv_binary
 from tollway.netutil import free_port
 from tollway.payments.keys import create_keystore
-from tollway.stack import processes
-from tollway.toolpaths import venv_binary
 
 ROUND_LENGTH = 40
 ROUNDS = 5

@@ -18,7 +18,7 @@ from tests.e2e.stack_client import StackClient, wait_for
 from tests.e2e.test_fleet import capabilities, declaration, serve
 from tollway.byoc.triton_runtime import TritonRuntime
 from tollway.config import GpuWorkerSettings
-from tollway.stack import processes
+from tollway.devnet import processes
 
 PRICE = 10**9
 FILTER = {

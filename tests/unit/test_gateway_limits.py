@@ -12,11 +12,10 @@ from eth_account import Account
 
 from tollway.activities.discovery import _candidate
 from tollway.errors import UnacceptableTicketParams
-from tollway.models import SettleInput
 from tollway.payments.sender import SenderLimits, check_params
-from tollway.payments.spend import SpendLedger
-from tollway.payments.ticket import MAX_UINT256, win_prob_for
-from tollway.payments.wire import TicketParams
+from tollway.payments.spend import SettleInput, SpendLedger
+from tollway.protocol.payment import TicketParams
+from tollway.protocol.ticket import MAX_UINT256, win_prob_for
 
 ORCHESTRATOR = str(Account.create().address)
 

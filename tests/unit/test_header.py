@@ -11,9 +11,9 @@ from eth_account import Account
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tollway.byoc.header import JobRequest, encode_eth_address_header, verify_eth_address_header
 from tollway.errors import BadJobHeader, BadRequest, BadSignature
-from tollway.payments.signing import parse_hex_signature, recover_message
+from tollway.protocol.header import JobRequest, encode_eth_address_header, verify_eth_address_header
+from tollway.protocol.signing import parse_hex_signature, recover_message
 
 GATEWAY = Account.create()
 INTRUDER = Account.create()
@@ -148,7 +148,7 @@ def test_string_fields_must_be_strings(field: str) -> None:
 def test_parameters_must_parse_as_job_parameters(orchestrators: Any) -> None:
     """go-livepeer decodes `parameters` into JobParameters; a wrong shape is a 400 (reference 1.4).
 
-    Letting it through makes `selection.orchestrator_filter` fail inside the job workflow instead.
+    Letting it through makes `JobParameters.parse` fail inside the job workflow instead.
     """
     parameters = json.dumps({"orchestrators": orchestrators})
     assert refused_field(b64json(valid_fields(parameters=parameters))) == "parameters"

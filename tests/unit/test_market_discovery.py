@@ -17,14 +17,13 @@ from prometheus_client import REGISTRY
 from temporalio.testing import ActivityEnvironment
 
 from tests.unit.test_gateway_limits import token
-from tollway.activities.discovery import DiscoveryActivities
-from tollway.market.info import CapabilityOffer, OrchestratorInfo
-from tollway.market.quote import Quote
+from tollway.activities.discovery import DiscoverInput, DiscoveryActivities
 from tollway.market.snapshot import NetworkRefresher
 from tollway.market.sources import StaticSource, WebhookSource, collect
 from tollway.market.store import KnownOrchestrator, MarketStore
-from tollway.models import DiscoverInput
-from tollway.payments.wire import TicketParams
+from tollway.protocol.info import CapabilityOffer, OrchestratorInfo
+from tollway.protocol.payment import TicketParams
+from tollway.protocol.quote import Quote
 
 Handler = Callable[[httpx.Request], httpx.Response]
 GATEWAY = Account.from_key(b"\x07" * 32)

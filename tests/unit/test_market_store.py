@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tollway.market.breaker import BreakerSettings, FailureKind
-from tollway.market.info import CapabilityOffer, OrchestratorInfo
 from tollway.market.store import SUCCESS_PRIOR, KnownOrchestrator, MarketStore
+from tollway.protocol.info import CapabilityOffer, OrchestratorInfo
 
 ADDRESS = "0x" + "ab" * 20
 

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from tollway.byoc.registry import WEI_PER_ETH, ExternalCapability
-from tollway.market.quote import Quote
+from tollway.config import PriceOverride, PricingSettings
 from tollway.payments.ledger import Ledger
-from tollway.pricing import PriceBook, PriceOverride, PricingSettings, billed_units
+from tollway.payments.pricing import PriceBook
+from tollway.protocol.capability import ExternalCapability
+from tollway.protocol.price import WEI_PER_ETH, billed_units
+from tollway.protocol.quote import Quote
 
 ORCHESTRATOR = Account.from_key(b"\x01" * 32)
 GATEWAY = Account.from_key(b"\x02" * 32)

@@ -18,9 +18,7 @@ from eth_account.signers.local import LocalAccount
 
 from tollway.chain.types import SenderInfo
 from tollway.errors import BadPayment, InsufficientSenderReserve
-from tollway.payments import lp_rpc_pb2 as pb
 from tollway.payments.ledger import Ledger
-from tollway.payments.models import WinningTicket
 from tollway.payments.recipient import (
     MAX_NONCES_PER_PARAMS,
     TicketPolicy,
@@ -29,8 +27,12 @@ from tollway.payments.recipient import (
     max_float_for,
 )
 from tollway.payments.sender import NonceStore, TicketSender
-from tollway.payments.signing import recover_digest, sign_digest
-from tollway.payments.ticket import (
+from tollway.payments.winners import WinningTicket
+from tollway.protocol import lp_rpc_pb2 as pb
+from tollway.protocol.payment import Payment, SignedTicket, TicketParams
+from tollway.protocol.price import Price
+from tollway.protocol.signing import recover_digest, sign_digest
+from tollway.protocol.ticket import (
     MAX_UINT256,
     derive_recipient_rand,
     is_winning,
@@ -38,7 +40,6 @@ from tollway.payments.ticket import (
     recipient_rand_hash,
     win_prob_for,
 )
-from tollway.payments.wire import Payment, Price, SignedTicket, TicketParams
 
 from .stand_ins import InMemoryChainView, round_hash
 

@@ -12,9 +12,9 @@ from temporalio.testing import ActivityEnvironment
 from tollway.activities.redemption import RedemptionActivities
 from tollway.chain.types import BatchRedemption, Redemption, SenderInfo, TicketOutcome
 from tollway.errors import ChainError
-from tollway.payments.models import RedemptionBatch, WinningTicket
-from tollway.payments.signing import sign_digest
-from tollway.payments.ticket import MAX_UINT256, Ticket, recipient_rand_hash
+from tollway.payments.winners import RedemptionBatch, WinningTicket
+from tollway.protocol.signing import sign_digest
+from tollway.protocol.ticket import MAX_UINT256, Ticket, recipient_rand_hash
 
 SENDER = Account.create()
 RECIPIENT = str(Account.create().address)

@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from tollway.byoc.registry import WEI_PER_ETH, CapabilityRegistry, ExternalCapability
+from tollway.byoc.registry import CapabilityRegistry
 from tollway.errors import BadRequest, CapacityExhausted, UnknownCapability
+from tollway.protocol.capability import ExternalCapability
+from tollway.protocol.price import WEI_PER_ETH
 
 
 def capability(**changes: Any) -> ExternalCapability:

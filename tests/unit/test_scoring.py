@@ -6,10 +6,11 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+from tollway.config import SelectionPolicy
 from tollway.market.breaker import Breaker
-from tollway.market.info import CapabilityOffer, OrchestratorInfo
-from tollway.market.scoring import POLICIES, SelectionRequest, select
+from tollway.market.selection import POLICIES, SelectionRequest, select
 from tollway.market.store import KnownOrchestrator, MarketView, Performance
+from tollway.protocol.info import CapabilityOffer, OrchestratorInfo
 
 NOW = 1_000.0
 
@@ -26,7 +27,7 @@ def known(
     return KnownOrchestrator(url, ("static",), info, stake=stake)
 
 
-def request(policy: str = "balanced", **fields: object) -> SelectionRequest:
+def request(policy: SelectionPolicy = "balanced", **fields: object) -> SelectionRequest:
     return SelectionRequest(capability="echo", policy=POLICIES[policy], **fields)  # type: ignore[arg-type]
 
 

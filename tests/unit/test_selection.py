@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from tollway.errors import BadRequest
-from tollway.models import Candidate
-from tollway.selection import filter_tokens, orchestrator_filter, price_per_unit
+from tollway.market.selection import Candidate, filter_tokens, price_per_unit
+from tollway.protocol.header import JobParameters
 
 
 def candidate(url: str, price: int = 100, capacity: int = 1, pixels: int = 1) -> Candidate:
@@ -115,7 +115,12 @@ def test_fractional_price_just_over_the_cap_is_refused() -> None:
     assert len(refused) == 1
 
 
-# --- orchestrator_filter ----------------------------------------------------------------------
+# --- JobParameters ----------------------------------------------------------------------------
+
+
+def orchestrator_filter(parameters: str) -> tuple[list[str], list[str]]:
+    parsed = JobParameters.parse(parameters)
+    return parsed.include, parsed.exclude
 
 
 def test_filter_include_and_exclude() -> None:

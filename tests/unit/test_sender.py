@@ -23,9 +23,10 @@ from tollway.payments.sender import (
     TicketSender,
     tickets_needed,
 )
-from tollway.payments.signing import recover_digest
-from tollway.payments.ticket import MAX_UINT256, win_prob_for
-from tollway.payments.wire import Price, TicketParams
+from tollway.protocol.payment import TicketParams
+from tollway.protocol.price import Price
+from tollway.protocol.signing import recover_digest
+from tollway.protocol.ticket import MAX_UINT256, win_prob_for
 
 GATEWAY: LocalAccount = Account.create()
 HASH_A = b"\xaa" * 32

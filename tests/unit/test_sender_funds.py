@@ -7,7 +7,7 @@ import pytest
 from tollway.chain.types import SenderInfo
 from tollway.errors import UnacceptableTicketParams
 from tollway.payments.funds import SenderFunds
-from tollway.payments.wire import TicketParams
+from tollway.protocol.payment import TicketParams
 
 from .stand_ins import InMemoryChainView
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tollway.errors import BadRequest, BadSignature
-from tollway.payments.signing import (
+from tollway.protocol.signing import (
     SECP256K1_HALF_N,
     parse_hex_signature,
     recover_digest,

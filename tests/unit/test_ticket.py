@@ -14,7 +14,7 @@ from eth_utils.crypto import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tollway.payments.ticket import (
+from tollway.protocol.ticket import (
     MAX_UINT256,
     Ticket,
     aux_data,

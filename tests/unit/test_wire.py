@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tollway.errors import BadPayment
-from tollway.payments import lp_rpc_pb2 as pb
-from tollway.payments.ticket import MAX_UINT256, minimal_bytes
-from tollway.payments.wire import Payment, Price, SignedTicket, TicketParams
+from tollway.protocol import lp_rpc_pb2 as pb
+from tollway.protocol.payment import Payment, SignedTicket, TicketParams
+from tollway.protocol.price import Price
+from tollway.protocol.ticket import MAX_UINT256, minimal_bytes
 
 RECIPIENT = to_checksum_address("0x" + "ab" * 20)
 SENDER = to_checksum_address("0x" + "cd" * 20)

@@ -8,7 +8,7 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from tollway.toolpaths import venv_binary
+from tollway.devnet.toolpaths import venv_binary
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 """JobWorkflow's decisions (failover order, retry budget, rediscovery, final errors) with
-stand-in activities; ranking itself is tollway.market.scoring's (tests/unit/test_scoring.py)."""
+stand-in activities; ranking itself is tollway.market.selection's (tests/unit/test_scoring.py)."""
 
 from __future__ import annotations
 
@@ -14,18 +14,12 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from tollway.models import (
-    Candidate,
-    DiscoverInput,
-    Discovery,
-    DispatchInput,
-    DispatchOutcome,
-    JobSpec,
-    JobStatus,
-    PaymentInput,
-    PaymentPlan,
-    SettleInput,
-)
+from tollway.activities.discovery import DiscoverInput, Discovery
+from tollway.activities.dispatch import DispatchInput
+from tollway.activities.job import DispatchOutcome, JobSpec, JobStatus
+from tollway.activities.payment import PaymentInput, PaymentPlan
+from tollway.market.selection import Candidate
+from tollway.payments.spend import SettleInput
 from tollway.workflows.job import JobWorkflow
 
 

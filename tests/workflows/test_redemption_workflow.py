@@ -10,7 +10,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from tollway.payments.models import RedemptionBatch, TicketResult, WinningTicket
+from tollway.payments.winners import RedemptionBatch, TicketResult, WinningTicket
 from tollway.workflows.redemption import RedemptionInput, RedemptionStatus, RedemptionWorkflow
 
 

@@ -8,7 +8,7 @@ from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from tollway.models import RewardInput, RewardOutcome, RoundStatus
+from tollway.activities.reward import RewardInput, RewardOutcome, RoundStatus
 from tollway.workflows.reward import RewardWorkflow, RoundRewardWorkflow
 
 

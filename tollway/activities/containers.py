@@ -15,7 +15,7 @@ from temporalio import activity
 
 from tollway import metrics
 from tollway.byoc.health import wait_healthy
-from tollway.byoc.runtimes import Runtimes
+from tollway.byoc.runtime import Runtimes
 from tollway.byoc.spec import (
     REPLICA_LABEL,
     BuildImageInput,

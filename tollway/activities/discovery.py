@@ -15,18 +15,41 @@ import time
 from typing import Any
 
 import httpx
+from pydantic import BaseModel
 from temporalio import activity
 
 from tollway import metrics
-from tollway.byoc.header import encode_eth_address_header
+from tollway.config import SelectionPolicy
 from tollway.market.breaker import FailureKind
-from tollway.market.quote import Quote
-from tollway.market.scoring import POLICIES, Contender, SelectionRequest, select
+from tollway.market.selection import (
+    POLICIES,
+    Attempt,
+    Candidate,
+    Contender,
+    SelectionRequest,
+    filter_tokens,
+    select,
+)
 from tollway.market.snapshot import NetworkRefresher
 from tollway.market.store import MarketStore
-from tollway.models import Attempt, Candidate, DiscoverInput, Discovery
-from tollway.payments.wire import Price, TicketParams
-from tollway.selection import filter_tokens
+from tollway.protocol.header import encode_eth_address_header
+from tollway.protocol.payment import TicketParams
+from tollway.protocol.price import Price
+from tollway.protocol.quote import Quote
+
+
+class DiscoverInput(BaseModel):
+    capability: str
+    include: list[str] = []
+    exclude: list[str] = []
+    policy: SelectionPolicy = "balanced"
+    price_caps: dict[str, int] = {}
+
+
+class Discovery(BaseModel):
+    candidates: list[Candidate]
+    failures: list[Attempt]
+
 
 MAX_TOKEN_BYTES = 64 * 1024
 STALE_ON_MISS_SECONDS = 1.0

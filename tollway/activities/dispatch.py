@@ -9,17 +9,30 @@ from __future__ import annotations
 import time
 
 import httpx
+from pydantic import BaseModel
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from tollway import metrics
-from tollway.artifacts import ArtifactStore
-from tollway.byoc.header import JobRequest
+from tollway.activities.job import DispatchOutcome, JobSpec
+from tollway.errors import (
+    OrchestratorFailed,
+    OrchestratorUnreachable,
+    TicketParamsExpired,
+    to_application_error,
+)
 from tollway.market.breaker import FailureKind
+from tollway.market.selection import Candidate
 from tollway.market.store import MarketStore
-from tollway.models import DispatchInput, DispatchOutcome
 from tollway.payments.spend import SpendLedger
-from tollway.pricing import UNITS_HEADER
+from tollway.protocol.header import JobRequest
+from tollway.protocol.price import UNITS_HEADER
+from tollway.store.artifacts import ArtifactStore
+
+
+class DispatchInput(BaseModel):
+    spec: JobSpec
+    candidate: Candidate
+    payment_header: str | None
 
 
 def _params_expired(response: httpx.Response) -> bool:
@@ -88,8 +101,8 @@ class DispatchActivities:
                 else FailureKind.FAILED
             )
             self._failed(candidate.url, spec.capability, kind, f"transport error: {exc!r}")
-            raise ApplicationError(
-                f"transport error: {exc!r}", type="OrchestratorUnreachable", non_retryable=True
+            raise to_application_error(
+                OrchestratorUnreachable(f"transport error: {exc!r}")
             ) from exc
         elapsed = time.monotonic() - started
         if response.status_code >= 500:
@@ -99,17 +112,17 @@ class DispatchActivities:
                 FailureKind.FAILED,
                 f"answered {response.status_code}: {response.text[:200]}",
             )
-            raise ApplicationError(
-                f"orchestrator answered {response.status_code}: {response.text[:300]}",
-                {"status_code": response.status_code},
-                type="OrchestratorFailed",
-                non_retryable=True,
+            raise to_application_error(
+                OrchestratorFailed(
+                    f"orchestrator answered {response.status_code}: {response.text[:300]}",
+                    status_code=response.status_code,
+                )
             )
         if response.status_code == 400 and _params_expired(response):
-            raise ApplicationError(
-                f"ticket params expired before the payment arrived: {response.text[:200]}",
-                type="TicketParamsExpired",
-                non_retryable=True,
+            raise to_application_error(
+                TicketParamsExpired(
+                    f"ticket params expired before the payment arrived: {response.text[:200]}"
+                )
             )
         if response.status_code < 400:
             self._market.record_success(candidate.url, spec.capability, elapsed * 1000)

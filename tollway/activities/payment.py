@@ -7,11 +7,12 @@ gateway's limits; otherwise this candidate is refused.
 
 from __future__ import annotations
 
+from pydantic import BaseModel
 from temporalio import activity
 
 from tollway import metrics
 from tollway.errors import TollwayError, to_application_error
-from tollway.models import PaymentInput, PaymentPlan
+from tollway.market.selection import Candidate
 from tollway.payments.funds import SenderFunds
 from tollway.payments.sender import (
     SenderLimits,
@@ -21,7 +22,22 @@ from tollway.payments.sender import (
     tickets_needed,
 )
 from tollway.payments.spend import SpendLedger
-from tollway.payments.wire import Price, TicketParams
+from tollway.protocol.payment import TicketParams
+from tollway.protocol.price import Price
+
+
+class PaymentInput(BaseModel):
+    job_id: str
+    capability: str
+    candidate: Candidate
+    timeout_seconds: int
+
+
+class PaymentPlan(BaseModel):
+    header: str | None
+    tickets: int
+    ev_wei: int
+
 
 NO_PAYMENT = PaymentPlan(header=None, tickets=0, ev_wei=0)
 

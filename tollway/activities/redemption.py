@@ -9,18 +9,22 @@ the same params win). Reverts that are final are told apart from faults worth re
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Protocol
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from tollway import metrics
 from tollway.activities.heartbeat import heartbeating
 from tollway.chain.types import BatchRedemption, Redemption, SenderInfo
-from tollway.errors import ChainError
-from tollway.payments.models import RedemptionBatch, TicketResult, WinningTicket
-from tollway.payments.ticket import Ticket
+from tollway.errors import (
+    ChainError,
+    ChainFault,
+    ParamsNotExpired,
+    RecipientNotActive,
+    to_application_error,
+)
+from tollway.payments.winners import RedemptionBatch, TicketResult, WinningTicket
+from tollway.protocol.ticket import Ticket
 
 TICKET_VALIDITY_ROUNDS = 2
 """A ticket is redeemable in its creation round and the next (reference 2.10)."""
@@ -137,10 +141,10 @@ class RedemptionActivities:
             if batch.tickets and not await self._chain.is_active_transcoder(
                 batch.tickets[0].recipient
             ):
-                raise ApplicationError(
-                    f"{batch.tickets[0].recipient} is not an active orchestrator this round",
-                    type="RecipientNotActive",
-                    next_retry_delay=timedelta(seconds=30),
+                raise to_application_error(
+                    RecipientNotActive(
+                        f"{batch.tickets[0].recipient} is not an active orchestrator this round"
+                    )
                 )
             tx_cost = REDEEM_GAS * await self._chain.gas_price()
             results: dict[str, TicketResult] = {}
@@ -154,10 +158,10 @@ class RedemptionActivities:
                 else:
                     results[winner.ticket_hash] = checked
             if not ready and all(r.state == "waiting" for r in results.values()):
-                raise ApplicationError(
-                    "waiting: ticket params not expired, or sender funds below the tx cost",
-                    type="ParamsNotExpired",
-                    next_retry_delay=timedelta(seconds=1),
+                raise to_application_error(
+                    ParamsNotExpired(
+                        "waiting: ticket params not expired, or sender funds below the tx cost"
+                    )
                 )
             if len(ready) == 1:
                 results[ready[0].ticket_hash] = await self._redeem_one(ready[0])
@@ -166,5 +170,5 @@ class RedemptionActivities:
                     results[result.ticket_hash] = result
         except ChainError as exc:  # RPC down, nonce race, receipt timeout: retried
             metrics.REDEMPTION_ERRORS.inc()
-            raise ApplicationError(f"chain fault: {exc.message}", type="ChainFault") from exc
+            raise to_application_error(ChainFault(f"chain fault: {exc.message}")) from exc
         return [results[w.ticket_hash] for w in batch.tickets]

@@ -8,11 +8,11 @@ import time
 
 import httpx
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from tollway.byoc.gpus import WorkerListing, WorkerReport
-from tollway.byoc.registry import ExternalCapability
 from tollway.byoc.spec import DrainInput, ReplicaLoad, ReplicaRef
+from tollway.errors import NoGpuWorker, RegistrationRefused, to_application_error
+from tollway.protocol.capability import ExternalCapability
 
 DRAIN_POLL_SECONDS = 0.25
 
@@ -28,10 +28,8 @@ class RegistrationActivities:
             f"{self._url}{path}", content=content, headers={"Authorization": self._secret}
         )
         if response.status_code in (400, 401):
-            raise ApplicationError(
-                f"{path} refused: {response.text[:300]}",
-                type="RegistrationRefused",
-                non_retryable=True,
+            raise to_application_error(
+                RegistrationRefused(f"{path} refused: {response.text[:300]}")
             )
         response.raise_for_status()
         return response
@@ -55,7 +53,7 @@ class RegistrationActivities:
         workers of a stack just started report within a second or so)."""
         workers = (await self.worker_listing()).workers
         if not workers:
-            raise ApplicationError("no GPU worker has reported yet", type="NoGpuWorker")
+            raise to_application_error(NoGpuWorker("no GPU worker has reported yet"))
         return workers
 
     @activity.defn(name="worker_listing")

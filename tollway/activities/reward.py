@@ -5,13 +5,32 @@ Each checks the chain before it sends, so a retry after a crash never calls twic
 
 from __future__ import annotations
 
+from pydantic import BaseModel
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from tollway.activities.heartbeat import heartbeating
 from tollway.chain.client import ChainClient
-from tollway.errors import ChainError
-from tollway.models import RewardInput, RewardOutcome, RoundStatus
+from tollway.errors import ChainError, RoundPassed, to_application_error
+
+
+class RewardInput(BaseModel):
+    address: str
+    initialize_rounds: bool = False
+    round: int | None = None
+
+
+class RoundStatus(BaseModel):
+    current_round: int
+    initialized: bool
+    active: bool
+    last_reward_round: int
+
+
+class RewardOutcome(BaseModel):
+    round: int
+    action: str
+    tx_hash: str | None = None
+    minted: int = 0
 
 
 class RewardActivities:
@@ -48,10 +67,10 @@ class RewardActivities:
     async def _call_reward(self, request: RewardInput) -> RewardOutcome:
         current = await self._chain.current_round()
         if request.round is not None and current != request.round:
-            raise ApplicationError(
-                f"round moved on to {current} before reward() for round {request.round}",
-                type="RoundPassed",
-                non_retryable=True,
+            raise to_application_error(
+                RoundPassed(
+                    f"round moved on to {current} before reward() for round {request.round}"
+                )
             )
         if await self._chain.last_reward_round(request.address) >= current:
             return RewardOutcome(round=current, action="already rewarded")

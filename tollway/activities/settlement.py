@@ -5,8 +5,7 @@ from __future__ import annotations
 from temporalio import activity
 
 from tollway import metrics
-from tollway.models import SettleInput
-from tollway.payments.spend import SpendLedger
+from tollway.payments.spend import SettleInput, SpendLedger
 
 
 class SettlementActivities:

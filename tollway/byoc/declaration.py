@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from tollway.byoc.spec import CAPABILITY_PATTERN
 from tollway.errors import DeclarationError
-from tollway.market.info import PriceUnit
+from tollway.protocol.price import PriceUnit
 
 MAX_DECLARATION_BYTES = 1024 * 1024
 

@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 
 from tollway.byoc.declaration import CapabilityDeclaration
 from tollway.byoc.placement import Placement
+from tollway.byoc.replica import ServeCapabilityInput
 from tollway.byoc.spec import BuildImageInput, ContainerSpec, TritonModelSpec, triton_ready_path
-from tollway.models import ServeCapabilityInput
 
 FLEET_LABEL = "tollway.fleet"
 

@@ -19,74 +19,13 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from fractions import Fraction
-from typing import Literal
-
-from pydantic import BaseModel, Field, field_validator, model_validator
 
 from tollway import metrics
-from tollway.errors import BadRequest, CapacityExhausted, UnknownCapability
-from tollway.market.info import PriceUnit
+from tollway.errors import CapacityExhausted, UnknownCapability
 from tollway.payments.ledger import REPLICA_SEPARATOR, Ledger
+from tollway.protocol.capability import ExternalCapability
 
-WEI_PER_ETH = 10**18
 WAKE_AGAIN_SECONDS = 10.0
-
-
-def to_wei(amount: Fraction, currency: str, usd_per_eth: float | None) -> Fraction:
-    """`amount` in `currency` ("" and "wei" mean wei; "eth"; "usd" at `usd_per_eth`) as wei."""
-    currency = currency.lower()
-    if currency == "eth":
-        return amount * WEI_PER_ETH
-    if currency == "usd":
-        if not usd_per_eth:
-            raise BadRequest(
-                "a price in currency USD needs the orchestrator's usd_per_eth rate",
-                field="currency",
-            )
-        return amount * WEI_PER_ETH / Fraction(usd_per_eth)
-    return amount
-
-
-class ExternalCapability(BaseModel):
-    name: str = Field(min_length=1, max_length=128)
-    description: str = ""
-    url: str = ""
-    capacity: int = Field(default=1, ge=1)
-    price_per_unit: int = Field(default=0, ge=0)
-    price_scaling: int = Field(default=1, ge=0)
-    currency: Literal["", "wei", "WEI", "eth", "ETH", "usd", "USD"] = ""
-    unit: PriceUnit = "second"
-    """What one price_per_unit buys (tollway's extension; go-livepeer bills seconds)."""
-    token: str = ""
-    replica: str = Field(default="", max_length=128, pattern=r"^[^\x00-\x1f]*$")
-    """Which replica of `name` this is (tollway's extension); "" for a lone registration."""
-    protocol: Literal["http", "triton"] = "http"
-    """How the orchestrator calls `url` (tollway's extension): "http" forwards the request as
-    go-livepeer does; "triton" runs the body through the Triton model named `name`."""
-    cold: bool = False
-    """Declared but not running (a cold-swap replica, tollway's extension): it has no slots,
-    and a request that finds no free slot wakes it."""
-
-    @model_validator(mode="after")
-    def _url_unless_cold(self) -> ExternalCapability:
-        if not self.cold and not self.url:
-            raise ValueError("url is required (only a cold replica registers without one)")
-        return self
-
-    @field_validator("price_scaling")
-    @classmethod
-    def _zero_means_one(cls, value: int) -> int:
-        return value or 1
-
-    def price_wei(self, usd_per_eth: float | None = None) -> Fraction:
-        """Wei per unit, exactly; a USD price needs the operator's ETH/USD rate."""
-        return to_wei(Fraction(self.price_per_unit, self.price_scaling), self.currency, usd_per_eth)
-
-    @property
-    def price_wei_per_second(self) -> int:
-        """Integer wei per unit, floored as go-livepeer does (USD prices need a PriceBook)."""
-        return int(self.price_wei())
 
 
 Key = tuple[str, str]

@@ -1,11 +1,18 @@
-"""The container runtime contract the orchestrator's activities are written against."""
+"""The runtime contract the GPU worker's activities are written against, and the router that
+picks a replica's runtime: Docker for container replicas, Triton for model-file replicas.
+
+Docker is connected on first use, so a host without a Docker engine still serves Triton.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from tollway.byoc.spec import BuildImageInput, ContainerInfo, ContainerSpec, StartedContainer
+from tollway.byoc.triton_runtime import TritonRuntime, is_triton_id
+
+__all__ = ["ContainerRuntime", "Runtimes"]
 
 
 class ContainerRuntime(Protocol):
@@ -37,3 +44,22 @@ class ContainerRuntime(Protocol):
     def logs(self, container_id: str, tail: int = 100) -> str:
         """The last `tail` lines of the container's stdout and stderr."""
         ...
+
+
+class Runtimes:
+    def __init__(self, triton: TritonRuntime, docker: Callable[[], ContainerRuntime]) -> None:
+        self.triton = triton
+        self._connect_docker = docker
+        self._docker: ContainerRuntime | None = None
+
+    @property
+    def docker(self) -> ContainerRuntime:
+        if self._docker is None:
+            self._docker = self._connect_docker()
+        return self._docker
+
+    def for_spec(self, spec: ContainerSpec) -> ContainerRuntime:
+        return self.triton if spec.triton is not None else self.docker
+
+    def for_container(self, container_id: str) -> ContainerRuntime:
+        return self.triton if is_triton_id(container_id) else self.docker

@@ -1,6 +1,6 @@
 """Async access to the devnet protocol contracts (web3 AsyncHTTPProvider).
 
-TicketBroker and RoundsManager come from the DevnetContracts given; the others (BondingManager,
+TicketBroker and RoundsManager come from the ContractAddresses given; the others (BondingManager,
 Minter, LivepeerToken, ServiceRegistry) from their fields when set, else from the Controller the
 TicketBroker names, looked up once on first use.
 
@@ -29,8 +29,8 @@ from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Excepti
 from web3.logs import DISCARD
 from web3.types import EventData, TxParams, TxReceipt, Wei
 
+from tollway.chain.addresses import CONTRACT_FIELDS, ContractAddresses, contract_id
 from tollway.chain.artifacts import load_artifact
-from tollway.chain.deploy import CONTRACT_FIELDS, DevnetContracts, contract_id
 from tollway.chain.types import (
     BatchRedemption,
     DelegatorInfo,
@@ -42,7 +42,7 @@ from tollway.chain.types import (
     UnbondingLock,
 )
 from tollway.errors import ChainError
-from tollway.payments.ticket import Ticket, u256
+from tollway.protocol.ticket import Ticket, u256
 
 _TRANSPORT_ERRORS = (Web3Exception, aiohttp.ClientError, OSError, TimeoutError)
 _TRANSFER_GAS = 21_000
@@ -85,7 +85,7 @@ class ChainClient:
     def __init__(
         self,
         rpc_url: str,
-        contracts: DevnetContracts,
+        contracts: ContractAddresses,
         *,
         receipt_timeout: float = 120.0,
         fallback_urls: Sequence[str] = (),

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from tollway.chain.addresses import ContractAddresses
 from tollway.chain.client import ChainClient
-from tollway.chain.deploy import DevnetContracts
 from tollway.config import ChainSettings
 
 
 def chain_client(settings: ChainSettings, receipt_timeout: float = 120.0) -> ChainClient:
-    contracts = DevnetContracts(
+    contracts = ContractAddresses(
         ticket_broker=settings.ticket_broker, rounds_manager=settings.rounds_manager
     )
     return ChainClient(

@@ -15,9 +15,9 @@ from pydantic import ValidationError
 
 from tollway import metrics
 from tollway.market.breaker import FailureKind
-from tollway.market.info import OrchestratorInfo
 from tollway.market.sources import Listed, Source, collect, ignored
 from tollway.market.store import KnownOrchestrator, MarketStore
+from tollway.protocol.info import OrchestratorInfo
 
 INFO_MAX_BYTES = 1024 * 1024
 CONCURRENT_FETCHES = 32

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tollway.config import GatewaySettings
 from tollway.market.breaker import Breaker, BreakerSettings, FailureKind
-from tollway.market.info import OrchestratorInfo
+from tollway.protocol.info import OrchestratorInfo
 
 LATENCY_ALPHA = 0.3
 SUCCESS_ALPHA = 0.2

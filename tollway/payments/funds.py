@@ -9,7 +9,7 @@ from typing import Protocol
 from tollway import metrics
 from tollway.chain.types import SenderInfo
 from tollway.errors import UnacceptableTicketParams
-from tollway.payments.wire import TicketParams
+from tollway.protocol.payment import TicketParams
 
 CACHE_SECONDS = 5.0
 

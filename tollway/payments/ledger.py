@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tollway.payments.ticket import MAX_UINT256
+from tollway.protocol.ticket import MAX_UINT256
 
 REPLICA_SEPARATOR = "\x1f"
 

@@ -20,16 +20,17 @@ from tollway import metrics
 from tollway.chain.types import SenderInfo
 from tollway.errors import BadPayment, BadSignature, InsufficientSenderReserve
 from tollway.payments.ledger import Ledger
-from tollway.payments.models import WinningTicket
-from tollway.payments.signing import recover_digest
-from tollway.payments.ticket import (
+from tollway.payments.winners import WinningTicket
+from tollway.protocol.payment import Payment, TicketParams
+from tollway.protocol.price import Price
+from tollway.protocol.signing import recover_digest
+from tollway.protocol.ticket import (
     MAX_UINT256,
     derive_recipient_rand,
     is_winning,
     recipient_rand_hash,
     win_prob_for,
 )
-from tollway.payments.wire import Payment, Price, TicketParams
 
 MAX_NONCES_PER_PARAMS = 600
 

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tollway.errors import UnacceptableTicketParams
-from tollway.payments.signing import sign_digest
-from tollway.payments.ticket import MAX_UINT256
-from tollway.payments.wire import Payment, Price, SignedTicket, TicketParams
+from tollway.protocol.payment import Payment, SignedTicket, TicketParams
+from tollway.protocol.price import Price
+from tollway.protocol.signing import sign_digest
+from tollway.protocol.ticket import MAX_UINT256
 
 MAX_TICKETS_PER_PAYMENT = 600
 MIN_CREDIT_SECONDS = 60

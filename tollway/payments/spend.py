@@ -10,7 +10,18 @@ import threading
 import time
 from pathlib import Path
 
-from tollway.models import SettleInput
+from pydantic import BaseModel
+
+
+class SettleInput(BaseModel):
+    job_id: str
+    tenant: str
+    capability: str
+    orchestrator: str
+    orchestrator_address: str
+    cost_wei: int
+    tickets: int
+    ev_wei: int
 
 
 class SpendLedger:

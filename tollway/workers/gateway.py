@@ -12,7 +12,6 @@ from tollway.activities.discovery import DiscoveryActivities
 from tollway.activities.dispatch import DispatchActivities
 from tollway.activities.payment import PaymentActivities
 from tollway.activities.settlement import SettlementActivities
-from tollway.artifacts import ArtifactStore
 from tollway.chain.client import ChainClient
 from tollway.chain.connect import chain_client
 from tollway.config import GatewaySettings
@@ -23,6 +22,7 @@ from tollway.payments.funds import SenderFunds
 from tollway.payments.keys import load_key
 from tollway.payments.sender import NonceStore, SenderLimits, TicketSender
 from tollway.payments.spend import SpendLedger
+from tollway.store.artifacts import ArtifactStore
 from tollway.temporal import connect
 from tollway.workers.run import run_until_signalled, serve_metrics
 from tollway.workflows.job import JobWorkflow

@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 from tollway.activities.containers import ContainerActivities
 from tollway.byoc.docker_runtime import DockerRuntime
 from tollway.byoc.gpus import GpuInventory, WorkerReport, read_gpus
-from tollway.byoc.runtimes import Runtimes
+from tollway.byoc.runtime import Runtimes
 from tollway.byoc.triton_runtime import TritonRuntime
 from tollway.config import GpuWorkerSettings
 from tollway.temporal import connect

@@ -17,7 +17,8 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
-from tollway.models import RewardInput
+from tollway.activities.reward import RewardInput
+from tollway.workflows.reward import RewardWorkflow
 
 
 def reward_schedule_id(address: str) -> str:
@@ -27,7 +28,7 @@ def reward_schedule_id(address: str) -> str:
 def reward_schedule(address: str, task_queue: str, every: timedelta, initialize: bool) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            "RewardWorkflow",
+            RewardWorkflow.run,
             RewardInput(address=address, initialize_rounds=initialize),
             id=f"reward-{address}",
             task_queue=task_queue,

@@ -27,18 +27,19 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from tollway.byoc.registry import ExternalCapability
+    from tollway.activities.containers import ContainerActivities
+    from tollway.activities.registration import RegistrationActivities
+    from tollway.byoc.replica import ContainerState, ContainerStatus, ServeCapabilityInput
     from tollway.byoc.spec import (
         REPLICA_LABEL,
         DrainInput,
         HealthCheckInput,
         ReplicaLoad,
         ReplicaRef,
-        StartedContainer,
         StopContainerInput,
         WaitHealthyInput,
     )
-    from tollway.models import ContainerState, ContainerStatus, ServeCapabilityInput
+    from tollway.protocol.capability import ExternalCapability
 
 GPU_RETRY = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=1))
 ONE_TRY = RetryPolicy(maximum_attempts=1)
@@ -66,8 +67,8 @@ class ContainerWorkflow:
         try:
             if request.attached is None:
                 if request.build is not None and workflow.info().continued_run_id is None:
-                    await workflow.execute_activity(
-                        "build_image",
+                    await workflow.execute_activity_method(
+                        ContainerActivities.build_image,
                         request.build,
                         task_queue=request.gpu_task_queue,
                         start_to_close_timeout=timedelta(minutes=10),
@@ -128,10 +129,9 @@ class ContainerWorkflow:
         status.state = ContainerState.PARKED
 
     async def _idle_seconds(self) -> float:
-        load: ReplicaLoad = await workflow.execute_activity(
-            "replica_load",
+        load: ReplicaLoad = await workflow.execute_activity_method(
+            RegistrationActivities.load,
             self._ref(),
-            result_type=ReplicaLoad,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(maximum_attempts=3),
         )
@@ -144,17 +144,16 @@ class ContainerWorkflow:
         spec = request.spec.model_copy(
             update={"labels": {**request.spec.labels, REPLICA_LABEL: workflow.info().workflow_id}}
         )
-        status.container = await workflow.execute_activity(
-            "start_container",
+        status.container = await workflow.execute_activity_method(
+            ContainerActivities.start_container,
             spec,
-            result_type=StartedContainer,
             task_queue=request.gpu_task_queue,
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=GPU_RETRY,
         )
         status.state = ContainerState.WAITING_HEALTHY
-        await workflow.execute_activity(
-            "wait_healthy",
+        await workflow.execute_activity_method(
+            ContainerActivities.wait_healthy,
             WaitHealthyInput(url=status.container.url, health_path=request.spec.health_path),
             task_queue=request.gpu_task_queue,
             start_to_close_timeout=timedelta(minutes=1),
@@ -166,8 +165,8 @@ class ContainerWorkflow:
 
     async def _register(self, request: ServeCapabilityInput, url: str) -> None:
         """Register this replica at `url`; "" registers it cold (cold-swap, not running)."""
-        await workflow.execute_activity(
-            "register_capability",
+        await workflow.execute_activity_method(
+            RegistrationActivities.register,
             ExternalCapability(
                 name=request.spec.capability,
                 description=request.description,
@@ -190,15 +189,14 @@ class ContainerWorkflow:
         assert container is not None
         for _ in range(request.unhealthy_threshold):
             try:
-                healthy: bool = await workflow.execute_activity(
-                    "check_health",
+                healthy: bool = await workflow.execute_activity_method(
+                    ContainerActivities.check_health,
                     HealthCheckInput(
                         capability=request.spec.capability,
                         container_id=container.container_id,
                         url=container.url,
                         health_path=request.spec.health_path,
                     ),
-                    result_type=bool,
                     task_queue=request.gpu_task_queue,
                     start_to_close_timeout=timedelta(seconds=10),
                     # Bounded in the queue too: with the GPU worker away, the check times out
@@ -248,8 +246,8 @@ class ContainerWorkflow:
         return ReplicaRef(name=self._status.capability, replica=self._status.replica)
 
     async def _unregister(self, request: ServeCapabilityInput) -> None:
-        await workflow.execute_activity(
-            "unregister_capability",
+        await workflow.execute_activity_method(
+            RegistrationActivities.unregister,
             self._ref(),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(maximum_attempts=3),
@@ -259,8 +257,8 @@ class ContainerWorkflow:
         """Unregister the replica (unless parking: it is registered cold already), then wait
         for its requests in flight to finish."""
         self._status.state = ContainerState.DRAINING
-        await workflow.execute_activity(
-            "drain_replica",
+        await workflow.execute_activity_method(
+            RegistrationActivities.drain,
             DrainInput(
                 replica=self._ref(),
                 timeout_seconds=request.drain_timeout_seconds,
@@ -275,8 +273,8 @@ class ContainerWorkflow:
     async def _stop_container(self, request: ServeCapabilityInput) -> None:
         if self._status.container is None:
             return
-        await workflow.execute_activity(
-            "stop_container",
+        await workflow.execute_activity_method(
+            ContainerActivities.stop_container,
             StopContainerInput(container_id=self._status.container.container_id),
             task_queue=request.gpu_task_queue,
             start_to_close_timeout=timedelta(minutes=1),

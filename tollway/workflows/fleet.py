@@ -23,7 +23,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 from temporalio.workflow import ParentClosePolicy
 
+from tollway.workflows.container import ContainerWorkflow
+
 with workflow.unsafe.imports_passed_through():
+    from tollway.activities.registration import RegistrationActivities
     from tollway.byoc.fleet import FleetInput, replica_inputs
     from tollway.byoc.gpus import WorkerListing, WorkerReport
     from tollway.byoc.placement import Placement, place
@@ -110,9 +113,8 @@ class FleetWorkflow:
         if not self._status.replicas:
             return
         try:
-            listing: WorkerListing = await workflow.execute_activity(
-                "worker_listing",
-                result_type=WorkerListing,
+            listing: WorkerListing = await workflow.execute_activity_method(
+                RegistrationActivities.worker_listing,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=ONE_TRY,
             )
@@ -128,9 +130,8 @@ class FleetWorkflow:
     async def _apply(self, fleet: FleetInput, workers: list[WorkerReport] | None = None) -> None:
         if workers is None:
             try:
-                workers = await workflow.execute_activity(
-                    "gpu_workers",
-                    result_type=list[WorkerReport],
+                workers = await workflow.execute_activity_method(
+                    RegistrationActivities.gpu_workers,
                     start_to_close_timeout=timedelta(seconds=30),
                     retry_policy=WORKERS_RETRY,
                 )
@@ -149,7 +150,7 @@ class FleetWorkflow:
         for workflow_id, request in wanted.items():
             if workflow_id not in running:
                 await workflow.start_child_workflow(
-                    "ContainerWorkflow",
+                    ContainerWorkflow.run,
                     request,
                     id=workflow_id,
                     task_queue=ORCHESTRATOR_TASK_QUEUE,

@@ -13,6 +13,9 @@ from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+with workflow.unsafe.imports_passed_through():
+    from tollway.activities.discovery import DiscoveryActivities
+
 NETWORK_SNAPSHOT_WORKFLOW_ID = "network-snapshot"
 
 
@@ -30,9 +33,8 @@ class NetworkSnapshotWorkflow:
     @workflow.run
     async def run(self, request: NetworkSnapshotInput) -> None:
         for _ in range(request.refreshes_per_run):
-            self._known = await workflow.execute_activity(
-                "refresh_network",
-                result_type=int,
+            self._known = await workflow.execute_activity_method(
+                DiscoveryActivities.refresh_network,
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
             )

@@ -19,13 +19,14 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
     from tollway.activities.heartbeat import HEARTBEAT_TIMEOUT
-    from tollway.payments.models import RedemptionBatch, TicketResult, WinningTicket
+    from tollway.activities.redemption import RedemptionActivities
+    from tollway.payments.winners import RedemptionBatch, TicketResult, WinningTicket
 
 REDEEM_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=["RedemptionRefused"],
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
 )
+"""A ticket the chain refuses for good comes back as a failed TicketResult, not an error: every
+error of the redeem activity is worth retrying until the schedule-to-close timeout."""
 KEEP_REDEEMED = 1000
 
 
@@ -94,10 +95,9 @@ class RedemptionWorkflow:
 
     async def _redeem(self, batch: list[WinningTicket]) -> list[TicketResult]:
         try:
-            results: list[TicketResult] = await workflow.execute_activity(
-                "redeem_batch",
+            results: list[TicketResult] = await workflow.execute_activity_method(
+                RedemptionActivities.redeem_batch,
                 RedemptionBatch(tickets=batch),
-                result_type=list[TicketResult],
                 start_to_close_timeout=timedelta(minutes=3),
                 heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 schedule_to_close_timeout=timedelta(hours=6),

@@ -16,7 +16,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from tollway.activities.heartbeat import HEARTBEAT_TIMEOUT
-    from tollway.models import RewardInput, RewardOutcome, RoundStatus
+    from tollway.activities.reward import RewardActivities, RewardInput, RewardOutcome, RoundStatus
 
 CHAIN_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -33,8 +33,8 @@ class RewardWorkflow:
         if not status.initialized:
             if not request.initialize_rounds:
                 return RewardOutcome(round=status.current_round, action="round not initialized")
-            await workflow.execute_activity(
-                "initialize_round",
+            await workflow.execute_activity_method(
+                RewardActivities.initialize_round,
                 start_to_close_timeout=timedelta(minutes=2),
                 heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=CHAIN_RETRY,
@@ -55,10 +55,9 @@ class RewardWorkflow:
             return RewardOutcome(round=status.current_round, action="already rewarded")
 
     async def _status(self, request: RewardInput) -> RoundStatus:
-        status: RoundStatus = await workflow.execute_activity(
-            "round_status",
+        status: RoundStatus = await workflow.execute_activity_method(
+            RewardActivities.round_status,
             request.address,
-            result_type=RoundStatus,
             start_to_close_timeout=timedelta(seconds=15),
             retry_policy=CHAIN_RETRY,
         )
@@ -71,10 +70,9 @@ class RoundRewardWorkflow:
 
     @workflow.run
     async def run(self, request: RewardInput) -> RewardOutcome:
-        outcome: RewardOutcome = await workflow.execute_activity(
-            "call_reward",
+        outcome: RewardOutcome = await workflow.execute_activity_method(
+            RewardActivities.call_reward,
             request,
-            result_type=RewardOutcome,
             start_to_close_timeout=timedelta(minutes=2),
             heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=CHAIN_RETRY,

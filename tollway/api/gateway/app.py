@@ -11,9 +11,9 @@ from tollway.api import metrics
 from tollway.api.errors import install_error_handlers
 from tollway.api.gateway.routes import health, jobs, market, process
 from tollway.api.gateway.services import GatewayServices
-from tollway.artifacts import ArtifactStore
 from tollway.config import GatewaySettings
 from tollway.market.store import open_market_store
+from tollway.store.artifacts import ArtifactStore
 from tollway.temporal import connect
 
 

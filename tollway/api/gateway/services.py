@@ -10,11 +10,13 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from tollway.artifacts import ArtifactStore
+from tollway.activities.job import JobSpec, JobState, JobStatus
 from tollway.config import GatewaySettings
-from tollway.errors import ERROR_TYPES, JobStillRunning, NotFound, TollwayError
+from tollway.errors import JobStillRunning, NotFound, TollwayError, error_type
+from tollway.market.selection import Attempt
 from tollway.market.store import MarketStore
-from tollway.models import Attempt, JobSpec, JobState, JobStatus
+from tollway.store.artifacts import ArtifactStore
+from tollway.workflows.job import JobWorkflow
 
 
 @dataclass
@@ -65,7 +67,7 @@ class GatewayServices:
         """Start the job's workflow; a job id seen before (running or finished) is that job."""
         try:
             await self.temporal.start_workflow(
-                "JobWorkflow",
+                JobWorkflow.run,
                 spec,
                 id=spec.job_id,
                 task_queue=self.settings.task_queue,
@@ -109,8 +111,7 @@ class GatewayServices:
 def _job_error(exc: WorkflowFailureError) -> TollwayError:
     cause = exc.cause
     if isinstance(cause, ApplicationError):
-        kind = ERROR_TYPES.get(cause.type or "", TollwayError)
         raw = cause.details[0] if cause.details else []
         attempts = [Attempt.model_validate(a) for a in raw] if isinstance(raw, list) else []
-        return kind(cause.message, attempts=[a.model_dump() for a in attempts])
+        return error_type(cause.type)(cause.message, attempts=[a.model_dump() for a in attempts])
     return TollwayError(f"job failed: {cause or exc}")

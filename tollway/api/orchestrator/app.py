@@ -24,8 +24,8 @@ from tollway.chain.connect import chain_client
 from tollway.config import OrchestratorSettings
 from tollway.payments.keys import load_key
 from tollway.payments.ledger import Ledger
+from tollway.payments.pricing import PriceBook
 from tollway.payments.recipient import TicketPolicy, TicketRecipient
-from tollway.pricing import PriceBook
 from tollway.temporal import connect
 
 

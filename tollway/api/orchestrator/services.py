@@ -16,14 +16,16 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from tollway.byoc.gpus import DEFAULT_REPORT_SECONDS, WorkerReport
-from tollway.byoc.registry import CapabilityRegistry, ExternalCapability
+from tollway.byoc.registry import CapabilityRegistry
 from tollway.chain.client import ChainClient
 from tollway.config import OrchestratorSettings
 from tollway.errors import InsufficientCredit
 from tollway.payments.ledger import Ledger
-from tollway.payments.models import WinningTicket
+from tollway.payments.pricing import PriceBook
 from tollway.payments.recipient import TicketRecipient
-from tollway.pricing import PriceBook
+from tollway.payments.winners import WinningTicket
+from tollway.protocol.capability import ExternalCapability
+from tollway.workflows.redemption import RedemptionInput, RedemptionWorkflow
 
 log = logging.getLogger("tollway.orchestrator")
 
@@ -160,8 +162,8 @@ class OrchestratorServices:
         for ticket_hash, body in self.ledger.pending_winners():
             winner = WinningTicket.model_validate(json.loads(body))
             await self.temporal.start_workflow(
-                "RedemptionWorkflow",
-                {"recipient": self.address},
+                RedemptionWorkflow.run,
+                RedemptionInput(recipient=self.address),
                 id=redemption_workflow_id(self.address),
                 task_queue=self.settings.task_queue,
                 start_signal="ticket",

@@ -12,12 +12,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, Field
 
+from tollway.activities.job import JobSpec, JobState, JobStatus
 from tollway.api.body import parse_json_body, read_body
 from tollway.api.gateway.deps import Services, Tenant
 from tollway.config import SelectionPolicy
 from tollway.errors import BadRequest, NotFound
-from tollway.models import JobSpec, JobState, JobStatus
-from tollway.selection import orchestrator_filter
+from tollway.protocol.header import JobParameters
 
 router = APIRouter(prefix="/v1/jobs")
 
@@ -74,7 +74,7 @@ async def submit_job(
         )
     data, content_type = _input_bytes(submission)
     parameters = json.dumps(submission.parameters)
-    orchestrator_filter(parameters)
+    job_parameters = JobParameters.parse(parameters)
     job_id = f"{tenant}.{key}"
     await services.start_job(
         JobSpec(
@@ -96,6 +96,7 @@ async def submit_job(
             policy=services.policy(tenant, submission.policy),
             max_attempts=submission.max_attempts or services.settings.max_dispatch_attempts,
             parameters=parameters,
+            job_parameters=job_parameters,
             tenant=tenant,
         )
     )

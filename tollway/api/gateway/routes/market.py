@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from tollway.api.gateway.deps import Services
-from tollway.market.info import CapabilityOffer
 from tollway.market.store import KnownOrchestrator, MarketView
+from tollway.protocol.info import CapabilityOffer
 
 router = APIRouter()
 

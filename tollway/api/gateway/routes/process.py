@@ -11,10 +11,10 @@ import uuid
 
 from fastapi import APIRouter, Request, Response
 
+from tollway.activities.job import JobSpec
 from tollway.api.body import read_body
 from tollway.api.gateway.deps import Services
-from tollway.byoc.header import JobRequest
-from tollway.models import JobSpec
+from tollway.protocol.header import JobRequest
 
 router = APIRouter()
 
@@ -37,6 +37,7 @@ async def process_request(path: str, request: Request, services: Services) -> Re
             max_attempts=services.settings.max_dispatch_attempts,
             request=job.request,
             parameters=job.parameters,
+            job_parameters=job.job_parameters,
         )
     )
     # Room for a few candidates to fail over before the client's own timeout runs out.

@@ -9,7 +9,7 @@ from temporalio.service import RPCError
 
 from tollway.api.orchestrator.deps import Services
 from tollway.api.orchestrator.services import REDEMPTION_QUERY_TIMEOUT, redemption_workflow_id
-from tollway.market.info import CapabilityOffer, Gpu, OrchestratorInfo, tollway_version
+from tollway.protocol.info import CapabilityOffer, Gpu, OrchestratorInfo, tollway_version
 
 router = APIRouter()
 

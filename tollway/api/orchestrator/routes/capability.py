@@ -15,9 +15,9 @@ from fastapi.responses import PlainTextResponse
 from tollway.api.body import parse_json_body, read_body
 from tollway.api.orchestrator.deps import SecretChecked, Services
 from tollway.byoc.gpus import WorkerListing, WorkerReport
-from tollway.byoc.registry import ExternalCapability
 from tollway.byoc.spec import ReplicaRef
 from tollway.errors import BadRequest
+from tollway.protocol.capability import ExternalCapability
 
 router = APIRouter(dependencies=[SecretChecked])
 

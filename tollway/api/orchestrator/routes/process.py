@@ -14,13 +14,14 @@ from tollway import metrics
 from tollway.api.body import read_body
 from tollway.api.orchestrator.deps import Services
 from tollway.byoc import triton_wire
-from tollway.byoc.header import JobRequest, verify_eth_address_header
-from tollway.byoc.registry import CapabilityRegistry, ExternalCapability
+from tollway.byoc.registry import CapabilityRegistry
 from tollway.config import OrchestratorSettings
 from tollway.errors import BadJobHeader, BadPayment, CapacityExhausted, WorkerFailed
-from tollway.market.quote import Quote
-from tollway.payments.wire import Payment, Price
-from tollway.pricing import UNIT_HEADER, UNITS_HEADER, billed_units
+from tollway.protocol.capability import ExternalCapability
+from tollway.protocol.header import JobRequest, verify_eth_address_header
+from tollway.protocol.payment import Payment
+from tollway.protocol.price import UNIT_HEADER, UNITS_HEADER, Price, billed_units
+from tollway.protocol.quote import Quote
 
 router = APIRouter()
 

@@ -6,8 +6,8 @@ from eth_account import Account
 from web3.types import RPCEndpoint
 
 from tollway.chain.client import ChainClient
-from tollway.chain.deploy import LPT
 from tollway.chain.types import TranscoderInfo
+from tollway.devnet.deploy import LPT
 from tollway.errors import ChainError
 
 DEFAULT_STAKE = 1_000 * LPT

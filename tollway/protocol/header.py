@@ -1,7 +1,10 @@
-"""The `Livepeer` job header and the `Livepeer-Eth-Address` proof (reference 1.4, 1.5).
+"""The `Livepeer` job header, its JobParameters, and the `Livepeer-Eth-Address` proof
+(reference 1.4, 1.5).
 
-Both are standard base64 of JSON. The job signature covers `request + parameters` exactly as
-sent; the address proof signs the checksummed address string. Both are EIP-191 over keccak256.
+Both headers are standard base64 of JSON. The job signature covers `request + parameters`
+exactly as sent; the address proof signs the checksummed address string. Both are EIP-191 over
+keccak256. `parameters` is a JSON string shaped as go-livepeer's JobParameters; it is parsed
+once, when the header is decoded.
 """
 
 from __future__ import annotations
@@ -12,11 +15,19 @@ import json
 from typing import Any
 
 from eth_utils.address import is_address, to_checksum_address
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from tollway.errors import BadJobHeader, BadSignature
-from tollway.payments.signing import parse_hex_signature, recover_message, sign_message
-from tollway.selection import orchestrator_filter
+from tollway.protocol.signing import parse_hex_signature, recover_message, sign_message
+
+__all__ = [
+    "MAX_HEADER_BYTES",
+    "MAX_TIMEOUT_SECONDS",
+    "JobParameters",
+    "JobRequest",
+    "encode_eth_address_header",
+    "verify_eth_address_header",
+]
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_TIMEOUT_SECONDS = 3600
@@ -40,6 +51,35 @@ def _encode_json_header(data: dict[str, Any]) -> str:
     return base64.b64encode(json.dumps(data, separators=(",", ":")).encode()).decode()
 
 
+class JobParameters(BaseModel):
+    """The job's go-livepeer JobParameters: orchestrators to include or exclude, by URL."""
+
+    include: list[str] = []
+    exclude: list[str] = []
+
+    @classmethod
+    def parse(cls, parameters: str) -> JobParameters:
+        """From the header's `parameters` JSON string; any other shape is a BadJobHeader."""
+        try:
+            parsed = json.loads(parameters or "{}") or {}
+        except ValueError as exc:
+            raise BadJobHeader("parameters is not valid JSON", field="parameters") from exc
+        if not isinstance(parsed, dict):
+            raise BadJobHeader("parameters must hold a JSON object", field="parameters")
+        orchestrators = parsed.get("orchestrators") or {}
+        if not isinstance(orchestrators, dict):
+            raise BadJobHeader("parameters.orchestrators must be an object", field="parameters")
+        lists = []
+        for key in ("include", "exclude"):
+            urls = orchestrators.get(key) or []
+            if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+                raise BadJobHeader(
+                    f"parameters.orchestrators.{key} must be a list of URLs", field="parameters"
+                )
+            lists.append(urls)
+        return cls(include=lists[0], exclude=lists[1])
+
+
 class JobRequest(BaseModel):
     id: str = ""
     request: str = "{}"
@@ -48,6 +88,14 @@ class JobRequest(BaseModel):
     timeout_seconds: int = Field(gt=0, le=3600)
     sender: str = ""
     sig: str = ""
+    _parsed: JobParameters | None = PrivateAttr(default=None)
+
+    @property
+    def job_parameters(self) -> JobParameters:
+        """`parameters`, parsed (once: `decode` keeps what it parsed)."""
+        if self._parsed is None:
+            self._parsed = JobParameters.parse(self.parameters)
+        return self._parsed
 
     def signed_message(self) -> bytes:
         return (self.request + self.parameters).encode()
@@ -93,11 +141,11 @@ class JobRequest(BaseModel):
                 raise BadJobHeader(f"{field} is not valid JSON", field=field) from exc
             if not isinstance(parsed, dict):
                 raise BadJobHeader(f"{field} must hold a JSON object", field=field)
-        orchestrator_filter(data.get("parameters", "{}"))
+        job_parameters = JobParameters.parse(data.get("parameters", "{}"))
         for field in ("id", "sender", "sig"):
             if not isinstance(data.get(field, ""), str):
                 raise BadJobHeader(f"{field} must be a string", field=field)
-        return cls(
+        job = cls(
             id=data.get("id", ""),
             request=data.get("request", "{}"),
             parameters=data.get("parameters", "{}"),
@@ -106,6 +154,8 @@ class JobRequest(BaseModel):
             sender=data.get("sender", ""),
             sig=data.get("sig", ""),
         )
+        job._parsed = job_parameters
+        return job
 
 
 def encode_eth_address_header(private_key: bytes, address: str) -> str:

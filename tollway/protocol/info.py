@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PriceUnit = Literal["second", "request", "frame"]
+from tollway.protocol.price import PriceUnit
+
 MAX_PRICE_WEI = 10**30
 """Prices above this (10^12 ETH per unit) are absurd: refused, not ranked."""
 

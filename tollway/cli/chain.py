@@ -20,13 +20,13 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from tollway.chain.anvil import dev_account_key
+from tollway.chain.addresses import ContractAddresses
 from tollway.chain.client import ChainClient
-from tollway.chain.deploy import DevnetContracts
 from tollway.config import KeySettings
+from tollway.devnet.anvil import dev_account_key
+from tollway.devnet.state import StackState
 from tollway.errors import TollwayError
 from tollway.payments.keys import load_key
-from tollway.stack.state import StackState
 
 app = typer.Typer(help="TicketBroker funds, bonding and earnings on the stack's chain.")
 console = Console()
@@ -82,7 +82,7 @@ def _key(state: StackState, role: Role, keystore: Path | None, password: Path | 
 
 
 def _run(state: StackState, work: Callable[[ChainClient], Awaitable[T]]) -> T:
-    contracts = DevnetContracts.model_validate(state.contracts)
+    contracts = ContractAddresses.model_validate(state.contracts)
 
     async def go() -> T:
         async with ChainClient(state.endpoints.chain_rpc, contracts) as chain:

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 from rich.console import Console
 
-from tollway.stack.state import StackState
-from tollway.stack.status import check
-from tollway.stack.up import Ports, bring_up
+from tollway.devnet.state import StackState
+from tollway.devnet.status import check
+from tollway.devnet.up import Ports, bring_up
 
 TERMINAL = {"succeeded", "rejected", "failed"}
 
@@ -28,7 +28,7 @@ def _ensure_stack(directory: Path, console: Console) -> StackState:
         console.print(f"using the running stack {state.stack_id} ({directory})")
         return state
     if state is not None:
-        from tollway.stack.down import bring_down
+        from tollway.devnet.down import bring_down
 
         console.print("[yellow]the recorded stack is not healthy; restarting it[/]")
         bring_down(directory, console)

@@ -19,11 +19,10 @@ from web3 import Web3
 from web3.types import RPCEndpoint
 
 from tollway.byoc.declaration import PriceDeclaration
+from tollway.byoc.replica import ServeCapabilityInput
 from tollway.byoc.spec import BuildImageInput, ContainerSpec
-from tollway.chain.anvil import PRUNE_HISTORY, dev_account_key
+from tollway.chain.addresses import ContractAddresses
 from tollway.chain.client import ChainClient
-from tollway.chain.deploy import DevnetContracts, deploy_devnet
-from tollway.chain.devnet import activate_orchestrator
 from tollway.config import (
     ORCHESTRATOR_NAMESPACE,
     ORCHESTRATOR_TASK_QUEUE,
@@ -33,14 +32,17 @@ from tollway.config import (
     KeySettings,
     OrchestratorSettings,
 )
-from tollway.models import ServeCapabilityInput
+from tollway.devnet import processes
+from tollway.devnet.anvil import PRUNE_HISTORY, dev_account_key
+from tollway.devnet.chain_setup import activate_orchestrator
+from tollway.devnet.deploy import deploy_devnet
+from tollway.devnet.down import remove_containers
+from tollway.devnet.state import Endpoints, ProcessRecord, StackState
+from tollway.devnet.toolpaths import REPO_ROOT, anvil_binary, venv_binary
 from tollway.netutil import free_port
 from tollway.payments.keys import create_keystore
-from tollway.stack import processes
-from tollway.stack.down import remove_containers
-from tollway.stack.state import Endpoints, ProcessRecord, StackState
 from tollway.temporal import connect
-from tollway.toolpaths import REPO_ROOT, anvil_binary, venv_binary
+from tollway.workflows.container import ContainerWorkflow
 
 ETH = 10**18
 ECHO_PRICE_WEI_PER_SECOND = 10**13
@@ -330,7 +332,7 @@ def start_temporal_and_chain(
 
 async def fund_market(
     rpc: str,
-    contracts: DevnetContracts,
+    contracts: ContractAddresses,
     deployer: bytes,
     gateway_key: KeySettings,
     orchestrators: list[tuple[KeySettings, str, int]],
@@ -373,7 +375,7 @@ async def _serve_echo(
     )
     started = time.monotonic()
     handle = await client.start_workflow(
-        "ContainerWorkflow", request, id=workflow_id, task_queue=ORCHESTRATOR_TASK_QUEUE
+        ContainerWorkflow.run, request, id=workflow_id, task_queue=ORCHESTRATOR_TASK_QUEUE
     )
     async with httpx.AsyncClient() as http:
         while time.monotonic() - started < 180:

@@ -10,8 +10,9 @@ from eth_utils.address import to_checksum_address
 from pydantic import BaseModel, Field
 
 from tollway.errors import BadSignature
-from tollway.market.info import MAX_PRICE_WEI, PriceUnit
-from tollway.payments.signing import parse_hex_signature, recover_message, sign_message
+from tollway.protocol.info import MAX_PRICE_WEI
+from tollway.protocol.price import PriceUnit
+from tollway.protocol.signing import parse_hex_signature, recover_message, sign_message
 
 
 class Quote(BaseModel):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from tollway.payments.ticket import Ticket
+from tollway.protocol.ticket import Ticket
 
 
 class WinningTicket(BaseModel):

@@ -14,8 +14,8 @@ from types import TracebackType
 
 from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
 
+from tollway.devnet.toolpaths import anvil_binary
 from tollway.netutil import LOCALHOST, free_port
-from tollway.toolpaths import anvil_binary
 
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 """anvil's default mnemonic; its first accounts start with 10,000 ETH each."""

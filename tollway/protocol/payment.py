@@ -12,11 +12,12 @@ from typing import Any
 
 from eth_utils.address import to_canonical_address, to_checksum_address
 from google.protobuf.message import DecodeError
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from tollway.errors import BadPayment
-from tollway.payments import lp_rpc_pb2 as pb
-from tollway.payments.ticket import Ticket, aux_data, minimal_bytes
+from tollway.protocol import lp_rpc_pb2 as pb
+from tollway.protocol.price import Price
+from tollway.protocol.ticket import Ticket, aux_data, minimal_bytes
 
 
 def _b64(data: bytes) -> str:
@@ -32,28 +33,6 @@ def _unb64(text: str, field: str) -> bytes:
 
 def _uint(data: bytes) -> int:
     return int.from_bytes(data, "big")
-
-
-class Price(BaseModel):
-    """Wei per unit of compute (one second for BYOC); camelCase on the wire like go-livepeer."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    price_per_unit: int
-    pixels_per_unit: int = 1
-
-    def to_json(self) -> dict[str, int]:
-        return {"pricePerUnit": self.price_per_unit, "pixelsPerUnit": self.pixels_per_unit}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Price:
-        return cls(
-            price_per_unit=int(data.get("pricePerUnit", 0)),
-            pixels_per_unit=int(data.get("pixelsPerUnit", 1) or 1),
-        )
-
-    def cost(self, units: int) -> int:
-        return self.price_per_unit * units // self.pixels_per_unit
 
 
 class TicketParams(BaseModel):

@@ -15,12 +15,12 @@ from temporalio.service import RPCError
 
 from tollway.byoc.declaration import load_declarations
 from tollway.byoc.fleet import FleetInput
+from tollway.byoc.replica import ContainerState, ContainerStatus
 from tollway.config import ORCHESTRATOR_NAMESPACE, ORCHESTRATOR_TASK_QUEUE
+from tollway.devnet.state import StackState
 from tollway.errors import PlacementError, WorkerFailed
-from tollway.models import ContainerState, ContainerStatus
-from tollway.stack.state import StackState
 from tollway.temporal import connect
-from tollway.workflows.fleet import FleetStatus
+from tollway.workflows.fleet import FleetStatus, FleetWorkflow
 
 POLL_SECONDS = 0.2
 READY = (ContainerState.SERVING, ContainerState.PARKED)
@@ -50,14 +50,13 @@ async def serve_file(
         recheck_seconds=recheck_seconds,
     )
     client = await connect(state.endpoints.temporal_address, ORCHESTRATOR_NAMESPACE)
-    handle: WorkflowHandle[None, FleetStatus] = await client.start_workflow(
-        "FleetWorkflow",
+    handle = await client.start_workflow(
+        FleetWorkflow.run,
         None,
         id=fleet.fleet_id,
         task_queue=ORCHESTRATOR_TASK_QUEUE,
         start_signal="apply",
         start_signal_args=[fleet],
-        result_type=FleetStatus,
     )
     started = time.monotonic()
     deadline = started + wait_seconds
@@ -77,7 +76,7 @@ async def serve_file(
     return replicas
 
 
-async def _fleet_status(handle: WorkflowHandle[None, FleetStatus]) -> FleetStatus:
+async def _fleet_status(handle: WorkflowHandle[FleetWorkflow, FleetStatus]) -> FleetStatus:
     """The fleet's status; empty while a fleet started just now has not run its first task."""
     try:
         status: FleetStatus = await handle.query("status", result_type=FleetStatus)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from tollway.stack import processes
+from tollway.devnet import processes
 
 
 class Endpoints(BaseModel):

@@ -8,8 +8,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from tollway.stack import processes
-from tollway.stack.state import StackState
+from tollway.devnet import processes
+from tollway.devnet.state import StackState
 
 
 def _rpc_ok(url: str) -> bool:

@@ -1,7 +1,7 @@
 """Compile the devnet contracts with solcjs and write (or `--check`) the committed artifacts.
 
-python -m tollway.chain.compile           # rewrite contracts/artifacts/*.json
-python -m tollway.chain.compile --check   # exit 1 if the committed artifacts are stale
+python -m tollway.devnet.compile           # rewrite contracts/artifacts/*.json
+python -m tollway.devnet.compile --check   # exit 1 if the committed artifacts are stale
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import tempfile
 from typing import Any
 
 from tollway.chain.artifacts import CONTRACT_NAMES, CONTRACTS_DIR, Artifact, artifact_path
-from tollway.toolpaths import solcjs_binary
+from tollway.devnet.toolpaths import solcjs_binary
 
 SOLC_VERSION = "0.8.37"
 EVM_VERSION = "cancun"
@@ -123,7 +123,7 @@ def stale_artifacts(artifacts: dict[str, Artifact]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tollway.chain.compile", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tollway.devnet.compile", description=__doc__)
     parser.add_argument("--check", action="store_true", help="compare, do not write")
     args = parser.parse_args(argv)
 
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         if stale:
             print(
                 f"contract artifacts out of date: {', '.join(stale)}; "
-                "run `python -m tollway.chain.compile` and commit the result",
+                "run `python -m tollway.devnet.compile` and commit the result",
                 file=sys.stderr,
             )
             return 1

@@ -6,12 +6,11 @@ from typing import Any
 
 from eth_account import Account
 from eth_typing import ChecksumAddress
-from eth_utils.crypto import keccak
-from pydantic import BaseModel, ConfigDict
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 from web3.types import Nonce, TxParams, TxReceipt
 
+from tollway.chain.addresses import CONTRACT_FIELDS, ContractAddresses, contract_id
 from tollway.chain.artifacts import load_artifact
 from tollway.errors import ChainError
 
@@ -22,41 +21,6 @@ DEFAULT_UNLOCK_PERIOD = 2  # rounds
 DEFAULT_NUM_ACTIVE_TRANSCODERS = 100
 DEFAULT_GENESIS_SUPPLY = 10_000_000 * LPT  # minted to the deployer
 DEFAULT_MINTABLE_PER_ROUND = 1_000 * LPT
-
-
-class DevnetContracts(BaseModel):
-    """Checksummed addresses of the devnet contracts.
-
-    Only `ticket_broker` and `rounds_manager` are required: a ChainClient looks the others up in
-    the Controller that the TicketBroker names, so older settings files keep working.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    ticket_broker: str
-    rounds_manager: str
-    controller: str = ""
-    bonding_manager: str = ""
-    minter: str = ""
-    token: str = ""
-    service_registry: str = ""
-
-
-CONTRACT_FIELDS = {
-    "Controller": "controller",
-    "LivepeerToken": "token",
-    "Minter": "minter",
-    "RoundsManager": "rounds_manager",
-    "BondingManager": "bonding_manager",
-    "TicketBroker": "ticket_broker",
-    "ServiceRegistry": "service_registry",
-}
-"""Each contract's name (its Controller id is keccak256 of it) and its DevnetContracts field."""
-
-
-def contract_id(name: str) -> bytes:
-    """The Controller id of contract `name`: keccak256 of the name, as go-livepeer looks it up."""
-    return keccak(text=name)
 
 
 class _Deployer:
@@ -103,7 +67,7 @@ def deploy_devnet(
     num_active_transcoders: int = DEFAULT_NUM_ACTIVE_TRANSCODERS,
     genesis_supply: int = DEFAULT_GENESIS_SUPPLY,
     mintable_per_round: int = DEFAULT_MINTABLE_PER_ROUND,
-) -> DevnetContracts:
+) -> ContractAddresses:
     """Deploy every contract from `deployer_key` (which owns the Controller and receives the
     genesis LPT), register each in the Controller, and initialize the current round."""
     w3 = Web3(Web3.HTTPProvider(rpc_url))
@@ -131,4 +95,4 @@ def deploy_devnet(
     )
     if not rounds.functions.currentRoundInitialized().call():
         deployer.call(rounds.functions.initializeRound(), "initializeRound")
-    return DevnetContracts(**{CONTRACT_FIELDS[name]: a for name, a in addresses.items()})
+    return ContractAddresses(**{CONTRACT_FIELDS[name]: a for name, a in addresses.items()})

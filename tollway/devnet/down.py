@@ -11,7 +11,7 @@ from rich.console import Console
 from tollway.byoc.docker_runtime import DockerRuntime
 from tollway.byoc.triton_runtime import TritonRuntime
 from tollway.config import ORCHESTRATOR_NAMESPACE, GpuWorkerSettings
-from tollway.stack.state import StackState
+from tollway.devnet.state import StackState
 from tollway.temporal import connect
 
 

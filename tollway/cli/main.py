@@ -13,8 +13,8 @@ import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
 
-from tollway.byoc.cli import app as byoc_app
-from tollway.chain.cli import app as chain_app
+from tollway.cli.byoc import app as byoc_app
+from tollway.cli.chain import app as chain_app
 from tollway.config import GatewaySettings, GpuWorkerSettings, OrchestratorSettings, load_settings
 
 app = typer.Typer(
@@ -66,9 +66,9 @@ def up(
     ] = None,
 ) -> None:
     """Start the embedded stack and print where everything listens."""
-    from tollway.stack.processes import StartupError
-    from tollway.stack.state import StackState
-    from tollway.stack.up import Ports, bring_up
+    from tollway.devnet.processes import StartupError
+    from tollway.devnet.state import StackState
+    from tollway.devnet.up import Ports, bring_up
 
     directory = _stack_dir(directory)
     ports = Ports.free() if free_ports else Ports()
@@ -84,7 +84,7 @@ def up(
 @app.command()
 def down(directory: StackDir = None) -> None:
     """Stop the processes and containers that `tollway up` started."""
-    from tollway.stack.down import bring_down
+    from tollway.devnet.down import bring_down
 
     bring_down(_stack_dir(directory), console)
 
@@ -92,7 +92,7 @@ def down(directory: StackDir = None) -> None:
 @app.command()
 def status(directory: StackDir = None) -> None:
     """Print the stack's state file and check that each part is alive."""
-    from tollway.stack.status import show
+    from tollway.devnet.status import show
 
     if not show(_stack_dir(directory), console):
         raise typer.Exit(1)
@@ -101,7 +101,7 @@ def status(directory: StackDir = None) -> None:
 @app.command()
 def demo(directory: StackDir = None) -> None:
     """Run one paid BYOC job end to end (starting the stack if needed)."""
-    from tollway.stack.demo import DemoFailed, run_demo
+    from tollway.devnet.demo import DemoFailed, run_demo
 
     try:
         run_demo(_stack_dir(directory), console)
@@ -119,9 +119,9 @@ def serve(
     """Serve the capabilities declared in FILE on the running stack: place each replica on a
     GPU worker, start it, and register it once healthy. Applying another file replaces it:
     replicas no longer declared are drained and stopped."""
+    from tollway.cli.serve import serve_file
+    from tollway.devnet.state import StackState
     from tollway.errors import TollwayError
-    from tollway.stack.serve import serve_file
-    from tollway.stack.state import StackState
 
     state = StackState.load(_stack_dir(directory))
     if state is None:

@@ -25,10 +25,64 @@ import heapq
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
 
-from tollway.market.info import version_tuple
+from pydantic import BaseModel
+
+from tollway.config import SelectionPolicy
 from tollway.market.store import SUCCESS_PRIOR, MarketView
-from tollway.models import Attempt
+from tollway.protocol.info import version_tuple
+from tollway.protocol.price import Price
+
+__all__ = [
+    "POLICIES",
+    "Attempt",
+    "Candidate",
+    "Contender",
+    "Policy",
+    "Selection",
+    "SelectionRequest",
+    "cap_problem",
+    "filter_tokens",
+    "price_per_unit",
+    "select",
+]
+
+
+class Candidate(BaseModel):
+    """One orchestrator's job token, decoded (reference livepeer-byoc.md 1.5)."""
+
+    url: str
+    address: str
+    price_per_unit: int
+    pixels_per_unit: int = 1
+    capacity: int
+    queues: bool = False
+    """It offers the capability and queues a request briefly when at capacity (a tollway
+    orchestrator: its token carries a quote), so capacity 0 makes it a last resort, not a no."""
+    balance_wei: int
+    ticket_params: dict[str, Any] | None
+    """Canonical JSON of the params (None from a free orchestrator)."""
+    unit: str = "second"
+    """What the price buys, from the orchestrator's signed quote (second without one)."""
+    score: float = 0.0
+    """Its selection score when it was drawn (`select`)."""
+
+    @property
+    def price(self) -> Price:
+        return Price(price_per_unit=self.price_per_unit, pixels_per_unit=self.pixels_per_unit)
+
+
+class Attempt(BaseModel):
+    """One orchestrator refused or failed for a job, at a stage (select, discover, pay,
+    dispatch), with the reason."""
+
+    orchestrator: str
+    stage: str
+    reason: str
+    status_code: int | None = None
+
 
 UNKNOWN_PRICE_SCORE = 0.5
 UNKNOWN_LATENCY_SCORE = 0.8
@@ -44,7 +98,7 @@ class Policy:
     sharpness: float = 3.0
 
 
-POLICIES = {
+POLICIES: dict[SelectionPolicy, Policy] = {
     "cheapest": Policy("cheapest", price=0.8, latency=0.1, stake=0.1),
     "fastest": Policy("fastest", price=0.1, latency=0.8, stake=0.1),
     "balanced": Policy("balanced", price=0.45, latency=0.4, stake=0.15),
@@ -143,9 +197,9 @@ def _eligible(
                 not_offering += 1
                 continue
             price, unit = offer.price_wei, offer.unit
-            cap = request.price_caps.get(unit)
-            if cap is not None and price > cap:
-                refuse(url, f"price {price} wei/{unit} above the job's cap {cap}")
+            problem = cap_problem(Fraction(price), unit, request.price_caps)
+            if problem is not None:
+                refuse(url, problem)
                 continue
         if minimum is not None and (info is None or version_tuple(info.version) < minimum):
             found = info.version if info else "unknown"
@@ -195,3 +249,47 @@ def _score(contenders: list[Contender], policy: Policy) -> list[Contender]:
         ) / total_weight
         c.score = round(c.success * c.success * mean, 6)
     return contenders
+
+
+def cap_problem(price: Fraction, unit: str, price_caps: Mapping[str, int]) -> str | None:
+    """Why `price` (wei per `unit`) is above the job's cap for that unit, or None."""
+    cap = price_caps.get(unit)
+    if cap is None or price <= cap:
+        return None
+    shown = "s" if unit == "second" else unit
+    return f"price {_wei(price)} wei/{shown} above the job's cap {cap}"
+
+
+def price_per_unit(candidate: Candidate) -> Fraction:
+    """The wei per unit its token charges, exactly (pixelsPerUnit 0 read as 1)."""
+    return Fraction(candidate.price_per_unit, candidate.pixels_per_unit or 1)
+
+
+def _wei(value: Fraction) -> str:
+    """Exact for whole wei, else two decimals, with integer arithmetic only (no float overflow)."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    hundredths = value.numerator * 100 // value.denominator
+    return f"{hundredths // 100}.{hundredths % 100:02d}"
+
+
+def filter_tokens(
+    candidates: list[Candidate], price_caps: Mapping[str, int]
+) -> tuple[list[Candidate], list[Attempt]]:
+    """The candidates whose tokens show free capacity and a price charged within the cap (the
+    market's advertised price may be stale), in the order given, then those at capacity that
+    queue (tried last)."""
+    chosen: list[Candidate] = []
+    refused: list[Attempt] = []
+    for candidate in candidates:
+        if candidate.capacity <= 0 and not candidate.queues:
+            reason = "capability not offered or at capacity (available_capacity 0)"
+        else:
+            problem = cap_problem(price_per_unit(candidate), candidate.unit, price_caps)
+            if problem is None:
+                chosen.append(candidate)
+                continue
+            reason = problem
+        refused.append(Attempt(orchestrator=candidate.url, stage="select", reason=reason))
+    chosen.sort(key=lambda c: c.capacity <= 0)  # stable: the given order within each group
+    return chosen, refused

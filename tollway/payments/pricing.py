@@ -11,45 +11,12 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Literal
 
-from pydantic import BaseModel, Field
+from tollway.config import PriceOverride, PricingSettings
+from tollway.protocol.capability import ExternalCapability
+from tollway.protocol.price import to_wei
 
-from tollway.byoc.registry import ExternalCapability, to_wei
-
-UNITS_HEADER = "Tollway-Units"
-"""Units billed for a job, on the orchestrator's answer; a worker reports frames on it too."""
-UNIT_HEADER = "Tollway-Unit"
-MAX_REPORTED_UNITS = 10**9
-
-
-def billed_units(unit: str, seconds: float, reported: str | None) -> int:
-    """Units a job is billed: whole seconds (at least one), one request, or the frames the
-    worker reported (one when it reported nothing usable)."""
-    if unit == "second":
-        return max(1, math.ceil(seconds))
-    if unit == "frame" and reported is not None and reported.isdigit():
-        return min(int(reported), MAX_REPORTED_UNITS)
-    return 1
-
-
-class PriceOverride(BaseModel):
-    """A price for one gateway (go-livepeer's `-pricePerGateway`), for one capability or "*"."""
-
-    gateway: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
-    capability: str = "*"
-    price_per_unit: int = Field(ge=0)
-    price_scaling: int = Field(default=1, ge=1)
-    currency: Literal["wei", "eth", "usd"] = "wei"
-
-
-class PricingSettings(BaseModel):
-    usd_per_eth: float | None = Field(default=None, gt=0)
-    price_overrides: list[PriceOverride] = []
-    surge_multiplier: float = Field(default=1.0, ge=1.0)
-    surge_load_threshold: float = Field(default=0.8, gt=0, le=1)
-    auto_adjust_price: bool = True
-    quote_ttl_seconds: int = Field(default=60, ge=1)
+__all__ = ["PriceBook"]
 
 
 class PriceBook:

@@ -1,0 +1,71 @@
+"""The job's records, shared by its steps, its workflow and the gateway API: what the client
+asked for (JobSpec) and where the job stands (JobStatus). Only small JSON travels through
+workflow history; job bytes are artifacts named by id."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from tollway.config import SelectionPolicy
+from tollway.market.selection import Attempt
+from tollway.protocol.header import JobParameters
+
+
+class JobSpec(BaseModel):
+    """What a client asked for, as the gateway's JobWorkflow receives it."""
+
+    job_id: str
+    capability: str
+    path: str = ""
+    input_artifact: str
+    content_type: str = "application/json"
+    timeout_seconds: int = Field(default=60, gt=0, le=3600)
+    price_caps: dict[str, int] = {}
+    """Most the job pays, in wei per unit, by unit ("second", "request", "frame")."""
+    request: str = "{}"
+    parameters: str = "{}"
+    job_parameters: JobParameters = JobParameters()
+    """`parameters`, parsed once by the gateway API."""
+    tenant: str = "default"
+    policy: SelectionPolicy = "balanced"
+    max_attempts: int = Field(default=4, ge=1, le=20)
+    """Orchestrators tried (paid and dispatched to) before the job fails."""
+
+
+class DispatchOutcome(BaseModel):
+    """An orchestrator's answer. 2xx and 4xx arrive here; 5xx and transport faults raise."""
+
+    status_code: int
+    output_artifact: str
+    output_bytes: int
+    content_type: str
+    elapsed_seconds: float
+    balance_wei: int | None
+    metadata: str | None = None
+    units: str | None = None
+    """The orchestrator's `Tollway-Units`: what it billed (frames for frame-priced work)."""
+
+
+class JobState(StrEnum):
+    DISCOVERING = "discovering"
+    PAYING = "paying"
+    DISPATCHING = "dispatching"
+    SETTLING = "settling"
+    SUCCEEDED = "succeeded"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class JobStatus(BaseModel):
+    job_id: str
+    capability: str
+    state: JobState
+    orchestrator: str | None = None
+    attempts: list[Attempt] = []
+    tickets_sent: int = 0
+    ticket_ev_wei: int = 0
+    cost_wei: int | None = None
+    outcome: DispatchOutcome | None = None
+    error: str | None = None

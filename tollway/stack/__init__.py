@@ -1,1 +1,0 @@
-"""The embedded stack: every role and its infrastructure as local processes (`tollway up`)."""
