@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from tollway.activities.discovery import _candidate
 from tollway.errors import UnacceptableTicketParams
+from tollway.market.selection import Candidate, candidate_from_token
 from tollway.payments.sender import SenderLimits, check_params
 from tollway.payments.spend import SettleInput, SpendLedger
 from tollway.protocol.payment import TicketParams
 from tollway.protocol.ticket import MAX_UINT256, win_prob_for
+from tollway.protocol.token import JobToken
 
 ORCHESTRATOR = str(Account.create().address)
 
@@ -116,6 +117,10 @@ def token(**changes: Any) -> dict[str, Any]:
         "balance": 7,
     }
     return {**base, **changes}
+
+
+def _candidate(url: str, raw: dict[str, Any]) -> Candidate:
+    return candidate_from_token(url, JobToken.from_json(raw), score=0.0)
 
 
 def test_a_good_token_becomes_a_candidate_with_canonical_params() -> None:

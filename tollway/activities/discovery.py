@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from typing import Any
 
 import httpx
 from pydantic import BaseModel
@@ -27,15 +26,15 @@ from tollway.market.selection import (
     Candidate,
     Contender,
     SelectionRequest,
+    candidate_from_token,
     filter_tokens,
     select,
+    token_refusal,
 )
 from tollway.market.snapshot import NetworkRefresher
 from tollway.market.store import MarketStore
 from tollway.protocol.header import encode_eth_address_header
-from tollway.protocol.payment import TicketParams
-from tollway.protocol.price import Price
-from tollway.protocol.quote import Quote
+from tollway.protocol.token import MAX_TOKEN_BYTES, JobToken
 
 
 class DiscoverInput(BaseModel):
@@ -51,7 +50,6 @@ class Discovery(BaseModel):
     failures: list[Attempt]
 
 
-MAX_TOKEN_BYTES = 64 * 1024
 STALE_ON_MISS_SECONDS = 1.0
 """When nobody in the snapshot can take a job, it is refreshed (capabilities register and
 orchestrators recover between the periodic refreshes), but not more often than this."""
@@ -170,29 +168,19 @@ class DiscoveryActivities:
                 url, FailureKind.FAILED, "too_large", f"token larger than {MAX_TOKEN_BYTES} bytes"
             )
         try:
-            token = response.json()
-            candidate = _candidate(url, token)
-            quote = Quote.model_validate(token["quote"]) if token.get("quote") else None
+            token = JobToken.from_json(response.json())
         except Exception as exc:
             return self._refused(url, FailureKind.FAILED, "malformed", f"malformed token: {exc!r}")
-        if quote is None:
-            if self._require_quotes and candidate.price_per_unit > 0:
-                return self._refused(url, FailureKind.FAILED, "no_quote", "no signed price quote")
-            return candidate.model_copy(update={"score": contender.score})
-        problem = quote.problem(
+        refusal = token_refusal(
+            token,
             gateway=self._address,
             capability=capability,
-            price_wei=candidate.price_per_unit // candidate.pixels_per_unit,
+            require_quotes=self._require_quotes,
             now=time.time(),
         )
-        if problem is None and candidate.address.lower() not in ("", quote.orchestrator.lower()):
-            problem = (
-                f"quote is from {quote.orchestrator}, the ticket params from {candidate.address}"
-            )
-        if problem is not None:
-            reason = "quote_expired" if problem.startswith("quote expired") else "bad_quote"
-            return self._refused(url, FailureKind.FAILED, reason, problem)
-        return candidate.model_copy(update={"score": contender.score, "unit": quote.unit})
+        if refusal is not None:
+            return self._refused(url, FailureKind.FAILED, refusal.kind, refusal.reason)
+        return candidate_from_token(url, token, contender.score)
 
     def _refused(
         self,
@@ -207,34 +195,3 @@ class DiscoveryActivities:
         metrics.DISCOVERY_ERRORS.labels("token", metric_reason).inc()
         self._store.record_failure(url, None, kind, reason)
         return Attempt(orchestrator=url, stage="discover", reason=reason, status_code=status_code)
-
-
-def _int64(value: Any, field: str) -> int:
-    """An int64 as go-livepeer sends it; anything else (floats, huge numbers) is malformed."""
-    if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
-        raise ValueError(f"{field} is not an int64: {value!r}"[:120])
-    return int(value)
-
-
-def _candidate(url: str, token: dict[str, Any]) -> Candidate:
-    price_json = token.get("price") or {}
-    price = Price(
-        price_per_unit=_int64(price_json.get("pricePerUnit", 0), "pricePerUnit"),
-        pixels_per_unit=_int64(price_json.get("pixelsPerUnit", 1), "pixelsPerUnit"),
-    )
-    if price.price_per_unit < 0 or price.pixels_per_unit <= 0:
-        raise ValueError(f"absurd price {price_json!r}")
-    raw_params = token.get("ticket_params")
-    if raw_params is None and price.price_per_unit > 0:
-        raise ValueError("a priced token must carry ticket_params")
-    params = TicketParams.from_json(raw_params) if raw_params is not None else None
-    return Candidate(
-        url=url,
-        address=params.recipient if params else "",
-        price_per_unit=price.price_per_unit,
-        pixels_per_unit=price.pixels_per_unit,
-        capacity=_int64(token.get("available_capacity", 0), "available_capacity"),
-        queues=isinstance(token.get("quote"), dict),
-        balance_wei=_int64(token.get("balance", 0), "balance"),
-        ticket_params=params.to_json() if params else None,
-    )

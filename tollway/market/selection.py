@@ -34,6 +34,7 @@ from tollway.config import SelectionPolicy
 from tollway.market.store import SUCCESS_PRIOR, MarketView
 from tollway.protocol.info import version_tuple
 from tollway.protocol.price import Price
+from tollway.protocol.token import JobToken
 
 __all__ = [
     "POLICIES",
@@ -43,10 +44,13 @@ __all__ = [
     "Policy",
     "Selection",
     "SelectionRequest",
+    "TokenRefusal",
+    "candidate_from_token",
     "cap_problem",
     "filter_tokens",
     "price_per_unit",
     "select",
+    "token_refusal",
 ]
 
 
@@ -293,3 +297,52 @@ def filter_tokens(
         refused.append(Attempt(orchestrator=candidate.url, stage="select", reason=reason))
     chosen.sort(key=lambda c: c.capacity <= 0)  # stable: the given order within each group
     return chosen, refused
+
+
+def candidate_from_token(url: str, token: JobToken, score: float) -> Candidate:
+    """The orchestrator at `url` as its job token describes it, with its draw's score."""
+    params = token.ticket_params
+    return Candidate(
+        url=url,
+        address=params.recipient if params else "",
+        price_per_unit=token.price.price_per_unit,
+        pixels_per_unit=token.price.pixels_per_unit,
+        capacity=token.available_capacity,
+        queues=token.quote is not None,
+        balance_wei=token.balance,
+        ticket_params=params.to_json() if params else None,
+        unit=token.quote.unit if token.quote else "second",
+        score=score,
+    )
+
+
+@dataclass(frozen=True)
+class TokenRefusal:
+    kind: str
+    """For metrics: no_quote, quote_expired or bad_quote."""
+    reason: str
+
+
+def token_refusal(
+    token: JobToken, *, gateway: str, capability: str, require_quotes: bool, now: float
+) -> TokenRefusal | None:
+    """Why this gateway must not buy from a token, or None: its signed quote, when it has one,
+    must be this gateway's, unexpired, for this price and signed by the orchestrator whose
+    tickets it would buy; `require_quotes` refuses a priced token without one."""
+    quote = token.quote
+    if quote is None:
+        if require_quotes and token.price.price_per_unit > 0:
+            return TokenRefusal("no_quote", "no signed price quote")
+        return None
+    if quote.expires_at <= now:
+        return TokenRefusal("quote_expired", f"quote expired {now - quote.expires_at:.0f} s ago")
+    problem = quote.problem(
+        gateway=gateway,
+        capability=capability,
+        price_wei=token.price.price_per_unit // token.price.pixels_per_unit,
+        now=now,
+    )
+    address = token.ticket_params.recipient if token.ticket_params else ""
+    if problem is None and address.lower() not in ("", quote.orchestrator.lower()):
+        problem = f"quote is from {quote.orchestrator}, the ticket params from {address}"
+    return None if problem is None else TokenRefusal("bad_quote", problem)

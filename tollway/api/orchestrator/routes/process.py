@@ -22,6 +22,7 @@ from tollway.protocol.header import JobRequest, verify_eth_address_header
 from tollway.protocol.payment import Payment
 from tollway.protocol.price import UNIT_HEADER, UNITS_HEADER, Price, billed_units
 from tollway.protocol.quote import Quote
+from tollway.protocol.token import JobToken
 
 router = APIRouter()
 
@@ -41,13 +42,7 @@ async def job_token(
     capability = registry.get(livepeer_capability) if known else None
     price = Price(price_per_unit=await services.price_wei(capability, sender) if capability else 0)
     params = await services.recipient.ticket_params(sender, price)
-    token: dict[str, Any] = {
-        "sender_address": json.loads(base64.b64decode(address_header or "")),
-        "ticket_params": params.to_json(),
-        "price": price.to_json(),
-        "service_addr": services.settings.service_addr,
-        "available_capacity": registry.available(livepeer_capability),
-    }
+    quote = None
     if capability is not None:
         quote = Quote(
             capability=capability.name,
@@ -58,11 +53,15 @@ async def job_token(
             expires_at=int(time.time()) + services.prices.settings.quote_ttl_seconds,
         ).signed_by(services.private_key)
         services.ledger.save_quote(sender, capability.name, quote.price_wei, quote.expires_at)
-        token["quote"] = quote.model_dump()
-    balance = services.ledger.balance_wei(sender, livepeer_capability)
-    if balance:
-        token["balance"] = balance
-    return token
+    return JobToken(
+        sender_address=json.loads(base64.b64decode(address_header or "")),
+        ticket_params=params,
+        price=price,
+        service_addr=services.settings.service_addr,
+        available_capacity=registry.available(livepeer_capability),
+        balance=services.ledger.balance_wei(sender, livepeer_capability),
+        quote=quote,
+    ).to_json()
 
 
 @router.post("/process/request/{path:path}")
