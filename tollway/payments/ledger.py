@@ -1,4 +1,5 @@
-"""The orchestrator's durable payment state in SQLite: credit, used nonces, winning tickets.
+"""The orchestrator's durable state in SQLite: credit, used nonces, winning tickets, quotes,
+secrets and capability registrations; only this module writes its tables.
 
 Credit is kept exactly: in units of 1/(2^256-1) wei, so a ticket's EV (faceValue x winProb) adds
 as an integer and nothing is rounded until a balance is read. Each payment is applied in one
@@ -11,9 +12,13 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+from tollway.errors import BadPayment
 from tollway.protocol.ticket import MAX_UINT256
+
+__all__ = ["REPLICA_SEPARATOR", "Ledger", "NonceUse"]
 
 REPLICA_SEPARATOR = "\x1f"
 
@@ -32,6 +37,16 @@ CREATE TABLE IF NOT EXISTS capabilities (name TEXT PRIMARY KEY, body TEXT NOT NU
 CREATE TABLE IF NOT EXISTS quotes (sender TEXT, capability TEXT, price_wei TEXT NOT NULL,
     expires_at REAL NOT NULL, PRIMARY KEY (sender, capability));
 """
+
+
+@dataclass(frozen=True)
+class NonceUse:
+    """The nonces a payment spends under one set of ticket params (by recipientRandHash)."""
+
+    recipient_rand_hash: bytes
+    expiration_block: int
+    nonces: list[int]
+    max_per_params: int
 
 
 class Ledger:
@@ -91,6 +106,26 @@ class Ledger:
     def debit(self, sender: str, capability: str, wei: int) -> int:
         with self.transaction() as db:
             return self.add_units(db, sender, capability, -wei * MAX_UINT256) // MAX_UINT256
+
+    def credit_payment(
+        self,
+        sender: str,
+        capability: str,
+        units: int,
+        nonces: NonceUse,
+        winners: list[tuple[str, str]],
+        expired_below: int,
+    ) -> None:
+        """Apply a validated payment all or nothing: spend its nonces (BadPayment on a replay),
+        credit `units`, and keep its winning tickets (hash, body) for redemption. Nonces of
+        params expired by block `expired_below` are forgotten: those params are refused anyway."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM used_nonces WHERE expiration_block <= ?", (expired_below,))
+            _use_nonces(db, nonces)
+            self.add_units(db, sender, capability, units)
+            db.executemany(
+                "INSERT OR IGNORE INTO winning_tickets (ticket_hash, body) VALUES (?, ?)", winners
+            )
 
     def pending_winners(self) -> list[tuple[str, str]]:
         with self.transaction() as db:
@@ -158,3 +193,26 @@ class Ledger:
             db.execute(
                 "UPDATE winning_tickets SET handed_off = 1 WHERE ticket_hash = ?", (ticket_hash,)
             )
+
+
+def _use_nonces(db: sqlite3.Connection, use: NonceUse) -> None:
+    if len(set(use.nonces)) != len(use.nonces):
+        raise BadPayment("payment repeats a nonce", field="sender_nonce")
+    used = db.execute(
+        "SELECT COUNT(*) FROM used_nonces WHERE recipient_rand_hash = ?", (use.recipient_rand_hash,)
+    ).fetchone()[0]
+    if used + len(use.nonces) > use.max_per_params:
+        raise BadPayment(
+            f"more than {use.max_per_params} nonces for one set of params", field="sender_nonce"
+        )
+    for nonce in use.nonces:
+        try:
+            db.execute(
+                "INSERT INTO used_nonces (recipient_rand_hash, nonce, expiration_block) "
+                "VALUES (?, ?, ?)",
+                (use.recipient_rand_hash, nonce, use.expiration_block),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise BadPayment(
+                f"ticket nonce {nonce} was already used (replay)", field="sender_nonce"
+            ) from exc

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Protocol
 from tollway import metrics
 from tollway.chain.types import SenderInfo
 from tollway.errors import BadPayment, BadSignature, InsufficientSenderReserve
-from tollway.payments.ledger import Ledger
+from tollway.payments.ledger import Ledger, NonceUse
 from tollway.payments.winners import WinningTicket
 from tollway.protocol.payment import Payment, TicketParams
 from tollway.protocol.price import Price
@@ -260,46 +259,18 @@ class TicketRecipient:
             if is_winning(signed.sig, rand, params.win_prob):
                 winners.append(WinningTicket.of(ticket, signed.sig, rand, params.expiration_block))
         units = params.face_value * params.win_prob * len(payment.tickets)
-        with self.ledger.transaction() as db:
-            # Nonces of expired params can go: those params are refused from now on anyway.
-            db.execute("DELETE FROM used_nonces WHERE expiration_block <= ?", (head,))
-            self._use_nonces(
-                db,
+        self.ledger.credit_payment(
+            sender,
+            capability,
+            units,
+            NonceUse(
                 params.recipient_rand_hash,
                 params.expiration_block,
                 [t.sender_nonce for t in payment.tickets],
-            )
-            self.ledger.add_units(db, sender, capability, units)
-            for winner in winners:
-                db.execute(
-                    "INSERT OR IGNORE INTO winning_tickets (ticket_hash, body) VALUES (?, ?)",
-                    (winner.ticket_hash, json.dumps(winner.model_dump())),
-                )
+                MAX_NONCES_PER_PARAMS,
+            ),
+            [(w.ticket_hash, json.dumps(w.model_dump())) for w in winners],
+            expired_below=head,
+        )
         credited = units // MAX_UINT256
         return Receipt(tickets=len(payment.tickets), credited_wei=credited, winners=winners)
-
-    @staticmethod
-    def _use_nonces(
-        db: sqlite3.Connection, rand_hash: bytes, expiration_block: int, nonces: list[int]
-    ) -> None:
-        if len(set(nonces)) != len(nonces):
-            raise BadPayment("payment repeats a nonce", field="sender_nonce")
-        used = db.execute(
-            "SELECT COUNT(*) FROM used_nonces WHERE recipient_rand_hash = ?", (rand_hash,)
-        ).fetchone()[0]
-        if used + len(nonces) > MAX_NONCES_PER_PARAMS:
-            raise BadPayment(
-                f"more than {MAX_NONCES_PER_PARAMS} nonces for one set of params",
-                field="sender_nonce",
-            )
-        for nonce in nonces:
-            try:
-                db.execute(
-                    "INSERT INTO used_nonces (recipient_rand_hash, nonce, expiration_block) "
-                    "VALUES (?, ?, ?)",
-                    (rand_hash, nonce, expiration_block),
-                )
-            except sqlite3.IntegrityError as exc:
-                raise BadPayment(
-                    f"ticket nonce {nonce} was already used (replay)", field="sender_nonce"
-                ) from exc
