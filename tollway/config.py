@@ -81,7 +81,7 @@ class OrchestratorSettings(RoleSettings):
     temporal_address: str = "127.0.0.1:7233"
     namespace: str = ORCHESTRATOR_NAMESPACE
     task_queue: str = ORCHESTRATOR_TASK_QUEUE
-    # Ticket economics (reference 2.6): EV per ticket; face value from the gas price unless
+    # Ticket economics: EV per ticket; face value from the gas price unless
     # fixed (the devnet fixes it to the EV so every ticket wins).
     ticket_ev_wei: int = 8_000_000_000
     ticket_face_value_wei: int | None = None
@@ -137,7 +137,7 @@ class GatewaySettings(RoleSettings):
     """Keys of the "default" tenant."""
     tenants: dict[str, TenantSettings] = {}
     token_timeout_seconds: float = 2.0
-    # Discovery (reference 3.1): every source's URLs are merged into the network snapshot.
+    # Discovery: every source's URLs are merged into the network snapshot.
     orchestrators: list[str] = []
     orchestrator_webhook_url: str | None = None
     discover_from_chain: bool = False
@@ -155,7 +155,7 @@ class GatewaySettings(RoleSettings):
     breaker_max_cooldown_seconds: float = Field(default=300.0, gt=0)
     usd_per_eth: float | None = None
     """For the fiat view of prices in /v1/marketplace."""
-    # Spending limits (reference 2.8): what the gateway signs whatever orchestrators ask.
+    # Spending limits: what the gateway signs whatever orchestrators ask.
     max_price_wei_per_second: int = 10**15
     max_price_wei_per_request: int = 10**16
     max_price_wei_per_frame: int = 10**14

@@ -1,4 +1,4 @@
-"""The `Livepeer` job header and the `Livepeer-Eth-Address` proof (reference 1.4, 1.5)."""
+"""The `Livepeer` job header and the `Livepeer-Eth-Address` proof."""
 
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ def test_bad_timeout_seconds(timeout: Any) -> None:
         5,
         None,
         ["{}"],
-        "",  # an empty string fails JSON decoding (go-livepeer quirk, reference 1.4)
+        "",  # an empty string fails JSON decoding (a go-livepeer quirk)
         "not json",
         "{",
         "[]",
@@ -146,7 +146,7 @@ def test_string_fields_must_be_strings(field: str) -> None:
     [["https://o1:8935"], "https://o1:8935", {"include": "https://o1:8935"}, {"exclude": [1, 2]}],
 )
 def test_parameters_must_parse_as_job_parameters(orchestrators: Any) -> None:
-    """go-livepeer decodes `parameters` into JobParameters; a wrong shape is a 400 (reference 1.4).
+    """go-livepeer decodes `parameters` into JobParameters; a wrong shape is a 400.
 
     Letting it through makes `JobParameters.parse` fail inside the job workflow instead.
     """

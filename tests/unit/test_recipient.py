@@ -1,7 +1,7 @@
 """TicketRecipient with a real SQLite ledger: params, crediting, and every refusal all-or-nothing.
 
-Reference livepeer-byoc.md 2.5 (recipientRand), 2.7 (credit = EV per accepted ticket), 2.10
-(params expiry), 2.11 (recipient pipeline) and 2.16 (replay protection).
+As go-livepeer's recipient: recipientRand, credit = EV per accepted ticket, params expiry,
+the recipient pipeline and replay protection.
 """
 
 from __future__ import annotations
@@ -206,7 +206,7 @@ async def test_valid_payment_credits_exactly_count_times_ticket_ev(env: Env) -> 
     assert credited == expected
     assert env.balance() == expected
     assert batch.ev_wei == expected
-    assert expected >= 5 * EV  # ticket EV rounds slightly up (reference 2.6)
+    assert expected >= 5 * EV  # ticket EV rounds slightly up
     assert env.balance(capability="other") == 0
     assert env.balance(env.intruder.address) == 0
 
@@ -623,12 +623,12 @@ async def test_face_value_is_capped_by_the_max_float(env: Env) -> None:
         await fresh.ticket_params(env.gateway.address, PRICE)
 
 
-# --- face value from the gas price (reference 2.6) ---------------------------------------------
+# --- face value from the gas price -------------------------------------------------------------
 
 
 def test_face_value_follows_go_livepeer() -> None:
     policy = TicketPolicy(ev_wei=8_000_000_000)
-    gas = 10_000_000  # 0.01 gwei: txCost = 1.2e13, face value = 100 x txCost (reference 2.17)
+    gas = 10_000_000  # 0.01 gwei: txCost = 1.2e13, face value = 100 x txCost
     assert face_value_for(policy, gas, max_float=10**18) == 1_200_000_000_000_000
     # Capped by what the sender's funds back, and by the operator's own cap.
     assert face_value_for(policy, gas, max_float=10**15) == 10**15

@@ -1,4 +1,4 @@
-"""Capability registration JSON and capacity slots (reference livepeer-byoc.md 1.2, 1.9)."""
+"""Capability registration JSON and capacity slots."""
 
 from __future__ import annotations
 

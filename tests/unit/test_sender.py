@@ -1,4 +1,4 @@
-"""The gateway's side of payments (reference livepeer-byoc.md 1.9, 2.7, 2.8)."""
+"""The gateway's side of payments."""
 
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ def test_balance_covering_the_timeout_needs_no_tickets() -> None:
 
 
 def test_reference_worked_example() -> None:
-    """1e9 wei/s for 120 s with an EV of ~8e9 wei: 15 tickets (reference 2.17)."""
+    """1e9 wei/s for 120 s with an EV of ~8e9 wei: 15 tickets."""
     params = make_params(face_value=12 * 10**14, win_prob=win_prob_for(8 * 10**9, 12 * 10**14))
     assert tickets_needed(PRICE, 120, 0, params) == 15
 

@@ -1,4 +1,4 @@
-"""The gateway's sender-side checks against its own on-chain funds (reference 2.8)."""
+"""The gateway's sender-side checks against its own on-chain funds."""
 
 from __future__ import annotations
 

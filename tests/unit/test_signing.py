@@ -1,4 +1,4 @@
-"""secp256k1 signatures in go-livepeer's form (reference livepeer-byoc.md 1.4, 2.3, 2.18)."""
+"""secp256k1 signatures in go-livepeer's form."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Ticket maths against reference livepeer-byoc.md 2.2-2.6: packing, auxData, winProb, rand."""
+"""Ticket maths as go-livepeer and the TicketBroker do it: packing, auxData, winProb, rand."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Ticket params and payments on the wire (reference livepeer-byoc.md 1.5, 1.9, 2.13)."""
+"""Ticket params and payments on the wire."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pay: sign a batch of PM tickets when credit with the orchestrator is short (reference 1.9).
+"""Pay: sign a batch of PM tickets when credit with the orchestrator is short.
 
 The orchestrator's reported balance is trusted only up to the gateway's own mirror of it, less
 the credit the gateway's other in-flight jobs hold there, and its ticket params only within the

@@ -27,7 +27,7 @@ from tollway.payments.winners import RedemptionBatch, TicketResult, WinningTicke
 from tollway.protocol.ticket import Ticket
 
 TICKET_VALIDITY_ROUNDS = 2
-"""A ticket is redeemable in its creation round and the next (reference 2.10)."""
+"""A ticket is redeemable in its creation round and the next."""
 
 RETRYABLE_REVERTS = ("round is not initialized",)
 REDEEM_GAS = 150_000

@@ -1,6 +1,6 @@
 """Capabilities registered on an orchestrator, with capacity enforced at request time.
 
-Registration JSON follows go-livepeer's ExternalCapability (reference livepeer-byoc.md 1.2).
+Registration JSON follows go-livepeer's ExternalCapability.
 Unlike go-livepeer, a full capability refuses work (503), every slot is released on every
 path, errors and timeouts included, and registrations survive an orchestrator restart.
 

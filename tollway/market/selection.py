@@ -55,7 +55,7 @@ __all__ = [
 
 
 class Candidate(BaseModel):
-    """One orchestrator's job token, decoded (reference livepeer-byoc.md 1.5)."""
+    """One orchestrator's job token, decoded."""
 
     url: str
     address: str

@@ -1,5 +1,5 @@
 """The gateway's view of its own TicketBroker funds, read from the chain and cached briefly,
-for the sender-side checks of reference 2.8 (and the deposit/reserve gauges)."""
+for go-livepeer's sender-side checks (and the deposit/reserve gauges)."""
 
 from __future__ import annotations
 

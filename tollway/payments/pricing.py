@@ -1,4 +1,4 @@
-"""What an orchestrator charges a gateway for a capability (reference 1.9, 3.3).
+"""What an orchestrator charges a gateway for a capability.
 
 The capability's registered price (wei, ETH or USD at `usd_per_eth`, per second, request or
 frame), or the operator's override for that gateway; times `surge_multiplier` while the

@@ -1,6 +1,6 @@
 """The orchestrator's side of payments: issue ticket params, validate and credit payments.
 
-Unlike go-livepeer (reference 2.11), a payment is all-or-nothing: one bad ticket refuses the
+Unlike go-livepeer, a payment is all-or-nothing: one bad ticket refuses the
 whole batch with a named reason and credits nothing, and the HMAC secret lives in the ledger so
 params issued before a restart still validate after it.
 """
@@ -50,7 +50,7 @@ class ChainView(Protocol):
 
 @dataclass(frozen=True)
 class TicketPolicy:
-    """How an orchestrator prices its lottery (reference 2.6; go-livepeer's defaults)."""
+    """How an orchestrator prices its lottery (go-livepeer's defaults)."""
 
     ev_wei: int
     face_value_wei: int | None = None
@@ -99,7 +99,7 @@ class Receipt:
 
 
 PendingRedemptions = Callable[[str], Awaitable[int]]
-"""Face value of a sender's winning tickets not yet redeemed (reference 2.9 pendingAmount)."""
+"""Face value of a sender's winning tickets not yet redeemed (go-livepeer's pendingAmount)."""
 
 MIN_DEPOSIT_PENDING_RATIO = 3
 

@@ -1,7 +1,7 @@
 """The gateway's side of payments: how many tickets to send, and signing a batch of them.
 
 Nonces are allocated per recipientRandHash from SQLite, so a retried or resumed job never reuses
-a nonce the orchestrator has already seen (reference 2.8: one PM session per params).
+a nonce the orchestrator has already seen (go-livepeer: one PM session per params).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class NonceStore:
 
 @dataclass(frozen=True)
 class SenderLimits:
-    """What the gateway will sign, whatever an orchestrator asks (reference 2.8)."""
+    """What the gateway will sign, whatever an orchestrator asks."""
 
     max_ticket_ev_wei: int = 3_000_000_000_000
     max_total_ev_wei: int = 20_000_000_000_000

@@ -1,4 +1,4 @@
-"""A BYOC capability's registration, as go-livepeer's ExternalCapability JSON (reference 1.2),
+"""A BYOC capability's registration, as go-livepeer's ExternalCapability JSON,
 with tollway's extensions: price unit, replica, protocol and cold replicas."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The `Livepeer` job header, its JobParameters, and the `Livepeer-Eth-Address` proof
-(reference 1.4, 1.5).
+.
 
 Both headers are standard base64 of JSON. The job signature covers `request + parameters`
 exactly as sent; the address proof signs the checksummed address string. Both are EIP-191 over

@@ -1,7 +1,7 @@
 """Ticket params and payments as they travel: JSON in the job token, protobuf in `Livepeer-Payment`.
 
-Reference livepeer-byoc.md 1.5 (token JSON: byte fields as standard base64), 1.9 and 2.13
-(protobuf `net.Payment`, uint256 values as minimal big-endian bytes).
+Byte fields are standard base64 in the token JSON; the header is go-livepeer's protobuf
+`net.Payment`, uint256 values as minimal big-endian bytes.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Prices and billing as both sides of a job compute them (reference 1.9, 3.3).
+"""Prices and billing as both sides of a job compute them.
 
 A price is wei per unit (`pricePerUnit / pixelsPerUnit`, camelCase on the wire as go-livepeer's
 PriceInfo). BYOC bills whole seconds, at least one (go-livepeer's `ceil(seconds) x price`);

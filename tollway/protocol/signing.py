@@ -1,6 +1,6 @@
 """secp256k1 signatures as go-livepeer makes them: EIP-191, 65 bytes r||s||v, v 27/28, low s.
 
-Two styles meet here (reference livepeer-byoc.md 1.4, 2.3):
+Two styles meet here:
 - tickets sign their 32-byte hash directly (`sign_digest`);
 - job headers and address proofs sign keccak256 of a message first (`sign_message`).
 """

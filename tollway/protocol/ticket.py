@@ -1,6 +1,6 @@
 """Livepeer probabilistic-micropayment tickets: hash, auxData, winning rule, recipientRand.
 
-Byte layouts follow reference livepeer-byoc.md 2.2-2.5 so that a tollway ticket redeems on
+Byte layouts follow go-livepeer's so that a tollway ticket redeems on
 Livepeer's TicketBroker and on tollway's devnet contract alike.
 """
 
@@ -120,7 +120,7 @@ def derive_recipient_rand(
     Each field is length-prefixed: with go-livepeer's plain concatenation of minimal bytes a
     sender could move bytes between neighbouring fields (a smaller faceValue with a larger
     winProb, a later expirationBlock) and still match the commitment. Only the keccak
-    commitment is visible on the wire, so this stays compatible (reference 2.5).
+    commitment is visible on the wire, so this stays compatible.
     """
     price = Fraction(price_per_unit, pixels_per_unit or 1)
     fields = (

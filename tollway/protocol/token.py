@@ -1,4 +1,4 @@
-"""The job token an orchestrator answers on `GET /process/token` (reference 1.5): its price,
+"""The job token an orchestrator answers on `GET /process/token`: its price,
 ticket params, free capacity and the sender's credit, plus tollway's signed quote.
 
 The orchestrator builds it with `JobToken(...).to_json()`; the gateway reads it with

@@ -1,5 +1,5 @@
 """The market as this gateway sees it: `/v1/marketplace` (tollway's view) and
-`/getNetworkCapabilities` (go-livepeer's shape, reference 5.3)."""
+`/getNetworkCapabilities` (go-livepeer's shape)."""
 
 from __future__ import annotations
 

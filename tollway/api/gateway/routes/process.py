@@ -1,4 +1,4 @@
-"""Livepeer-compatible synchronous jobs: `POST /process/request/{path}` (reference 1.6).
+"""Livepeer-compatible synchronous jobs: `POST /process/request/{path}`.
 
 The handler stores the body, runs the same JobWorkflow as `/v1/jobs` and relays the answer
 with `X-Orchestrator-Url`. When every orchestrator fails it answers 502/503 JSON listing each
