@@ -1,9 +1,8 @@
 """Discover: draw candidates from the market view, then fetch their job tokens in parallel.
 
-The market (tollway.market) says who offers the capability and ranks them; the tokens
-give the price actually charged, ticket params and free capacity, and are
-checked against the job's price cap before anyone is paid. A token's signed quote, when it has
-one, must be this gateway's, unexpired, for this price and signed by the orchestrator. An
+The market (tollway.market) says who offers the capability and ranks them; the tokens give the
+price actually charged, ticket params and free capacity, and are checked against the job's
+price cap and their signed quote (tollway.market.selection) before anyone is paid. An
 orchestrator whose token fetch fails counts against its circuit breaker.
 """
 
