@@ -26,8 +26,8 @@ RAND = 42
 async def _tickets(
     chain: ChainClient, sender: str, recipient: str, first_nonce: int, n: int
 ) -> list[Ticket]:
-    round_ = await chain.last_initialized_round()
-    block_hash = await chain.block_hash_for_round(round_)
+    round_ = await chain.rounds.last_initialized_round()
+    block_hash = await chain.rounds.block_hash_for_round(round_)
     return [
         Ticket(
             recipient=recipient,
@@ -48,7 +48,7 @@ async def measure(rpc_url: str) -> None:
     contracts = deploy_devnet(rpc_url, deployer, round_length=1_000)
     async with ChainClient(rpc_url, contracts) as chain:
         await activate_orchestrator(chain, deployer, orchestrator)
-        await chain.fund_deposit_and_reserve(gateway, 100 * ETHER, 10 * ETHER)
+        await chain.broker.fund_deposit_and_reserve(gateway, 100 * ETHER, 10 * ETHER)
         sender = Account.from_key(gateway).address
         recipient = Account.from_key(orchestrator).address
         nonce = 1
@@ -57,7 +57,7 @@ async def measure(rpc_url: str) -> None:
         for ticket in await _tickets(chain, sender, recipient, nonce, 6):
             sig = sign_digest(gateway, ticket.hash())
             singles.append(
-                (await chain.redeem_winning_ticket(orchestrator, ticket, sig, RAND)).gas_used
+                (await chain.broker.redeem_winning_ticket(orchestrator, ticket, sig, RAND)).gas_used
             )
         nonce += 6
         # The first redemption also turns the recipient's zero fee slots non-zero (SSTORE 20k).
@@ -70,7 +70,7 @@ async def measure(rpc_url: str) -> None:
             tickets = await _tickets(chain, sender, recipient, nonce, size)
             nonce += size
             batch = [(t, sign_digest(gateway, t.hash()), RAND) for t in tickets]
-            result = await chain.batch_redeem_winning_tickets(orchestrator, batch)
+            result = await chain.broker.batch_redeem_winning_tickets(orchestrator, batch)
             assert all(t.redeemed for t in result.tickets)
             per_ticket = result.gas_used / size
             print(

@@ -74,7 +74,7 @@ async def chain(
     anvil: AnvilProcess, devnet: ContractAddresses, deployer: Party, sender: Party, recipient: Party
 ) -> AsyncIterator[ChainClient]:
     async with ChainClient(anvil.rpc_url, devnet) as client:
-        await client.fund_deposit_and_reserve(sender.key, SENDER_DEPOSIT, SENDER_RESERVE)
+        await client.broker.fund_deposit_and_reserve(sender.key, SENDER_DEPOSIT, SENDER_RESERVE)
         await activate_orchestrator(client, deployer.key, recipient.key)
         yield client
 

@@ -10,7 +10,8 @@ from eth_account import Account
 from web3.exceptions import ContractLogicError
 from web3.types import RPCEndpoint, Wei
 
-from tollway.chain.client import ChainClient, revert_reason
+from tollway.chain.client import ChainClient
+from tollway.chain.engine import revert_reason
 from tollway.devnet.chain_setup import mine_to_round as mine_to_round
 from tollway.protocol.signing import sign_digest
 from tollway.protocol.ticket import MAX_UINT256, Ticket, recipient_rand_hash
@@ -42,8 +43,8 @@ async def set_balance(chain: ChainClient, address: str, wei: int) -> None:
 
 
 async def ensure_round_initialized(chain: ChainClient, key: bytes) -> None:
-    if not await chain.current_round_initialized():
-        await chain.initialize_round(key)
+    if not await chain.rounds.current_round_initialized():
+        await chain.rounds.initialize_round(key)
 
 
 async def make_ticket(
@@ -57,7 +58,7 @@ async def make_ticket(
     nonce: int | None = None,
 ) -> Ticket:
     """A ticket stamped with the last initialized round and its block hash."""
-    round_ = await chain.last_initialized_round()
+    round_ = await chain.rounds.last_initialized_round()
     return Ticket(
         recipient=recipient,
         sender=sender,
@@ -66,7 +67,7 @@ async def make_ticket(
         sender_nonce=next(_nonces) if nonce is None else nonce,
         recipient_rand_hash=recipient_rand_hash(recipient_rand),
         creation_round=round_,
-        creation_round_block_hash=await chain.block_hash_for_round(round_),
+        creation_round_block_hash=await chain.rounds.block_hash_for_round(round_),
     )
 
 

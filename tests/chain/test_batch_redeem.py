@@ -39,9 +39,9 @@ async def test_batch_pays_good_tickets_and_skips_bad_ones(
         (wrong_rand, sign(sender, wrong_rand), 6),
         (good[2], sign(sender, good[2]), 42),
     ]
-    fees_before = await chain.pending_fees(recipient.address)
+    fees_before = await chain.bonding.pending_fees(recipient.address)
 
-    result = await chain.batch_redeem_winning_tickets(recipient.key, batch)
+    result = await chain.broker.batch_redeem_winning_tickets(recipient.key, batch)
 
     paid = [ticket.face_value for ticket in good]
     assert [(t.redeemed, t.amount) for t in result.tickets] == [
@@ -54,13 +54,13 @@ async def test_batch_pays_good_tickets_and_skips_bad_ones(
         (True, paid[2]),
     ]
     assert [t.ticket_hash for t in result.tickets] == ["0x" + t.hash().hex() for t, _, _ in batch]
-    assert await chain.pending_fees(recipient.address) - fees_before == sum(paid)
-    assert (await chain.sender_info(sender.address)).deposit == SENDER_DEPOSIT - sum(paid)
+    assert await chain.bonding.pending_fees(recipient.address) - fees_before == sum(paid)
+    assert (await chain.broker.sender_info(sender.address)).deposit == SENDER_DEPOSIT - sum(paid)
     for ticket in good:
-        assert await chain.used_ticket(ticket.hash())
-        assert await chain.find_redemption(ticket) == result.tx_hash
+        assert await chain.broker.used_ticket(ticket.hash())
+        assert await chain.broker.find_redemption(ticket) == result.tx_hash
     for ticket in (forged, loser, wrong_rand):
-        assert not await chain.used_ticket(ticket.hash())
+        assert not await chain.broker.used_ticket(ticket.hash())
 
 
 async def test_batch_needs_an_initialized_round_and_matching_arrays(
@@ -73,7 +73,7 @@ async def test_batch_needs_an_initialized_round_and_matching_arrays(
         chain, "TicketBroker", "batchRedeemWinningTickets", *args, sender=recipient.address
     ) == ("array lengths differ")
 
-    await mine_to_round(chain, await chain.current_round() + 1)
+    await mine_to_round(chain, await chain.rounds.current_round() + 1)
     assert await call_reason(
         chain,
         "TicketBroker",
@@ -87,7 +87,7 @@ async def test_batch_needs_an_initialized_round_and_matching_arrays(
 async def _send_with_gas(
     chain: ChainClient, party: Party, batch: list[tuple[Ticket, bytes, int]], gas: int
 ) -> int:
-    function = chain.broker.functions.batchRedeemWinningTickets(
+    function = (await chain.broker.contract()).functions.batchRedeemWinningTickets(
         [t.as_contract_tuple() for t, _, _ in batch],
         [s for _, s, _ in batch],
         [r for *_, r in batch],
@@ -113,15 +113,15 @@ async def test_a_starved_batch_reverts_rather_than_dropping_good_tickets(
     chain = isolated
     tickets = [await make_ticket(chain, sender.address, recipient.address) for _ in range(4)]
     batch = [(t, sign(sender, t), 42) for t in tickets]
-    function = chain.broker.functions.batchRedeemWinningTickets(
+    function = (await chain.broker.contract()).functions.batchRedeemWinningTickets(
         [t.as_contract_tuple() for t in tickets], [s for _, s, _ in batch], [42] * 4
     )
     estimate = await function.estimate_gas({"from": recipient.address})
     for fraction in (0.3, 0.6, 0.9, 0.98):
         assert await _send_with_gas(chain, recipient, batch, int(estimate * fraction)) == 0
-        assert not any([await chain.used_ticket(t.hash()) for t in tickets])
+        assert not any([await chain.broker.used_ticket(t.hash()) for t in tickets])
 
-    result = await chain.batch_redeem_winning_tickets(recipient.key, batch)
+    result = await chain.broker.batch_redeem_winning_tickets(recipient.key, batch)
     assert all(t.redeemed for t in result.tickets)
 
 
@@ -130,12 +130,12 @@ async def test_batching_costs_less_gas_per_ticket(
 ) -> None:
     chain = isolated
     warm = await make_ticket(chain, sender.address, recipient.address)
-    await chain.redeem_winning_ticket(recipient.key, warm, sign(sender, warm), 42)
+    await chain.broker.redeem_winning_ticket(recipient.key, warm, sign(sender, warm), 42)
     single = await make_ticket(chain, sender.address, recipient.address)
-    one = await chain.redeem_winning_ticket(recipient.key, single, sign(sender, single), 42)
+    one = await chain.broker.redeem_winning_ticket(recipient.key, single, sign(sender, single), 42)
 
     tickets = [await make_ticket(chain, sender.address, recipient.address) for _ in range(10)]
-    batch = await chain.batch_redeem_winning_tickets(
+    batch = await chain.broker.batch_redeem_winning_tickets(
         recipient.key, [(t, sign(sender, t), 42) for t in tickets]
     )
     assert all(t.redeemed for t in batch.tickets)
@@ -153,13 +153,15 @@ async def test_a_ticket_for_an_unregistered_recipient_is_skipped_not_fatal(
     theirs = await make_ticket(chain, sender.address, stranger.address)
     batch = [(mine[0], sign(sender, mine[0]), 42), (theirs, sign(sender, theirs), 42)]
     batch.append((mine[1], sign(sender, mine[1]), 42))
-    fees_before = await chain.pending_fees(recipient.address)
+    fees_before = await chain.bonding.pending_fees(recipient.address)
 
-    result = await chain.batch_redeem_winning_tickets(recipient.key, batch)
+    result = await chain.broker.batch_redeem_winning_tickets(recipient.key, batch)
 
     assert [t.redeemed for t in result.tickets] == [True, False, True]
-    assert not await chain.used_ticket(theirs.hash())
-    assert await chain.pending_fees(recipient.address) - fees_before == 2 * mine[0].face_value
+    assert not await chain.broker.used_ticket(theirs.hash())
+    assert (
+        await chain.bonding.pending_fees(recipient.address) - fees_before == 2 * mine[0].face_value
+    )
 
 
 async def test_tickets_from_two_creation_rounds_are_all_credited(
@@ -167,19 +169,19 @@ async def test_tickets_from_two_creation_rounds_are_all_credited(
 ) -> None:
     chain = isolated
     older = await make_ticket(chain, sender.address, recipient.address, face_value=3 * ETHER // 100)
-    await mine_to_round(chain, await chain.current_round() + 1)
-    await chain.initialize_round(recipient.key)
+    await mine_to_round(chain, await chain.rounds.current_round() + 1)
+    await chain.rounds.initialize_round(recipient.key)
     newer = await make_ticket(chain, sender.address, recipient.address, face_value=ETHER // 100)
     assert newer.creation_round == older.creation_round + 1
-    fees_before = await chain.pending_fees(recipient.address)
+    fees_before = await chain.bonding.pending_fees(recipient.address)
 
-    result = await chain.batch_redeem_winning_tickets(
+    result = await chain.broker.batch_redeem_winning_tickets(
         recipient.key, [(older, sign(sender, older), 42), (newer, sign(sender, newer), 42)]
     )
 
     assert [t.redeemed for t in result.tickets] == [True, True]
     expected = older.face_value + newer.face_value
-    assert await chain.pending_fees(recipient.address) - fees_before == expected
+    assert await chain.bonding.pending_fees(recipient.address) - fees_before == expected
 
 
 async def test_the_per_ticket_entry_point_refuses_outside_callers(
@@ -195,7 +197,7 @@ async def test_the_per_ticket_entry_point_refuses_outside_callers(
         ticket.as_contract_tuple(),
         sign(sender, ticket),
         42,
-        await chain.current_round(),
+        await chain.rounds.current_round(),
         bonding,
         sender=recipient.address,
     )

@@ -47,7 +47,7 @@ async def test_fails_over_to_the_next_rpc_url(chain: ChainClient) -> None:
         assert caught.value.details["next_rpc_url"] == chain.rpc_url
         # The retry reaches the live node, for reads and contract calls alike.
         assert await client.block_number() == await chain.block_number()
-        assert await client.current_round() == await chain.current_round()
+        assert await client.rounds.current_round() == await chain.rounds.current_round()
 
 
 async def test_a_stuck_transaction_is_replaced_with_higher_fees(chain: ChainClient) -> None:

@@ -41,7 +41,7 @@ async def test_winning_rule_matches_the_contract(
         nonce=nonce,
     )
     sig = sign(sender, ticket)
-    verdict = await chain.simulate_redeem(ticket, sig, recipient_rand, recipient.address)
+    verdict = await chain.broker.simulate_redeem(ticket, sig, recipient_rand, recipient.address)
     assert verdict == (None if is_winning(sig, recipient_rand, win_prob) else "ticket did not win")
 
 
@@ -54,7 +54,7 @@ async def test_recipient_rand_commitment_matches_the_contract(
 ) -> None:
     ticket = await make_ticket(chain, sender.address, recipient.address, recipient_rand=committed)
     sig = sign(sender, ticket)
-    verdict = await chain.simulate_redeem(ticket, sig, revealed, recipient.address)
+    verdict = await chain.broker.simulate_redeem(ticket, sig, revealed, recipient.address)
     if revealed == committed:
         assert verdict is None
     else:

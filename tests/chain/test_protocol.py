@@ -34,7 +34,7 @@ async def test_client_finds_unlisted_contracts_through_the_controller(
         ticket_broker=devnet.ticket_broker, rounds_manager=devnet.rounds_manager
     )
     async with ChainClient(chain.rpc_url, minimal) as client:
-        assert await client.is_active_transcoder(recipient.address)
+        assert await client.bonding.is_active_transcoder(recipient.address)
         assert (await client.contract("BondingManager")).address == devnet.bonding_manager
         assert (await client.contract("Controller")).address == devnet.controller
 
@@ -53,16 +53,18 @@ async def test_only_the_owner_registers_and_pauses(
 
     ticket = await make_ticket(chain, sender.address, recipient.address)
     await chain.transact(deployer.key, "Controller", "pause")
-    assert await chain.simulate_redeem(ticket, sign(sender, ticket), 42, recipient.address) == (
-        "system is paused"
-    )
+    reason = await chain.broker.simulate_redeem(ticket, sign(sender, ticket), 42, recipient.address)
+    assert reason == "system is paused"
     with pytest.raises(ChainError, match="system is paused"):
-        await chain.fund_deposit(stranger.key, ETHER)
+        await chain.broker.fund_deposit(stranger.key, ETHER)
     with pytest.raises(ChainError, match="system is paused"):
-        await chain.reward(recipient.key)
+        await chain.bonding.reward(recipient.key)
 
     await chain.transact(deployer.key, "Controller", "unpause")
-    assert await chain.simulate_redeem(ticket, sign(sender, ticket), 42, recipient.address) is None
+    assert (
+        await chain.broker.simulate_redeem(ticket, sign(sender, ticket), 42, recipient.address)
+        is None
+    )
 
 
 async def test_token_is_a_plain_erc20_minted_only_by_the_minter(
@@ -76,12 +78,12 @@ async def test_token_is_a_plain_erc20_minted_only_by_the_minter(
     ) == ("caller must be Minter")
 
     spender = await new_party(chain, 0x5151)
-    await chain.transfer_token(deployer.key, stranger.address, 10 * ETHER)
-    assert await chain.token_balance(stranger.address) == 10 * ETHER
-    await chain.approve_token(stranger.key, spender.address, 4 * ETHER)
+    await chain.token.transfer(deployer.key, stranger.address, 10 * ETHER)
+    assert await chain.token.balance(stranger.address) == 10 * ETHER
+    await chain.token.approve(stranger.key, spender.address, 4 * ETHER)
     transfer_from = ("transferFrom", stranger.address, spender.address, 3 * ETHER)
     await chain.transact(spender.key, "LivepeerToken", *transfer_from)
-    assert await chain.token_balance(spender.address) == 3 * ETHER
+    assert await chain.token.balance(spender.address) == 3 * ETHER
     assert await call_reason(chain, "LivepeerToken", *transfer_from, sender=spender.address) == (
         "ERC20: insufficient allowance"
     )
@@ -120,11 +122,11 @@ async def test_funding_moves_eth_to_the_minter(
     chain = isolated
     assert await chain.balance(devnet.ticket_broker) == 0
     before = await chain.balance(devnet.minter)
-    await chain.fund_reserve(stranger.key, 2 * ETHER)
-    await chain.fund_deposit(stranger.key, ETHER)
+    await chain.broker.fund_reserve(stranger.key, 2 * ETHER)
+    await chain.broker.fund_deposit(stranger.key, ETHER)
     assert await chain.balance(devnet.minter) - before == 3 * ETHER
     assert await chain.balance(devnet.ticket_broker) == 0
-    info = await chain.sender_info(stranger.address)
+    info = await chain.broker.sender_info(stranger.address)
     assert (info.deposit, info.reserve_funds_remaining) == (ETHER, 2 * ETHER)
     assert await chain.balance(devnet.minter) >= SENDER_DEPOSIT + SENDER_RESERVE
 
@@ -134,23 +136,25 @@ async def test_initialize_round_fixes_active_stake_and_opens_issuance(
 ) -> None:
     chain = isolated
     round_ = await start_next_round(chain, deployer.key)
-    assert await chain.current_round_initialized()
-    assert await chain.last_initialized_round() == round_
-    assert await chain.current_round_start_block() == round_ * await chain.round_length()
+    assert await chain.rounds.current_round_initialized()
+    assert await chain.rounds.last_initialized_round() == round_
+    assert (
+        await chain.rounds.current_round_start_block() == round_ * await chain.rounds.round_length()
+    )
     assert await view(chain, "BondingManager", "getTotalBonded") == DEFAULT_STAKE
     assert await view(chain, "Minter", "currentMintableTokens") == DEFAULT_MINTABLE_PER_ROUND
     assert await view(chain, "Minter", "currentMintedTokens") == 0
-    transcoder = await chain.transcoder(recipient.address)
+    transcoder = await chain.bonding.transcoder(recipient.address)
     assert (transcoder.active_stake, transcoder.last_active_stake_update_round) == (
         DEFAULT_STAKE,
         round_,
     )
     with pytest.raises(ChainError, match="round already initialized"):
-        await chain.initialize_round(deployer.key)
+        await chain.rounds.initialize_round(deployer.key)
 
 
 async def test_service_registry(isolated: ChainClient, stranger: Party) -> None:
     chain = isolated
-    assert await chain.get_service_uri(stranger.address) == ""
-    await chain.set_service_uri(stranger.key, "https://127.0.0.1:8935")
-    assert await chain.get_service_uri(stranger.address) == "https://127.0.0.1:8935"
+    assert await chain.registry.service_uri(stranger.address) == ""
+    await chain.registry.set_service_uri(stranger.key, "https://127.0.0.1:8935")
+    assert await chain.registry.service_uri(stranger.address) == "https://127.0.0.1:8935"

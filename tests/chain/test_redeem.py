@@ -35,26 +35,26 @@ async def test_winning_ticket_redeems_once(
     ticket = await make_ticket(chain, sender.address, recipient.address, recipient_rand=7)
     sig = sign(sender, ticket)
     assert is_winning(sig, 7, ticket.win_prob)
-    assert await chain.simulate_redeem(ticket, sig, 7, recipient.address) is None
+    assert await chain.broker.simulate_redeem(ticket, sig, 7, recipient.address) is None
     balance_before = await chain.balance(recipient.address)
-    fees_before = await chain.pending_fees(recipient.address)
+    fees_before = await chain.bonding.pending_fees(recipient.address)
 
-    redemption = await chain.redeem_winning_ticket(recipient.key, ticket, sig, 7)
+    redemption = await chain.broker.redeem_winning_ticket(recipient.key, ticket, sig, 7)
 
     assert redemption.amount == ticket.face_value
-    assert await chain.used_ticket(ticket.hash())
+    assert await chain.broker.used_ticket(ticket.hash())
     # The face value is credited as fees in the BondingManager; the recipient only paid gas.
-    assert await chain.pending_fees(recipient.address) - fees_before == ticket.face_value
+    assert await chain.bonding.pending_fees(recipient.address) - fees_before == ticket.face_value
     gas_cost = redemption.gas_used * redemption.effective_gas_price
     assert await chain.balance(recipient.address) == balance_before - gas_cost
-    info = await chain.sender_info(sender.address)
+    info = await chain.broker.sender_info(sender.address)
     assert info.deposit == SENDER_DEPOSIT - ticket.face_value
-    assert await chain.find_redemption(ticket) == redemption.tx_hash
+    assert await chain.broker.find_redemption(ticket) == redemption.tx_hash
     assert redemption.block_number == await chain.block_number()
 
-    assert await chain.simulate_redeem(ticket, sig, 7, recipient.address) == "ticket is used"
+    assert await chain.broker.simulate_redeem(ticket, sig, 7, recipient.address) == "ticket is used"
     with pytest.raises(ChainError) as caught:
-        await chain.redeem_winning_ticket(recipient.key, ticket, sig, 7)
+        await chain.broker.redeem_winning_ticket(recipient.key, ticket, sig, 7)
     assert caught.value.message == "ticket is used"
     assert caught.value.details["reverted"] is True
 
@@ -63,7 +63,7 @@ async def test_fees_need_a_registered_transcoder(
     chain: ChainClient, sender: Party, stranger: Party
 ) -> None:
     ticket = await make_ticket(chain, sender.address, stranger.address)
-    reason = await chain.simulate_redeem(ticket, sign(sender, ticket), 42, stranger.address)
+    reason = await chain.broker.simulate_redeem(ticket, sign(sender, ticket), 42, stranger.address)
     assert reason == "transcoder must be registered"
 
 
@@ -71,14 +71,16 @@ async def test_find_redemption_is_none_for_unredeemed_ticket(
     chain: ChainClient, sender: Party, recipient: Party
 ) -> None:
     ticket = await make_ticket(chain, sender.address, recipient.address)
-    assert await chain.find_redemption(ticket) is None
+    assert await chain.broker.find_redemption(ticket) is None
 
 
 async def test_ticket_signed_by_another_key_is_refused(
     chain: ChainClient, sender: Party, recipient: Party, stranger: Party
 ) -> None:
     ticket = await make_ticket(chain, sender.address, recipient.address)
-    reason = await chain.simulate_redeem(ticket, sign(stranger, ticket), 42, recipient.address)
+    reason = await chain.broker.simulate_redeem(
+        ticket, sign(stranger, ticket), 42, recipient.address
+    )
     assert reason == "invalid signature over ticket hash"
 
 
@@ -90,7 +92,7 @@ async def test_malformed_signatures_are_refused(
     r, s, v = sig[:32], int.from_bytes(sig[32:64], "big"), sig[64]
     high_s = r + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - v])  # same signer, high s
     for bad in (sig[:64], sig + b"\x00", sig[:64] + bytes([v - 27]), high_s):
-        reason = await chain.simulate_redeem(ticket, bad, 42, recipient.address)
+        reason = await chain.broker.simulate_redeem(ticket, bad, 42, recipient.address)
         assert reason == "invalid signature over ticket hash", bad.hex()
 
 
@@ -98,7 +100,7 @@ async def test_wrong_recipient_rand_is_refused(
     chain: ChainClient, sender: Party, recipient: Party
 ) -> None:
     ticket = await make_ticket(chain, sender.address, recipient.address, recipient_rand=42)
-    reason = await chain.simulate_redeem(ticket, sign(sender, ticket), 43, recipient.address)
+    reason = await chain.broker.simulate_redeem(ticket, sign(sender, ticket), 43, recipient.address)
     assert reason == "recipientRand does not match recipientRandHash"
 
 
@@ -106,7 +108,7 @@ async def test_losing_ticket_is_refused(
     chain: ChainClient, sender: Party, recipient: Party
 ) -> None:
     ticket = await make_ticket(chain, sender.address, recipient.address, win_prob=0)
-    reason = await chain.simulate_redeem(ticket, sign(sender, ticket), 42, recipient.address)
+    reason = await chain.broker.simulate_redeem(ticket, sign(sender, ticket), 42, recipient.address)
     assert reason == "ticket did not win"
 
 
@@ -119,9 +121,10 @@ async def test_null_parties_are_refused(
         (null, recipient.address, "ticket sender is null address"),
     ):
         ticket = await make_ticket(chain, ticket_sender, ticket_recipient)
-        assert await chain.simulate_redeem(ticket, sign(sender, ticket), 42, recipient.address) == (
-            reason
+        verdict = await chain.broker.simulate_redeem(
+            ticket, sign(sender, ticket), 42, recipient.address
         )
+        assert verdict == reason
 
 
 async def test_invalid_aux_data_is_refused(
@@ -144,9 +147,10 @@ async def test_invalid_aux_data_is_refused(
                 "creation_round_block_hash": block_hash,
             }
         )
-        assert await chain.simulate_redeem(ticket, sign(sender, ticket), 42, recipient.address) == (
-            reason
+        verdict = await chain.broker.simulate_redeem(
+            ticket, sign(sender, ticket), 42, recipient.address
         )
+        assert verdict == reason
 
 
 async def test_round_must_be_initialized_and_ticket_unexpired(
@@ -158,25 +162,30 @@ async def test_round_must_be_initialized_and_ticket_unexpired(
     created = ticket.creation_round
 
     await mine_to_round(chain, created + 1)
-    assert await chain.simulate_redeem(ticket, sig, 42, recipient.address) == (
+    assert await chain.broker.simulate_redeem(ticket, sig, 42, recipient.address) == (
         "current round is not initialized"
     )
-    await chain.initialize_round(deployer.key)
-    assert await chain.last_initialized_round() == created + 1
-    assert await chain.simulate_redeem(ticket, sig, 42, recipient.address) is None
+    await chain.rounds.initialize_round(deployer.key)
+    assert await chain.rounds.last_initialized_round() == created + 1
+    assert await chain.broker.simulate_redeem(ticket, sig, 42, recipient.address) is None
     with pytest.raises(ChainError, match="round already initialized"):
-        await chain.initialize_round(deployer.key)
+        await chain.rounds.initialize_round(deployer.key)
 
     await mine_to_round(chain, created + 2)
-    await chain.initialize_round(deployer.key)
-    assert await chain.simulate_redeem(ticket, sig, 42, recipient.address) == "ticket is expired"
+    await chain.rounds.initialize_round(deployer.key)
+    assert (
+        await chain.broker.simulate_redeem(ticket, sig, 42, recipient.address)
+        == "ticket is expired"
+    )
 
 
 async def test_unfunded_sender_is_refused(
     chain: ChainClient, stranger: Party, recipient: Party
 ) -> None:
     ticket = await make_ticket(chain, stranger.address, recipient.address)
-    reason = await chain.simulate_redeem(ticket, sign(stranger, ticket), 42, recipient.address)
+    reason = await chain.broker.simulate_redeem(
+        ticket, sign(stranger, ticket), 42, recipient.address
+    )
     assert reason == "sender deposit and reserve are zero"
 
 
@@ -185,26 +194,28 @@ async def test_payout_takes_deposit_then_reserve(isolated: ChainClient, recipien
     gateway = Party.from_key(b"\x11" * 32)
     await set_balance(chain, gateway.address, 10 * ETHER)
     deposit, reserve = 3 * ETHER // 10, ETHER
-    await chain.fund_deposit_and_reserve(gateway.key, deposit, reserve)
+    await chain.broker.fund_deposit_and_reserve(gateway.key, deposit, reserve)
 
     first = await make_ticket(chain, gateway.address, recipient.address, face_value=ETHER // 2)
-    paid = await chain.redeem_winning_ticket(recipient.key, first, sign(gateway, first), 42)
+    paid = await chain.broker.redeem_winning_ticket(recipient.key, first, sign(gateway, first), 42)
     assert paid.amount == ETHER // 2
-    info = await chain.sender_info(gateway.address)
+    info = await chain.broker.sender_info(gateway.address)
     assert info.deposit == 0
     assert info.reserve_funds_remaining == reserve - (ETHER // 2 - deposit)
     assert info.reserve_claimed_in_current_round == ETHER // 2 - deposit
 
     # Funds short of the face value: the recipient gets what is left of the reserve.
     second = await make_ticket(chain, gateway.address, recipient.address, face_value=2 * ETHER)
-    paid = await chain.redeem_winning_ticket(recipient.key, second, sign(gateway, second), 42)
+    paid = await chain.broker.redeem_winning_ticket(
+        recipient.key, second, sign(gateway, second), 42
+    )
     assert paid.amount == info.reserve_funds_remaining
-    info = await chain.sender_info(gateway.address)
+    info = await chain.broker.sender_info(gateway.address)
     assert (info.deposit, info.reserve_funds_remaining) == (0, 0)
     assert info.reserve_claimed_in_current_round == reserve
 
     third = await make_ticket(chain, gateway.address, recipient.address)
-    reason = await chain.simulate_redeem(third, sign(gateway, third), 42, recipient.address)
+    reason = await chain.broker.simulate_redeem(third, sign(gateway, third), 42, recipient.address)
     assert reason == "sender deposit and reserve are zero"
 
 
@@ -237,9 +248,9 @@ async def test_random_signatures_recover_on_chain(
     chain = isolated
     gateway = Party.from_key(sender_key)
     orchestrator = Account.from_key(recipient_key).address
-    if (await chain.sender_info(gateway.address)).deposit == 0:
+    if (await chain.broker.sender_info(gateway.address)).deposit == 0:
         await set_balance(chain, gateway.address, ETHER)
-        await chain.fund_deposit_and_reserve(gateway.key, ETHER // 2, 0)
+        await chain.broker.fund_deposit_and_reserve(gateway.key, ETHER // 2, 0)
     await ensure_round_initialized(chain, deployer.key)  # funding may have crossed a round
     ticket = await make_ticket(
         chain,
@@ -253,4 +264,4 @@ async def test_random_signatures_recover_on_chain(
     # Every check passed when the redemption gets as far as crediting the fees, which a random
     # recipient (not a transcoder) cannot take.
     expected = None if face_value == 0 else "transcoder must be registered"
-    assert await chain.simulate_redeem(ticket, sig, recipient_rand, orchestrator) == expected
+    assert await chain.broker.simulate_redeem(ticket, sig, recipient_rand, orchestrator) == expected

@@ -58,4 +58,4 @@ async def test_ticket_hash_matches_contract(
         creation_round=round_and_hash[0],
         creation_round_block_hash=round_and_hash[1],
     )
-    assert await chain.get_ticket_hash(ticket) == ticket.hash()
+    assert await chain.broker.get_ticket_hash(ticket) == ticket.hash()

@@ -30,7 +30,7 @@ async def fund_senders(stack: StackClient, count: int) -> list[bytes]:
     async with stack.chain() as chain:
         for key in keys:
             await chain.transfer(dev_account_key(0), Account.from_key(key).address, 5 * ETH)
-            await chain.fund_deposit_and_reserve(key, ETH, ETH)
+            await chain.broker.fund_deposit_and_reserve(key, ETH, ETH)
     return keys
 
 

@@ -77,7 +77,7 @@ async def test_reward_once_per_round_across_a_worker_kill(
     config.write_text(settings.model_dump_json())
     log = tmp_path / "worker.log"
     pid = start_worker(config, log)
-    first_round = await chain.current_round()
+    first_round = await chain.rounds.current_round()
     try:
         for round_ in range(first_round, first_round + ROUNDS):
             if round_ > first_round:
@@ -88,7 +88,7 @@ async def test_reward_once_per_round_across_a_worker_kill(
                 await asyncio.sleep(1.5)
                 pid = start_worker(config, log)
             deadline = time.monotonic() + 45
-            while await chain.last_reward_round(address) < round_:
+            while await chain.bonding.last_reward_round(address) < round_:
                 assert time.monotonic() < deadline, (
                     f"no reward in round {round_}:\n{log.read_text()[-3000:]}"
                 )

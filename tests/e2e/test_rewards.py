@@ -18,10 +18,10 @@ async def test_schedule_rewards_once_per_round(stack: StackClient) -> None:
     client = await connect(state.endpoints.temporal_address, "orchestrator")
     schedule = client.get_schedule_handle(reward_schedule_id(state.orchestrator_address))
     async with stack.chain() as chain:
-        current = await chain.current_round()
+        current = await chain.rounds.current_round()
         await schedule.trigger()
         deadline = time.monotonic() + 60
-        while await chain.last_reward_round(state.orchestrator_address) < current:
+        while await chain.bonding.last_reward_round(state.orchestrator_address) < current:
             assert time.monotonic() < deadline, "reward() was not called"
             await asyncio.sleep(0.5)
         await schedule.trigger()

@@ -23,7 +23,8 @@ class InMemoryChainView:
     """Implements the recipient's ChainView protocol from plain attributes.
 
     `block` is the latest L1 block, `round` the last initialized round; `hashes` maps a round to
-    its block hash (rounds not in it answer the zero hash, like an unset round on-chain).
+    its block hash (rounds not in it answer the zero hash, like an unset round on-chain). The one
+    object also plays the contract views (`rounds`, `broker`), so tests set state in one place.
     """
 
     def __init__(
@@ -36,6 +37,7 @@ class InMemoryChainView:
         )
         self.senders: dict[str, SenderInfo] = {}
         self.gas_price_wei = 10_000_000  # 0.01 gwei, Arbitrum-like
+        self.rounds = self.broker = self
 
     async def block_number(self) -> int:
         return self.block

@@ -37,7 +37,10 @@ def winner(nonce: int, expiration_block: int = 100, creation_round: int = 5) -> 
 
 
 class InMemoryRedemptionChain:
+    """The node and the contract views in one object (`rounds`, `broker` and `bonding` are it)."""
+
     def __init__(self) -> None:
+        self.rounds = self.broker = self.bonding = self
         self.block = 200
         self.round = 5
         self.active = True

@@ -34,14 +34,12 @@ REDEEM_GAS = 150_000
 """Gas of one redeemWinningTicket (measured ~124k-178k on the devnet; bench/redeem_gas.py)."""
 
 
-class RedemptionChain(Protocol):
-    """The chain as redemption needs it (ChainClient; a stand-in in unit tests)."""
-
-    async def block_number(self) -> int: ...
+class RedemptionRounds(Protocol):
     async def current_round(self) -> int: ...
-    async def gas_price(self) -> int: ...
+
+
+class RedemptionBroker(Protocol):
     async def used_ticket(self, ticket_hash: bytes) -> bool: ...
-    async def is_active_transcoder(self, address: str) -> bool: ...
     async def sender_info(self, address: str) -> SenderInfo: ...
     async def claimable_reserve(self, reserve_holder: str, claimant: str) -> int: ...
     async def find_redemption(self, ticket: Ticket, from_block: int = 0) -> str | None: ...
@@ -53,20 +51,37 @@ class RedemptionChain(Protocol):
     ) -> BatchRedemption: ...
 
 
+class RedemptionBonding(Protocol):
+    async def is_active_transcoder(self, address: str) -> bool: ...
+
+
+class RedemptionChain(Protocol):
+    """The chain as redemption needs it (ChainClient; a stand-in in unit tests)."""
+
+    @property
+    def rounds(self) -> RedemptionRounds: ...
+    @property
+    def broker(self) -> RedemptionBroker: ...
+    @property
+    def bonding(self) -> RedemptionBonding: ...
+    async def block_number(self) -> int: ...
+    async def gas_price(self) -> int: ...
+
+
 class RedemptionActivities:
     def __init__(self, chain: RedemptionChain, private_key: bytes) -> None:
         self._chain = chain
         self._key = private_key
 
     async def _already_redeemed(self, winner: WinningTicket) -> TicketResult:
-        tx_hash = await self._chain.find_redemption(winner.ticket())
+        tx_hash = await self._chain.broker.find_redemption(winner.ticket())
         return TicketResult(ticket_hash=winner.ticket_hash, state="redeemed", tx_hash=tx_hash)
 
     async def _worth_sending(self, winner: WinningTicket, tx_cost: int) -> bool:
         """go-livepeer's check: the sender's deposit plus what we may claim from its reserve
         must exceed the transaction's cost (otherwise the ticket waits for funds)."""
-        info = await self._chain.sender_info(winner.sender)
-        claimable = await self._chain.claimable_reserve(winner.sender, winner.recipient)
+        info = await self._chain.broker.sender_info(winner.sender)
+        claimable = await self._chain.broker.claimable_reserve(winner.sender, winner.recipient)
         return info.deposit + claimable > tx_cost and winner.face_value > tx_cost
 
     async def _check(self, winner: WinningTicket, block: int, round_: int) -> TicketResult | None:
@@ -76,7 +91,7 @@ class RedemptionActivities:
             return TicketResult(
                 ticket_hash=winner.ticket_hash, state="failed", reason="ticket_hash mismatch"
             )
-        if await self._chain.used_ticket(ticket.hash()):
+        if await self._chain.broker.used_ticket(ticket.hash()):
             return await self._already_redeemed(winner)
         if winner.creation_round + TICKET_VALIDITY_ROUNDS <= round_:
             reason = f"ticket expired on-chain (created in round {winner.creation_round})"
@@ -87,7 +102,7 @@ class RedemptionActivities:
 
     async def _redeem_one(self, winner: WinningTicket) -> TicketResult:
         try:
-            redemption = await self._chain.redeem_winning_ticket(
+            redemption = await self._chain.broker.redeem_winning_ticket(
                 self._key, winner.ticket(), winner.signature, winner.recipient_rand
             )
         except ChainError as exc:
@@ -109,7 +124,7 @@ class RedemptionActivities:
         )
 
     async def _redeem_many(self, winners: list[WinningTicket]) -> list[TicketResult]:
-        batch = await self._chain.batch_redeem_winning_tickets(
+        batch = await self._chain.broker.batch_redeem_winning_tickets(
             self._key, [(w.ticket(), w.signature, w.recipient_rand) for w in winners]
         )
         results = []
@@ -137,8 +152,8 @@ class RedemptionActivities:
     async def _redeem_batch(self, batch: RedemptionBatch) -> list[TicketResult]:
         try:
             block = await self._chain.block_number()
-            round_ = await self._chain.current_round()
-            if batch.tickets and not await self._chain.is_active_transcoder(
+            round_ = await self._chain.rounds.current_round()
+            if batch.tickets and not await self._chain.bonding.is_active_transcoder(
                 batch.tickets[0].recipient
             ):
                 raise to_application_error(

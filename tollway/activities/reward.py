@@ -41,10 +41,10 @@ class RewardActivities:
     @activity.defn(name="round_status")
     async def round_status(self, address: str) -> RoundStatus:
         return RoundStatus(
-            current_round=await self._chain.current_round(),
-            initialized=await self._chain.current_round_initialized(),
-            active=await self._chain.is_active_transcoder(address),
-            last_reward_round=await self._chain.last_reward_round(address),
+            current_round=await self._chain.rounds.current_round(),
+            initialized=await self._chain.rounds.current_round_initialized(),
+            active=await self._chain.bonding.is_active_transcoder(address),
+            last_reward_round=await self._chain.bonding.last_reward_round(address),
         )
 
     @activity.defn(name="initialize_round")
@@ -52,10 +52,10 @@ class RewardActivities:
         await heartbeating(self._initialize_round())
 
     async def _initialize_round(self) -> None:
-        if await self._chain.current_round_initialized():
+        if await self._chain.rounds.current_round_initialized():
             return
         try:
-            await self._chain.initialize_round(self._key)
+            await self._chain.rounds.initialize_round(self._key)
         except ChainError as exc:
             if "already initialized" not in exc.message:
                 raise
@@ -65,17 +65,17 @@ class RewardActivities:
         return await heartbeating(self._call_reward(request))
 
     async def _call_reward(self, request: RewardInput) -> RewardOutcome:
-        current = await self._chain.current_round()
+        current = await self._chain.rounds.current_round()
         if request.round is not None and current != request.round:
             raise to_application_error(
                 RoundPassed(
                     f"round moved on to {current} before reward() for round {request.round}"
                 )
             )
-        if await self._chain.last_reward_round(request.address) >= current:
+        if await self._chain.bonding.last_reward_round(request.address) >= current:
             return RewardOutcome(round=current, action="already rewarded")
         try:
-            receipt = await self._chain.reward(self._key)
+            receipt = await self._chain.bonding.reward(self._key)
         except ChainError as exc:
             if "already called reward" in exc.message:
                 return RewardOutcome(round=current, action="already rewarded")

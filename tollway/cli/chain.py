@@ -155,8 +155,8 @@ def sender_info(
     who = address or state.gateway_address
 
     async def read(chain: ChainClient) -> dict[str, Any]:
-        info = await chain.sender_info(who)
-        return {"sender": who, "round": await chain.current_round(), **info.model_dump()}
+        info = await chain.broker.sender_info(who)
+        return {"sender": who, "round": await chain.rounds.current_round(), **info.model_dump()}
 
     _show(_run(state, read))
 
@@ -165,32 +165,32 @@ def sender_info(
 def fund_deposit(ctx: typer.Context, amount: Amount) -> None:
     """Add to the TicketBroker deposit (cancels a pending unlock)."""
     wei = parse_amount(amount)
-    _send(ctx, Role.GATEWAY, "fundDeposit", lambda chain, key: chain.fund_deposit(key, wei))
+    _send(ctx, Role.GATEWAY, "fundDeposit", lambda chain, key: chain.broker.fund_deposit(key, wei))
 
 
 @app.command("fund-reserve")
 def fund_reserve(ctx: typer.Context, amount: Amount) -> None:
     """Add to the TicketBroker reserve."""
     wei = parse_amount(amount)
-    _send(ctx, Role.GATEWAY, "fundReserve", lambda chain, key: chain.fund_reserve(key, wei))
+    _send(ctx, Role.GATEWAY, "fundReserve", lambda chain, key: chain.broker.fund_reserve(key, wei))
 
 
 @app.command()
 def unlock(ctx: typer.Context) -> None:
     """Start the unlock period; orchestrators stop accepting this sender's tickets."""
-    _send(ctx, Role.GATEWAY, "unlock", lambda chain, key: chain.unlock(key))
+    _send(ctx, Role.GATEWAY, "unlock", lambda chain, key: chain.broker.unlock(key))
 
 
 @app.command("cancel-unlock")
 def cancel_unlock(ctx: typer.Context) -> None:
     """Cancel a pending unlock."""
-    _send(ctx, Role.GATEWAY, "cancelUnlock", lambda chain, key: chain.cancel_unlock(key))
+    _send(ctx, Role.GATEWAY, "cancelUnlock", lambda chain, key: chain.broker.cancel_unlock(key))
 
 
 @app.command()
 def withdraw(ctx: typer.Context) -> None:
     """Withdraw deposit and remaining reserve once the unlock period is over."""
-    _send(ctx, Role.GATEWAY, "withdraw", lambda chain, key: chain.withdraw(key))
+    _send(ctx, Role.GATEWAY, "withdraw", lambda chain, key: chain.broker.withdraw(key))
 
 
 # ---- delegator ------------------------------------------------------------------------------
@@ -207,8 +207,8 @@ def bond(
 
     async def bond_to(chain: ChainClient, key: bytes) -> str:
         bonding = await chain.contract("BondingManager")
-        await chain.approve_token(key, bonding.address, wei)
-        return await chain.bond(key, wei, delegate)
+        await chain.token.approve(key, bonding.address, wei)
+        return await chain.bonding.bond(key, wei, delegate)
 
     _send(ctx, Role.DEPLOYER, f"bonded to {delegate}", bond_to)
 
@@ -217,19 +217,21 @@ def bond(
 def unbond(ctx: typer.Context, amount: Amount) -> None:
     """Unbond LPT; it can be withdrawn after the unbonding period (see the lock printed)."""
     wei = parse_amount(amount)
-    _send(ctx, Role.DEPLOYER, "unbonded", lambda chain, key: chain.unbond(key, wei))
+    _send(ctx, Role.DEPLOYER, "unbonded", lambda chain, key: chain.bonding.unbond(key, wei))
 
 
 @app.command("withdraw-stake")
 def withdraw_stake(ctx: typer.Context, lock_id: int) -> None:
     """Withdraw unbonded LPT from an unbonding lock."""
-    _send(ctx, Role.DEPLOYER, "withdrawStake", lambda c, key: c.withdraw_stake(key, lock_id))
+    _send(
+        ctx, Role.DEPLOYER, "withdrawStake", lambda c, key: c.bonding.withdraw_stake(key, lock_id)
+    )
 
 
 @app.command()
 def claim(ctx: typer.Context) -> None:
     """Claim reward and fee earnings up to the current round."""
-    _send(ctx, Role.DEPLOYER, "claimEarnings", lambda chain, key: chain.claim_earnings(key))
+    _send(ctx, Role.DEPLOYER, "claimEarnings", lambda chain, key: chain.bonding.claim_earnings(key))
 
 
 @app.command()
@@ -239,14 +241,14 @@ def status(ctx: typer.Context, address: Annotated[str | None, typer.Argument()] 
     who = address or state.orchestrator_address
 
     async def read(chain: ChainClient) -> dict[str, Any]:
-        delegator = await chain.delegator(who)
-        transcoder = await chain.transcoder(delegator.delegate_address or who)
+        delegator = await chain.bonding.delegator(who)
+        transcoder = await chain.bonding.transcoder(delegator.delegate_address or who)
         return {
             "address": who,
-            "round": await chain.current_round(),
-            "lpt_balance": await chain.token_balance(who),
-            "pending_stake": await chain.pending_stake(who),
-            "pending_fees": await chain.pending_fees(who),
+            "round": await chain.rounds.current_round(),
+            "lpt_balance": await chain.token.balance(who),
+            "pending_stake": await chain.bonding.pending_stake(who),
+            "pending_fees": await chain.bonding.pending_fees(who),
             "delegator": delegator.model_dump(),
             "transcoder": transcoder.model_dump(),
         }

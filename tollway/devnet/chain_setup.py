@@ -30,18 +30,18 @@ async def mine_blocks(chain: ChainClient, count: int) -> None:
 
 async def mine_to_round(chain: ChainClient, round_: int) -> None:
     """Mine until `round_` is the current round, leaving it uninitialized (if it was not)."""
-    target = round_ * await chain.round_length()
+    target = round_ * await chain.rounds.round_length()
     await mine_blocks(chain, target - await chain.block_number())
-    current = await chain.current_round()
+    current = await chain.rounds.current_round()
     if current != round_:
         raise ChainError(f"cannot mine back to round {round_}: round {current} is current")
 
 
 async def start_next_round(chain: ChainClient, key: bytes) -> int:
     """Mine to the next round and initialize it from `key`; returns the new round."""
-    round_ = await chain.current_round() + 1
+    round_ = await chain.rounds.current_round() + 1
     await mine_to_round(chain, round_)
-    await chain.initialize_round(key)
+    await chain.rounds.initialize_round(key)
     return round_
 
 
@@ -62,17 +62,17 @@ async def activate_orchestrator(
     effect next round, so this mines to it and initializes it.
     """
     address = Account.from_key(orchestrator_key).address
-    if not await chain.current_round_initialized():
-        await chain.initialize_round(deployer_key)
+    if not await chain.rounds.current_round_initialized():
+        await chain.rounds.initialize_round(deployer_key)
     bonding_manager = (await chain.contract("BondingManager")).address
-    await chain.transfer_token(deployer_key, address, stake)
-    await chain.approve_token(orchestrator_key, bonding_manager, stake)
-    await chain.bond(orchestrator_key, stake, address)
-    await chain.set_transcoder(orchestrator_key, reward_cut, fee_share)
+    await chain.token.transfer(deployer_key, address, stake)
+    await chain.token.approve(orchestrator_key, bonding_manager, stake)
+    await chain.bonding.bond(orchestrator_key, stake, address)
+    await chain.bonding.set_transcoder(orchestrator_key, reward_cut, fee_share)
     if service_uri is not None:
-        await chain.set_service_uri(orchestrator_key, service_uri)
+        await chain.registry.set_service_uri(orchestrator_key, service_uri)
     await start_next_round(chain, deployer_key)
-    info = await chain.transcoder(address)
+    info = await chain.bonding.transcoder(address)
     if not info.active:
         raise ChainError(
             f"{address} is not active with {stake} LPT: the transcoder pool is full of larger "

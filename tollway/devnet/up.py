@@ -346,12 +346,12 @@ async def fund_market(
     gateway, gateway_address = load_key(gateway_key)
     async with ChainClient(rpc, contracts) as chain:
         await chain.transfer(deployer, gateway_address, 100 * ETH)
-        await chain.fund_deposit_and_reserve(gateway, 10 * ETH, 10 * ETH)
+        await chain.broker.fund_deposit_and_reserve(gateway, 10 * ETH, 10 * ETH)
         for key_settings, service_uri, stake in orchestrators:
             key, address = load_key(key_settings)
             await chain.transfer(deployer, address, 100 * ETH)
             await activate_orchestrator(chain, deployer, key, stake=stake, service_uri=service_uri)
-        return await chain.current_round()
+        return await chain.rounds.current_round()
 
 
 async def _serve_echo(

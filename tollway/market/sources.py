@@ -123,7 +123,7 @@ class ChainSource:
 
     async def list(self) -> list[Listed]:
         try:
-            pool = await self._chain.transcoder_pool()
+            pool = await self._chain.bonding.transcoder_pool()
             found = await asyncio.gather(*(self._member(address) for address in pool))
         except ChainError as exc:
             ignored(self.name, "chain_error", str(exc))
@@ -132,7 +132,7 @@ class ChainSource:
 
     async def _member(self, address: str) -> Listed | None:
         transcoder, uri = await asyncio.gather(
-            self._chain.transcoder(address), self._chain.get_service_uri(address)
+            self._chain.bonding.transcoder(address), self._chain.registry.service_uri(address)
         )
         if not transcoder.active:
             return None

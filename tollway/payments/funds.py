@@ -14,10 +14,20 @@ from tollway.protocol.payment import TicketParams
 CACHE_SECONDS = 5.0
 
 
-class SenderChain(Protocol):
-    async def sender_info(self, address: str) -> SenderInfo: ...
-    async def block_number(self) -> int: ...
+class SenderRounds(Protocol):
     async def last_initialized_round(self) -> int: ...
+
+
+class SenderBroker(Protocol):
+    async def sender_info(self, address: str) -> SenderInfo: ...
+
+
+class SenderChain(Protocol):
+    async def block_number(self) -> int: ...
+    @property
+    def rounds(self) -> SenderRounds: ...
+    @property
+    def broker(self) -> SenderBroker: ...
 
 
 class SenderFunds:
@@ -29,9 +39,9 @@ class SenderFunds:
 
     async def _read(self) -> tuple[SenderInfo, int, int]:
         if self._cached is None or self._cached[0] < time.monotonic():
-            info = await self._chain.sender_info(self._address)
+            info = await self._chain.broker.sender_info(self._address)
             block = await self._chain.block_number()
-            round_number = await self._chain.last_initialized_round()
+            round_number = await self._chain.rounds.last_initialized_round()
             self._cached = (time.monotonic() + CACHE_SECONDS, info, block, round_number)
             metrics.DEPOSIT.set(info.deposit)
             metrics.RESERVE.set(info.reserve_funds_remaining)

@@ -37,15 +37,25 @@ MAX_NONCES_PER_PARAMS = 600
 SENDER_INFO_TTL_SECONDS = 5.0
 
 
+class RecipientRounds(Protocol):
+    async def last_initialized_round(self) -> int: ...
+    async def block_hash_for_round(self, round_number: int) -> bytes: ...
+
+
+class RecipientBroker(Protocol):
+    async def sender_info(self, address: str) -> SenderInfo: ...
+    async def claimable_reserve(self, reserve_holder: str, claimant: str) -> int: ...
+
+
 class ChainView(Protocol):
     """What the recipient reads from the chain: the L1 head, rounds and a sender's funds."""
 
     async def block_number(self) -> int: ...
-    async def last_initialized_round(self) -> int: ...
-    async def block_hash_for_round(self, round_number: int) -> bytes: ...
-    async def sender_info(self, address: str) -> SenderInfo: ...
     async def gas_price(self) -> int: ...
-    async def claimable_reserve(self, reserve_holder: str, claimant: str) -> int: ...
+    @property
+    def rounds(self) -> RecipientRounds: ...
+    @property
+    def broker(self) -> RecipientBroker: ...
 
 
 @dataclass(frozen=True)
@@ -143,8 +153,8 @@ class TicketRecipient:
         """
         cached = self._senders.get(sender)
         if cached is None or cached[0] < time.monotonic():
-            info = await self.chain.sender_info(sender)
-            reserve_alloc = await self.chain.claimable_reserve(sender, self.address)
+            info = await self.chain.broker.sender_info(sender)
+            reserve_alloc = await self.chain.broker.claimable_reserve(sender, self.address)
             floating = max_float_for(reserve_alloc, info.deposit, await self._pending(sender))
             cached = (time.monotonic() + SENDER_INFO_TTL_SECONDS, info, floating)
             self._senders[sender] = cached
@@ -155,7 +165,7 @@ class TicketRecipient:
             raise InsufficientSenderReserve(
                 f"sender {sender} has no TicketBroker deposit or reserve", sender=sender
             )
-        current = await self.chain.last_initialized_round()
+        current = await self.chain.rounds.last_initialized_round()
         if info.withdraw_round != 0 and info.withdraw_round <= current + 1:
             raise InsufficientSenderReserve(
                 f"sender {sender} is unlocking its funds", sender=sender
@@ -194,11 +204,11 @@ class TicketRecipient:
         return Fraction(self.policy.redeem_gas * gas_price, face_value)
 
     async def ticket_params(self, sender: str, price: Price) -> TicketParams:
-        round_number = await self.chain.last_initialized_round()
-        block_hash = await self.chain.block_hash_for_round(round_number)
+        round_number = await self.chain.rounds.last_initialized_round()
+        block_hash = await self.chain.rounds.block_hash_for_round(round_number)
         if round_number > 0 and block_hash == b"\x00" * 32:
             round_number -= 1
-            block_hash = await self.chain.block_hash_for_round(round_number)
+            block_hash = await self.chain.rounds.block_hash_for_round(round_number)
         face_value = 0
         if price.price_per_unit > 0:
             _, max_float = await self._funds(sender)

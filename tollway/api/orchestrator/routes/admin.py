@@ -23,13 +23,13 @@ async def healthz(services: Services) -> dict[str, Any]:
 async def orchestrator(services: Services) -> dict[str, Any]:
     """Who this orchestrator is on-chain: stake, cuts, active status, reward and fees."""
     chain = services.chain
-    transcoder = await chain.transcoder(services.address)
+    transcoder = await chain.bonding.transcoder(services.address)
     return {
         "address": services.address,
         "service_addr": services.settings.service_addr,
-        "round": await chain.current_round(),
+        "round": await chain.rounds.current_round(),
         "transcoder": transcoder.model_dump(),
-        "pending_fees_wei": await chain.pending_fees(services.address),
+        "pending_fees_wei": await chain.bonding.pending_fees(services.address),
         "capabilities": services.registry.names(),
     }
 
