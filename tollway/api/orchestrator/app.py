@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,12 +12,13 @@ from fastapi import FastAPI
 
 from tollway.api import metrics
 from tollway.api.errors import install_error_handlers
+from tollway.api.orchestrator.credit import CreditHolds
+from tollway.api.orchestrator.pricing import Pricing
 from tollway.api.orchestrator.routes import admin, capability, process
-from tollway.api.orchestrator.services import (
-    OrchestratorServices,
-    pending_face_value,
-    replica_waker,
-)
+from tollway.api.orchestrator.services import OrchestratorServices, replica_waker
+from tollway.api.orchestrator.serving import JobServer
+from tollway.api.orchestrator.winners import WinnerHandOff
+from tollway.api.orchestrator.workers import GpuWorkerRoster
 from tollway.byoc.registry import CapabilityRegistry
 from tollway.chain.connect import chain_client
 from tollway.config import OrchestratorSettings
@@ -45,27 +45,32 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
             params_expiration_blocks=settings.params_expiration_blocks,
         )
         temporal = await connect(settings.temporal_address, settings.namespace)
-        pending = functools.partial(pending_face_value, temporal, ledger, address)
+        winners = WinnerHandOff(temporal, ledger, address, settings.task_queue)
+        recipient = TicketRecipient(address, ledger, chain, policy, winners.pending_face_value)
+        registry = CapabilityRegistry(
+            ledger,
+            settings.replica_quarantine_seconds,
+            wake=replica_waker(temporal),
+            cold_wait_seconds=settings.cold_start_wait_seconds,
+        )
+        pricing = Pricing(PriceBook(settings.pricing), registry, recipient, ledger, address, key)
         async with httpx.AsyncClient() as http:
-            services = OrchestratorServices(
+            jobs = JobServer(
+                settings, registry, pricing, CreditHolds(ledger), recipient, ledger, winners, http
+            )
+            app.state.services = OrchestratorServices(
                 settings=settings,
                 address=address,
                 ledger=ledger,
-                recipient=TicketRecipient(address, ledger, chain, policy, pending),
+                recipient=recipient,
+                registry=registry,
                 chain=chain,
-                registry=CapabilityRegistry(
-                    ledger,
-                    settings.replica_quarantine_seconds,
-                    wake=replica_waker(temporal),
-                    cold_wait_seconds=settings.cold_start_wait_seconds,
-                ),
-                temporal=temporal,
-                http=http,
-                prices=PriceBook(settings.pricing),
-                private_key=key,
+                pricing=pricing,
+                winners=winners,
+                workers=GpuWorkerRoster(settings.worker_missed_reports),
+                jobs=jobs,
             )
-            app.state.services = services
-            retry_loop = asyncio.create_task(services.hand_off_forever())
+            retry_loop = asyncio.create_task(winners.hand_off_forever())
             try:
                 yield
             finally:

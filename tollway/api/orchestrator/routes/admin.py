@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from temporalio.service import RPCError
 
 from tollway.api.orchestrator.deps import Services
-from tollway.api.orchestrator.services import REDEMPTION_QUERY_TIMEOUT, redemption_workflow_id
 from tollway.protocol.info import CapabilityOffer, Gpu, OrchestratorInfo, tollway_version
 
 router = APIRouter()
@@ -50,7 +48,9 @@ async def info(services: Services) -> OrchestratorInfo:
             CapabilityOffer(
                 name=name,
                 description=registry.get(name).description,
-                price_wei=services.prices.price_wei(registry.get(name), None, registry.load(name)),
+                price_wei=services.pricing.book.price_wei(
+                    registry.get(name), None, registry.load(name)
+                ),
                 unit=registry.get(name).unit,
                 capacity=registry.get(name).capacity,
                 available=registry.available(name),
@@ -64,7 +64,7 @@ def reported_hardware(services: Services) -> list[Gpu]:
     """Every GPU the live GPU workers reported, in worker order."""
     return [
         Gpu(model=gpu.name, vram_bytes=gpu.memory_total_bytes)
-        for worker in services.live_workers()
+        for worker in services.workers.live()
         for gpu in worker.inventory.gpus
     ]
 
@@ -76,7 +76,7 @@ async def capabilities(services: Services) -> dict[str, Any]:
         "capabilities": [
             {
                 "name": name,
-                "price_wei": services.prices.price_wei(registry.get(name), None, 0.0),
+                "price_wei": services.pricing.book.price_wei(registry.get(name), None, 0.0),
                 "unit": registry.get(name).unit,
                 "capacity": registry.get(name).capacity,
                 "available_capacity": registry.available(name),
@@ -89,9 +89,7 @@ async def capabilities(services: Services) -> dict[str, Any]:
 
 @router.get("/v1/redemptions")
 async def redemptions(services: Services) -> dict[str, Any]:
-    handle = services.temporal.get_workflow_handle(redemption_workflow_id(services.address))
-    try:
-        status = await handle.query("status", rpc_timeout=REDEMPTION_QUERY_TIMEOUT)
-    except RPCError:
+    status = await services.winners.status()
+    if status is None:
         return {"recipient": services.address, "queued": [], "redeemed": {}, "failed": {}}
-    return dict(status)
+    return status

@@ -68,7 +68,7 @@ async def drain(request: Request, services: Services) -> dict[str, int]:
 async def report_worker(request: Request, services: Services) -> dict[str, str]:
     """A GPU worker reports itself: its task queue and its GPUs (see tollway.byoc.gpus)."""
     report = parse_json_body(WorkerReport, await read_body(request, REGISTRATION_LIMIT))
-    services.report_worker(report)
+    services.workers.report(report)
     return {"status": "ok"}
 
 
@@ -76,7 +76,7 @@ async def report_worker(request: Request, services: Services) -> dict[str, str]:
 async def workers(services: Services) -> WorkerListing:
     """The GPU workers that report, for placement (secret-protected: task queues inside); one
     that stopped reporting is left out, so the fleet places its replicas elsewhere."""
-    return WorkerListing(workers=services.live_workers(), settled=services.workers_settled())
+    return WorkerListing(workers=services.workers.live(), settled=services.workers.settled())
 
 
 @router.get("/v1/replicas")
