@@ -139,6 +139,25 @@ async def test_network_none_is_reachable_from_this_host_only(
     assert network["Options"]["com.docker.network.bridge.enable_icc"] == "false"
 
 
+def test_an_unused_duplicate_internal_network_is_removed(
+    start_echo: StartEcho, docker_client: Any
+) -> None:
+    """Two creates that race can leave two networks of one name, and then neither name lookup
+    nor a container start works; the runtime removes the unused one at its next start."""
+    start_echo(network="none")  # the network exists, and is in use
+    docker_client.networks.create(INTERNAL_NETWORK, driver="bridge", check_duplicate=False)
+
+    def named() -> list[Any]:
+        found = docker_client.networks.list(names=[INTERNAL_NETWORK])
+        return [n for n in found if n.name == INTERNAL_NETWORK]
+
+    assert len(named()) == 2
+    container = start_echo(network="none")
+    assert len(named()) == 1
+    attrs = docker_client.containers.get(container.container_id).attrs
+    assert list(attrs["NetworkSettings"]["Networks"]) == [INTERNAL_NETWORK]
+
+
 def test_container_that_fails_to_start_is_removed(
     runtime: DockerRuntime,
     docker_client: Any,

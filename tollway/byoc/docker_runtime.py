@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,7 @@ class DockerRuntime:
             except DockerException as exc:
                 raise WorkerFailed(f"no Docker engine answers: {exc}") from exc
         self._client = client
+        self._network_lock = threading.Lock()
 
     def build_image(self, request: BuildImageInput) -> str:
         context = Path(request.context_dir)
@@ -143,22 +146,34 @@ class DockerRuntime:
         )
 
     def _internal_network(self) -> str:
-        try:
-            self._client.networks.get(INTERNAL_NETWORK)
-        except NotFound:
+        """The no-egress network, created on first use. Docker 20.10 does not keep network names
+        unique when two creates race, so this worker creates it under a lock, and removes any
+        unused duplicate a race between processes left behind (a name that matches two networks
+        cannot be used)."""
+        with self._network_lock:
             try:
-                self._client.networks.create(
-                    INTERNAL_NETWORK,
-                    driver="bridge",
-                    internal=True,
-                    labels={MANAGED_LABEL: "1"},
-                    options={"com.docker.network.bridge.enable_icc": "false"},
-                )
+                found = [
+                    n
+                    for n in self._client.networks.list(names=[INTERNAL_NETWORK])
+                    if n.name == INTERNAL_NETWORK
+                ]
+                if not found:
+                    self._client.networks.create(
+                        INTERNAL_NETWORK,
+                        driver="bridge",
+                        internal=True,
+                        check_duplicate=True,
+                        labels={MANAGED_LABEL: "1"},
+                        options={"com.docker.network.bridge.enable_icc": "false"},
+                    )
+                for extra in sorted(found, key=lambda n: str(n.attrs.get("Created", "")))[1:]:
+                    with contextlib.suppress(APIError):  # in use: it stays, and so does the error
+                        extra.remove()
             except APIError as exc:
                 if exc.status_code != 409:  # created meanwhile by another worker
                     raise _docker_failure(f"creating network {INTERNAL_NETWORK}", exc) from exc
-        except (DockerException, OSError) as exc:
-            raise _docker_failure(f"looking up network {INTERNAL_NETWORK}", exc) from exc
+            except (DockerException, OSError) as exc:
+                raise _docker_failure(f"looking up network {INTERNAL_NETWORK}", exc) from exc
         return INTERNAL_NETWORK
 
     def stop(self, container_id: str) -> None:

@@ -1,4 +1,4 @@
-"""Capability registration by BYOC workers (reference livepeer-byoc.md 1.2).
+"""Capability registration by BYOC workers.
 
 `/capability/load` answers one replica's in-flight count and idle time.
 `/capability/unregister` takes go-livepeer's body, the bare name (every replica goes), or

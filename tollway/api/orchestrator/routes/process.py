@@ -1,4 +1,4 @@
-"""Job tokens and paid BYOC jobs (reference livepeer-byoc.md 1.5, 1.7, 1.9)."""
+"""Job tokens and paid BYOC jobs."""
 
 from __future__ import annotations
 
