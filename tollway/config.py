@@ -12,6 +12,23 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from tollway.protocol.info import Gpu
 
+__all__ = [
+    "ORCHESTRATOR_NAMESPACE",
+    "ORCHESTRATOR_TASK_QUEUE",
+    "ChainSettings",
+    "GatewaySettings",
+    "GpuWorkerSettings",
+    "KeySettings",
+    "MiB",
+    "OrchestratorSettings",
+    "PriceOverride",
+    "PricingSettings",
+    "RoleSettings",
+    "SelectionPolicy",
+    "TenantSettings",
+    "load_settings",
+]
+
 GATEWAY_NAMESPACE = "gateway"
 ORCHESTRATOR_NAMESPACE = "orchestrator"
 GATEWAY_TASK_QUEUE = "tollway-gateway"

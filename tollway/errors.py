@@ -46,6 +46,43 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from temporalio.exceptions import ApplicationError
 
+__all__ = [
+    "ERROR_TYPES",
+    "AllOrchestratorsFailed",
+    "BadJobHeader",
+    "BadPayment",
+    "BadRequest",
+    "BadSignature",
+    "BodyTooLarge",
+    "CapacityExhausted",
+    "ChainError",
+    "ChainFault",
+    "ContainerSetupFailed",
+    "DeclarationError",
+    "DiscoveryFailed",
+    "InsufficientCredit",
+    "InsufficientSenderReserve",
+    "JobStillRunning",
+    "NoGpuWorker",
+    "NoOrchestrator",
+    "NotFound",
+    "OrchestratorFailed",
+    "OrchestratorUnreachable",
+    "ParamsNotExpired",
+    "PlacementError",
+    "RecipientNotActive",
+    "RegistrationRefused",
+    "RoundPassed",
+    "TicketParamsExpired",
+    "TollwayError",
+    "UnacceptableTicketParams",
+    "Unauthorized",
+    "UnknownCapability",
+    "WorkerFailed",
+    "error_type",
+    "to_application_error",
+]
+
 
 class TollwayError(Exception):
     status_code: ClassVar[int] = 500

@@ -4,6 +4,38 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+__all__ = [
+    "CAPABILITY_ERRORS",
+    "CAPABILITY_LATENCY",
+    "CAPABILITY_REQUESTS",
+    "CONTAINER_HEALTHY",
+    "CONTAINER_STARTS",
+    "DEPOSIT",
+    "DISCOVERY_ERRORS",
+    "GPU_MEMORY_TOTAL",
+    "GPU_MEMORY_USED",
+    "GPU_UTILIZATION",
+    "JOBS",
+    "MAX_FLOAT",
+    "ORCHESTRATORS_KNOWN",
+    "ORCHESTRATORS_SUSPENDED",
+    "ORCHESTRATOR_DISPATCHES",
+    "REDEMPTION_ERRORS",
+    "REPLICAS",
+    "REPLICA_FAILOVERS",
+    "RESERVE",
+    "SENDER_FUNDS",
+    "TICKETS_RECEIVED",
+    "TICKETS_REDEEMED",
+    "TICKETS_REFUSED",
+    "TICKETS_SENT",
+    "TICKETS_WON",
+    "TICKET_EV_RECEIVED",
+    "TICKET_EV_SENT",
+    "TICKET_VALUE_REDEEMED",
+    "TICKET_VALUE_WON",
+]
+
 JOBS = Counter(
     "tollway_jobs_total",
     "Jobs answered: by the orchestrator (label: HTTP status) or settled by the gateway",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 
+__all__ = ["LOCALHOST", "free_port"]
+
 LOCALHOST = "127.0.0.1"
 
 

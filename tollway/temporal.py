@@ -5,6 +5,8 @@ from __future__ import annotations
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+__all__ = ["connect"]
+
 
 async def connect(address: str, namespace: str) -> Client:
     return await Client.connect(

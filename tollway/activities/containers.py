@@ -27,6 +27,8 @@ from tollway.byoc.spec import (
 )
 from tollway.errors import TollwayError, to_application_error
 
+__all__ = ["ContainerActivities"]
+
 HEALTH_CHECK_TIMEOUT_SECONDS = 3.0
 
 

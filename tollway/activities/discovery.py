@@ -35,6 +35,8 @@ from tollway.market.store import MarketStore
 from tollway.protocol.header import encode_eth_address_header
 from tollway.protocol.token import MAX_TOKEN_BYTES, JobToken
 
+__all__ = ["DiscoverInput", "Discovery", "DiscoveryActivities"]
+
 
 class DiscoverInput(BaseModel):
     capability: str

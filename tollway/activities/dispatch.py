@@ -28,6 +28,8 @@ from tollway.protocol.header import JobRequest
 from tollway.protocol.price import UNITS_HEADER
 from tollway.store.artifacts import ArtifactStore
 
+__all__ = ["DispatchActivities", "DispatchInput"]
+
 
 class DispatchInput(BaseModel):
     spec: JobSpec

@@ -11,6 +11,8 @@ from typing import TypeVar
 
 from temporalio import activity
 
+__all__ = ["HEARTBEAT_TIMEOUT", "heartbeating"]
+
 T = TypeVar("T")
 
 HEARTBEAT_TIMEOUT = timedelta(seconds=10)

@@ -12,6 +12,8 @@ from tollway.config import SelectionPolicy
 from tollway.market.selection import Attempt
 from tollway.protocol.header import JobParameters
 
+__all__ = ["DispatchOutcome", "JobSpec", "JobState", "JobStatus"]
+
 
 class JobSpec(BaseModel):
     """What a client asked for, as the gateway's JobWorkflow receives it."""

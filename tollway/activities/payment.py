@@ -25,6 +25,8 @@ from tollway.payments.spend import SpendLedger
 from tollway.protocol.payment import TicketParams
 from tollway.protocol.price import Price
 
+__all__ = ["PaymentActivities", "PaymentInput", "PaymentPlan"]
+
 
 class PaymentInput(BaseModel):
     job_id: str

@@ -26,6 +26,14 @@ from tollway.errors import (
 from tollway.payments.winners import RedemptionBatch, TicketResult, WinningTicket
 from tollway.protocol.ticket import Ticket
 
+__all__ = [
+    "RedemptionActivities",
+    "RedemptionBonding",
+    "RedemptionBroker",
+    "RedemptionChain",
+    "RedemptionRounds",
+]
+
 TICKET_VALIDITY_ROUNDS = 2
 """A ticket is redeemable in its creation round and the next."""
 

@@ -14,6 +14,8 @@ from tollway.byoc.spec import DrainInput, ReplicaLoad, ReplicaRef
 from tollway.errors import NoGpuWorker, RegistrationRefused, to_application_error
 from tollway.protocol.capability import ExternalCapability
 
+__all__ = ["RegistrationActivities"]
+
 DRAIN_POLL_SECONDS = 0.25
 
 

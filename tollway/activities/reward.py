@@ -12,6 +12,8 @@ from tollway.activities.heartbeat import heartbeating
 from tollway.chain.client import ChainClient
 from tollway.errors import ChainError, RoundPassed, to_application_error
 
+__all__ = ["RewardActivities", "RewardInput", "RewardOutcome", "RoundStatus"]
+
 
 class RewardInput(BaseModel):
     address: str

@@ -7,6 +7,8 @@ from temporalio import activity
 from tollway import metrics
 from tollway.payments.spend import SettleInput, SpendLedger
 
+__all__ = ["SettlementActivities"]
+
 
 class SettlementActivities:
     def __init__(self, ledger: SpendLedger) -> None:

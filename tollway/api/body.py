@@ -9,6 +9,8 @@ from pydantic import BaseModel, ValidationError
 
 from tollway.errors import BadRequest, BodyTooLarge
 
+__all__ = ["parse_json_body", "read_body"]
+
 M = TypeVar("M", bound=BaseModel)
 
 

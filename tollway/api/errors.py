@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 
 from tollway.errors import BadRequest, TollwayError
 
+__all__ = ["install_error_handlers"]
+
 log = logging.getLogger("tollway.api")
 
 

@@ -32,6 +32,16 @@ from tollway.byoc.spec import CAPABILITY_PATTERN
 from tollway.errors import DeclarationError
 from tollway.protocol.price import PriceUnit
 
+__all__ = [
+    "CapabilityDeclaration",
+    "DeclarationFile",
+    "GpuNeed",
+    "PriceDeclaration",
+    "Resources",
+    "TritonDeclaration",
+    "load_declarations",
+]
+
 MAX_DECLARATION_BYTES = 1024 * 1024
 
 

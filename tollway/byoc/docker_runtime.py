@@ -16,6 +16,14 @@ from docker.types import DeviceRequest
 from tollway.byoc.spec import BuildImageInput, ContainerInfo, ContainerSpec, StartedContainer
 from tollway.errors import ContainerSetupFailed, WorkerFailed
 
+__all__ = [
+    "INTERNAL_NETWORK",
+    "LOG_TAIL_CHARS",
+    "STOP_TIMEOUT_SECONDS",
+    "DockerRuntime",
+    "run_as_user",
+]
+
 MANAGED_LABEL = "tollway"
 # Images built here carry MANAGED_LABEL too and pass it on to any container run from them, so
 # only this label, set by `start`, marks a container as ours to list and stop.

@@ -16,6 +16,8 @@ from tollway.byoc.placement import Placement
 from tollway.byoc.replica import ServeCapabilityInput
 from tollway.byoc.spec import BuildImageInput, ContainerSpec, TritonModelSpec, triton_ready_path
 
+__all__ = ["FleetInput", "image_of", "replica_inputs"]
+
 FLEET_LABEL = "tollway.fleet"
 
 

@@ -12,6 +12,15 @@ from pydantic import BaseModel, Field
 
 from tollway import metrics
 
+__all__ = [
+    "DEFAULT_REPORT_SECONDS",
+    "GpuDevice",
+    "GpuInventory",
+    "WorkerListing",
+    "WorkerReport",
+    "read_gpus",
+]
+
 
 class GpuDevice(BaseModel):
     index: int

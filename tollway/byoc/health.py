@@ -9,6 +9,8 @@ import httpx
 
 from tollway.errors import WorkerFailed
 
+__all__ = ["wait_healthy"]
+
 POLL_INTERVAL_SECONDS = 0.1
 MAX_REQUEST_SECONDS = 2.0
 

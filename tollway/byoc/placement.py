@@ -21,6 +21,8 @@ from tollway.byoc.declaration import CapabilityDeclaration
 from tollway.byoc.gpus import GpuDevice, WorkerReport
 from tollway.errors import PlacementError
 
+__all__ = ["Placement", "place"]
+
 MIB = 2**20
 
 

@@ -25,6 +25,8 @@ from tollway.errors import CapacityExhausted, UnknownCapability
 from tollway.payments.ledger import REPLICA_SEPARATOR, Ledger
 from tollway.protocol.capability import ExternalCapability
 
+__all__ = ["CapabilityRegistry", "Key"]
+
 WAKE_AGAIN_SECONDS = 10.0
 
 

@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 from tollway.byoc.declaration import PriceDeclaration
 from tollway.byoc.spec import BuildImageInput, ContainerSpec, StartedContainer
 
+__all__ = ["ContainerState", "ContainerStatus", "ServeCapabilityInput"]
+
 
 class ServeCapabilityInput(BaseModel):
     """One replica of a BYOC capability, run on one GPU worker and registered with its price."""

@@ -10,6 +10,23 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+__all__ = [
+    "CAPABILITY_PATTERN",
+    "REPLICA_LABEL",
+    "BuildImageInput",
+    "ContainerInfo",
+    "ContainerSpec",
+    "DrainInput",
+    "HealthCheckInput",
+    "ReplicaLoad",
+    "ReplicaRef",
+    "StartedContainer",
+    "StopContainerInput",
+    "TritonModelSpec",
+    "WaitHealthyInput",
+    "triton_ready_path",
+]
+
 DEFAULT_BASE_IMAGE = "tollway/base:bookworm"
 
 REPLICA_LABEL = "tollway.replica"

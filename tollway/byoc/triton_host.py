@@ -27,6 +27,8 @@ import numpy as np
 
 from tollway.byoc.triton_wire import BODY, CONTENT_TYPE, ERROR, STATUS
 
+__all__ = ["ModelFile", "answer", "batch_infer", "load_model", "main"]
+
 log = logging.getLogger("tollway.triton_host")
 EXIT_TIMEOUT_SECONDS = 3
 

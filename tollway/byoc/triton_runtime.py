@@ -28,6 +28,8 @@ from tollway.byoc.spec import BuildImageInput, ContainerInfo, ContainerSpec, Sta
 from tollway.errors import ContainerSetupFailed
 from tollway.netutil import LOCALHOST, free_port
 
+__all__ = ["LOG_TAIL_CHARS", "STOP_TIMEOUT_SECONDS", "TritonRuntime", "is_triton_id"]
+
 ID_PREFIX = "triton-"
 STOP_TIMEOUT_SECONDS = 15.0
 LOG_TAIL_CHARS = 2000

@@ -15,6 +15,8 @@ import numpy as np
 import tritonclient.http as triton_http
 from tritonclient.utils import InferenceServerException
 
+__all__ = ["BODY", "CONTENT_TYPE", "ERROR", "STATUS", "infer"]
+
 BODY = "body"
 STATUS = "status"
 ERROR = "error"

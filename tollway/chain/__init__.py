@@ -1,1 +1,17 @@
-"""The devnet chain: tollway's RoundsManager/TicketBroker contracts, anvil, deploy and client."""
+"""The protocol contracts on-chain: a transaction engine (RPC failover, nonces, fee bumps), one
+view per contract, the deployment's addresses, and the Solidity sources with their compiled
+artifacts."""
+
+__all__ = [
+    "addresses",
+    "artifacts",
+    "bonding",
+    "broker",
+    "client",
+    "connect",
+    "engine",
+    "registry",
+    "rounds",
+    "token",
+    "types",
+]

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+__all__ = ["CONTRACTS_DIR", "CONTRACT_NAMES", "Artifact", "artifact_path", "load_artifact"]
+
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 ARTIFACTS_DIR = CONTRACTS_DIR / "artifacts"
 CONTRACT_NAMES = (

@@ -6,6 +6,8 @@ from tollway.chain.addresses import ContractAddresses
 from tollway.chain.client import ChainClient
 from tollway.config import ChainSettings
 
+__all__ = ["chain_client"]
+
 
 def chain_client(settings: ChainSettings, receipt_timeout: float = 120.0) -> ChainClient:
     contracts = ContractAddresses(

@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+__all__ = [
+    "BatchRedemption",
+    "DelegatorInfo",
+    "Redemption",
+    "RewardReceipt",
+    "SenderInfo",
+    "TicketOutcome",
+    "TranscoderInfo",
+    "UnbondingLock",
+]
+
 
 class SenderInfo(BaseModel):
     model_config = ConfigDict(frozen=True)

@@ -14,6 +14,8 @@ from tollway.byoc.check import CheckOptions, CheckResult, run_checks
 from tollway.byoc.declaration import load_declarations
 from tollway.errors import TollwayError
 
+__all__ = ["app", "check", "validate"]
+
 app = typer.Typer(help="BYOC containers: the contract and declarations.", no_args_is_help=True)
 console = Console()
 

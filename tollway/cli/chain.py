@@ -28,6 +28,27 @@ from tollway.devnet.state import StackState
 from tollway.errors import TollwayError
 from tollway.payments.keys import load_key
 
+__all__ = [
+    "Amount",
+    "Options",
+    "Role",
+    "StackDir",
+    "app",
+    "bond",
+    "cancel_unlock",
+    "claim",
+    "fund_deposit",
+    "fund_reserve",
+    "options",
+    "parse_amount",
+    "sender_info",
+    "status",
+    "unbond",
+    "unlock",
+    "withdraw",
+    "withdraw_stake",
+]
+
 app = typer.Typer(help="TicketBroker funds, bonding and earnings on the stack's chain.")
 console = Console()
 T = TypeVar("T")

@@ -17,6 +17,24 @@ from tollway.cli.byoc import app as byoc_app
 from tollway.cli.chain import app as chain_app
 from tollway.config import GatewaySettings, GpuWorkerSettings, OrchestratorSettings, load_settings
 
+__all__ = [
+    "ConfigFile",
+    "StackDir",
+    "app",
+    "demo",
+    "down",
+    "gateway_api",
+    "gateway_app",
+    "gateway_worker",
+    "gpu_worker",
+    "orchestrator_api",
+    "orchestrator_app",
+    "orchestrator_worker",
+    "serve",
+    "status",
+    "up",
+]
+
 app = typer.Typer(
     help="tollway: BYOC GPU jobs on a Livepeer-style marketplace.", no_args_is_help=True
 )

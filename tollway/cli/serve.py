@@ -22,6 +22,8 @@ from tollway.errors import PlacementError, WorkerFailed
 from tollway.temporal import connect
 from tollway.workflows.fleet import FleetStatus, FleetWorkflow
 
+__all__ = ["fleet_id", "serve_file"]
+
 POLL_SECONDS = 0.2
 READY = (ContainerState.SERVING, ContainerState.PARKED)
 """A cold-swap replica is ready once parked: registered, started by its first request."""

@@ -17,6 +17,8 @@ from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
 from tollway.devnet.toolpaths import anvil_binary
 from tollway.netutil import LOCALHOST, free_port
 
+__all__ = ["PRUNE_HISTORY", "AnvilError", "AnvilProcess", "dev_account_key"]
+
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 """anvil's default mnemonic; its first accounts start with 10,000 ETH each."""
 

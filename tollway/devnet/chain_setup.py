@@ -10,6 +10,14 @@ from tollway.chain.types import TranscoderInfo
 from tollway.devnet.deploy import LPT
 from tollway.errors import ChainError
 
+__all__ = [
+    "DEFAULT_STAKE",
+    "activate_orchestrator",
+    "mine_blocks",
+    "mine_to_round",
+    "start_next_round",
+]
+
 DEFAULT_STAKE = 1_000 * LPT
 DEFAULT_REWARD_CUT = 100_000  # 10% of rewards, in parts per million
 DEFAULT_FEE_SHARE = 500_000  # 50% of fees go to delegators

@@ -17,6 +17,15 @@ from typing import Any
 from tollway.chain.artifacts import CONTRACT_NAMES, CONTRACTS_DIR, Artifact, artifact_path
 from tollway.devnet.toolpaths import solcjs_binary
 
+__all__ = [
+    "CompileError",
+    "compile_contracts",
+    "compiler_version",
+    "main",
+    "stale_artifacts",
+    "standard_json_input",
+]
+
 SOLC_VERSION = "0.8.37"
 EVM_VERSION = "cancun"
 OPTIMIZER_RUNS = 200

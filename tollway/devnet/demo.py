@@ -15,6 +15,8 @@ from tollway.devnet.state import StackState
 from tollway.devnet.status import check
 from tollway.devnet.up import Ports, bring_up
 
+__all__ = ["TERMINAL", "DemoFailed", "run_demo"]
+
 TERMINAL = {"succeeded", "rejected", "failed"}
 
 

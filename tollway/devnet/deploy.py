@@ -14,6 +14,8 @@ from tollway.chain.addresses import CONTRACT_FIELDS, ContractAddresses, contract
 from tollway.chain.artifacts import load_artifact
 from tollway.errors import ChainError
 
+__all__ = ["DEFAULT_MINTABLE_PER_ROUND", "LPT", "deploy_devnet"]
+
 LPT = 10**18
 DEFAULT_ROUND_LENGTH = 1000
 DEFAULT_UNBONDING_PERIOD = 7  # rounds, as on Livepeer's Arbitrum deployment

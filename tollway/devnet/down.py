@@ -14,6 +14,8 @@ from tollway.config import ORCHESTRATOR_NAMESPACE, GpuWorkerSettings
 from tollway.devnet.state import StackState
 from tollway.temporal import connect
 
+__all__ = ["bring_down", "remove_containers", "remove_triton_replicas"]
+
 
 async def _stop_capabilities(state: StackState, console: Console) -> None:
     client = await connect(state.endpoints.temporal_address, ORCHESTRATOR_NAMESPACE)

@@ -13,6 +13,17 @@ from pathlib import Path
 
 import httpx
 
+__all__ = [
+    "StartupError",
+    "alive",
+    "http_ok",
+    "port_open",
+    "spawn",
+    "start_ticks",
+    "stop",
+    "wait_until",
+]
+
 
 class StartupError(RuntimeError):
     pass

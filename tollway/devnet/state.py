@@ -8,6 +8,8 @@ from pydantic import BaseModel
 
 from tollway.devnet import processes
 
+__all__ = ["Endpoints", "ProcessRecord", "StackState"]
+
 
 class Endpoints(BaseModel):
     gateway_api: str

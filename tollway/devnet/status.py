@@ -11,6 +11,8 @@ from rich.table import Table
 from tollway.devnet import processes
 from tollway.devnet.state import StackState
 
+__all__ = ["check", "show"]
+
 
 def _rpc_ok(url: str) -> bool:
     body = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}

@@ -7,6 +7,8 @@ import shutil
 import sys
 from pathlib import Path
 
+__all__ = ["REPO_ROOT", "anvil_binary", "solcjs_binary", "tools_dir", "venv_binary"]
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -44,6 +44,16 @@ from tollway.payments.keys import create_keystore
 from tollway.temporal import connect
 from tollway.workflows.container import ContainerWorkflow
 
+__all__ = [
+    "ETH",
+    "Launcher",
+    "Ports",
+    "bring_up",
+    "fund_market",
+    "role_key",
+    "start_temporal_and_chain",
+]
+
 ETH = 10**18
 ECHO_PRICE_WEI_PER_SECOND = 10**13
 # Blocks per round: about 11.5 days at a block a second, so rounds never roll over during a run.

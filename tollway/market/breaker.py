@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+__all__ = ["Breaker", "BreakerSettings", "FailureKind"]
+
 
 class FailureKind(StrEnum):
     UNREACHABLE = "unreachable"

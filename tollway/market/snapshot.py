@@ -19,6 +19,8 @@ from tollway.market.sources import Listed, Source, collect, ignored
 from tollway.market.store import KnownOrchestrator, MarketStore
 from tollway.protocol.info import OrchestratorInfo
 
+__all__ = ["NetworkRefresher"]
+
 INFO_MAX_BYTES = 1024 * 1024
 CONCURRENT_FETCHES = 32
 

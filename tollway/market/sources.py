@@ -20,6 +20,17 @@ from tollway import metrics
 from tollway.chain.client import ChainClient
 from tollway.errors import ChainError
 
+__all__ = [
+    "ChainSource",
+    "Listed",
+    "Source",
+    "StaticSource",
+    "WebhookSource",
+    "collect",
+    "ignored",
+    "valid_url",
+]
+
 log = logging.getLogger("tollway.market")
 
 WEBHOOK_MAX_BYTES = 1024 * 1024

@@ -19,6 +19,15 @@ from tollway.config import GatewaySettings
 from tollway.market.breaker import Breaker, BreakerSettings, FailureKind
 from tollway.protocol.info import OrchestratorInfo
 
+__all__ = [
+    "SUCCESS_PRIOR",
+    "KnownOrchestrator",
+    "MarketStore",
+    "MarketView",
+    "Performance",
+    "open_market_store",
+]
+
 LATENCY_ALPHA = 0.3
 SUCCESS_ALPHA = 0.2
 SUCCESS_PRIOR = 0.9

@@ -11,6 +11,8 @@ from tollway.chain.types import SenderInfo
 from tollway.errors import UnacceptableTicketParams
 from tollway.protocol.payment import TicketParams
 
+__all__ = ["SenderBroker", "SenderChain", "SenderFunds", "SenderRounds"]
+
 CACHE_SECONDS = 5.0
 
 

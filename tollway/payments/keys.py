@@ -11,6 +11,8 @@ from eth_account import Account
 
 from tollway.config import KeySettings
 
+__all__ = ["create_keystore", "load_key"]
+
 
 def create_keystore(settings: KeySettings, private_key: bytes | None = None) -> str:
     """Write a new (or the given) key to an encrypted keystore; returns its address."""

@@ -31,6 +31,19 @@ from tollway.protocol.ticket import (
     win_prob_for,
 )
 
+__all__ = [
+    "MAX_NONCES_PER_PARAMS",
+    "ChainView",
+    "PendingRedemptions",
+    "Receipt",
+    "RecipientBroker",
+    "RecipientRounds",
+    "TicketPolicy",
+    "TicketRecipient",
+    "face_value_for",
+    "max_float_for",
+]
+
 MAX_NONCES_PER_PARAMS = 600
 
 

@@ -17,6 +17,18 @@ from tollway.protocol.price import Price
 from tollway.protocol.signing import sign_digest
 from tollway.protocol.ticket import MAX_UINT256
 
+__all__ = [
+    "MAX_TICKETS_PER_PAYMENT",
+    "MIN_CREDIT_SECONDS",
+    "Batch",
+    "NonceStore",
+    "SenderLimits",
+    "TicketSender",
+    "check_params",
+    "credit_units",
+    "tickets_needed",
+]
+
 MAX_TICKETS_PER_PAYMENT = 600
 MIN_CREDIT_SECONDS = 60
 """go-livepeer orchestrators refuse a job unless a minute of compute is paid for."""

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+__all__ = ["SettleInput", "SpendLedger"]
+
 
 class SettleInput(BaseModel):
     job_id: str

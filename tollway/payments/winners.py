@@ -8,6 +8,8 @@ from pydantic import BaseModel
 
 from tollway.protocol.ticket import Ticket
 
+__all__ = ["RedemptionBatch", "TicketResult", "WinningTicket"]
+
 
 class WinningTicket(BaseModel):
     """Everything `redeemWinningTicket` needs, plus the ticket hash computed once by the

@@ -13,6 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tollway.protocol.price import PriceUnit
 
+__all__ = [
+    "MAX_PRICE_WEI",
+    "CapabilityOffer",
+    "Gpu",
+    "OrchestratorInfo",
+    "tollway_version",
+    "version_tuple",
+]
+
 MAX_PRICE_WEI = 10**30
 """Prices above this (10^12 ETH per unit) are absurd: refused, not ranked."""
 

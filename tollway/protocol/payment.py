@@ -19,6 +19,8 @@ from tollway.protocol import lp_rpc_pb2 as pb
 from tollway.protocol.price import Price
 from tollway.protocol.ticket import Ticket, aux_data, minimal_bytes
 
+__all__ = ["Payment", "SignedTicket", "TicketParams"]
+
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()

@@ -14,6 +14,8 @@ from tollway.protocol.info import MAX_PRICE_WEI
 from tollway.protocol.price import PriceUnit
 from tollway.protocol.signing import parse_hex_signature, recover_message, sign_message
 
+__all__ = ["Quote"]
+
 
 class Quote(BaseModel):
     capability: str = Field(min_length=1, max_length=128)

@@ -14,6 +14,15 @@ from eth_utils.crypto import keccak
 
 from tollway.errors import BadSignature
 
+__all__ = [
+    "SECP256K1_HALF_N",
+    "parse_hex_signature",
+    "recover_digest",
+    "recover_message",
+    "sign_digest",
+    "sign_message",
+]
+
 SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 
 

@@ -14,6 +14,20 @@ from fractions import Fraction
 from eth_utils.address import to_canonical_address, to_checksum_address
 from eth_utils.crypto import keccak
 
+__all__ = [
+    "MAX_UINT256",
+    "ZERO_HASH",
+    "Ticket",
+    "aux_data",
+    "derive_recipient_rand",
+    "is_winning",
+    "minimal_bytes",
+    "recipient_rand_hash",
+    "ticket_ev",
+    "u256",
+    "win_prob_for",
+]
+
 MAX_UINT256 = 2**256 - 1
 """winProb is a fraction of this number (note: 2**256 - 1, not 2**256)."""
 

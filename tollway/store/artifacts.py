@@ -12,6 +12,8 @@ from pathlib import Path
 
 from tollway.errors import NotFound
 
+__all__ = ["ArtifactStore"]
+
 _ID = re.compile(r"^[0-9a-f]{32}$")
 
 

@@ -32,6 +32,8 @@ from tollway.workflows.network import (
     NetworkSnapshotWorkflow,
 )
 
+__all__ = ["discovery_sources", "run", "start_network_snapshot"]
+
 
 def discovery_sources(
     settings: GatewaySettings, http: httpx.AsyncClient, chain: ChainClient | None

@@ -22,6 +22,8 @@ from tollway.config import GpuWorkerSettings
 from tollway.temporal import connect
 from tollway.workers.run import run_until_signalled, serve_metrics
 
+__all__ = ["report_forever", "run"]
+
 log = logging.getLogger("tollway.gpu")
 RETRY_SECONDS = 1.0
 

@@ -21,6 +21,8 @@ from tollway.workflows.fleet import FleetWorkflow
 from tollway.workflows.redemption import RedemptionWorkflow
 from tollway.workflows.reward import RewardWorkflow, RoundRewardWorkflow
 
+__all__ = ["run"]
+
 
 async def run(settings: OrchestratorSettings) -> None:
     key, address = load_key(settings.key)

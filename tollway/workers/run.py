@@ -8,6 +8,8 @@ import signal
 from prometheus_client import start_http_server
 from temporalio.worker import Worker
 
+__all__ = ["run_until_signalled", "serve_metrics"]
+
 
 def serve_metrics(port: int | None) -> None:
     """Serve this process's Prometheus metrics on 127.0.0.1:`port` (when a port is set)."""

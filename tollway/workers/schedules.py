@@ -20,6 +20,8 @@ from temporalio.client import (
 from tollway.activities.reward import RewardInput
 from tollway.workflows.reward import RewardWorkflow
 
+__all__ = ["ensure_reward_schedule", "reward_schedule", "reward_schedule_id"]
+
 
 def reward_schedule_id(address: str) -> str:
     return f"reward-{address}"

@@ -1,1 +1,3 @@
 """Deterministic workflow classes only; no side effects at import."""
+
+__all__ = ["container", "fleet", "job", "network", "redemption", "reward"]

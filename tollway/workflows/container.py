@@ -41,6 +41,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from tollway.protocol.capability import ExternalCapability
 
+__all__ = ["ONE_TRY", "ContainerWorkflow"]
+
 GPU_RETRY = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=1))
 ONE_TRY = RetryPolicy(maximum_attempts=1)
 

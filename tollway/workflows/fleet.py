@@ -33,6 +33,8 @@ with workflow.unsafe.imports_passed_through():
     from tollway.config import ORCHESTRATOR_TASK_QUEUE
     from tollway.errors import PlacementError
 
+__all__ = ["ONE_TRY", "FleetCarried", "FleetReplica", "FleetStatus", "FleetWorkflow"]
+
 WORKERS_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=0.5), backoff_coefficient=1.5, maximum_attempts=12
 )

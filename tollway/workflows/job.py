@@ -38,6 +38,8 @@ with workflow.unsafe.imports_passed_through():
     from tollway.payments.spend import SettleInput
     from tollway.protocol.price import billed_units
 
+__all__ = ["ONE_TRY", "JobWorkflow"]
+
 ONE_TRY = RetryPolicy(maximum_attempts=1)
 DISCOVERY_ROUNDS = 3
 QUICK_RETRIES = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(milliseconds=200))

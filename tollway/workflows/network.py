@@ -16,6 +16,8 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from tollway.activities.discovery import DiscoveryActivities
 
+__all__ = ["NETWORK_SNAPSHOT_WORKFLOW_ID", "NetworkSnapshotInput", "NetworkSnapshotWorkflow"]
+
 NETWORK_SNAPSHOT_WORKFLOW_ID = "network-snapshot"
 
 

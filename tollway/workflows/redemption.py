@@ -22,6 +22,8 @@ with workflow.unsafe.imports_passed_through():
     from tollway.activities.redemption import RedemptionActivities
     from tollway.payments.winners import RedemptionBatch, TicketResult, WinningTicket
 
+__all__ = ["RedemptionInput", "RedemptionStatus", "RedemptionWorkflow"]
+
 REDEEM_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
 )

@@ -18,6 +18,8 @@ with workflow.unsafe.imports_passed_through():
     from tollway.activities.heartbeat import HEARTBEAT_TIMEOUT
     from tollway.activities.reward import RewardActivities, RewardInput, RewardOutcome, RoundStatus
 
+__all__ = ["RewardWorkflow", "RoundRewardWorkflow"]
+
 CHAIN_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=20),

@@ -16,6 +16,8 @@ from tollway.market.store import open_market_store
 from tollway.store.artifacts import ArtifactStore
 from tollway.temporal import connect
 
+__all__ = ["create_app"]
+
 
 def create_app(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager

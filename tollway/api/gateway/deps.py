@@ -11,6 +11,8 @@ from fastapi import Depends, Header, Request
 from tollway.api.gateway.services import GatewayServices
 from tollway.errors import Unauthorized
 
+__all__ = ["Services", "Tenant", "current_tenant", "get_services"]
+
 
 def get_services(request: Request) -> GatewayServices:
     services: GatewayServices = request.app.state.services

@@ -18,6 +18,8 @@ from tollway.market.store import MarketStore
 from tollway.store.artifacts import ArtifactStore
 from tollway.workflows.job import JobWorkflow
 
+__all__ = ["GatewayServices"]
+
 
 @dataclass
 class GatewayServices:

@@ -1,1 +1,15 @@
-"""The orchestrator's HTTP API: Livepeer BYOC endpoints plus a small admin surface."""
+"""The orchestrator's HTTP API: Livepeer BYOC endpoints plus a small admin surface. `serving`
+runs a paid job; `pricing`, `credit`, `workers` and `winners` each own one concern of the
+services the routes share."""
+
+__all__ = [
+    "app",
+    "credit",
+    "deps",
+    "pricing",
+    "routes",
+    "services",
+    "serving",
+    "winners",
+    "workers",
+]

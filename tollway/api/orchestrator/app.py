@@ -28,6 +28,8 @@ from tollway.payments.pricing import PriceBook
 from tollway.payments.recipient import TicketPolicy, TicketRecipient
 from tollway.temporal import connect
 
+__all__ = ["create_app"]
+
 
 def create_app(settings: OrchestratorSettings) -> FastAPI:
     @asynccontextmanager

@@ -10,6 +10,8 @@ from fastapi import Depends, Header, Request
 from tollway.api.orchestrator.services import OrchestratorServices
 from tollway.errors import Unauthorized
 
+__all__ = ["SecretChecked", "Services", "get_services", "require_secret"]
+
 
 def get_services(request: Request) -> OrchestratorServices:
     services: OrchestratorServices = request.app.state.services

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+__all__ = ["healthz", "router"]
+
 router = APIRouter()
 
 

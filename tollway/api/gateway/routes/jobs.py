@@ -19,6 +19,8 @@ from tollway.config import SelectionPolicy
 from tollway.errors import BadRequest, NotFound
 from tollway.protocol.header import JobParameters
 
+__all__ = ["JobAccepted", "JobSubmission", "job_output", "job_status", "router", "submit_job"]
+
 router = APIRouter(prefix="/v1/jobs")
 
 _KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")

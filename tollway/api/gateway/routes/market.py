@@ -12,6 +12,8 @@ from tollway.api.gateway.deps import Services
 from tollway.market.store import KnownOrchestrator, MarketView
 from tollway.protocol.info import CapabilityOffer
 
+__all__ = ["WEI_PER_ETH", "marketplace", "network_capabilities", "router"]
+
 router = APIRouter()
 
 BYOC_CAPABILITY_ID = 37

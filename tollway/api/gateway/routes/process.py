@@ -16,6 +16,8 @@ from tollway.api.body import read_body
 from tollway.api.gateway.deps import Services
 from tollway.protocol.header import JobRequest
 
+__all__ = ["process_request", "router"]
+
 router = APIRouter()
 
 

@@ -9,6 +9,16 @@ from fastapi import APIRouter
 from tollway.api.orchestrator.deps import Services
 from tollway.protocol.info import CapabilityOffer, Gpu, OrchestratorInfo, tollway_version
 
+__all__ = [
+    "capabilities",
+    "healthz",
+    "info",
+    "orchestrator",
+    "redemptions",
+    "reported_hardware",
+    "router",
+]
+
 router = APIRouter()
 
 

@@ -19,6 +19,17 @@ from tollway.byoc.spec import ReplicaRef
 from tollway.errors import BadRequest
 from tollway.protocol.capability import ExternalCapability
 
+__all__ = [
+    "drain",
+    "load",
+    "register",
+    "replicas",
+    "report_worker",
+    "router",
+    "unregister",
+    "workers",
+]
+
 router = APIRouter(dependencies=[SecretChecked])
 
 REGISTRATION_LIMIT = 64 * 1024

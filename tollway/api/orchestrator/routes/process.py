@@ -16,6 +16,8 @@ from tollway.protocol.header import JobRequest, verify_eth_address_header
 from tollway.protocol.price import UNIT_HEADER, UNITS_HEADER, Price
 from tollway.protocol.token import JobToken
 
+__all__ = ["job_token", "process_request", "router"]
+
 router = APIRouter()
 
 
