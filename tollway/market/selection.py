@@ -201,9 +201,9 @@ def _eligible(
                 not_offering += 1
                 continue
             price, unit = offer.price_wei, offer.unit
-            problem = cap_problem(Fraction(price), unit, request.price_caps)
-            if problem is not None:
-                refuse(url, problem)
+            cap = request.price_caps.get(unit)
+            if cap is not None and price > cap:  # the cheap test first: it runs for everyone
+                refuse(url, cap_problem(price, unit, request.price_caps) or "")
                 continue
         if minimum is not None and (info is None or version_tuple(info.version) < minimum):
             found = info.version if info else "unknown"
@@ -255,7 +255,7 @@ def _score(contenders: list[Contender], policy: Policy) -> list[Contender]:
     return contenders
 
 
-def cap_problem(price: Fraction, unit: str, price_caps: Mapping[str, int]) -> str | None:
+def cap_problem(price: int | Fraction, unit: str, price_caps: Mapping[str, int]) -> str | None:
     """Why `price` (wei per `unit`) is above the job's cap for that unit, or None."""
     cap = price_caps.get(unit)
     if cap is None or price <= cap:
@@ -269,7 +269,7 @@ def price_per_unit(candidate: Candidate) -> Fraction:
     return Fraction(candidate.price_per_unit, candidate.pixels_per_unit or 1)
 
 
-def _wei(value: Fraction) -> str:
+def _wei(value: int | Fraction) -> str:
     """Exact for whole wei, else two decimals, with integer arithmetic only (no float overflow)."""
     if value.denominator == 1:
         return str(value.numerator)
