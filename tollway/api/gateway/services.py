@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from tollway.activities.job import JobSpec, JobState, JobStatus
-from tollway.config import GatewaySettings
+from tollway.config import GatewaySettings, SelectionPolicy
 from tollway.errors import JobStillRunning, NotFound, TollwayError, error_type
 from tollway.market.selection import Attempt
 from tollway.market.store import MarketStore
@@ -60,7 +60,7 @@ class GatewayServices:
             caps.append(requested)
         return min(caps)
 
-    def policy(self, tenant: str, requested: str | None = None) -> str:
+    def policy(self, tenant: str, requested: SelectionPolicy | None = None) -> SelectionPolicy:
         """The job's selection policy: its own, else its tenant's, else the gateway's."""
         own = self.settings.tenants[tenant].policy if tenant in self.settings.tenants else None
         return requested or own or self.settings.selection_policy
