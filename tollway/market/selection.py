@@ -17,6 +17,11 @@ Score, in [0, 1]: success² x (the policy's weighted mean of price, latency and 
 The order is a weighted random draw without replacement (Efraimidis-Spirakis: key = u^(1/w))
 with w = score^sharpness, so better orchestrators come first more often but work does not pile
 onto a single one.
+
+Each drawn orchestrator is a `Contender` (what the market view says of it); the discovery
+activity then fetches its job token, and one whose token passes `token_refusal` and
+`filter_tokens` (free capacity, the price it actually charges within the cap) becomes a
+`Candidate`, the only form the job's later steps see.
 """
 
 from __future__ import annotations
