@@ -273,16 +273,16 @@ def test_reregistering_replaces_the_record_but_keeps_in_flight_count() -> None:
 
 
 def test_registrations_survive_a_restart(tmp_path: Path) -> None:
-    from tollway.payments.ledger import Ledger
+    from tollway.byoc.registrations import RegistrationStore
 
-    ledger = Ledger(tmp_path / "ledger.db")
-    first = CapabilityRegistry(ledger)
+    store = RegistrationStore(tmp_path / "registry.db")
+    first = CapabilityRegistry(store)
     first.register(ExternalCapability(name="a", url="http://127.0.0.1:1", capacity=2))
     first.register(ExternalCapability(name="b", url="http://127.0.0.1:2", price_per_unit=7))
     first.unregister("a")
-    ledger.close()
+    store.close()
 
-    restarted = CapabilityRegistry(Ledger(tmp_path / "ledger.db"))
+    restarted = CapabilityRegistry(RegistrationStore(tmp_path / "registry.db"))
     assert restarted.names() == ["b"]
     assert restarted.get("b").price_wei_per_second == 7
     assert restarted.available("b") == 1
@@ -411,26 +411,26 @@ def test_unregistering_one_replica_drains_it_and_keeps_the_others() -> None:
 
 
 def test_unregistering_the_name_removes_every_replica(tmp_path: Path) -> None:
-    from tollway.payments.ledger import Ledger
+    from tollway.byoc.registrations import RegistrationStore
 
-    ledger = Ledger(tmp_path / "ledger.db")
-    registry = CapabilityRegistry(ledger)
+    store = RegistrationStore(tmp_path / "registry.db")
+    registry = CapabilityRegistry(store)
     two_replicas(registry)
     registry.register(capability(name="other"))
     registry.unregister("echo")
     assert registry.names() == ["other"]
-    assert CapabilityRegistry(ledger).names() == ["other"]
+    assert CapabilityRegistry(store).names() == ["other"]
 
 
 def test_replicas_survive_a_restart(tmp_path: Path) -> None:
-    from tollway.payments.ledger import Ledger
+    from tollway.byoc.registrations import RegistrationStore
 
-    ledger = Ledger(tmp_path / "ledger.db")
-    first = CapabilityRegistry(ledger)
+    store = RegistrationStore(tmp_path / "registry.db")
+    first = CapabilityRegistry(store)
     two_replicas(first)
     first.register(capability(replica="r2", url="http://127.0.0.1:3"))
     first.unregister_replica("echo", "r1")
-    restarted = CapabilityRegistry(ledger)
+    restarted = CapabilityRegistry(store)
     assert [r.replica for r in restarted.replicas("echo")] == ["r0", "r2"]
     assert restarted.get("echo").capacity == 4
 
@@ -542,14 +542,15 @@ async def test_a_replica_parked_again_is_woken_again_at_once() -> None:
 
 
 def test_protocol_is_http_unless_registered_as_triton(tmp_path: Path) -> None:
-    from tollway.payments.ledger import Ledger
+    from tollway.byoc.registrations import RegistrationStore
 
     lone = ExternalCapability(name="a", url="http://127.0.0.1:1")
     assert lone.protocol == "http"  # go-livepeer's registrations carry no protocol
     triton = ExternalCapability(name="t", url="http://127.0.0.1:2", protocol="triton")
-    registry = CapabilityRegistry(Ledger(tmp_path / "ledger.db"))
+    path = tmp_path / "registry.db"
+    registry = CapabilityRegistry(RegistrationStore(path))
     registry.register(triton)
-    assert CapabilityRegistry(Ledger(tmp_path / "ledger.db")).get("t").protocol == "triton"
+    assert CapabilityRegistry(RegistrationStore(path)).get("t").protocol == "triton"
     with pytest.raises(ValidationError, match="protocol"):
         ExternalCapability.model_validate(
             {"name": "g", "url": "http://127.0.0.1:3", "protocol": "grpc"}

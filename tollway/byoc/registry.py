@@ -21,8 +21,8 @@ from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 from tollway import metrics
+from tollway.byoc.registrations import RegistrationStore
 from tollway.errors import CapacityExhausted, UnknownCapability
-from tollway.payments.ledger import REPLICA_SEPARATOR, Ledger
 from tollway.protocol.capability import ExternalCapability
 
 __all__ = ["CapabilityRegistry", "Key"]
@@ -35,16 +35,16 @@ Key = tuple[str, str]
 
 
 class CapabilityRegistry:
-    """Registrations, kept in `ledger` when one is given (in memory only otherwise)."""
+    """Registrations, kept in `store` when one is given (in memory only otherwise)."""
 
     def __init__(
         self,
-        ledger: Ledger | None = None,
+        store: RegistrationStore | None = None,
         quarantine_seconds: float = 15.0,
         wake: Callable[[str, str], None] | None = None,
         cold_wait_seconds: float = 60.0,
     ) -> None:
-        self._ledger = ledger
+        self._store = store
         self._quarantine_seconds = quarantine_seconds
         self._wake = wake
         self._cold_wait_seconds = cold_wait_seconds
@@ -55,7 +55,7 @@ class CapabilityRegistry:
         self._last_used: dict[Key, float] = {}
         self._waiting: dict[str, int] = {}
         self._freed: dict[str, asyncio.Event] = {}
-        for body in ledger.capabilities() if ledger else []:
+        for body in store.bodies() if store else []:
             capability = ExternalCapability.model_validate_json(body)
             self._replicas.setdefault(capability.name, {})[capability.replica] = capability
 
@@ -63,8 +63,8 @@ class CapabilityRegistry:
 
     def register(self, capability: ExternalCapability) -> None:
         key = (capability.name, capability.replica)
-        if self._ledger:
-            self._ledger.save_capability(_ledger_key(key), capability.model_dump_json())
+        if self._store:
+            self._store.save(*key, capability.model_dump_json())
         self._replicas.setdefault(capability.name, {})[capability.replica] = capability
         self._quarantined_until.pop(key, None)
         self._woken.pop(key, None)  # parked again or running: the next miss may wake it
@@ -73,8 +73,8 @@ class CapabilityRegistry:
 
     def unregister(self, name: str) -> bool:
         """Forget `name` and all its replicas (go-livepeer's unregister)."""
-        if self._ledger:
-            self._ledger.forget_capabilities(name)
+        if self._store:
+            self._store.forget(name)
         removed = self._replicas.pop(name, None) is not None
         self._changed(name)
         return removed
@@ -82,8 +82,8 @@ class CapabilityRegistry:
     def unregister_replica(self, name: str, replica: str) -> int:
         """Forget one replica, so no new work goes to it; returns the requests it still has in
         flight (they finish: draining)."""
-        if self._ledger:
-            self._ledger.save_capability(_ledger_key((name, replica)), None)
+        if self._store:
+            self._store.save(name, replica, None)
         replicas = self._replicas.get(name, {})
         replicas.pop(replica, None)
         if not replicas:
@@ -256,8 +256,3 @@ class CapabilityRegistry:
         freed = self._freed.get(name)
         if freed is not None:
             freed.set()
-
-
-def _ledger_key(key: Key) -> str:
-    name, replica = key
-    return f"{name}{REPLICA_SEPARATOR}{replica}" if replica else name

@@ -1,5 +1,5 @@
-"""The orchestrator's durable state in SQLite: credit, used nonces, winning tickets, quotes,
-secrets and capability registrations; only this module writes its tables.
+"""The orchestrator's durable payment state in SQLite: credit, used nonces, winning tickets,
+quotes and secrets; only this module writes its tables.
 
 Credit is kept exactly: in units of 1/(2^256-1) wei, so a ticket's EV (faceValue x winProb) adds
 as an integer and nothing is rounded until a balance is read. Each payment is applied in one
@@ -18,9 +18,7 @@ from pathlib import Path
 from tollway.errors import BadPayment
 from tollway.protocol.ticket import MAX_UINT256
 
-__all__ = ["REPLICA_SEPARATOR", "Ledger", "NonceUse"]
-
-REPLICA_SEPARATOR = "\x1f"
+__all__ = ["Ledger", "NonceUse"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS credit (
@@ -33,7 +31,6 @@ CREATE INDEX IF NOT EXISTS used_nonces_expiry ON used_nonces (expiration_block);
 CREATE TABLE IF NOT EXISTS winning_tickets (
     ticket_hash TEXT PRIMARY KEY, body TEXT NOT NULL, handed_off INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS capabilities (name TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS quotes (sender TEXT, capability TEXT, price_wei TEXT NOT NULL,
     expires_at REAL NOT NULL, PRIMARY KEY (sender, capability));
 """
@@ -151,31 +148,6 @@ class Ledger:
                 (sender.lower(), capability, now),
             ).fetchone()
         return None if row is None else int(row[0])
-
-    def save_capability(self, name: str, body: str | None) -> None:
-        """Store (or, with None, forget) a capability registration; a replica's is keyed
-        `name + REPLICA_SEPARATOR + replica`."""
-        with self.transaction() as db:
-            if body is None:
-                db.execute("DELETE FROM capabilities WHERE name = ?", (name,))
-            else:
-                db.execute(
-                    "INSERT INTO capabilities (name, body) VALUES (?, ?) "
-                    "ON CONFLICT (name) DO UPDATE SET body = excluded.body",
-                    (name, body),
-                )
-
-    def forget_capabilities(self, name: str) -> None:
-        """Forget every registration of `name`: its unnamed one and each replica's."""
-        with self.transaction() as db:
-            db.execute(
-                "DELETE FROM capabilities WHERE name = ? OR substr(name, 1, ?) = ?",
-                (name, len(name) + 1, name + REPLICA_SEPARATOR),
-            )
-
-    def capabilities(self) -> list[str]:
-        with self.transaction() as db:
-            return [str(row[0]) for row in db.execute("SELECT body FROM capabilities")]
 
     def winners(self, ticket_hashes: list[str]) -> list[str]:
         """The stored bodies of these winning tickets (those the ledger knows)."""

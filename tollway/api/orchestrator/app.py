@@ -19,6 +19,7 @@ from tollway.api.orchestrator.services import OrchestratorServices, replica_wake
 from tollway.api.orchestrator.serving import JobServer
 from tollway.api.orchestrator.winners import WinnerHandOff
 from tollway.api.orchestrator.workers import GpuWorkerRoster
+from tollway.byoc.registrations import RegistrationStore
 from tollway.byoc.registry import CapabilityRegistry
 from tollway.chain.connect import chain_client
 from tollway.config import OrchestratorSettings
@@ -49,8 +50,9 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
         temporal = await connect(settings.temporal_address, settings.namespace)
         winners = WinnerHandOff(temporal, ledger, address, settings.task_queue)
         recipient = TicketRecipient(address, ledger, chain, policy, winners.pending_face_value)
+        registrations = RegistrationStore(settings.data_dir / "registry.sqlite")
         registry = CapabilityRegistry(
-            ledger,
+            registrations,
             settings.replica_quarantine_seconds,
             wake=replica_waker(temporal),
             cold_wait_seconds=settings.cold_start_wait_seconds,
@@ -80,6 +82,7 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await retry_loop
                 ledger.close()
+                registrations.close()
                 await chain.aclose()
 
     app = FastAPI(title="tollway orchestrator", lifespan=lifespan)
