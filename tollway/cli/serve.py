@@ -20,6 +20,7 @@ from tollway.config import ORCHESTRATOR_NAMESPACE, ORCHESTRATOR_TASK_QUEUE
 from tollway.devnet.state import StackState
 from tollway.errors import PlacementError, WorkerFailed
 from tollway.temporal import connect
+from tollway.workflows.container import ContainerWorkflow
 from tollway.workflows.fleet import FleetStatus, FleetWorkflow
 
 __all__ = ["fleet_id", "serve_file"]
@@ -81,7 +82,7 @@ async def serve_file(
 async def _fleet_status(handle: WorkflowHandle[FleetWorkflow, FleetStatus]) -> FleetStatus:
     """The fleet's status; empty while a fleet started just now has not run its first task."""
     try:
-        status: FleetStatus = await handle.query("status", result_type=FleetStatus)
+        status = await handle.query(FleetWorkflow.status)
     except RPCError:
         return FleetStatus()
     return status
@@ -95,9 +96,8 @@ async def _wait_serving(
     while True:
         for replica in fleet.replicas:
             try:
-                status = await client.get_workflow_handle(replica.workflow_id).query(
-                    "status", result_type=ContainerStatus
-                )
+                handle = client.get_workflow_handle(replica.workflow_id)
+                status = await handle.query(ContainerWorkflow.status)
             except RPCError:
                 continue  # its first task has not run yet
             replicas[replica.workflow_id] = status

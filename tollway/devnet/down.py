@@ -13,6 +13,7 @@ from tollway.byoc.triton_runtime import TritonRuntime
 from tollway.config import ORCHESTRATOR_NAMESPACE, GpuWorkerSettings
 from tollway.devnet.state import StackState
 from tollway.temporal import connect
+from tollway.workflows.container import ContainerWorkflow
 
 __all__ = ["bring_down", "remove_containers", "remove_triton_replicas"]
 
@@ -22,7 +23,7 @@ async def _stop_capabilities(state: StackState, console: Console) -> None:
     for name, workflow_id in state.capabilities.items():
         handle = client.get_workflow_handle(workflow_id)
         try:
-            await handle.signal("stop")
+            await handle.signal(ContainerWorkflow.stop)
             await asyncio.wait_for(handle.result(), timeout=30)
             console.print(f"  [green]✓[/] capability {name} unregistered and its container stopped")
         except Exception as exc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import secrets
 import shutil
 import sys
@@ -400,5 +399,5 @@ async def _serve_echo(
             if description.status is not None and description.status.name != "RUNNING":
                 await handle.result()  # raises the workflow's failure
             await asyncio.sleep(0.2)
-    status = json.dumps((await handle.query("status")), default=str)
+    status = (await handle.query(ContainerWorkflow.status)).model_dump_json()
     raise processes.StartupError(f"capability echo not registered after 180 s: {status}")

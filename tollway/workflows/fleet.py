@@ -167,7 +167,8 @@ class FleetWorkflow:
 
     async def _drain(self, replicas: list[FleetReplica]) -> None:
         for replica in replicas:
-            await workflow.get_external_workflow_handle(replica.workflow_id).signal("stop")
+            handle = workflow.get_external_workflow_handle(replica.workflow_id)
+            await handle.signal(ContainerWorkflow.stop)
 
     @workflow.signal
     def apply(self, fleet: FleetInput) -> None:

@@ -104,7 +104,7 @@ class GatewayServices:
         if description.status == WorkflowExecutionStatus.COMPLETED:
             finished: JobStatus = await handle.result()
             return finished
-        status: JobStatus = await handle.query("status", result_type=JobStatus)
+        status = await handle.query(JobWorkflow.status)
         if description.status not in (None, WorkflowExecutionStatus.RUNNING):
             status.state = JobState.FAILED
         return status

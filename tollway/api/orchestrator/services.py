@@ -19,6 +19,7 @@ from tollway.chain.client import ChainClient
 from tollway.config import OrchestratorSettings
 from tollway.payments.ledger import Ledger
 from tollway.payments.recipient import TicketRecipient
+from tollway.workflows.container import ContainerWorkflow
 
 __all__ = ["OrchestratorServices", "replica_waker"]
 
@@ -34,7 +35,8 @@ def replica_waker(temporal: Client) -> Callable[[str, str], None]:
     async def signal(name: str, replica: str) -> None:
         log.info("waking cold replica %s of %s", replica, name)
         try:
-            await temporal.get_workflow_handle(replica).signal("wake")
+            handle = temporal.get_workflow_handle(replica)
+            await handle.signal(ContainerWorkflow.wake)
         except RPCError as exc:
             log.warning("cannot wake replica %s of %s: %s", replica, name, exc)
 

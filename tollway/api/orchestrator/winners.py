@@ -13,14 +13,13 @@ import contextlib
 import json
 import logging
 from datetime import timedelta
-from typing import Any
 
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from tollway.payments.ledger import Ledger
 from tollway.payments.winners import WinningTicket
-from tollway.workflows.redemption import RedemptionInput, RedemptionWorkflow
+from tollway.workflows.redemption import RedemptionInput, RedemptionStatus, RedemptionWorkflow
 
 __all__ = ["REDEMPTION_QUERY_TIMEOUT", "WinnerHandOff", "redemption_workflow_id"]
 
@@ -44,12 +43,14 @@ class WinnerHandOff:
         self._last_waiting: list[str] = []
         """The redemption workflow's queued and pending tickets when it last answered."""
 
-    async def status(self) -> dict[str, Any] | None:
+    async def status(self) -> RedemptionStatus | None:
         """The redemption workflow's status, or None when no worker answers within a second
         (a query waits for a worker)."""
         handle = self.temporal.get_workflow_handle(redemption_workflow_id(self.address))
         try:
-            return dict(await handle.query("status", rpc_timeout=REDEMPTION_QUERY_TIMEOUT))
+            return await handle.query(
+                RedemptionWorkflow.status, rpc_timeout=REDEMPTION_QUERY_TIMEOUT
+            )
         except RPCError:
             return None
 
@@ -59,7 +60,7 @@ class WinnerHandOff:
         this answers within a second from the last list the workflow gave."""
         status = await self.status()
         if status is not None:
-            self._last_waiting = [*status["queued"], *status["pending"]]
+            self._last_waiting = [*status.queued, *status.pending]
         waiting = self._last_waiting + [h for h, _ in self.ledger.pending_winners()]
         tickets = [WinningTicket.model_validate_json(body) for body in self.ledger.winners(waiting)]
         return sum(t.face_value for t in tickets if t.sender == sender)

@@ -102,4 +102,4 @@ async def redemptions(services: Services) -> dict[str, Any]:
     status = await services.winners.status()
     if status is None:
         return {"recipient": services.address, "queued": [], "redeemed": {}, "failed": {}}
-    return status
+    return status.model_dump()
