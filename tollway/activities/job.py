@@ -1,6 +1,7 @@
 """The job's records, shared by its steps, its workflow and the gateway API: what the client
-asked for (JobSpec) and where the job stands (JobStatus). Only small JSON travels through
-workflow history; job bytes are artifacts named by id."""
+asked for (JobSpec), what an orchestrator answered (DispatchOutcome) and where the job stands
+(JobStatus). Only small JSON travels through workflow history; job bytes are artifacts named
+by id."""
 
 from __future__ import annotations
 

@@ -16,6 +16,8 @@ __all__ = ["SettleInput", "SpendLedger"]
 
 
 class SettleInput(BaseModel):
+    """A finished job's cost and the tickets it took, recorded once per job id."""
+
     job_id: str
     tenant: str
     capability: str
