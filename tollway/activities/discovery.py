@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from typing import TYPE_CHECKING
 
 import httpx
 from pydantic import BaseModel
@@ -30,10 +31,12 @@ from tollway.market.selection import (
     select,
     token_refusal,
 )
-from tollway.market.snapshot import NetworkRefresher
 from tollway.market.store import MarketStore
 from tollway.protocol.header import encode_eth_address_header
 from tollway.protocol.token import MAX_TOKEN_BYTES, JobToken
+
+if TYPE_CHECKING:  # the refresher reaches the chain (web3): the gateway API never loads it
+    from tollway.market.snapshot import NetworkRefresher
 
 __all__ = ["DiscoverInput", "Discovery", "DiscoveryActivities"]
 
