@@ -30,7 +30,8 @@
     ├── ParamsNotExpired              (503) winning tickets must wait (params, funds): retried
     └── ChainError                    (503) the chain refused or could not be reached
         ├── ChainFault                a redemption's chain call failed: retried
-        └── RecipientNotActive        not an active orchestrator this round: retried later
+        ├── RecipientNotActive        not an active orchestrator this round: retried later
+        └── RoundNotReady             the round has no block hash yet: no ticket params
 
 Every error answers HTTP with `{"error": {"type", "message", ...details}}`. `to_application_error`
 turns one into a Temporal `ApplicationError` whose type is the class name, non-retryable unless
@@ -89,6 +90,8 @@ class TollwayError(Exception):
     retryable: ClassVar[bool] = True
     retry_after: ClassVar[timedelta | None] = None
     """When Temporal retries an activity that raised this: after this long, not its back-off."""
+    benign: ClassVar[bool] = False
+    """An expected wait, not a fault: the worker logs its retries at DEBUG, without a traceback."""
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -231,6 +234,7 @@ class OrchestratorUnreachable(OrchestratorFailed):
 class ParamsNotExpired(TollwayError):
     status_code = 503
     retry_after = timedelta(seconds=1)
+    benign = True
 
 
 class ChainFault(ChainError):
@@ -239,6 +243,11 @@ class ChainFault(ChainError):
 
 class RecipientNotActive(ChainError):
     retry_after = timedelta(seconds=30)
+    benign = True
+
+
+class RoundNotReady(ChainError):
+    pass
 
 
 def _tree(root: type[TollwayError]) -> list[type[TollwayError]]:
@@ -257,7 +266,7 @@ def error_type(type_name: str | None) -> type[TollwayError]:
 def to_application_error(error: TollwayError) -> ApplicationError:
     """The Temporal form of `error`: its class name as type, retryable and delayed as the class
     says."""
-    from temporalio.exceptions import ApplicationError
+    from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
     return ApplicationError(
         error.message,
@@ -265,4 +274,9 @@ def to_application_error(error: TollwayError) -> ApplicationError:
         type=type(error).__name__,
         non_retryable=not error.retryable,
         next_retry_delay=error.retry_after,
+        category=(
+            ApplicationErrorCategory.BENIGN
+            if error.benign
+            else ApplicationErrorCategory.UNSPECIFIED
+        ),
     )

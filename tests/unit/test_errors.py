@@ -7,6 +7,8 @@ import ast
 from datetime import timedelta
 from pathlib import Path
 
+from temporalio.exceptions import ApplicationErrorCategory
+
 from tollway import errors
 from tollway.errors import (
     ERROR_TYPES,
@@ -40,6 +42,8 @@ def test_the_temporal_form_keeps_type_retryability_details_and_delay() -> None:
     waiting = to_application_error(RecipientNotActive("not active this round"))
     assert not waiting.non_retryable
     assert waiting.next_retry_delay == timedelta(seconds=30)
+    assert waiting.category == ApplicationErrorCategory.BENIGN  # a wait, logged without a trace
+    assert failed.category == ApplicationErrorCategory.UNSPECIFIED
 
 
 def test_no_temporal_error_type_is_a_bare_string_outside_errors_py() -> None:

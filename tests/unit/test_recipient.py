@@ -17,7 +17,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from tollway.chain.types import SenderInfo
-from tollway.errors import BadPayment, InsufficientSenderReserve
+from tollway.errors import BadPayment, InsufficientSenderReserve, RoundNotReady
 from tollway.payments.ledger import Ledger
 from tollway.payments.recipient import (
     MAX_NONCES_PER_PARAMS,
@@ -187,6 +187,15 @@ async def test_ticket_params_fall_back_to_previous_round_when_hash_is_zero(env: 
     params = await env.params()
     assert params.creation_round == 10
     assert params.creation_round_block_hash == round_hash(10)
+
+
+async def test_no_params_for_a_round_without_a_block_hash(env: Env) -> None:
+    """Round 0 of a new chain has no recorded block hash: tickets with empty auxData would be
+    refused by Livepeer's TicketBroker, so the orchestrator gives out no params at all."""
+    env.chain.round = 0
+    env.chain.hashes = {}
+    with pytest.raises(RoundNotReady, match="round 0 has no block hash"):
+        await env.params()
 
 
 async def test_free_price_gives_zero_face_value_and_win_prob(env: Env) -> None:

@@ -20,7 +20,9 @@ from tollway.payments.sender import (
     MAX_TICKETS_PER_PAYMENT,
     MIN_CREDIT_SECONDS,
     NonceStore,
+    SenderLimits,
     TicketSender,
+    check_params,
     tickets_needed,
 )
 from tollway.protocol.payment import TicketParams
@@ -136,6 +138,13 @@ def test_count_is_ceil_of_shortfall_over_ev() -> None:
     ev = _ev(params)
     shortfall = 120 * PRICE.price_per_unit - 5 * 10**9
     assert tickets_needed(PRICE, 120, 5 * 10**9, params) == ceil(shortfall / ev)
+
+
+def test_params_without_a_round_block_hash_are_refused() -> None:
+    """Empty auxData cannot be redeemed on Livepeer's TicketBroker: no ticket is signed."""
+    params = make_params(creation_round=0, creation_round_block_hash=b"\x00" * 32)
+    with pytest.raises(UnacceptableTicketParams, match="no block hash"):
+        check_params(params, 1, SenderLimits())
 
 
 def test_more_than_600_tickets_is_refused_not_truncated() -> None:

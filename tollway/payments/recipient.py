@@ -17,7 +17,7 @@ from typing import Protocol
 
 from tollway import metrics
 from tollway.chain.types import SenderInfo
-from tollway.errors import BadPayment, BadSignature, InsufficientSenderReserve
+from tollway.errors import BadPayment, BadSignature, InsufficientSenderReserve, RoundNotReady
 from tollway.payments.ledger import Ledger, NonceUse
 from tollway.payments.winners import WinningTicket
 from tollway.protocol.payment import Payment, TicketParams
@@ -25,6 +25,7 @@ from tollway.protocol.price import Price
 from tollway.protocol.signing import recover_digest
 from tollway.protocol.ticket import (
     MAX_UINT256,
+    ZERO_HASH,
     derive_recipient_rand,
     is_winning,
     recipient_rand_hash,
@@ -219,9 +220,15 @@ class TicketRecipient:
     async def ticket_params(self, sender: str, price: Price) -> TicketParams:
         round_number = await self.chain.rounds.last_initialized_round()
         block_hash = await self.chain.rounds.block_hash_for_round(round_number)
-        if round_number > 0 and block_hash == b"\x00" * 32:
+        if round_number > 0 and block_hash == ZERO_HASH:
             round_number -= 1
             block_hash = await self.chain.rounds.block_hash_for_round(round_number)
+        if block_hash == ZERO_HASH:
+            # Empty auxData: Livepeer's TicketBroker refuses such tickets, so none are given out.
+            raise RoundNotReady(
+                f"round {round_number} has no block hash recorded yet: no ticket params until "
+                "a round is initialized"
+            )
         face_value = 0
         if price.price_per_unit > 0:
             _, max_float = await self._funds(sender)

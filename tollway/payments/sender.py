@@ -15,7 +15,7 @@ from tollway.errors import UnacceptableTicketParams
 from tollway.protocol.payment import Payment, SignedTicket, TicketParams
 from tollway.protocol.price import Price
 from tollway.protocol.signing import sign_digest
-from tollway.protocol.ticket import MAX_UINT256
+from tollway.protocol.ticket import MAX_UINT256, ZERO_HASH
 
 __all__ = [
     "MAX_TICKETS_PER_PAYMENT",
@@ -82,6 +82,10 @@ def check_params(params: TicketParams, count: int, limits: SenderLimits) -> None
         problems.append(f"ticket EV {ev} > {limits.max_ticket_ev_wei}")
     if ev * count > limits.max_total_ev_wei:
         problems.append(f"batch EV {ev * count} > {limits.max_total_ev_wei}")
+    if params.creation_round_block_hash == ZERO_HASH:
+        problems.append(
+            f"round {params.creation_round} has no block hash (empty auxData: unredeemable)"
+        )
     if problems:
         raise UnacceptableTicketParams("refusing ticket params: " + "; ".join(problems))
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Request, Response
 from tollway.api.body import read_body
 from tollway.api.orchestrator.deps import Services
 from tollway.api.orchestrator.serving import ServedJob
-from tollway.errors import BadJobHeader
+from tollway.errors import BadJobHeader, RoundNotReady
 from tollway.protocol.header import JobRequest, verify_eth_address_header
 from tollway.protocol.price import UNIT_HEADER, UNITS_HEADER, Price
 from tollway.protocol.token import JobToken
@@ -36,7 +36,12 @@ async def job_token(
     known = livepeer_capability in registry.names()
     capability = registry.get(livepeer_capability) if known else None
     price = Price(price_per_unit=await pricing.price_wei(capability, sender) if capability else 0)
-    params = await services.recipient.ticket_params(sender, price)
+    try:
+        params = await services.recipient.ticket_params(sender, price)
+    except RoundNotReady:
+        if price.price_per_unit:
+            raise
+        params = None  # free work needs no tickets
     quote = pricing.quote(capability, sender, price.price_per_unit) if capability else None
     return JobToken(
         sender_address=json.loads(base64.b64decode(address_header or "")),
