@@ -92,6 +92,10 @@ class OrchestratorSettings(RoleSettings):
     hardware: list[Gpu] = []
     """GPUs advertised to gateways (the GPU worker reports what NVML finds)."""
     secret: str = Field(min_length=16)
+    capability_hosts: list[str] = []
+    """Hosts, IPs or CIDRs a registered capability may point at, beside loopback (the GPU hosts,
+    their container networks). Empty: any host, but never a link-local address, the chain RPC,
+    Temporal or this API."""
     data_dir: Path = Path(".tollway/orchestrator")
     key: KeySettings
     chain: ChainSettings = ChainSettings()
@@ -124,6 +128,8 @@ class OrchestratorSettings(RoleSettings):
     """How often the reward schedule looks at the round (several times per round)."""
     initialize_rounds: bool = True
     max_body_bytes: int = 64 * MiB
+    body_read_timeout_seconds: float = Field(default=30.0, gt=0)
+    """A client whose body has not all arrived by then gets 408."""
     worker_metrics_port: int | None = None
     pricing: PricingSettings = PricingSettings()
 
@@ -185,6 +191,8 @@ class GatewaySettings(RoleSettings):
     chain: ChainSettings | None = None
     """When set, the gateway checks its own TicketBroker funds before signing tickets."""
     max_body_bytes: int = 64 * MiB
+    body_read_timeout_seconds: float = Field(default=30.0, gt=0)
+    """A client whose body has not all arrived by then gets 408."""
     worker_metrics_port: int | None = None
 
 

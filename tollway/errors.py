@@ -11,7 +11,9 @@
     │   ├── RegistrationRefused       the orchestrator refused a replica's (un)registration
     │   ├── DeclarationError          a capability declaration file that cannot be served
     │   │   └── PlacementError        a declared replica fits on no GPU worker
-    │   └── BodyTooLarge              (413)
+    │   ├── BodyTooLarge              (413)
+    │   ├── BodyIncomplete            the client hung up before its body arrived
+    │   └── RequestTimeout            (408) the body did not arrive in time
     ├── Unauthorized                  (401) wrong orchestrator secret or API key
     ├── NotFound                      (404) unknown job
     ├── RoundPassed                   (409) the round moved on before its reward() call
@@ -148,6 +150,14 @@ class PlacementError(DeclarationError):
 
 class BodyTooLarge(BadRequest):
     status_code = 413
+
+
+class BodyIncomplete(BadRequest):
+    pass
+
+
+class RequestTimeout(BadRequest):
+    status_code = 408
 
 
 class Unauthorized(TollwayError):

@@ -16,6 +16,7 @@ from tollway.devnet.up import Ports, bring_up
 from tollway.netutil import free_port
 
 BODY_LIMIT = 1024 * 1024
+BODY_READ_TIMEOUT_SECONDS = 3
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +34,8 @@ def stack(
     limits = {
         "TOLLWAY_GATEWAY_MAX_BODY_BYTES": str(BODY_LIMIT),
         "TOLLWAY_ORCH_MAX_BODY_BYTES": str(BODY_LIMIT),
+        "TOLLWAY_GATEWAY_BODY_READ_TIMEOUT_SECONDS": str(BODY_READ_TIMEOUT_SECONDS),
+        "TOLLWAY_ORCH_BODY_READ_TIMEOUT_SECONDS": str(BODY_READ_TIMEOUT_SECONDS),
     }
     saved = {k: os.environ.get(k) for k in limits}
     os.environ.update(limits)

@@ -4,6 +4,9 @@ credited, nothing crashed (each go-livepeer quirk is answered properly here)."""
 from __future__ import annotations
 
 import base64
+import json
+import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,7 @@ import httpx
 import pytest
 from eth_account import Account
 
-from tests.e2e.conftest import BODY_LIMIT
+from tests.e2e.conftest import BODY_LIMIT, BODY_READ_TIMEOUT_SECONDS
 from tests.e2e.stack_client import StackClient
 from tollway.payments.sender import NonceStore, TicketSender
 from tollway.protocol.header import encode_eth_address_header
@@ -175,7 +178,9 @@ def test_registration_with_a_wrong_secret_is_401(stack: StackClient) -> None:
 def test_registration_validates_its_body(stack: StackClient) -> None:
     headers = {"Authorization": stack.state.orchestrator_secret}
     answer = stack.orchestrator.post(
-        "/capability/register", json={"name": "x", "url": "u", "currency": "USD"}, headers=headers
+        "/capability/register",
+        json={"name": "x", "url": "http://127.0.0.1:1", "currency": "USD"},
+        headers=headers,
     )
     error = error_of(answer, 400)
     assert "currency" in error["message"]
@@ -201,6 +206,90 @@ def test_job_api_needs_a_key_and_valid_fields(stack: StackClient) -> None:
     assert error_of(garbage, 400)["type"] == "BadRequest"
     missing = stack.gateway.get("/v1/jobs/default.nope")
     assert error_of(missing, 404)["type"] == "NotFound"
+
+
+def test_a_path_that_leaves_the_capability_is_refused(stack: StackClient) -> None:
+    """A request path must stay under the capability's URL on both sides (a fuzzer reached the
+    capability host's `/admin` through `..%2F..%2Fadmin`)."""
+    escape = "/process/request/..%2F..%2Fadmin"
+    direct = stack.orchestrator.post(escape, headers={"Livepeer": stack.signed_header()})
+    assert error_of(direct, 400)["field"] == "path"
+    header = livepeer_header(b'{"capability": "echo", "timeout_seconds": 10}')
+    relayed = stack.gateway.post(escape, headers={"Livepeer": header}, content=b"x")
+    assert error_of(relayed, 400)["field"] == "path"
+    submitted = stack.gateway.post(
+        "/v1/jobs", json={"capability": "echo", "input": {}, "path": "../../../etc/passwd"}
+    )
+    assert error_of(submitted, 400)["field"] == "path"
+
+
+def test_registration_takes_only_urls_a_capability_may_use(stack: StackClient) -> None:
+    headers = {"Authorization": stack.state.orchestrator_secret}
+    for url, problem in (
+        ("file:///etc/passwd", "http or https"),
+        ("gopher://127.0.0.1:70/", "http or https"),
+        ("http://169.254.169.254/latest/meta-data/", "may not point at"),
+        (stack.state.endpoints.chain_rpc, "own services"),
+        (stack.state.endpoints.orchestrator_api + "/admin", "own services"),
+    ):
+        body = {"name": "proxy", "url": url, "capacity": 1, "price_per_unit": 0}
+        answer = stack.orchestrator.post("/capability/register", json=body, headers=headers)
+        assert problem in json.dumps(error_of(answer, 400)), url
+    names = [c["name"] for c in stack.orchestrator.get("/v1/capabilities").json()["capabilities"]]
+    assert "proxy" not in names
+
+
+def test_submissions_refuse_bad_types_and_numbers_before_any_orchestrator(
+    stack: StackClient,
+) -> None:
+    def echo_record() -> dict[str, Any]:
+        view = stack.gateway.get("/v1/marketplace").json()
+        offer: dict[str, Any] = view["capabilities"]["echo"]["offers"][0]
+        return {k: offer[k] for k in ("success_rate", "jobs_observed")}
+
+    before = echo_record()
+    job = '{"capability": "echo", "input": 1, '
+    for body, field in (
+        (job + r'"content_type": "text/plain\r\nX: y"}', "content_type"),
+        (job + r'"content_type": "t\u00e9xt/plain"}', "content_type"),
+        ('{"capability": "echo", "input": NaN}', "input"),
+        ('{"capability": "echo", "input": {"x": [1e999]}}', "input"),
+        (job + '"parameters": {"n": Infinity}}', "parameters"),
+        (job + '"max_price_wei_per_second": false}', "max_price_wei_per_second"),
+        (job + '"timeout_seconds": "30"}', "timeout_seconds"),
+    ):
+        answer = stack.gateway.post("/v1/jobs", content=body.encode())
+        assert field in error_of(answer, 400)["message"], body
+    assert echo_record() == before  # a client's bad input is never an orchestrator's failure
+
+
+def _raw_request(url: str, head: bytes, body: bytes) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    conn = socket.create_connection((host, int(port)), timeout=BODY_READ_TIMEOUT_SECONDS + 10)
+    conn.sendall(head + body)
+    return conn
+
+
+def test_a_stalled_body_gets_408_and_a_hang_up_leaves_no_traceback(stack: StackClient) -> None:
+    gateway = stack.state.endpoints.gateway_api
+    key = stack.gateway.headers["Authorization"]
+    head = (
+        b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+        b"Authorization: " + key.encode() + b"\r\nContent-Type: application/json\r\n\r\n"
+    )
+    started = time.monotonic()
+    with _raw_request(gateway, head, b'{"capab') as stalled:
+        answer = stalled.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b"RequestTimeout" in answer
+    assert time.monotonic() - started < BODY_READ_TIMEOUT_SECONDS + 5
+
+    log = Path(stack.state.directory) / "logs" / "gateway-api.log"
+    errors_before = log.read_text().count("unhandled error")
+    _raw_request(gateway, head, b'{"capab').close()  # hangs up mid-body
+    time.sleep(1)
+    assert log.read_text().count("unhandled error") == errors_before
+    assert stack.gateway.get("/healthz").status_code == 200
 
 
 def test_the_stack_survived_all_of_it(stack: StackClient) -> None:

@@ -12,7 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tollway.errors import BadJobHeader, BadRequest, BadSignature
-from tollway.protocol.header import JobRequest, encode_eth_address_header, verify_eth_address_header
+from tollway.protocol.header import (
+    JobRequest,
+    encode_eth_address_header,
+    job_path,
+    verify_eth_address_header,
+)
 from tollway.protocol.signing import parse_hex_signature, recover_message
 
 GATEWAY = Account.create()
@@ -338,3 +343,33 @@ def test_eth_address_header_garbage_sig_is_bad_signature() -> None:
         verify_eth_address_header(b64json({"addr": GATEWAY.address, "sig": "0xnothex"}))
     with pytest.raises(BadSignature):
         verify_eth_address_header(b64json({"addr": GATEWAY.address, "sig": "0x" + "ab" * 65}))
+
+
+# --- the request path -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["", "x", "v1/infer", "a..b/c.d", "run?mode=fast", "a%20b"])
+def test_a_path_under_the_capability_passes_as_given(path: str) -> None:
+    assert job_path(path) == path
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "..",
+        "./x",
+        "../../etc/passwd",
+        "a/../../admin",
+        "..%2F..%2Fadmin",  # a client's own encoding, decoded once by the framework
+        "%2e%2e/admin",
+        "%252e%252e/admin",  # encoded twice
+        "a\\..\\b",
+        "a%5cb",
+        "a\r\nHost: evil",
+        "x" * 513,
+    ],
+)
+def test_a_path_that_could_leave_the_capability_is_refused(path: str) -> None:
+    with pytest.raises(BadRequest) as refusal:
+        job_path(path)
+    assert refusal.value.details["field"] == "path"

@@ -555,3 +555,12 @@ def test_protocol_is_http_unless_registered_as_triton(tmp_path: Path) -> None:
         ExternalCapability.model_validate(
             {"name": "g", "url": "http://127.0.0.1:3", "protocol": "grpc"}
         )
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "gopher://127.0.0.1:70/", "ftp://host/x", "http://", "no-scheme"]
+)
+def test_a_capability_url_is_http_or_https_with_a_host(url: str) -> None:
+    with pytest.raises(ValidationError, match="http or https URL"):
+        ExternalCapability(name="x", url=url)
+    assert ExternalCapability(name="x", url="https://gpu-1.lan:8000/base").url.startswith("https")

@@ -15,6 +15,7 @@ from temporalio import activity
 from tollway import metrics
 from tollway.activities.job import DispatchOutcome, JobSpec
 from tollway.errors import (
+    BadRequest,
     OrchestratorFailed,
     OrchestratorUnreachable,
     TicketParamsExpired,
@@ -96,6 +97,11 @@ class DispatchActivities:
                 headers=headers,
                 timeout=spec.timeout_seconds + 5,
             )
+        except (httpx.LocalProtocolError, UnicodeEncodeError) as exc:
+            # The job's own request cannot be sent: no orchestrator's record pays for that.
+            raise to_application_error(
+                BadRequest(f"the job's request cannot be sent as given: {exc}")
+            ) from exc
         except httpx.HTTPError as exc:
             kind = (
                 FailureKind.UNREACHABLE

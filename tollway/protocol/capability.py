@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -38,6 +39,15 @@ class ExternalCapability(BaseModel):
         if not self.cold and not self.url:
             raise ValueError("url is required (only a cold replica registers without one)")
         return self
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if url:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("url must be an http or https URL with a host")
+        return url
 
     @field_validator("price_scaling")
     @classmethod

@@ -13,24 +13,30 @@ import base64
 import binascii
 import json
 from typing import Any
+from urllib.parse import unquote
 
 from eth_utils.address import is_address, to_checksum_address
 from pydantic import BaseModel, Field, PrivateAttr
 
-from tollway.errors import BadJobHeader, BadSignature
+from tollway.errors import BadJobHeader, BadRequest, BadSignature
 from tollway.protocol.signing import parse_hex_signature, recover_message, sign_message
 
 __all__ = [
     "MAX_HEADER_BYTES",
+    "MAX_PATH_CHARS",
     "MAX_TIMEOUT_SECONDS",
     "JobParameters",
     "JobRequest",
     "encode_eth_address_header",
+    "job_path",
     "verify_eth_address_header",
 ]
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_TIMEOUT_SECONDS = 3600
+MAX_PATH_CHARS = 512
+_DECODINGS = 3
+"""Percent-decodings tried on a path: "%252e%252e" is ".." after two."""
 
 
 def _decode_json_header(value: str | None, name: str) -> dict[str, Any]:
@@ -175,3 +181,23 @@ def verify_eth_address_header(value: str | None) -> str:
     if recover_message(addr.encode(), parse_hex_signature(sig)) != to_checksum_address(addr):
         raise BadSignature("Livepeer-Eth-Address signature does not match addr", field="sig")
     return to_checksum_address(addr)
+
+
+def job_path(path: str) -> str:
+    """The `{path}` of `/process/request/{path}`, checked before it is appended to a
+    capability's URL: a dot segment, a backslash or a control character, even percent-encoded,
+    could make the request leave that URL, so each is refused (400, naming the path)."""
+    if len(path) > MAX_PATH_CHARS:
+        raise BadRequest(f"path is longer than {MAX_PATH_CHARS} characters", field="path")
+    decoded = path
+    for _ in range(_DECODINGS):
+        if any(ord(c) < 0x20 or c in "\x7f\\" for c in decoded):
+            raise BadRequest("path holds a control character or a backslash", field="path")
+        if any(segment in (".", "..") for segment in decoded.split("/")):
+            raise BadRequest(
+                f"path {path[:100]!r} has a '.' or '..' segment: it must stay under the "
+                "capability's URL",
+                field="path",
+            )
+        decoded = unquote(decoded)
+    return path

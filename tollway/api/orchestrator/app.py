@@ -19,6 +19,7 @@ from tollway.api.orchestrator.services import OrchestratorServices, replica_wake
 from tollway.api.orchestrator.serving import JobServer
 from tollway.api.orchestrator.winners import WinnerHandOff
 from tollway.api.orchestrator.workers import GpuWorkerRoster
+from tollway.byoc.destinations import CapabilityDestinations
 from tollway.byoc.registrations import RegistrationStore
 from tollway.byoc.registry import CapabilityRegistry
 from tollway.chain.connect import chain_client
@@ -73,6 +74,16 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
                 winners=winners,
                 workers=GpuWorkerRoster(settings.worker_missed_reports),
                 jobs=jobs,
+                destinations=CapabilityDestinations.of(
+                    [
+                        settings.chain.rpc_url,
+                        *settings.chain.fallback_rpc_urls,
+                        settings.service_addr,
+                        f"http://{settings.host}:{settings.port}",
+                        f"http://{settings.temporal_address}",
+                    ],
+                    settings.capability_hosts,
+                ),
             )
             retry_loop = asyncio.create_task(winners.hand_off_forever())
             try:

@@ -14,6 +14,7 @@ from tollway.api.orchestrator.pricing import Pricing
 from tollway.api.orchestrator.serving import JobServer
 from tollway.api.orchestrator.winners import WinnerHandOff
 from tollway.api.orchestrator.workers import GpuWorkerRoster
+from tollway.byoc.destinations import CapabilityDestinations
 from tollway.byoc.registry import CapabilityRegistry
 from tollway.chain.client import ChainClient
 from tollway.config import OrchestratorSettings
@@ -60,3 +61,4 @@ class OrchestratorServices:
     winners: WinnerHandOff
     workers: GpuWorkerRoster
     jobs: JobServer
+    destinations: CapabilityDestinations

@@ -5,19 +5,20 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, Strict, field_validator
 
 from tollway.activities.job import JobSpec, JobState, JobStatus
 from tollway.api.body import parse_json_body, read_body
 from tollway.api.gateway.deps import Services, Tenant
 from tollway.config import SelectionPolicy
 from tollway.errors import BadRequest, NotFound
-from tollway.protocol.header import JobParameters
+from tollway.protocol.header import MAX_PATH_CHARS, JobParameters, job_path
 
 __all__ = ["JobAccepted", "JobSubmission", "job_output", "job_status", "router", "submit_job"]
 
@@ -26,20 +27,45 @@ router = APIRouter(prefix="/v1/jobs")
 _KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
 
+_MEDIA_TYPE = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+/[A-Za-z0-9!#$%&'*+.^_`|~-]+(;[ -~]*)?$"
+"""A media type with parameters, printable ASCII only: it becomes the job's Content-Type."""
+
+# Numbers the gateway acts on are JSON integers: `false` is not a price of 0, nor "5" a timeout.
+Count = Annotated[int, Strict()]
+
+
 class JobSubmission(BaseModel):
     capability: str = Field(min_length=1, max_length=128)
-    path: str = Field(default="", max_length=512)
+    path: str = Field(default="", max_length=MAX_PATH_CHARS)
     input: Any = None
     input_base64: str | None = None
-    content_type: str | None = None
-    timeout_seconds: int = Field(default=60, gt=0, le=3600)
-    max_price_wei_per_second: int | None = Field(default=None, ge=0)
-    max_price_wei_per_request: int | None = Field(default=None, ge=0)
-    max_price_wei_per_frame: int | None = Field(default=None, ge=0)
+    content_type: str | None = Field(default=None, max_length=255, pattern=_MEDIA_TYPE)
+    timeout_seconds: Count = Field(default=60, gt=0, le=3600)
+    max_price_wei_per_second: Count | None = Field(default=None, ge=0)
+    max_price_wei_per_request: Count | None = Field(default=None, ge=0)
+    max_price_wei_per_frame: Count | None = Field(default=None, ge=0)
     policy: SelectionPolicy | None = None
-    max_attempts: int | None = Field(default=None, ge=1, le=20)
+    max_attempts: Count | None = Field(default=None, ge=1, le=20)
     idempotency_key: str | None = None
     parameters: dict[str, Any] = {}
+
+    @field_validator("input", "parameters")
+    @classmethod
+    def _finite(cls, value: Any) -> Any:
+        """JSON has no NaN or Infinity (nor 1e999, read as Infinity): refused, not forwarded."""
+        if not _all_finite(value):
+            raise ValueError("numbers must be finite: NaN, Infinity and 1e999 are not JSON")
+        return value
+
+
+def _all_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_all_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_all_finite(v) for v in value)
+    return True
 
 
 class JobAccepted(BaseModel):
@@ -57,7 +83,8 @@ def _input_bytes(submission: JobSubmission) -> tuple[bytes, str]:
         except (binascii.Error, ValueError) as exc:
             raise BadRequest("input_base64 is not base64", field="input_base64") from exc
         return data, submission.content_type or "application/octet-stream"
-    return json.dumps(submission.input).encode(), submission.content_type or "application/json"
+    text = json.dumps(submission.input, allow_nan=False)
+    return text.encode(), submission.content_type or "application/json"
 
 
 @router.post("", status_code=202)
@@ -67,7 +94,9 @@ async def submit_job(
     tenant: Tenant,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> JobAccepted:
-    body = await read_body(request, services.settings.max_body_bytes)
+    body = await read_body(
+        request, services.settings.max_body_bytes, services.settings.body_read_timeout_seconds
+    )
     submission = parse_json_body(JobSubmission, body)
     key = submission.idempotency_key or idempotency_key or uuid.uuid4().hex
     if not _KEY.match(key):
@@ -82,7 +111,7 @@ async def submit_job(
         JobSpec(
             job_id=job_id,
             capability=submission.capability,
-            path=submission.path,
+            path=job_path(submission.path),
             input_artifact=services.artifacts.put(data),
             content_type=content_type,
             timeout_seconds=submission.timeout_seconds,

@@ -11,13 +11,13 @@ from fastapi import APIRouter
 from tollway.api.gateway.deps import Services
 from tollway.market.store import KnownOrchestrator, MarketView
 from tollway.protocol.info import CapabilityOffer
+from tollway.protocol.price import WEI_PER_ETH
 
 __all__ = ["WEI_PER_ETH", "marketplace", "network_capabilities", "router"]
 
 router = APIRouter()
 
 BYOC_CAPABILITY_ID = 37
-WEI_PER_ETH = 10**18
 
 
 def _usd(price_wei: int, usd_per_eth: float | None) -> float | None:

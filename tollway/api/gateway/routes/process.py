@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request, Response
 from tollway.activities.job import JobSpec
 from tollway.api.body import read_body
 from tollway.api.gateway.deps import Services
-from tollway.protocol.header import JobRequest
+from tollway.protocol.header import JobRequest, job_path
 
 __all__ = ["process_request", "router"]
 
@@ -24,13 +24,15 @@ router = APIRouter()
 @router.post("/process/request/{path:path}")
 async def process_request(path: str, request: Request, services: Services) -> Response:
     job = JobRequest.decode(request.headers.get("Livepeer"))
-    body = await read_body(request, services.settings.max_body_bytes)
+    body = await read_body(
+        request, services.settings.max_body_bytes, services.settings.body_read_timeout_seconds
+    )
     job_id = f"livepeer.{uuid.uuid4().hex}"
     await services.start_job(
         JobSpec(
             job_id=job_id,
             capability=job.capability,
-            path=path,
+            path=job_path(path),
             input_artifact=services.artifacts.put(body),
             content_type=request.headers.get("Content-Type", "application/octet-stream"),
             timeout_seconds=job.timeout_seconds,

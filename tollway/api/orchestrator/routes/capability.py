@@ -40,6 +40,8 @@ async def register(request: Request, services: Services) -> str:
     body = await read_body(request, REGISTRATION_LIMIT)
     capability = parse_json_body(ExternalCapability, body)
     capability.price_wei(services.settings.pricing.usd_per_eth)  # a USD price needs a rate
+    if capability.url:
+        services.destinations.check(capability.url)
     services.registry.register(capability)
     return "ok"
 

@@ -12,7 +12,7 @@ from tollway.api.body import read_body
 from tollway.api.orchestrator.deps import Services
 from tollway.api.orchestrator.serving import ServedJob
 from tollway.errors import BadJobHeader, RoundNotReady
-from tollway.protocol.header import JobRequest, verify_eth_address_header
+from tollway.protocol.header import JobRequest, job_path, verify_eth_address_header
 from tollway.protocol.price import UNIT_HEADER, UNITS_HEADER, Price
 from tollway.protocol.token import JobToken
 
@@ -58,11 +58,13 @@ async def job_token(
 async def process_request(path: str, request: Request, services: Services) -> Response:
     job = JobRequest.decode(request.headers.get("Livepeer"))
     sender = job.verify()
-    body = await read_body(request, services.settings.max_body_bytes)
+    body = await read_body(
+        request, services.settings.max_body_bytes, services.settings.body_read_timeout_seconds
+    )
     served = await services.jobs.serve(
         job,
         sender,
-        path,
+        job_path(path),
         body,
         content_type=request.headers.get("Content-Type", "application/octet-stream"),
         payment_header=request.headers.get("Livepeer-Payment"),

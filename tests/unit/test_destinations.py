@@ -1,0 +1,70 @@
+"""Where a registered capability may point: never link-local, never the orchestrator's own
+services, and only listed hosts (plus loopback) when the operator lists any."""
+
+from __future__ import annotations
+
+import pytest
+
+from tollway.byoc.destinations import CapabilityDestinations
+from tollway.errors import BadRequest
+
+OWN = ["http://127.0.0.1:8545", "http://127.0.0.1:8935", "https://rpc.example:443"]
+
+
+def refused(destinations: CapabilityDestinations, url: str) -> str:
+    with pytest.raises(BadRequest) as refusal:
+        destinations.check(url)
+    assert refusal.value.details["field"] == "url"
+    return refusal.value.message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",  # cloud metadata
+        "http://[fe80::1]:8080/",
+        "http://0.0.0.0:9000/",
+        "http://224.0.0.1/",
+    ],
+)
+def test_link_local_and_other_non_hosts_are_refused(url: str) -> None:
+    assert "may not point at" in refused(CapabilityDestinations.of(OWN, []), url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8545",  # the chain RPC
+        "http://localhost:8545/",  # the same port by another loopback name
+        "http://127.0.0.2:8935/x",  # this API on another loopback address
+        "https://rpc.example/",  # the fallback RPC, its port implied
+    ],
+)
+def test_the_orchestrators_own_services_are_refused(url: str) -> None:
+    assert "own services" in refused(CapabilityDestinations.of(OWN, []), url)
+
+
+def test_without_a_host_list_any_other_host_is_allowed() -> None:
+    destinations = CapabilityDestinations.of(OWN, [])
+    for url in ("http://127.0.0.1:9000", "http://172.18.0.5:8000", "https://gpu-1.lan:7000"):
+        destinations.check(url)
+
+
+def test_with_a_host_list_only_those_and_loopback_are_allowed() -> None:
+    destinations = CapabilityDestinations.of(OWN, ["gpu-1.lan", "172.18.0.0/16", "10.0.0.7"])
+    for url in (
+        "http://127.0.0.1:9000",
+        "http://localhost:9000",
+        "http://GPU-1.lan:7000",
+        "http://172.18.3.4:8000",
+        "http://10.0.0.7:1",
+    ):
+        destinations.check(url)
+    for url in ("http://gpu-2.lan:7000", "http://172.19.0.1:80", "http://10.0.0.8:1"):
+        assert "not among the hosts" in refused(destinations, url)
+
+
+def test_a_url_without_host_or_with_a_bad_port_is_refused() -> None:
+    destinations = CapabilityDestinations.of(OWN, [])
+    refused(destinations, "http:///x")
+    refused(destinations, "http://127.0.0.1:99999/")
