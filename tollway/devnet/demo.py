@@ -73,6 +73,18 @@ def _wait_redemption(orchestrator: str, before: set[str], console: Console) -> d
     raise DemoFailed("no winning ticket was redeemed within 90 s")
 
 
+def _earlier_redemptions(orchestrator: str, before: set[str], console: Console) -> dict[str, str]:
+    """For a job paid from credit bought earlier: the redemptions of the tickets that bought it,
+    those still waiting for their params to expire first, else the latest ones done."""
+    status = httpx.get(f"{orchestrator}/v1/redemptions", timeout=5).json()
+    if status["queued"] or status.get("pending"):
+        return _wait_redemption(orchestrator, before, console)
+    latest = list(status["redeemed"].items())[-3:]
+    if not latest:
+        raise DemoFailed("the job was paid from credit, but no ticket was ever redeemed")
+    return dict(latest)
+
+
 def run_demo(directory: Path, console: Console) -> None:
     started = time.monotonic()
     state = _ensure_stack(directory, console)
@@ -108,7 +120,15 @@ def run_demo(directory: Path, console: Console) -> None:
     console.print(
         "\n[dim]devnet: the orchestrator sets face value = expected value, so every ticket wins[/]"
     )
-    redeemed = _wait_redemption(orchestrator, before, console)
+    if job["tickets_sent"]:
+        redeemed = _wait_redemption(orchestrator, before, console)
+    else:
+        balance = (job.get("outcome") or {}).get("balance_wei")
+        console.print(
+            "[bold]paid from[/]      credit that earlier tickets bought "
+            f"({balance if balance is not None else 'unknown'} wei of it left after this job)"
+        )
+        redeemed = _earlier_redemptions(orchestrator, before, console)
     for ticket_hash, tx_hash in redeemed.items():
         console.print(
             f"[bold]redeemed[/]       ticket {ticket_hash[:18]}… in transaction {tx_hash}"
