@@ -92,6 +92,8 @@ class OrchestratorSettings(RoleSettings):
     hardware: list[Gpu] = []
     """GPUs advertised to gateways (the GPU worker reports what NVML finds)."""
     secret: str = Field(min_length=16)
+    job_answer_ttl_seconds: float = Field(default=600.0, gt=0)
+    """How long a charged job's answer is kept, so a retry of its job id gets it again."""
     capability_hosts: list[str] = []
     """Hosts, IPs or CIDRs a registered capability may point at, beside loopback (the GPU hosts,
     their container networks). Empty: any host, but never a link-local address, the chain RPC,

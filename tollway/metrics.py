@@ -16,6 +16,7 @@ __all__ = [
     "GPU_MEMORY_USED",
     "GPU_UTILIZATION",
     "JOBS",
+    "JOBS_ANSWERED_AGAIN",
     "MAX_FLOAT",
     "ORCHESTRATORS_KNOWN",
     "ORCHESTRATORS_SUSPENDED",
@@ -40,6 +41,11 @@ JOBS = Counter(
     "tollway_jobs_total",
     "Jobs answered: by the orchestrator (label: HTTP status) or settled by the gateway",
     ["role", "outcome"],
+)
+JOBS_ANSWERED_AGAIN = Counter(
+    "tollway_jobs_answered_again_total",
+    "Retries of a job id the orchestrator was running or had charged: joined or answered again, "
+    "never run or charged twice",
 )
 TICKETS_SENT = Counter("tollway_tickets_sent_total", "PM tickets signed and sent by the gateway")
 TICKET_EV_SENT = Counter("tollway_ticket_value_sent_wei_total", "Expected value of tickets sent")

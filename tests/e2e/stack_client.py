@@ -128,6 +128,17 @@ class StackClient:
     def credit(self, capability: str = "echo") -> int:
         return int(self.token(capability).get("balance", 0))
 
+    def orchestrator_metric(self, name: str, **labels: str) -> float:
+        """The sum of the orchestrator API's samples of `name` that carry all `labels`."""
+        total = 0.0
+        for line in self.orchestrator.get("/metrics").text.splitlines():
+            sample, _, value = line.rpartition(" ")
+            if sample.split("{")[0] != name:
+                continue
+            if all(f'{key}="{wanted}"' in sample for key, wanted in labels.items()):
+                total += float(value)
+        return total
+
     def signed_header(self, capability: str = "echo", timeout: int = 60, **extra: str) -> str:
         job = JobRequest(capability=capability, timeout_seconds=timeout, **extra)
         return job.signed_by(self.gateway_key, self.gateway_address).encode()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from pathlib import Path
 from tollway.errors import BadPayment
 from tollway.protocol.ticket import MAX_UINT256
 
-__all__ = ["Ledger", "NonceUse"]
+__all__ = ["ChargedJob", "Ledger", "NonceUse"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS credit (
@@ -33,7 +34,21 @@ CREATE TABLE IF NOT EXISTS winning_tickets (
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS quotes (sender TEXT, capability TEXT, price_wei TEXT NOT NULL,
     expires_at REAL NOT NULL, PRIMARY KEY (sender, capability));
+CREATE TABLE IF NOT EXISTS charged_jobs (sender TEXT NOT NULL, job_id TEXT NOT NULL,
+    outcome TEXT NOT NULL, body BLOB NOT NULL, charged_at REAL NOT NULL,
+    PRIMARY KEY (sender, job_id));
+CREATE INDEX IF NOT EXISTS charged_jobs_age ON charged_jobs (charged_at);
 """
+
+
+@dataclass(frozen=True)
+class ChargedJob:
+    """A job id's answer, kept with its charge so that a retry of the job is answered again
+    rather than run and charged again. `outcome` is the serving side's own JSON."""
+
+    job_id: str
+    outcome: str
+    body: bytes
 
 
 @dataclass(frozen=True)
@@ -100,9 +115,35 @@ class Ledger:
         with self.transaction() as db:
             return self.units(db, sender, capability) // MAX_UINT256
 
-    def debit(self, sender: str, capability: str, wei: int) -> int:
+    def debit(
+        self,
+        sender: str,
+        capability: str,
+        wei: int,
+        job: ChargedJob | None = None,
+        forget_before: float = 0.0,
+    ) -> int:
+        """Charge `wei`; with `job`, keep its answer in the same transaction (a job id is charged
+        once) and forget answers charged before `forget_before`. Returns the balance in wei."""
         with self.transaction() as db:
-            return self.add_units(db, sender, capability, -wei * MAX_UINT256) // MAX_UINT256
+            balance = self.add_units(db, sender, capability, -wei * MAX_UINT256) // MAX_UINT256
+            if job is not None:
+                db.execute("DELETE FROM charged_jobs WHERE charged_at < ?", (forget_before,))
+                db.execute(
+                    "INSERT OR REPLACE INTO charged_jobs VALUES (?, ?, ?, ?, ?)",
+                    (sender, job.job_id, job.outcome, job.body, time.time()),
+                )
+            return balance
+
+    def charged_job(self, sender: str, job_id: str, since: float) -> ChargedJob | None:
+        """The answer kept for `sender`'s job `job_id`, if it was charged at `since` or later."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT outcome, body FROM charged_jobs "
+                "WHERE sender = ? AND job_id = ? AND charged_at >= ?",
+                (sender, job_id, since),
+            ).fetchone()
+        return None if row is None else ChargedJob(job_id, str(row[0]), bytes(row[1]))
 
     def credit_payment(
         self,

@@ -3,14 +3,21 @@
 Apart from the route, so HTTP stays there and the order that matters reads in one place: the
 payment is taken once, inside a capacity slot, however many replicas are tried; credit is held
 while the job runs; only the attempt that answers is billed.
+
+A job that carries an id (a tollway gateway's job id, in the signed header) runs and is charged
+at most once: a retry while it runs joins it, a retry after it was charged gets the answer kept
+with the charge (for `job_answer_ttl_seconds`), and new tickets on a retry are credited as ever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hashlib
+import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import httpx
 
@@ -22,7 +29,7 @@ from tollway.byoc import triton_wire
 from tollway.byoc.registry import CapabilityRegistry
 from tollway.config import OrchestratorSettings
 from tollway.errors import BadPayment, CapacityExhausted, WorkerFailed
-from tollway.payments.ledger import Ledger
+from tollway.payments.ledger import ChargedJob, Ledger
 from tollway.payments.recipient import TicketRecipient
 from tollway.protocol.capability import ExternalCapability
 from tollway.protocol.header import JobRequest
@@ -34,13 +41,41 @@ __all__ = ["JobServer", "ServedJob"]
 
 @dataclass(frozen=True)
 class ServedJob:
-    answer: httpx.Response
-    """The replica's answer, relayed as it is."""
+    """The replica's answer, relayed as it is, and what it cost."""
+
+    status_code: int
+    body: bytes
+    content_type: str
+    metadata: str | None
     balance: int
     """The sender's credit for the capability after this job, in wei."""
     unit: str
     units: int
     """Units billed."""
+
+    def kept(self, job_id: str, payment: str) -> ChargedJob:
+        outcome = {
+            "status_code": self.status_code,
+            "content_type": self.content_type,
+            "metadata": self.metadata,
+            "unit": self.unit,
+            "units": self.units,
+            "payment": payment,
+        }
+        return ChargedJob(job_id, json.dumps(outcome), self.body)
+
+
+@dataclass
+class _Running:
+    """A job id being served: retries wait for `answer`; `payment` is the digest of the
+    payment it came with, which a retry carrying the same tickets must not pay again."""
+
+    answer: asyncio.Task[ServedJob]
+    payment: str
+
+
+def _digest(payment_header: str | None) -> str:
+    return hashlib.sha256((payment_header or "").encode()).hexdigest()
 
 
 @dataclass
@@ -53,6 +88,7 @@ class JobServer:
     ledger: Ledger
     winners: WinnerHandOff
     http: httpx.AsyncClient
+    _running: dict[tuple[str, str], _Running] = field(default_factory=dict)
 
     async def serve(
         self,
@@ -63,9 +99,68 @@ class JobServer:
         content_type: str,
         payment_header: str | None,
     ) -> ServedJob:
-        """Run `job` for `sender` (its verified address) on a replica. A replica that drops it
-        (connection lost before an answer) is quarantined and the job moves to another, so only
-        the requests in flight on a dead replica fail over."""
+        """Run `job` for `sender` (its verified address) on a replica, or answer a retry of a job
+        id this orchestrator runs or has charged (see the module's docstring)."""
+        if not job.id:
+            return await self._serve(job, sender, path, body, content_type, payment_header)
+        key = (sender, job.id)
+        again = await self._again(key, job, payment_header)
+        if again is not None:
+            return again
+        # A task of its own: a client that hangs up does not stop a job its retry will join.
+        answer = asyncio.create_task(
+            self._serve(job, sender, path, body, content_type, payment_header)
+        )
+        self._running[key] = _Running(answer, _digest(payment_header))
+        answer.add_done_callback(lambda _: self._running.pop(key, None))
+        answer.add_done_callback(_retrieved)
+        return await asyncio.shield(answer)
+
+    async def _again(
+        self, key: tuple[str, str], job: JobRequest, payment_header: str | None
+    ) -> ServedJob | None:
+        """The answer to a retry of a job id that runs now or was charged, None otherwise."""
+        sender, job_id = key
+        running = self._running.get(key)
+        kept = None
+        if running is None:
+            since = time.time() - self.settings.job_answer_ttl_seconds
+            kept = self.ledger.charged_job(sender, job_id, since)
+            if kept is None:
+                return None
+        outcome = json.loads(kept.outcome) if kept is not None else {}
+        first_payment = running.payment if running is not None else outcome["payment"]
+        if payment_header and _digest(payment_header) != first_payment:
+            await self._accept_payment(payment_header, sender, job.capability)
+        metrics.JOBS_ANSWERED_AGAIN.inc()
+        if running is not None:
+            served = await asyncio.shield(running.answer)
+            return replace(served, balance=self.ledger.balance_wei(sender, job.capability))
+        assert kept is not None
+        if "error" in outcome:
+            raise WorkerFailed(outcome["error"], reason=outcome["reason"])
+        return ServedJob(
+            status_code=outcome["status_code"],
+            body=kept.body,
+            content_type=outcome["content_type"],
+            metadata=outcome["metadata"],
+            balance=self.ledger.balance_wei(sender, job.capability),
+            unit=outcome["unit"],
+            units=outcome["units"],
+        )
+
+    async def _serve(
+        self,
+        job: JobRequest,
+        sender: str,
+        path: str,
+        body: bytes,
+        content_type: str,
+        payment_header: str | None,
+    ) -> ServedJob:
+        """Run `job` on a replica. A replica that drops it (connection lost before an answer) is
+        quarantined and the job moves to another, so only the requests in flight on a dead
+        replica fail over."""
         settings = self.settings
         registry = self.registry
         name = job.capability
@@ -87,7 +182,14 @@ class JobServer:
                     with self.credit.admit(sender, name, minimum):
                         try:
                             served = await self._attempt(
-                                capability, price, job, sender, path, body, content_type
+                                capability,
+                                price,
+                                job,
+                                sender,
+                                path,
+                                body,
+                                content_type,
+                                _digest(payment_header),
                             )
                         except httpx.TransportError as exc:
                             registry.quarantine(name, capability.replica)
@@ -99,7 +201,7 @@ class JobServer:
                                 f"worker unreachable: {exc!r}", reason="unreachable"
                             ) from exc
                 break
-        _count_answer(name, time.monotonic() - started, served.answer.status_code)
+        _count_answer(name, time.monotonic() - started, served.status_code)
         return served
 
     async def _attempt(
@@ -111,18 +213,23 @@ class JobServer:
         path: str,
         body: bytes,
         content_type: str,
+        payment: str,
     ) -> ServedJob:
-        """Forward the job to one replica and bill what it used. A dropped connection
-        (httpx.TransportError) is left to the caller to fail over; it is not billed."""
+        """Forward the job to one replica and bill what it used (keeping the answer with the
+        charge when the job has an id). A dropped connection (httpx.TransportError) is left to
+        the caller to fail over; it is not billed."""
         started = time.monotonic()
         try:
             answer = await self._forward(capability, path, body, content_type, job)
         except httpx.TimeoutException as exc:
             units = billed_units(capability.unit, time.monotonic() - started, None)
-            self._bill(sender, job.capability, price, units)
-            raise WorkerFailed(
+            failure = WorkerFailed(
                 f"worker timed out after {job.timeout_seconds} s", reason="timeout"
-            ) from exc
+            )
+            outcome = {"error": failure.message, "reason": "timeout", "payment": payment}
+            kept = ChargedJob(job.id, json.dumps(outcome), b"") if job.id else None
+            self._bill(sender, job.capability, price, units, kept)
+            raise failure from exc
         except httpx.TransportError:
             raise  # not the HTTPError below: the caller fails it over
         except httpx.HTTPError as exc:
@@ -130,8 +237,18 @@ class JobServer:
         units = billed_units(
             capability.unit, time.monotonic() - started, answer.headers.get(UNITS_HEADER)
         )
-        balance = self._bill(sender, job.capability, price, units)
-        return ServedJob(answer, balance, capability.unit, units)
+        served = ServedJob(
+            status_code=answer.status_code,
+            body=answer.content,
+            content_type=answer.headers.get("Content-Type", "application/octet-stream"),
+            metadata=answer.headers.get("X-Metadata"),
+            balance=0,
+            unit=capability.unit,
+            units=units,
+        )
+        kept = served.kept(job.id, payment) if job.id else None
+        balance = self._bill(sender, job.capability, price, units, kept)
+        return replace(served, balance=balance)
 
     def _another_replica(self, name: str, dropped_by: list[str]) -> bool:
         return any(r.replica not in dropped_by for r in self.registry.replicas(name))
@@ -154,8 +271,11 @@ class JobServer:
             headers["Authorization"] = f"Bearer {capability.token}"
         return await self.http.post(url, content=body, headers=headers, timeout=job.timeout_seconds)
 
-    def _bill(self, sender: str, capability: str, price: Price, units: int) -> int:
-        return self.ledger.debit(sender, capability, price.cost(units))
+    def _bill(
+        self, sender: str, capability: str, price: Price, units: int, kept: ChargedJob | None
+    ) -> int:
+        forget_before = time.time() - self.settings.job_answer_ttl_seconds
+        return self.ledger.debit(sender, capability, price.cost(units), kept, forget_before)
 
     async def _accept_payment(self, header: str, sender: str, capability: str) -> None:
         try:
@@ -181,6 +301,12 @@ def _errors_counted(name: str) -> Iterator[None]:
     except CapacityExhausted:
         metrics.CAPABILITY_ERRORS.labels(name, "capacity").inc()
         raise
+
+
+def _retrieved(answer: asyncio.Task[ServedJob]) -> None:
+    """Every caller sees the task's failure through its own shield: not an asyncio warning."""
+    if not answer.cancelled():
+        answer.exception()
 
 
 def _count_answer(name: str, seconds: float, status: int) -> None:

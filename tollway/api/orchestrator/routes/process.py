@@ -73,17 +73,16 @@ async def process_request(path: str, request: Request, services: Services) -> Re
 
 
 def _relay(served: ServedJob) -> Response:
-    answer = served.answer
     headers = {
         "Livepeer-Balance": str(served.balance),
         UNITS_HEADER: str(served.units),
         UNIT_HEADER: served.unit,
     }
-    if "X-Metadata" in answer.headers:
-        headers["X-Metadata"] = answer.headers["X-Metadata"]
+    if served.metadata is not None:
+        headers["X-Metadata"] = served.metadata
     return Response(
-        answer.content,
-        status_code=answer.status_code,
+        served.body,
+        status_code=served.status_code,
         headers=headers,
-        media_type=answer.headers.get("Content-Type", "application/octet-stream"),
+        media_type=served.content_type,
     )

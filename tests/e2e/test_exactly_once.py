@@ -1,0 +1,83 @@
+"""A job id runs and is charged at most once at the orchestrator: a retry while the job runs
+joins it, a retry after it was charged gets the same answer, and neither runs the container or
+charges again. A retry's new tickets are still credited; the same tickets are not paid twice."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.stack_client import StackClient
+from tollway.payments.sender import NonceStore, TicketSender
+from tollway.protocol.payment import TicketParams
+from tollway.protocol.price import Price
+
+
+def test_a_retried_job_id_runs_once_and_is_charged_once(stack: StackClient, tmp_path: Path) -> None:
+    token = stack.token()
+    sender = TicketSender(stack.gateway_key, stack.gateway_address, NonceStore(tmp_path / "n.db"))
+    batch = sender.batch(
+        TicketParams.from_json(token["ticket_params"]), Price.from_json(token["price"]), 2
+    )
+    headers = {
+        "Livepeer": stack.signed_header(timeout=30, id=f"once.{uuid.uuid4().hex}"),
+        "Livepeer-Payment": batch.payment.encode(),
+    }
+    body = json.dumps({"seconds": 1}).encode()
+    runs = stack.orchestrator_metric("tollway_capability_requests_total", capability="echo")
+    again = stack.orchestrator_metric("tollway_jobs_answered_again_total")
+    credit = stack.credit()
+
+    def send() -> httpx.Response:
+        with httpx.Client(base_url=stack.state.endpoints.orchestrator_api, timeout=60) as http:
+            return http.post("/process/request/sleep", headers=headers, content=body)
+
+    with ThreadPoolExecutor(2) as pool:  # the second arrives while the first runs
+        first, joined = pool.map(lambda _: send(), range(2))
+    later = send()  # after the charge: the kept answer
+
+    for answer in (first, joined, later):
+        assert answer.status_code == 200, answer.text
+        assert answer.content == first.content
+        assert answer.headers["Tollway-Units"] == first.headers["Tollway-Units"]
+    charge = int(first.headers["Tollway-Units"]) * int(token["price"]["pricePerUnit"])
+    assert stack.credit() == credit + batch.ev_wei - charge  # credited once, charged once
+    assert int(later.headers["Livepeer-Balance"]) == stack.credit()
+    assert (
+        stack.orchestrator_metric("tollway_capability_requests_total", capability="echo")
+        == runs + 1
+    )  # the container ran once
+    assert stack.orchestrator_metric("tollway_jobs_answered_again_total") == again + 2
+
+
+def test_a_retry_with_new_tickets_is_credited_but_not_run_again(
+    stack: StackClient, tmp_path: Path
+) -> None:
+    job = f"once.{uuid.uuid4().hex}"
+    sender = TicketSender(stack.gateway_key, stack.gateway_address, NonceStore(tmp_path / "n.db"))
+
+    def paid(count: int) -> tuple[dict[str, str], int]:
+        token = stack.token()
+        batch = sender.batch(
+            TicketParams.from_json(token["ticket_params"]), Price.from_json(token["price"]), count
+        )
+        return {
+            "Livepeer": stack.signed_header(id=job),
+            "Livepeer-Payment": batch.payment.encode(),
+        }, batch.ev_wei
+
+    headers, _ = paid(1)
+    first = stack.orchestrator.post("/process/request/x", headers=headers, content=b"first")
+    assert first.status_code == 200, first.text
+    credit = stack.credit()
+    runs = stack.orchestrator_metric("tollway_capability_requests_total", capability="echo")
+    headers, ev = paid(1)
+    retry = stack.orchestrator.post("/process/request/x", headers=headers, content=b"other body")
+    assert retry.status_code == 200, retry.text
+    assert retry.content == b"first"  # the job's answer, not a second run
+    assert stack.credit() == credit + ev
+    assert stack.orchestrator_metric("tollway_capability_requests_total", capability="echo") == runs
