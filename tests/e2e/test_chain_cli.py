@@ -29,6 +29,7 @@ def as_json(output: str) -> dict[str, Any]:
 
 
 def test_sender_funds_and_unlock(stack: StackClient) -> None:
+    stack.wait_redemptions_idle()  # an earlier test's winning ticket would draw on the deposit
     before = as_json(chain_cli(stack, "sender-info"))
     assert before["sender"] == stack.state.gateway_address
     chain_cli(stack, "fund-deposit", "1.5eth")
