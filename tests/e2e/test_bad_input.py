@@ -265,9 +265,20 @@ def test_submissions_refuse_bad_types_and_numbers_before_any_orchestrator(
 
 def _raw_request(url: str, head: bytes, body: bytes) -> socket.socket:
     host, port = url.removeprefix("http://").split(":")
-    conn = socket.create_connection((host, int(port)), timeout=BODY_READ_TIMEOUT_SECONDS + 10)
+    conn = socket.create_connection((host, int(port)), timeout=BODY_READ_TIMEOUT_SECONDS + 20)
     conn.sendall(head + body)
     return conn
+
+
+def _read_answer(conn: socket.socket) -> bytes:
+    """Whatever the server sends until it has sent a whole head, or closes."""
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    return answer
 
 
 def test_a_stalled_body_gets_408_and_a_hang_up_leaves_no_traceback(stack: StackClient) -> None:
@@ -277,19 +288,20 @@ def test_a_stalled_body_gets_408_and_a_hang_up_leaves_no_traceback(stack: StackC
         b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
         b"Authorization: " + key.encode() + b"\r\nContent-Type: application/json\r\n\r\n"
     )
+    log = Path(stack.state.directory) / "logs" / "gateway-api.log"
+    logged = len(log.read_text())
     started = time.monotonic()
     with _raw_request(gateway, head, b'{"capab') as stalled:
-        answer = stalled.recv(4096)
-    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
-    assert b"RequestTimeout" in answer
-    assert time.monotonic() - started < BODY_READ_TIMEOUT_SECONDS + 5
+        answer = _read_answer(stalled)
+    waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408"), (answer[:300], log.read_text()[logged:])
+    assert BODY_READ_TIMEOUT_SECONDS <= waited < BODY_READ_TIMEOUT_SECONDS + 15, waited
 
-    log = Path(stack.state.directory) / "logs" / "gateway-api.log"
-    errors_before = log.read_text().count("unhandled error")
     _raw_request(gateway, head, b'{"capab').close()  # hangs up mid-body
     time.sleep(1)
-    assert log.read_text().count("unhandled error") == errors_before
     assert stack.gateway.get("/healthz").status_code == 200
+    new_lines = log.read_text()[logged:]
+    assert "unhandled error" not in new_lines and "Traceback" not in new_lines, new_lines
 
 
 def test_the_stack_survived_all_of_it(stack: StackClient) -> None:
