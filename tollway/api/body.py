@@ -13,9 +13,7 @@ from starlette.requests import ClientDisconnect
 
 from tollway.errors import BadRequest, BodyIncomplete, BodyTooLarge, RequestTimeout
 
-__all__ = ["BODY_READ_TIMEOUT_SECONDS", "parse_json_body", "read_body"]
-
-BODY_READ_TIMEOUT_SECONDS = 30.0
+__all__ = ["parse_json_body", "read_body"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -28,9 +26,7 @@ def parse_json_body(model: type[M], body: bytes) -> M:
         raise BadRequest.from_validation(list(exc.errors())) from exc
 
 
-async def read_body(
-    request: Request, limit: int, timeout_seconds: float = BODY_READ_TIMEOUT_SECONDS
-) -> bytes:
+async def read_body(request: Request, limit: int, timeout_seconds: float) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():

@@ -14,6 +14,7 @@ from fastapi.responses import PlainTextResponse
 
 from tollway.api.body import parse_json_body, read_body
 from tollway.api.orchestrator.deps import SecretChecked, Services
+from tollway.api.orchestrator.services import OrchestratorServices
 from tollway.byoc.gpus import WorkerListing, WorkerReport
 from tollway.byoc.spec import ReplicaRef
 from tollway.errors import BadRequest
@@ -35,9 +36,13 @@ router = APIRouter(dependencies=[SecretChecked])
 REGISTRATION_LIMIT = 64 * 1024
 
 
+async def _small_body(request: Request, services: OrchestratorServices) -> bytes:
+    return await read_body(request, REGISTRATION_LIMIT, services.settings.body_read_timeout_seconds)
+
+
 @router.post("/capability/register", response_class=PlainTextResponse)
 async def register(request: Request, services: Services) -> str:
-    body = await read_body(request, REGISTRATION_LIMIT)
+    body = await _small_body(request, services)
     capability = parse_json_body(ExternalCapability, body)
     capability.price_wei(services.settings.pricing.usd_per_eth)  # a USD price needs a rate
     if capability.url:
@@ -48,7 +53,7 @@ async def register(request: Request, services: Services) -> str:
 
 @router.post("/capability/unregister", response_class=PlainTextResponse)
 async def unregister(request: Request, services: Services) -> str:
-    body = await read_body(request, REGISTRATION_LIMIT)
+    body = await _small_body(request, services)
     if body.lstrip().startswith(b"{"):
         ref = parse_json_body(ReplicaRef, body)
         services.registry.unregister_replica(ref.name, ref.replica)
@@ -63,7 +68,10 @@ async def unregister(request: Request, services: Services) -> str:
 @router.post("/capability/load")
 async def load(request: Request, services: Services) -> dict[str, float]:
     """One replica's requests in flight and seconds idle (a cold-swap replica parks on it)."""
-    ref = parse_json_body(ReplicaRef, await read_body(request, REGISTRATION_LIMIT))
+    ref = parse_json_body(
+        ReplicaRef,
+        await _small_body(request, services),
+    )
     registry = services.registry
     return {
         "in_flight": registry.in_flight(ref.name, ref.replica),
@@ -73,14 +81,20 @@ async def load(request: Request, services: Services) -> dict[str, float]:
 
 @router.post("/capability/drain")
 async def drain(request: Request, services: Services) -> dict[str, int]:
-    ref = parse_json_body(ReplicaRef, await read_body(request, REGISTRATION_LIMIT))
+    ref = parse_json_body(
+        ReplicaRef,
+        await _small_body(request, services),
+    )
     return {"in_flight": services.registry.unregister_replica(ref.name, ref.replica)}
 
 
 @router.post("/v1/workers")
 async def report_worker(request: Request, services: Services) -> dict[str, str]:
     """A GPU worker reports itself: its task queue and its GPUs (see tollway.byoc.gpus)."""
-    report = parse_json_body(WorkerReport, await read_body(request, REGISTRATION_LIMIT))
+    report = parse_json_body(
+        WorkerReport,
+        await _small_body(request, services),
+    )
     services.workers.report(report)
     return {"status": "ok"}
 
