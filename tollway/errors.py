@@ -23,8 +23,10 @@
     ├── NoOrchestrator                (503) discovery found nobody able to serve the job
     ├── NoGpuWorker                   (503) no GPU worker has reported yet (retried)
     ├── AllOrchestratorsFailed        (502) every candidate failed; lists each attempt
+    ├── DeadlinePassed                (504) the job's deadline passed first; lists each attempt
     ├── OrchestratorFailed            (502) one orchestrator answered 5xx: try the next one
-    │   └── OrchestratorUnreachable   nothing answered (transport error)
+    │   ├── OrchestratorUnreachable   nothing answered (transport error): transient
+    │   └── OrchestratorBusy          (503) it answered "not now" (capacity, chain): transient
     ├── DiscoveryFailed               (500) the gateway could not read its market view
     ├── JobStillRunning               (504) a synchronous request outlived its wait
     ├── WorkerFailed                  (502) the BYOC container failed or timed out
@@ -34,6 +36,9 @@
         ├── ChainFault                a redemption's chain call failed: retried
         ├── RecipientNotActive        not an active orchestrator this round: retried later
         └── RoundNotReady             the round has no block hash yet: no ticket params
+
+A `transient` class names a condition that passes (an orchestrator restarting, the chain away,
+every slot busy): a job that met only such errors waits and asks again until its deadline.
 
 Every error answers HTTP with `{"error": {"type", "message", ...details}}`. `to_application_error`
 turns one into a Temporal `ApplicationError` whose type is the class name, non-retryable unless
@@ -61,6 +66,7 @@ __all__ = [
     "ChainError",
     "ChainFault",
     "ContainerSetupFailed",
+    "DeadlinePassed",
     "DeclarationError",
     "DiscoveryFailed",
     "InsufficientCredit",
@@ -69,6 +75,7 @@ __all__ = [
     "NoGpuWorker",
     "NoOrchestrator",
     "NotFound",
+    "OrchestratorBusy",
     "OrchestratorFailed",
     "OrchestratorUnreachable",
     "ParamsNotExpired",
@@ -94,6 +101,8 @@ class TollwayError(Exception):
     """When Temporal retries an activity that raised this: after this long, not its back-off."""
     benign: ClassVar[bool] = False
     """An expected wait, not a fault: the worker logs its retries at DEBUG, without a traceback."""
+    transient: ClassVar[bool] = False
+    """The same request may succeed in a while: a job that met this asks again later."""
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -177,6 +186,7 @@ class UnknownCapability(TollwayError):
 
 class CapacityExhausted(TollwayError):
     status_code = 503
+    transient = True
 
 
 class InsufficientSenderReserve(TollwayError):
@@ -191,6 +201,11 @@ class NoOrchestrator(TollwayError):
 
 class AllOrchestratorsFailed(TollwayError):
     status_code = 502
+    retryable = False
+
+
+class DeadlinePassed(TollwayError):
+    status_code = 504
     retryable = False
 
 
@@ -213,6 +228,7 @@ class ContainerSetupFailed(WorkerFailed):
 
 class ChainError(TollwayError):
     status_code = 503
+    transient = True
 
 
 class TicketParamsExpired(BadRequest):
@@ -230,6 +246,7 @@ class RoundPassed(TollwayError):
 
 class NoGpuWorker(TollwayError):
     status_code = 503
+    transient = True
 
 
 class OrchestratorFailed(TollwayError):
@@ -238,7 +255,12 @@ class OrchestratorFailed(TollwayError):
 
 
 class OrchestratorUnreachable(OrchestratorFailed):
-    pass
+    transient = True
+
+
+class OrchestratorBusy(OrchestratorFailed):
+    status_code = 503
+    transient = True
 
 
 class ParamsNotExpired(TollwayError):

@@ -21,6 +21,7 @@ __all__ = [
     "ORCHESTRATORS_KNOWN",
     "ORCHESTRATORS_SUSPENDED",
     "ORCHESTRATOR_DISPATCHES",
+    "PAYMENTS_SEEN_AGAIN",
     "REDEMPTION_ERRORS",
     "REPLICAS",
     "REPLICA_FAILOVERS",
@@ -41,6 +42,10 @@ JOBS = Counter(
     "tollway_jobs_total",
     "Jobs answered: by the orchestrator (label: HTTP status) or settled by the gateway",
     ["role", "outcome"],
+)
+PAYMENTS_SEEN_AGAIN = Counter(
+    "tollway_payments_seen_again_total",
+    "Payments a job's retry brought again after they were credited with that job: not paid twice",
 )
 JOBS_ANSWERED_AGAIN = Counter(
     "tollway_jobs_answered_again_total",

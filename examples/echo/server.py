@@ -1,6 +1,8 @@
-"""A stdlib-only BYOC worker: echoes POST bodies, and fails or sleeps on request.
+"""A stdlib-only BYOC worker: echoes POST bodies, and fails, sleeps or streams on request.
 
-Routes: GET /health; POST /fail (500); POST /sleep {"seconds": x}; POST anything else echoes.
+Routes: GET /health; POST /fail (500); POST /sleep {"seconds": x}; POST /events {"events": n,
+"interval": s} answers server-sent events, one every `s` seconds, each `data: {"i": k, "sent":
+<unix time>}`; POST anything else echoes.
 Environment: HOST (default 0.0.0.0), PORT (default 5000, 0 picks a free one), WORKER_TOKEN
 (when set, every route but /health needs `Authorization: Bearer <token>`), MAX_BODY_BYTES.
 """
@@ -59,6 +61,8 @@ class EchoHandler(BaseHTTPRequestHandler):
             self._send_error(HTTPStatus.INTERNAL_SERVER_ERROR, "WorkerError", "failed on request")
         elif path == "/sleep":
             self._sleep(body)
+        elif path == "/events":
+            self._events(body)
         else:
             self._echo(path, body)
 
@@ -84,6 +88,25 @@ class EchoHandler(BaseHTTPRequestHandler):
             return
         time.sleep(seconds)
         self._send_json(HTTPStatus.OK, {"slept": seconds})
+
+    def _events(self, body: bytes) -> None:
+        try:
+            count, interval = _event_plan(body)
+        except BadInput as error:
+            self._send_error(error.status, "BadRequest", error.message)
+            return
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for i in range(count):
+            if i:
+                time.sleep(interval)
+            event = f"data: {json.dumps({'i': i, 'sent': time.time()})}\n\n".encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
 
     def _authorized(self) -> bool:
         if self.token is None:
@@ -157,6 +180,22 @@ def _sleep_seconds(body: bytes) -> float:
     if not 0 <= seconds <= MAX_SLEEP_SECONDS:
         raise BadInput(HTTPStatus.BAD_REQUEST, f"seconds must be within 0..{MAX_SLEEP_SECONDS:g}")
     return float(seconds)
+
+
+def _event_plan(body: bytes) -> tuple[int, float]:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadInput(HTTPStatus.BAD_REQUEST, "body is not JSON") from None
+    count = payload.get("events") if isinstance(payload, dict) else None
+    interval = payload.get("interval", 0.1) if isinstance(payload, dict) else None
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
+        raise BadInput(HTTPStatus.BAD_REQUEST, 'expected {"events": <1..1000>, "interval": s}')
+    if isinstance(interval, bool) or not isinstance(interval, int | float):
+        raise BadInput(HTTPStatus.BAD_REQUEST, "interval must be a number of seconds")
+    if not 0 <= interval <= 10:
+        raise BadInput(HTTPStatus.BAD_REQUEST, "interval must be within 0..10 seconds")
+    return count, float(interval)
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> NoReturn:

@@ -83,10 +83,13 @@ class StackClient:
         self.start(name, self.stop(name))
 
     def restart_chain(self, argv: list[str]) -> None:
-        """Start anvil again from the state it dumped when stopped, mining a block a second."""
-        number = argv.index("--number")
-        argv = argv[:number] + argv[number + 2 :]  # the loaded state has its own height
-        argv[argv.index("--dump-state")] = "--state"
+        """Start anvil again from the state it dumped when stopped, mining a block a second
+        (`--state` loads it and dumps it again when stopped: it can be restarted again)."""
+        if "--number" in argv:  # the loaded state has its own height
+            number = argv.index("--number")
+            argv = argv[:number] + argv[number + 2 :]
+        if "--dump-state" in argv:
+            argv[argv.index("--dump-state")] = "--state"
         self.start("anvil", argv)
         port = int(self.state.endpoints.chain_rpc.rpartition(":")[2])
         processes.wait_until(lambda: processes.port_open(port), "anvil", timeout=30)

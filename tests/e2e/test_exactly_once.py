@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.stack_client import StackClient
+from tests.e2e.stack_client import StackClient, wait_for
 from tollway.payments.sender import NonceStore, TicketSender
 from tollway.protocol.payment import TicketParams
 from tollway.protocol.price import Price
@@ -81,3 +81,41 @@ def test_a_retry_with_new_tickets_is_credited_but_not_run_again(
     assert retry.content == b"first"  # the job's answer, not a second run
     assert stack.credit() == credit + ev
     assert stack.orchestrator_metric("tollway_capability_requests_total", capability="echo") == runs
+
+
+def test_a_retry_after_the_orchestrator_died_mid_job_is_not_refused_as_a_replay(
+    stack: StackClient, tmp_path: Path
+) -> None:
+    """The orchestrator credited the payment, then was SIGKILLed before it answered: the
+    gateway's retry brings the same payment with the same job id. It is neither refused as a
+    replay nor paid twice, and the job is charged once."""
+    token = stack.token()
+    sender = TicketSender(stack.gateway_key, stack.gateway_address, NonceStore(tmp_path / "n.db"))
+    batch = sender.batch(
+        TicketParams.from_json(token["ticket_params"]), Price.from_json(token["price"]), 2
+    )
+    headers = {
+        "Livepeer": stack.signed_header(timeout=30, id=f"once.{uuid.uuid4().hex}"),
+        "Livepeer-Payment": batch.payment.encode(),
+    }
+    body = json.dumps({"seconds": 3}).encode()
+    credit = stack.credit()
+
+    def send() -> httpx.Response:
+        with httpx.Client(base_url=stack.state.endpoints.orchestrator_api, timeout=60) as http:
+            return http.post("/process/request/sleep", headers=headers, content=body)
+
+    with ThreadPoolExecutor(1) as pool:
+        lost = pool.submit(send)
+        wait_for(lambda: stack.credit() == credit + batch.ev_wei, "the payment credited")
+        stack.restart("orchestrator-api")
+        try:
+            lost.result()
+        except httpx.TransportError:
+            pass  # the connection died with the orchestrator
+    retried = send()
+    assert retried.status_code == 200, retried.text
+    assert retried.json() == {"slept": 3.0}
+    charge = int(retried.headers["Tollway-Units"]) * int(token["price"]["pricePerUnit"])
+    assert stack.credit() == credit + batch.ev_wei - charge
+    assert stack.orchestrator_metric("tollway_payments_seen_again_total") == 1

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -114,6 +115,34 @@ def test_sleep(client: httpx.Client) -> None:
     assert response.status_code == 200
     assert response.json() == {"slept": 0.2}
     assert time.perf_counter() - started >= 0.2
+
+
+def read_events(stream: httpx.Response) -> list[tuple[float, dict[str, Any]]]:
+    """Each event's data and when it arrived."""
+    events = []
+    for line in stream.iter_lines():
+        if line.startswith("data: "):
+            events.append((time.time(), json.loads(line.removeprefix("data: "))))
+    return events
+
+
+def test_events_arrive_one_at_a_time(client: httpx.Client) -> None:
+    with client.stream("POST", "/events", json={"events": 3, "interval": 0.2}) as stream:
+        assert stream.headers["content-type"] == "text/event-stream"
+        events = read_events(stream)
+    assert [data["i"] for _, data in events] == [0, 1, 2]
+    for arrived, data in events:
+        assert arrived - data["sent"] < 0.1  # sent as produced, not at the end
+    assert events[2][1]["sent"] - events[0][1]["sent"] >= 0.4
+
+
+@pytest.mark.parametrize(
+    "body", [b"{}", b'{"events": 0}', b'{"events": 2, "interval": -1}', b'{"events": true}']
+)
+def test_events_bad_input(client: httpx.Client, body: bytes) -> None:
+    response = client.post("/events", content=body)
+    assert response.status_code == 400
+    assert _error_type(response) == "BadRequest"
 
 
 BAD_SLEEPS = [

@@ -151,6 +151,29 @@ async def test_refresh_keeps_good_infos_and_says_why_the_rest_are_missing(
     assert "https://garbage.example" not in view.breakers  # answered: not a reason to suspend
 
 
+async def test_an_orchestrator_that_stops_answering_keeps_its_last_info(
+    tmp_path: Path,
+) -> None:
+    """It may be restarting: jobs it could serve wait for it (tests/workflows), so what it
+    offers stays known while it is away."""
+    up = {"value": True}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if not up["value"]:
+            raise httpx.ConnectError("connection refused")
+        return httpx.Response(200, json=good_info("https://restarting.example", 7))
+
+    store = MarketStore(tmp_path / "market.sqlite")
+    async with stand_in_http(handler) as http:
+        refresher = NetworkRefresher(http, store, [StaticSource(["https://restarting.example"])])
+        await refresher.refresh()
+        up["value"] = False
+        (away,) = await refresher.refresh()
+    assert away.info is not None and away.info.capabilities[0].price_wei == 7
+    assert "unreachable" in away.info_error and "last info kept" in away.info_error
+    assert store.view().breakers["https://restarting.example"].openings == 1
+
+
 # --- job tokens -------------------------------------------------------------------------------
 
 
@@ -220,6 +243,40 @@ async def test_bad_tokens_are_ignored_with_a_reason_and_count_against_breakers(
     assert breakers["https://refused.example"].openings == 1  # nothing answered: suspended now
     assert breakers["https://garbage.example"].consecutive_failures == 1
     assert not breakers["https://garbage.example"].is_open(0)
+
+
+async def test_only_orchestrators_known_to_offer_the_capability_are_worth_waiting_for(
+    tmp_path: Path,
+) -> None:
+    """Unreachable, no answer or a 503 is transient (the job asks again later) for one whose
+    info offers the capability; never for one whose offers are unknown."""
+    store = MarketStore(tmp_path / "market.sqlite")
+    offering = [
+        KnownOrchestrator(
+            f"https://{h}.example", ("static",), OrchestratorInfo.model_validate(good_info(h))
+        )
+        for h in ("restarting", "stalled", "busy", "broken")
+    ]
+    unknown = KnownOrchestrator("https://unknown.example", ("static",), None, "no /v1/info")
+    store.replace_snapshot([*offering, unknown])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        host = request.url.host.split(".")[0]
+        if host in ("restarting", "unknown"):
+            raise httpx.ConnectError("connection refused")
+        if host == "stalled":
+            raise httpx.ReadTimeout("no answer")
+        return httpx.Response(503 if host == "busy" else 500, json={"error": {"type": "X"}})
+
+    found = await discover(store, handler)
+    transient = {a.orchestrator.split("//")[1].split(".")[0]: a.transient for a in found.failures}
+    assert transient == {
+        "restarting": True,
+        "stalled": True,
+        "busy": True,
+        "broken": False,
+        "unknown": False,
+    }
 
 
 # --- signed quotes in tokens ------------------------------------------------------------------

@@ -3,6 +3,7 @@ stand-in activities; ranking itself is tollway.market.selection's (tests/unit/te
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -93,6 +94,7 @@ async def run_job(
     max_price: int | None = None,
     max_attempts: int = 4,
     policy: str = "balanced",
+    timeout_seconds: int = 60,
 ) -> JobStatus:
     queue = f"jobs-{uuid.uuid4()}"
     spec = JobSpec(
@@ -102,6 +104,7 @@ async def run_job(
         price_caps={} if max_price is None else {"second": max_price},
         max_attempts=max_attempts,
         policy=policy,
+        timeout_seconds=timeout_seconds,
     )
     async with Worker(
         env.client, task_queue=queue, workflows=[JobWorkflow], activities=market.all()
@@ -221,3 +224,86 @@ async def test_expired_params_trigger_a_rediscovery_of_the_same(
     assert [a.reason for a in status.attempts] == [
         "ticket params expired before the payment arrived"
     ]
+
+
+class RestartingMarket(StandInMarket):
+    """Its only orchestrator is unreachable for its first `down_for` dispatches (restarting)."""
+
+    def __init__(self, down_for: int) -> None:
+        super().__init__([candidate("http://restarting", 1)], failing={})
+        self.down_for = down_for
+
+    @activity.defn(name="dispatch_job")
+    async def dispatch(self, request: DispatchInput) -> DispatchOutcome:
+        if len(self.dispatched) < self.down_for:
+            self.dispatched.append(request.candidate.url)
+            raise ApplicationError(
+                "transport error: ConnectError('connection refused')",
+                type="OrchestratorUnreachable",
+                non_retryable=True,
+            )
+        return await super().dispatch(request)
+
+
+async def test_an_orchestrator_that_is_down_is_asked_again_until_it_is_back(
+    workflow_env: WorkflowEnvironment,
+) -> None:
+    market = RestartingMarket(down_for=3)
+    status = await run_job(workflow_env, market, max_attempts=1)
+    assert status.state == "succeeded"
+    assert market.dispatched == ["http://restarting"] * 4
+    # Between rounds the job waited and asked everyone again: nobody stayed excluded.
+    assert [d.exclude for d in market.discoveries] == [[], ["http://restarting"]] * 3 + [[]]
+    assert [(a.orchestrator, a.stage, a.transient) for a in status.attempts] == [
+        ("http://restarting", "dispatch", True)
+    ] * 3
+
+
+async def test_a_job_waits_for_a_down_orchestrator_no_longer_than_its_deadline(
+    workflow_env: WorkflowEnvironment,
+) -> None:
+    market = RestartingMarket(down_for=1_000)
+    started = time.monotonic()
+    with pytest.raises(WorkflowFailureError) as failure:
+        await run_job(workflow_env, market, timeout_seconds=3)
+    assert time.monotonic() - started < 5
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "DeadlinePassed"
+    assert "deadline (3 s)" in str(cause.message)
+    attempts = cause.details[0]
+    assert len(attempts) == len(market.dispatched) >= 3
+    assert {a["orchestrator"] for a in attempts} == {"http://restarting"}
+
+
+async def test_the_deadline_reaches_the_dispatch(workflow_env: WorkflowEnvironment) -> None:
+    market = StandInMarket([candidate("http://a", 1)], failing={})
+    seen: list[float] = []
+    original = market.dispatch
+
+    @activity.defn(name="dispatch_job")
+    async def dispatch(request: DispatchInput) -> DispatchOutcome:
+        seen.append(request.deadline - time.time())
+        return await original(request)
+
+    market.dispatch = dispatch  # type: ignore[method-assign]
+    await run_job(workflow_env, market, timeout_seconds=30)
+    assert len(seen) == 1 and 25 < seen[0] <= 30
+
+
+class UnofferedMarket(StandInMarket):
+    @activity.defn(name="discover_orchestrators")
+    async def discover(self, request: DiscoverInput) -> Discovery:
+        return Discovery(candidates=[], failures=[], not_offering=2)
+
+
+async def test_orchestrators_not_offering_the_capability_are_not_attempts(
+    workflow_env: WorkflowEnvironment,
+) -> None:
+    with pytest.raises(WorkflowFailureError) as failure:
+        await run_job(workflow_env, UnofferedMarket([], failing={}))
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "NoOrchestrator"
+    assert "(2 known orchestrator(s) do not offer it)" in str(cause.message)
+    assert cause.details[0] == []

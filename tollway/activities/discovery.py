@@ -52,7 +52,12 @@ class DiscoverInput(BaseModel):
 class Discovery(BaseModel):
     candidates: list[Candidate]
     failures: list[Attempt]
+    not_offering: int = 0
+    """Known orchestrators that do not offer the capability."""
 
+
+NOT_NOW_STATUSES = frozenset({502, 503, 504})
+"""Token answers that mean "not now" (busy, restarting behind a proxy, the chain away)."""
 
 STALE_ON_MISS_SECONDS = 1.0
 """When nobody in the snapshot can take a job, it is refreshed (capabilities register and
@@ -107,11 +112,11 @@ class DiscoveryActivities:
         found = await self._draw(wanted, request)
         if not found.candidates and await self._refresh_after_miss(started, drawn_from):
             # Nobody usable: the snapshot predates this job, and a capability may have
-            # registered or an orchestrator recovered since. Draw once more from a fresh one.
+            # registered or an orchestrator recovered since. Draw once more from a fresh one;
+            # the stale snapshot's own refusals are dropped, the tokens asked for are kept.
             again = await self._draw(wanted, request)
-            found = Discovery(
-                candidates=again.candidates, failures=[*found.failures, *again.failures]
-            )
+            asked = [a for a in found.failures if a.stage != "select"]
+            found = again.model_copy(update={"failures": [*asked, *again.failures]})
         return found
 
     async def _draw(self, wanted: SelectionRequest, request: DiscoverInput) -> Discovery:
@@ -128,6 +133,7 @@ class DiscoveryActivities:
                 *(a for a in answers if isinstance(a, Attempt)),
                 *refused,
             ],
+            not_offering=selection.not_offering,
         )
 
     async def _refresh_after_miss(self, started: float, drawn_from: float) -> bool:
@@ -149,16 +155,24 @@ class DiscoveryActivities:
     async def _token(self, contender: Contender, capability: str) -> Candidate | Attempt:
         url = contender.url
         headers = {"Livepeer-Eth-Address": self._address_header, "Livepeer-Capability": capability}
+        # Only an orchestrator known to offer the capability is worth waiting for.
+        offers = contender.price_wei is not None
         try:
             response = await self._http.get(
                 f"{url}/process/token", headers=headers, timeout=self._timeout
             )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             return self._refused(
-                url, FailureKind.UNREACHABLE, "unreachable", f"unreachable: {exc!r}"
+                url,
+                FailureKind.UNREACHABLE,
+                "unreachable",
+                f"unreachable: {exc!r}",
+                transient=offers,
             )
         except httpx.HTTPError as exc:  # it took the connection, then failed or was too slow
-            return self._refused(url, FailureKind.FAILED, "no_answer", f"no token: {exc!r}")
+            return self._refused(
+                url, FailureKind.FAILED, "no_answer", f"no token: {exc!r}", transient=offers
+            )
         if response.status_code != 200:
             return self._refused(
                 url,
@@ -166,6 +180,7 @@ class DiscoveryActivities:
                 "status",
                 f"token refused: {response.text[:300]}",
                 response.status_code,
+                transient=offers and response.status_code in NOT_NOW_STATUSES,
             )
         if len(response.content) > MAX_TOKEN_BYTES:
             return self._refused(
@@ -193,9 +208,16 @@ class DiscoveryActivities:
         metric_reason: str,
         reason: str,
         status_code: int | None = None,
+        transient: bool = False,
     ) -> Attempt:
         reason = reason[:300]
         activity.logger.info("ignoring orchestrator %s: %s", url, reason)
         metrics.DISCOVERY_ERRORS.labels("token", metric_reason).inc()
         self._store.record_failure(url, None, kind, reason)
-        return Attempt(orchestrator=url, stage="discover", reason=reason, status_code=status_code)
+        return Attempt(
+            orchestrator=url,
+            stage="discover",
+            reason=reason,
+            status_code=status_code,
+            transient=transient,
+        )

@@ -1,12 +1,21 @@
 """Dispatch: send the signed, paid job to one orchestrator and keep its answer as an artifact.
 
 Each outcome feeds the market: a success records the job's latency, a transport error or a 5xx
-counts against the orchestrator's circuit breaker and success rate.
+counts against the orchestrator's circuit breaker and success rate; a 503 ("not now": busy,
+restarting, the chain away) is transient and counts against nobody.
+
+The activity heartbeats while it waits, so a gateway worker that dies is noticed within the
+workflow's heartbeat timeout and the dispatch is retried elsewhere with the same job id (the
+orchestrator runs and charges a job id once). Every attempt is bounded by the job's deadline.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import time
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import httpx
 from pydantic import BaseModel
@@ -16,6 +25,8 @@ from tollway import metrics
 from tollway.activities.job import DispatchOutcome, JobSpec
 from tollway.errors import (
     BadRequest,
+    DeadlinePassed,
+    OrchestratorBusy,
     OrchestratorFailed,
     OrchestratorUnreachable,
     TicketParamsExpired,
@@ -28,14 +39,33 @@ from tollway.payments.spend import SpendLedger
 from tollway.protocol.header import JobRequest
 from tollway.protocol.price import UNITS_HEADER
 from tollway.store.artifacts import ArtifactStore
+from tollway.store.live import LiveHead, LiveOutputs
 
-__all__ = ["DispatchActivities", "DispatchInput"]
+__all__ = ["HEARTBEAT_SECONDS", "DispatchActivities", "DispatchInput"]
+
+HEARTBEAT_SECONDS = 1.0
+T = TypeVar("T")
 
 
 class DispatchInput(BaseModel):
     spec: JobSpec
     candidate: Candidate
     payment_header: str | None
+    deadline: float
+    """When the job's time is up (epoch seconds): the orchestrator gets what is left of it."""
+
+
+async def _heartbeating(work: Awaitable[T]) -> T:
+    """`work`'s result, heartbeating every HEARTBEAT_SECONDS until it is done."""
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_SECONDS)
+            if done:
+                return task.result()
+            activity.heartbeat()
+    finally:
+        task.cancel()
 
 
 def _params_expired(response: httpx.Response) -> bool:
@@ -56,6 +86,7 @@ class DispatchActivities:
         artifacts: ArtifactStore,
         market: MarketStore,
         spend: SpendLedger,
+        live: LiveOutputs,
     ) -> None:
         self._http = http
         self._key = private_key
@@ -63,6 +94,7 @@ class DispatchActivities:
         self._artifacts = artifacts
         self._market = market
         self._spend = spend
+        self._live = live
 
     def _failed(self, url: str, capability: str, kind: FailureKind, reason: str) -> None:
         self._market.record_failure(url, capability, kind, reason)
@@ -78,12 +110,17 @@ class DispatchActivities:
 
     async def _dispatch(self, request: DispatchInput) -> DispatchOutcome:
         spec, candidate = request.spec, request.candidate
+        left = request.deadline - time.time()
+        if left < 1:
+            raise to_application_error(
+                DeadlinePassed(f"the job's {spec.timeout_seconds} s passed before dispatch")
+            )
         job = JobRequest(
             id=spec.job_id,
             request=spec.request,
             parameters=spec.parameters,
             capability=spec.capability,
-            timeout_seconds=spec.timeout_seconds,
+            timeout_seconds=min(spec.timeout_seconds, math.floor(left)),
         ).signed_by(self._key, self._address)
         headers = {"Livepeer": job.encode(), "Content-Type": spec.content_type}
         if request.payment_header:
@@ -91,12 +128,20 @@ class DispatchActivities:
         url = f"{candidate.url}/process/request/{spec.path.lstrip('/')}"
         started = time.monotonic()
         try:
-            response = await self._http.post(
+            sent = self._http.build_request(
+                "POST",
                 url,
                 content=self._artifacts.get(spec.input_artifact),
                 headers=headers,
-                timeout=spec.timeout_seconds + 5,
+                timeout=left + 1,
             )
+            response = await _heartbeating(self._http.send(sent, stream=True))
+            try:
+                if _is_event_stream(response):
+                    return await _heartbeating(self._relay_live(response, spec, candidate, started))
+                await _heartbeating(response.aread())
+            finally:
+                await response.aclose()
         except (httpx.LocalProtocolError, UnicodeEncodeError) as exc:
             # The job's own request cannot be sent: no orchestrator's record pays for that.
             raise to_application_error(
@@ -113,6 +158,13 @@ class DispatchActivities:
                 OrchestratorUnreachable(f"transport error: {exc!r}")
             ) from exc
         elapsed = time.monotonic() - started
+        if response.status_code == 503:
+            metrics.ORCHESTRATOR_DISPATCHES.labels(candidate.url, "busy").inc()
+            raise to_application_error(
+                OrchestratorBusy(
+                    f"orchestrator answered 503: {response.text[:300]}", status_code=503
+                )
+            )
         if response.status_code >= 500:
             self._failed(
                 candidate.url,
@@ -146,3 +198,44 @@ class DispatchActivities:
             metadata=response.headers.get("X-Metadata"),
             units=response.headers.get(UNITS_HEADER),
         )
+
+    async def _relay_live(
+        self, response: httpx.Response, spec: JobSpec, candidate: Candidate, started: float
+    ) -> DispatchOutcome:
+        """Write a server-sent events answer to the job's live output as it arrives (the
+        gateway API relays it from there); the whole stream becomes the output artifact."""
+        head = LiveHead(
+            status_code=response.status_code,
+            content_type=response.headers.get("Content-Type", "text/event-stream"),
+            orchestrator=candidate.url,
+            metadata=response.headers.get("X-Metadata"),
+        )
+        writer = self._live.start(spec.job_id, head)
+        size = 0
+        try:
+            async for chunk in response.aiter_bytes():
+                writer.write(chunk)
+                size += len(chunk)
+        except BaseException:
+            writer.abandon()
+            raise
+        artifact_id, path = self._artifacts.new()
+        writer.finish(path)
+        elapsed = time.monotonic() - started
+        self._market.record_success(candidate.url, spec.capability, elapsed * 1000)
+        metrics.ORCHESTRATOR_DISPATCHES.labels(candidate.url, "succeeded").inc()
+        balance = response.headers.get("Livepeer-Balance", "")
+        return DispatchOutcome(
+            status_code=response.status_code,
+            output_artifact=artifact_id,
+            output_bytes=size,
+            content_type=head.content_type,
+            elapsed_seconds=elapsed,
+            balance_wei=int(balance) if balance.lstrip("-").isdigit() else None,
+            metadata=head.metadata,
+        )
+
+
+def _is_event_stream(response: httpx.Response) -> bool:
+    media = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    return response.status_code < 300 and media == "text/event-stream"

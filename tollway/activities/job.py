@@ -53,6 +53,8 @@ class DispatchOutcome(BaseModel):
 
 class JobState(StrEnum):
     DISCOVERING = "discovering"
+    WAITING = "waiting"
+    """Every orchestrator able to serve it is down, restarting or busy: it asks again soon."""
     PAYING = "paying"
     DISPATCHING = "dispatching"
     SETTLING = "settling"

@@ -85,12 +85,14 @@ class Candidate(BaseModel):
 
 class Attempt(BaseModel):
     """One orchestrator refused or failed for a job, at a stage (select, discover, pay,
-    dispatch), with the reason."""
+    dispatch), with the reason. `transient`: it could not serve now (down, restarting, busy)
+    but may soon, so the job asks again later."""
 
     orchestrator: str
     stage: str
     reason: str
     status_code: int | None = None
+    transient: bool = False
 
 
 UNKNOWN_PRICE_SCORE = 0.5
@@ -145,6 +147,8 @@ class Selection:
     eligible: int
     suspended_only: bool = False
     """Nobody but suspended orchestrators was left, so `ranked` holds those."""
+    not_offering: int = 0
+    """Known orchestrators that do not offer the capability (not attempts: never asked)."""
 
 
 def select(
@@ -154,28 +158,16 @@ def select(
     suspended_only = not contenders and bool(suspended)
     if suspended_only:
         contenders = suspended
-        refused.append(
-            Attempt(
-                orchestrator=f"{len(suspended)} orchestrators",
-                stage="select",
-                reason="everyone eligible is suspended: asking them anyway",
-            )
-        )
-    if not_offering:
-        refused.append(
-            Attempt(
-                orchestrator=f"{not_offering} orchestrators",
-                stage="select",
-                reason=f"capability {request.capability!r} not offered",
-            )
-        )
     scored = _score(contenders, request.policy)
     sharpness = request.policy.sharpness
     keyed = [
         (rng.random() ** (1.0 / max(c.score, 1e-6) ** sharpness), i) for i, c in enumerate(scored)
     ]
-    best = heapq.nlargest(request.fanout, keyed)
-    return Selection([scored[i] for _, i in best], refused, len(scored), suspended_only)
+    ranked = [scored[i] for _, i in heapq.nlargest(request.fanout, keyed)]
+    if suspended_only:  # they are asked anyway: what they answer now is the attempt
+        asked = {c.url for c in ranked}
+        refused = [a for a in refused if a.orchestrator not in asked]
+    return Selection(ranked, refused, len(scored), suspended_only, not_offering)
 
 
 def _eligible(
@@ -189,9 +181,11 @@ def _eligible(
     minimum = version_tuple(request.min_version) if request.min_version else None
     capability = request.capability
 
-    def refuse(url: str, reason: str) -> None:
+    def refuse(url: str, reason: str, transient: bool = False) -> None:
         if len(refused) < MAX_LISTED_REFUSALS:
-            refused.append(Attempt(orchestrator=url, stage="select", reason=reason))
+            refused.append(
+                Attempt(orchestrator=url, stage="select", reason=reason, transient=transient)
+            )
 
     for known in view.orchestrators:
         url = known.url
@@ -229,6 +223,7 @@ def _eligible(
                 url,
                 f"suspended for {breaker.open_until - now:.0f} s more after "
                 f"{breaker.consecutive_failures} failure(s): {breaker.last_reason}",
+                transient=price is not None,  # it offers the capability: worth waiting for
             )
             suspended.append(contender)
         else:

@@ -1,8 +1,10 @@
 """Refreshing the network snapshot: every source's URLs, each orchestrator's `/v1/info`.
 
 Run by the long-lived NetworkSnapshotWorkflow (and once inline if a job arrives before the
-first refresh). An orchestrator that does not answer trips its circuit breaker; one without
-`/v1/info` (a go-livepeer node) stays known with no info, and its job tokens tell the rest.
+first refresh). An orchestrator that does not answer trips its circuit breaker and keeps the
+info it last gave (it may be restarting: jobs it could serve wait for it rather than fail); one
+without `/v1/info` (a go-livepeer node) stays known with no info, and its job tokens tell the
+rest.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ __all__ = ["NetworkRefresher"]
 
 INFO_MAX_BYTES = 1024 * 1024
 CONCURRENT_FETCHES = 32
+UNREACHABLE = "unreachable"
 
 
 class NetworkRefresher:
@@ -42,8 +45,9 @@ class NetworkRefresher:
     async def refresh(self) -> list[KnownOrchestrator]:
         begun = time.time()
         listed = await collect(self._sources)
+        before = {o.url: o.info for o in self._store.view().orchestrators}
         known = await asyncio.gather(
-            *(self._known(url, entries) for url, entries in listed.items())
+            *(self._known(url, entries, before.get(url)) for url, entries in listed.items())
         )
         self._store.replace_snapshot(list(known), taken_at=begun)
         now = time.time()
@@ -52,9 +56,13 @@ class NetworkRefresher:
         metrics.ORCHESTRATORS_SUSPENDED.set(sum(b.is_open(now) for b in breakers.values()))
         return list(known)
 
-    async def _known(self, url: str, entries: list[Listed]) -> KnownOrchestrator:
+    async def _known(
+        self, url: str, entries: list[Listed], last_info: OrchestratorInfo | None
+    ) -> KnownOrchestrator:
         stakes = [e.stake for e in entries if e.stake is not None]
         info, error = await self._info(url)
+        if info is None and error.startswith(UNREACHABLE) and last_info is not None:
+            info, error = last_info, f"{error} (its last info kept)"
         return KnownOrchestrator(
             url=url,
             sources=tuple(sorted({e.source for e in entries})),
@@ -69,7 +77,7 @@ class NetworkRefresher:
             try:
                 response = await self._http.get(f"{url}/v1/info", timeout=self._timeout)
             except httpx.HTTPError as exc:
-                reason = f"unreachable: {exc!r}"
+                reason = f"{UNREACHABLE}: {exc!r}"
                 self._store.record_failure(url, None, FailureKind.UNREACHABLE, reason)
                 metrics.DISCOVERY_ERRORS.labels("info", "unreachable").inc()
                 return None, reason

@@ -19,10 +19,13 @@ from pathlib import Path
 from tollway.errors import BadPayment
 from tollway.protocol.ticket import MAX_UINT256
 
-__all__ = ["ChargedJob", "Ledger", "NonceUse"]
+__all__ = ["ChargedJob", "JobPayment", "Ledger", "NonceUse"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS credit (
+    sender TEXT NOT NULL, capability TEXT NOT NULL, units TEXT NOT NULL,
+    PRIMARY KEY (sender, capability));
+CREATE TABLE IF NOT EXISTS received (
     sender TEXT NOT NULL, capability TEXT NOT NULL, units TEXT NOT NULL,
     PRIMARY KEY (sender, capability));
 CREATE TABLE IF NOT EXISTS used_nonces (
@@ -38,6 +41,9 @@ CREATE TABLE IF NOT EXISTS charged_jobs (sender TEXT NOT NULL, job_id TEXT NOT N
     outcome TEXT NOT NULL, body BLOB NOT NULL, charged_at REAL NOT NULL,
     PRIMARY KEY (sender, job_id));
 CREATE INDEX IF NOT EXISTS charged_jobs_age ON charged_jobs (charged_at);
+CREATE TABLE IF NOT EXISTS job_payments (sender TEXT NOT NULL, job_id TEXT NOT NULL,
+    digest TEXT NOT NULL, paid_at REAL NOT NULL, PRIMARY KEY (sender, job_id, digest));
+CREATE INDEX IF NOT EXISTS job_payments_age ON job_payments (paid_at);
 """
 
 
@@ -49,6 +55,17 @@ class ChargedJob:
     job_id: str
     outcome: str
     body: bytes
+
+
+@dataclass(frozen=True)
+class JobPayment:
+    """A payment (by digest) that came with a job id: sent again with a retry of that job (the
+    orchestrator restarted before answering), it was paid already and is not refused as a
+    replay. Kept for as long as the job's answer; older ones are forgotten."""
+
+    job_id: str
+    digest: str
+    forget_before: float
 
 
 @dataclass(frozen=True)
@@ -115,6 +132,15 @@ class Ledger:
         with self.transaction() as db:
             return self.units(db, sender, capability) // MAX_UINT256
 
+    def received_wei(self, sender: str, capability: str) -> int:
+        """The EV of every ticket ever credited from `sender` for `capability`, floored to wei."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT units FROM received WHERE sender = ? AND capability = ?",
+                (sender, capability),
+            ).fetchone()
+        return int(row[0]) // MAX_UINT256 if row else 0
+
     def debit(
         self,
         sender: str,
@@ -153,17 +179,43 @@ class Ledger:
         nonces: NonceUse,
         winners: list[tuple[str, str]],
         expired_below: int,
+        job: JobPayment | None = None,
     ) -> None:
         """Apply a validated payment all or nothing: spend its nonces (BadPayment on a replay),
-        credit `units`, and keep its winning tickets (hash, body) for redemption. Nonces of
-        params expired by block `expired_below` are forgotten: those params are refused anyway."""
+        credit `units`, keep its winning tickets (hash, body) for redemption, and remember it as
+        `job`'s payment. Nonces of params expired by block `expired_below` are forgotten: those
+        params are refused anyway."""
         with self.transaction() as db:
             db.execute("DELETE FROM used_nonces WHERE expiration_block <= ?", (expired_below,))
             _use_nonces(db, nonces)
             self.add_units(db, sender, capability, units)
+            row = db.execute(
+                "SELECT units FROM received WHERE sender = ? AND capability = ?",
+                (sender, capability),
+            ).fetchone()
+            db.execute(
+                "INSERT OR REPLACE INTO received VALUES (?, ?, ?)",
+                (sender, capability, str(int(row[0]) + units if row else units)),
+            )
             db.executemany(
                 "INSERT OR IGNORE INTO winning_tickets (ticket_hash, body) VALUES (?, ?)", winners
             )
+            if job is not None:
+                db.execute("DELETE FROM job_payments WHERE paid_at < ?", (job.forget_before,))
+                db.execute(
+                    "INSERT OR IGNORE INTO job_payments VALUES (?, ?, ?, ?)",
+                    (sender, job.job_id, job.digest, time.time()),
+                )
+
+    def paid_for_job(self, sender: str, job: JobPayment) -> bool:
+        """True when this very payment was credited with `sender`'s job `job.job_id`."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT 1 FROM job_payments WHERE sender = ? AND job_id = ? AND digest = ? "
+                "AND paid_at >= ?",
+                (sender, job.job_id, job.digest, job.forget_before),
+            ).fetchone()
+        return row is not None
 
     def pending_winners(self) -> list[tuple[str, str]]:
         with self.transaction() as db:

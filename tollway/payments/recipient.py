@@ -18,7 +18,7 @@ from typing import Protocol
 from tollway import metrics
 from tollway.chain.types import SenderInfo
 from tollway.errors import BadPayment, BadSignature, InsufficientSenderReserve, RoundNotReady
-from tollway.payments.ledger import Ledger, NonceUse
+from tollway.payments.ledger import JobPayment, Ledger, NonceUse
 from tollway.payments.winners import WinningTicket
 from tollway.protocol.payment import Payment, TicketParams
 from tollway.protocol.price import Price
@@ -246,8 +246,11 @@ class TicketRecipient:
         rand = self._rand(params, sender, price)
         return params.model_copy(update={"recipient_rand_hash": recipient_rand_hash(rand)})
 
-    async def receive(self, payment: Payment, sender: str, capability: str) -> Receipt:
-        """Validate every ticket, then credit their EV and record winners in one transaction."""
+    async def receive(
+        self, payment: Payment, sender: str, capability: str, job: JobPayment | None = None
+    ) -> Receipt:
+        """Validate every ticket, then credit their EV, record winners and remember the payment
+        as `job`'s in one transaction."""
         params = payment.params
         if payment.sender != sender:
             raise BadPayment("payment sender differs from the job's signed sender", field="sender")
@@ -301,6 +304,7 @@ class TicketRecipient:
             ),
             [(w.ticket_hash, json.dumps(w.model_dump())) for w in winners],
             expired_below=head,
+            job=job,
         )
         credited = units // MAX_UINT256
         return Receipt(tickets=len(payment.tickets), credited_wei=credited, winners=winners)

@@ -27,6 +27,11 @@ class ArtifactStore:
             raise NotFound(f"no artifact {artifact_id!r}")
         return self.root / artifact_id
 
+    def new(self) -> tuple[str, Path]:
+        """A fresh id and where its artifact goes, for a writer that puts the file there."""
+        artifact_id = uuid.uuid4().hex
+        return artifact_id, self.root / artifact_id
+
     def put(self, data: bytes) -> str:
         artifact_id = uuid.uuid4().hex
         tmp = self.root / f".{artifact_id}.tmp"

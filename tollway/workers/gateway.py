@@ -23,6 +23,7 @@ from tollway.payments.keys import load_key
 from tollway.payments.sender import NonceStore, SenderLimits, TicketSender
 from tollway.payments.spend import SpendLedger
 from tollway.store.artifacts import ArtifactStore
+from tollway.store.live import LiveOutputs
 from tollway.temporal import connect
 from tollway.workers.run import run_until_signalled, serve_metrics
 from tollway.workflows.job import JobWorkflow
@@ -96,7 +97,15 @@ async def run(settings: GatewaySettings) -> None:
                 discovery.discover,
                 discovery.refresh_network,
                 PaymentActivities(sender, spend, limits, funds).create_payment,
-                DispatchActivities(http, key, address, artifacts, market, spend).dispatch,
+                DispatchActivities(
+                    http,
+                    key,
+                    address,
+                    artifacts,
+                    market,
+                    spend,
+                    LiveOutputs(artifacts.root / "live"),
+                ).dispatch,
                 SettlementActivities(spend).settle,
             ],
         )

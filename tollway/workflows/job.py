@@ -1,15 +1,21 @@
-"""JobWorkflow: discover -> select -> pay -> dispatch -> settle, failing over between candidates.
+"""JobWorkflow: discover -> select -> pay -> dispatch -> settle, failing over between candidates
+and waiting out orchestrators that are down or restarting, until the job's deadline.
 
 One workflow per job (id = job id or idempotency key). Every step is an activity so the
 Temporal UI shows the job's path: discover (which also selects) and pay are local activities
-(cheap, ~1 ms of overhead each), dispatch a regular one (durable, on any gateway worker).
-Candidates come ranked by the market's score. One that fails with a transport error or a 5xx
-is recorded as an attempt and the next one is tried, up to the job's `max_attempts`; when the
-list runs out, discovery runs again without the orchestrators already tried (expired ticket
-params: the same orchestrator again, with a fresh token). A 4xx from an orchestrator (a bad
-request, or credit it refused) is returned to the client as the job's rejected outcome. When
-every candidate fails, the job fails with `AllOrchestratorsFailed` listing each attempt (never an
-empty success). Failover is decided by the activity's error type (tollway.errors), not its text.
+(cheap, ~1 ms of overhead each), dispatch a regular one (durable, on any gateway worker, with
+heartbeats: a dead worker's dispatch is retried elsewhere, with the same job id, within seconds).
+
+The job runs in rounds. In a round, candidates come ranked by the market's score and are tried
+in turn; one that fails is not asked again that round (expired ticket params: the same
+orchestrator again, with a fresh token). A 4xx from an orchestrator (a bad request, or credit it
+refused) is returned to the client as the job's rejected outcome. When a round runs out of
+candidates, the job waits (0.5 s, doubling to 5 s) and starts another round with everyone, but
+only if some orchestrator was transiently unavailable (unreachable, restarting, busy, the chain
+away: `TollwayError.transient`); otherwise every orchestrator refused or failed it, and it fails.
+It also fails after `max_attempts` failed dispatches, or when its deadline (start +
+`timeout_seconds`) passes. A failure lists each attempt, each naming a real orchestrator; never an
+empty success. Decisions go by the activity's error type (tollway.errors), never by its text.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from tollway.activities.settlement import SettlementActivities
     from tollway.errors import (
         AllOrchestratorsFailed,
+        DeadlinePassed,
         DiscoveryFailed,
         NoOrchestrator,
         TicketParamsExpired,
@@ -38,11 +45,20 @@ with workflow.unsafe.imports_passed_through():
     from tollway.payments.spend import SettleInput
     from tollway.protocol.price import billed_units
 
-__all__ = ["ONE_TRY", "JobWorkflow"]
+__all__ = ["JobWorkflow"]
 
-ONE_TRY = RetryPolicy(maximum_attempts=1)
-DISCOVERY_ROUNDS = 3
 QUICK_RETRIES = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(milliseconds=200))
+FIRST_WAIT = timedelta(milliseconds=500)
+LONGEST_WAIT = timedelta(seconds=5)
+EXPIRED_PARAMS_RETRIES = 3
+"""Fresh tokens fetched for one job after its params expired in flight, before that counts as
+a failed attempt."""
+DISPATCH_HEARTBEAT_TIMEOUT = timedelta(seconds=6)
+DISPATCH_RETRIES = RetryPolicy(
+    initial_interval=timedelta(milliseconds=500),
+    maximum_interval=timedelta(seconds=5),
+    maximum_attempts=0,  # bounded by the job's deadline; only a lost worker is retried here
+)
 
 
 def _reason(err: ActivityError) -> tuple[str, int | None, type[TollwayError]]:
@@ -62,48 +78,71 @@ class JobWorkflow:
         self._status = JobStatus(
             job_id=spec.job_id, capability=spec.capability, state=JobState.DISCOVERING
         )
+        self._deadline = workflow.info().start_time + timedelta(seconds=spec.timeout_seconds)
 
     @workflow.run
     async def run(self, spec: JobSpec) -> JobStatus:
         status = self._status
-        include, exclude = spec.job_parameters.include, spec.job_parameters.exclude
-        tried: list[str] = []
-        dispatches = 0
-        for _ in range(DISCOVERY_ROUNDS):
-            if dispatches >= spec.max_attempts:
-                break
-            discovery = await self._discover(
-                spec,
-                DiscoverInput(
-                    capability=spec.capability,
-                    include=include,
-                    exclude=[*exclude, *tried],
-                    policy=spec.policy,
-                    price_caps=spec.price_caps,
-                ),
-            )
-            status.attempts.extend(discovery.failures)
-            if not discovery.candidates:
-                break
-            for candidate in discovery.candidates[: spec.max_attempts - dispatches]:
-                dispatches += 1
-                outcome, failure = await self._try(spec, candidate)
-                if outcome is not None:
-                    return await self._settle(spec, candidate, outcome)
-                if not issubclass(failure, TicketParamsExpired):
+        failed = expired = 0
+        wait = FIRST_WAIT
+        not_offering = 0
+        while True:
+            tried: list[str] = []
+            transient = False
+            while True:  # one round: each candidate at most once
+                if workflow.now() >= self._deadline:
+                    raise self._fail(self._deadline_passed(spec))
+                discovery = await self._discover(spec, tried)
+                not_offering = discovery.not_offering
+                status.attempts.extend(discovery.failures)
+                transient |= any(a.transient for a in discovery.failures)
+                tried.extend(a.orchestrator for a in discovery.failures if a.stage == "discover")
+                if not discovery.candidates:
+                    break
+                for candidate in discovery.candidates:
+                    outcome, kind = await self._try(spec, candidate)
+                    if outcome is not None:
+                        return await self._settle(spec, candidate, outcome)
+                    if issubclass(kind, TicketParamsExpired) and expired < EXPIRED_PARAMS_RETRIES:
+                        expired += 1
+                        break  # the same orchestrator again, with a fresh token
                     tried.append(candidate.url)
-        status.state = JobState.FAILED
-        status.error = (
-            f"every orchestrator tried ({dispatches}) failed for capability {spec.capability!r}"
-            if dispatches
-            else f"no orchestrator offers capability {spec.capability!r} with free capacity"
-        )
-        kind = AllOrchestratorsFailed if dispatches else NoOrchestrator
-        raise self._failed(kind(status.error))
+                    if kind.transient:
+                        transient = True
+                        continue
+                    failed += 1
+                    if failed >= spec.max_attempts:
+                        raise self._fail(self._refused_by_all(spec, failed, not_offering))
+            if not transient:
+                raise self._fail(self._refused_by_all(spec, failed, not_offering))
+            if workflow.now() + wait >= self._deadline:
+                raise self._fail(self._deadline_passed(spec))
+            status.state = JobState.WAITING
+            await workflow.sleep(wait)
+            wait = min(wait * 2, LONGEST_WAIT)
 
-    def _failed(self, error: TollwayError) -> ApplicationError:
+    def _deadline_passed(self, spec: JobSpec) -> DeadlinePassed:
+        return DeadlinePassed(
+            f"the job's deadline ({spec.timeout_seconds} s) passed before an orchestrator "
+            f"served capability {spec.capability!r}"
+        )
+
+    def _refused_by_all(self, spec: JobSpec, failed: int, not_offering: int) -> TollwayError:
+        if any(a.stage in ("pay", "dispatch") for a in self._status.attempts):
+            return AllOrchestratorsFailed(
+                f"every orchestrator tried ({failed}) failed for capability {spec.capability!r}"
+            )
+        others = f" ({not_offering} known orchestrator(s) do not offer it)" if not_offering else ""
+        return NoOrchestrator(
+            f"no orchestrator offers capability {spec.capability!r} with free capacity "
+            f"within the job's limits{others}"
+        )
+
+    def _fail(self, error: TollwayError) -> ApplicationError:
         """The workflow's failure: `error`'s type and message, and every attempt so far as its
         one detail (the gateway API lists them)."""
+        self._status.state = JobState.FAILED
+        self._status.error = error.message
         return ApplicationError(
             error.message,
             [a.model_dump() for a in self._status.attempts],
@@ -111,7 +150,15 @@ class JobWorkflow:
             non_retryable=True,
         )
 
-    async def _discover(self, spec: JobSpec, request: DiscoverInput) -> Discovery:
+    async def _discover(self, spec: JobSpec, tried: list[str]) -> Discovery:
+        self._status.state = JobState.DISCOVERING
+        request = DiscoverInput(
+            capability=spec.capability,
+            include=spec.job_parameters.include,
+            exclude=[*spec.job_parameters.exclude, *tried],
+            policy=spec.policy,
+            price_caps=spec.price_caps,
+        )
         try:
             return await workflow.execute_local_activity_method(
                 DiscoveryActivities.discover,
@@ -121,9 +168,9 @@ class JobWorkflow:
             )
         except ActivityError as err:
             reason, _, _ = _reason(err)
-            self._status.state = JobState.FAILED
-            self._status.error = f"discovery failed for capability {spec.capability!r}: {reason}"
-            raise self._failed(DiscoveryFailed(self._status.error)) from err
+            raise self._fail(
+                DiscoveryFailed(f"discovery failed for capability {spec.capability!r}: {reason}")
+            ) from err
 
     async def _try(
         self, spec: JobSpec, candidate: Candidate
@@ -145,30 +192,43 @@ class JobWorkflow:
                 retry_policy=QUICK_RETRIES,
             )
         except ActivityError as err:
-            reason, code, kind = _reason(err)
-            status.attempts.append(
-                Attempt(orchestrator=candidate.url, stage="pay", reason=reason, status_code=code)
-            )
-            return None, kind
+            return None, self._attempt_failed(candidate, "pay", err)
         status.tickets_sent += plan.tickets
         status.ticket_ev_wei += plan.ev_wei
         status.state = JobState.DISPATCHING
+        left = self._deadline - workflow.now()
         try:
             outcome = await workflow.execute_activity_method(
                 DispatchActivities.dispatch,
-                DispatchInput(spec=spec, candidate=candidate, payment_header=plan.header),
-                start_to_close_timeout=timedelta(seconds=spec.timeout_seconds + 15),
-                retry_policy=ONE_TRY,
+                DispatchInput(
+                    spec=spec,
+                    candidate=candidate,
+                    payment_header=plan.header,
+                    deadline=self._deadline.timestamp(),
+                ),
+                start_to_close_timeout=left + timedelta(seconds=10),
+                schedule_to_close_timeout=left + timedelta(seconds=10),
+                heartbeat_timeout=DISPATCH_HEARTBEAT_TIMEOUT,
+                retry_policy=DISPATCH_RETRIES,
             )
         except ActivityError as err:
-            reason, code, kind = _reason(err)
-            status.attempts.append(
-                Attempt(
-                    orchestrator=candidate.url, stage="dispatch", reason=reason, status_code=code
-                )
-            )
-            return None, kind
+            return None, self._attempt_failed(candidate, "dispatch", err)
         return outcome, TollwayError
+
+    def _attempt_failed(
+        self, candidate: Candidate, stage: str, err: ActivityError
+    ) -> type[TollwayError]:
+        reason, code, kind = _reason(err)
+        self._status.attempts.append(
+            Attempt(
+                orchestrator=candidate.url,
+                stage=stage,
+                reason=reason,
+                status_code=code,
+                transient=kind.transient,
+            )
+        )
+        return kind
 
     async def _settle(
         self, spec: JobSpec, candidate: Candidate, outcome: DispatchOutcome

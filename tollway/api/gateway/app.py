@@ -14,6 +14,7 @@ from tollway.api.gateway.services import GatewayServices
 from tollway.config import GatewaySettings
 from tollway.market.store import open_market_store
 from tollway.store.artifacts import ArtifactStore
+from tollway.store.live import LiveOutputs
 from tollway.temporal import connect
 
 __all__ = ["create_app"]
@@ -27,6 +28,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             temporal=await connect(settings.temporal_address, settings.namespace),
             artifacts=ArtifactStore(settings.data_dir / "artifacts"),
             market=open_market_store(settings),
+            live=LiveOutputs(settings.data_dir / "artifacts" / "live"),
         )
         yield
 

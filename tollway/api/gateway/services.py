@@ -16,6 +16,7 @@ from tollway.errors import JobStillRunning, NotFound, TollwayError, error_type
 from tollway.market.selection import Attempt
 from tollway.market.store import MarketStore
 from tollway.store.artifacts import ArtifactStore
+from tollway.store.live import POLL_SECONDS, LiveHead, LiveOutputs
 from tollway.workflows.job import JobWorkflow
 
 __all__ = ["GatewayServices"]
@@ -27,6 +28,7 @@ class GatewayServices:
     temporal: Client
     artifacts: ArtifactStore
     market: MarketStore
+    live: LiveOutputs
 
     def price_caps(
         self, capability: str, tenant: str, requested: dict[str, int | None] | None = None
@@ -92,6 +94,21 @@ class GatewayServices:
                 f"job {job_id} still running after {timeout_seconds:.0f} s", job_id=job_id
             ) from exc
         return status
+
+    async def wait_job_or_live(self, job_id: str, timeout_seconds: float) -> JobStatus | LiveHead:
+        """The finished job, or the head of its live output (server-sent events) as soon as
+        its dispatch begins writing one; the TollwayError its workflow failed with."""
+        finished = asyncio.ensure_future(self.wait_job(job_id, timeout_seconds))
+        try:
+            while True:
+                done, _ = await asyncio.wait({finished}, timeout=POLL_SECONDS)
+                if done:
+                    return finished.result()
+                head = self.live.head(job_id)
+                if head is not None:
+                    return head
+        finally:
+            finished.cancel()
 
     async def job_status(self, job_id: str) -> JobStatus:
         handle = self.temporal.get_workflow_handle(job_id, result_type=JobStatus)

@@ -7,6 +7,12 @@ while the job runs; only the attempt that answers is billed.
 A job that carries an id (a tollway gateway's job id, in the signed header) runs and is charged
 at most once: a retry while it runs joins it, a retry after it was charged gets the answer kept
 with the charge (for `job_answer_ttl_seconds`), and new tickets on a retry are credited as ever.
+A retry that brings the very payment already credited with its job id (this orchestrator
+restarted before answering) is not refused as a replay: that payment is simply not paid again.
+
+A replica that answers server-sent events (`text/event-stream`) is relayed as it writes: the
+caller gets the answer's head and its events as they come, and the job is billed by its time
+when the stream ends. Every other answer is read whole, then relayed.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 
 import httpx
@@ -29,7 +35,7 @@ from tollway.byoc import triton_wire
 from tollway.byoc.registry import CapabilityRegistry
 from tollway.config import OrchestratorSettings
 from tollway.errors import BadPayment, CapacityExhausted, WorkerFailed
-from tollway.payments.ledger import ChargedJob, Ledger
+from tollway.payments.ledger import ChargedJob, JobPayment, Ledger
 from tollway.payments.recipient import TicketRecipient
 from tollway.protocol.capability import ExternalCapability
 from tollway.protocol.header import JobRequest
@@ -52,6 +58,9 @@ class ServedJob:
     unit: str
     units: int
     """Units billed."""
+    events: AsyncIterator[bytes] | None = None
+    """A live answer's body, as the replica writes it (`body` is then empty, and `units` and
+    `balance` are those before the stream was billed)."""
 
     def kept(self, job_id: str, payment: str) -> ChargedJob:
         outcome = {
@@ -101,20 +110,24 @@ class JobServer:
     ) -> ServedJob:
         """Run `job` for `sender` (its verified address) on a replica, or answer a retry of a job
         id this orchestrator runs or has charged (see the module's docstring)."""
-        if not job.id:
-            return await self._serve(job, sender, path, body, content_type, payment_header)
         key = (sender, job.id)
-        again = await self._again(key, job, payment_header)
-        if again is not None:
-            return again
-        # A task of its own: a client that hangs up does not stop a job its retry will join.
+        if job.id:
+            again = await self._again(key, job, payment_header)
+            if again is not None:
+                return again
+        live: asyncio.Future[ServedJob] = asyncio.get_running_loop().create_future()
+        # A task of its own: a client that hangs up does not stop a job (a retry will join it,
+        # and what it used is billed).
         answer = asyncio.create_task(
-            self._serve(job, sender, path, body, content_type, payment_header)
+            self._serve(job, sender, path, body, content_type, payment_header, live)
         )
-        self._running[key] = _Running(answer, _digest(payment_header))
-        answer.add_done_callback(lambda _: self._running.pop(key, None))
+        if job.id:
+            self._running[key] = _Running(answer, _digest(payment_header))
+            answer.add_done_callback(lambda _: self._running.pop(key, None))
         answer.add_done_callback(_retrieved)
-        return await asyncio.shield(answer)
+        # The live head as soon as it is in, else the whole answer.
+        await asyncio.wait({answer, live}, return_when=asyncio.FIRST_COMPLETED)
+        return live.result() if live.done() else answer.result()
 
     async def _again(
         self, key: tuple[str, str], job: JobRequest, payment_header: str | None
@@ -131,7 +144,7 @@ class JobServer:
         outcome = json.loads(kept.outcome) if kept is not None else {}
         first_payment = running.payment if running is not None else outcome["payment"]
         if payment_header and _digest(payment_header) != first_payment:
-            await self._accept_payment(payment_header, sender, job.capability)
+            await self._accept_payment(payment_header, sender, job)
         metrics.JOBS_ANSWERED_AGAIN.inc()
         if running is not None:
             served = await asyncio.shield(running.answer)
@@ -157,6 +170,7 @@ class JobServer:
         body: bytes,
         content_type: str,
         payment_header: str | None,
+        live: asyncio.Future[ServedJob],
     ) -> ServedJob:
         """Run `job` on a replica. A replica that drops it (connection lost before an answer) is
         quarantined and the job moves to another, so only the requests in flight on a dead
@@ -176,7 +190,7 @@ class JobServer:
                         price_per_unit=await self.pricing.charged_price_wei(capability, sender)
                     )
                     if payment_header and not paid:
-                        await self._accept_payment(payment_header, sender, name)
+                        await self._accept_payment(payment_header, sender, job)
                         paid = True
                     minimum = price.cost(min_credit_units(capability.unit, settings))
                     with self.credit.admit(sender, name, minimum):
@@ -190,6 +204,7 @@ class JobServer:
                                 body,
                                 content_type,
                                 _digest(payment_header),
+                                live,
                             )
                         except httpx.TransportError as exc:
                             registry.quarantine(name, capability.replica)
@@ -214,13 +229,23 @@ class JobServer:
         body: bytes,
         content_type: str,
         payment: str,
+        live: asyncio.Future[ServedJob],
     ) -> ServedJob:
         """Forward the job to one replica and bill what it used (keeping the answer with the
-        charge when the job has an id). A dropped connection (httpx.TransportError) is left to
-        the caller to fail over; it is not billed."""
+        charge when the job has an id). A dropped connection (httpx.TransportError) before the
+        answer's head is left to the caller to fail over; it is not billed."""
         started = time.monotonic()
         try:
             answer = await self._forward(capability, path, body, content_type, job)
+            try:
+                if _is_event_stream(answer):
+                    balance = self.ledger.balance_wei(sender, job.capability)
+                    head = _head(answer, capability, balance)
+                    content = await _relay_events(answer, head, live, started + job.timeout_seconds)
+                else:
+                    content = await answer.aread()
+            finally:
+                await answer.aclose()
         except httpx.TimeoutException as exc:
             units = billed_units(capability.unit, time.monotonic() - started, None)
             failure = WorkerFailed(
@@ -237,15 +262,7 @@ class JobServer:
         units = billed_units(
             capability.unit, time.monotonic() - started, answer.headers.get(UNITS_HEADER)
         )
-        served = ServedJob(
-            status_code=answer.status_code,
-            body=answer.content,
-            content_type=answer.headers.get("Content-Type", "application/octet-stream"),
-            metadata=answer.headers.get("X-Metadata"),
-            balance=0,
-            unit=capability.unit,
-            units=units,
-        )
+        served = replace(_head(answer, capability, 0), body=content, units=units)
         kept = served.kept(job.id, payment) if job.id else None
         balance = self._bill(sender, job.capability, price, units, kept)
         return replace(served, balance=balance)
@@ -269,7 +286,10 @@ class JobServer:
         headers = {"Content-Type": content_type}
         if capability.token:
             headers["Authorization"] = f"Bearer {capability.token}"
-        return await self.http.post(url, content=body, headers=headers, timeout=job.timeout_seconds)
+        request = self.http.build_request(
+            "POST", url, content=body, headers=headers, timeout=job.timeout_seconds
+        )
+        return await self.http.send(request, stream=True)
 
     def _bill(
         self, sender: str, capability: str, price: Price, units: int, kept: ChargedJob | None
@@ -277,9 +297,18 @@ class JobServer:
         forget_before = time.time() - self.settings.job_answer_ttl_seconds
         return self.ledger.debit(sender, capability, price.cost(units), kept, forget_before)
 
-    async def _accept_payment(self, header: str, sender: str, capability: str) -> None:
+    async def _accept_payment(self, header: str, sender: str, job: JobRequest) -> None:
+        paid_for = None
+        if job.id:
+            forget_before = time.time() - self.settings.job_answer_ttl_seconds
+            paid_for = JobPayment(job.id, _digest(header), forget_before)
+            if self.ledger.paid_for_job(sender, paid_for):
+                metrics.PAYMENTS_SEEN_AGAIN.inc()
+                return
         try:
-            receipt = await self.recipient.receive(Payment.decode(header), sender, capability)
+            receipt = await self.recipient.receive(
+                Payment.decode(header), sender, job.capability, paid_for
+            )
         except BadPayment as exc:
             metrics.TICKETS_REFUSED.labels(str(exc.details.get("field", "payment"))).inc()
             raise
@@ -301,6 +330,50 @@ def _errors_counted(name: str) -> Iterator[None]:
     except CapacityExhausted:
         metrics.CAPABILITY_ERRORS.labels(name, "capacity").inc()
         raise
+
+
+def _head(answer: httpx.Response, capability: ExternalCapability, balance: int) -> ServedJob:
+    """The answer as far as its head tells: no body, nothing billed yet."""
+    return ServedJob(
+        status_code=answer.status_code,
+        body=b"",
+        content_type=answer.headers.get("Content-Type", "application/octet-stream"),
+        metadata=answer.headers.get("X-Metadata"),
+        balance=balance,
+        unit=capability.unit,
+        units=0,
+    )
+
+
+def _is_event_stream(answer: httpx.Response) -> bool:
+    media = answer.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    return answer.status_code < 300 and media == "text/event-stream"
+
+
+async def _relay_events(
+    answer: httpx.Response, head: ServedJob, live: asyncio.Future[ServedJob], until: float
+) -> bytes:
+    """Hand `live` the head and the events as they arrive; returns the whole stream once it
+    ends (the replica closed it, dropped it, or the job's time ran out)."""
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    async def events() -> AsyncIterator[bytes]:
+        while (chunk := await queue.get()) is not None:
+            yield chunk
+
+    live.set_result(replace(head, events=events()))
+    content = bytearray()
+    try:
+        async for chunk in answer.aiter_bytes():
+            content += chunk
+            queue.put_nowait(chunk)
+            if time.monotonic() > until:
+                break
+    except httpx.TransportError:
+        pass  # the head went out already: the stream ends here, billed for its time
+    finally:
+        queue.put_nowait(None)
+    return bytes(content)
 
 
 def _retrieved(answer: asyncio.Task[ServedJob]) -> None:

@@ -7,10 +7,12 @@ import binascii
 import json
 import math
 import re
+import time
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, Strict, field_validator
 
 from tollway.activities.job import JobSpec, JobState, JobStatus
@@ -23,6 +25,9 @@ from tollway.protocol.header import MAX_PATH_CHARS, JobParameters, job_path
 __all__ = ["JobAccepted", "JobSubmission", "job_output", "job_status", "router", "submit_job"]
 
 router = APIRouter(prefix="/v1/jobs")
+
+LONGEST_JOB_SECONDS = 3600
+"""A job's longest timeout (JobSpec): a live output is followed no longer."""
 
 _KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
@@ -149,7 +154,17 @@ async def job_status(job_id: str, services: Services, tenant: Tenant) -> JobStat
 
 @router.get("/{job_id}/output")
 async def job_output(job_id: str, services: Services, tenant: Tenant) -> Response:
+    """The job's output; while it is still arriving as server-sent events, those events as
+    they come."""
     status = await services.job_status(_owned(job_id, tenant))
+    live = services.live.head(job_id) if status.outcome is None else None
+    if live is not None:
+        return StreamingResponse(
+            services.live.follow(job_id, time.monotonic() + LONGEST_JOB_SECONDS),
+            status_code=live.status_code,
+            media_type=live.content_type,
+            headers={"X-Orchestrator-Url": live.orchestrator, "Cache-Control": "no-cache"},
+        )
     if status.outcome is None or status.state not in (JobState.SUCCEEDED, JobState.REJECTED):
         raise NotFound(f"job {job_id!r} has no output (state: {status.state})")
     # A rejected job's output is the orchestrator's error, relayed with its status code.

@@ -1,20 +1,24 @@
 """Livepeer-compatible synchronous jobs: `POST /process/request/{path}`.
 
 The handler stores the body, runs the same JobWorkflow as `/v1/jobs` and relays the answer
-with `X-Orchestrator-Url`. When every orchestrator fails it answers 502/503 JSON listing each
-attempt, where go-livepeer answers an empty 200.
+with `X-Orchestrator-Url`; server-sent events are relayed as they arrive. When every
+orchestrator fails it answers 502/503/504 JSON listing each attempt, where go-livepeer answers
+an empty 200.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
 
 from tollway.activities.job import JobSpec
 from tollway.api.body import read_body
 from tollway.api.gateway.deps import Services
 from tollway.protocol.header import JobRequest, job_path
+from tollway.store.live import LiveHead
 
 __all__ = ["process_request", "router"]
 
@@ -44,8 +48,19 @@ async def process_request(path: str, request: Request, services: Services) -> Re
             job_parameters=job.job_parameters,
         )
     )
-    # Room for a few candidates to fail over before the client's own timeout runs out.
-    status = await services.wait_job(job_id, job.timeout_seconds * 2 + 30)
+    # The job ends by its deadline (start + timeout); the margin covers settling.
+    status = await services.wait_job_or_live(job_id, job.timeout_seconds + 15)
+    if isinstance(status, LiveHead):
+        return StreamingResponse(
+            services.live.follow(job_id, time.monotonic() + job.timeout_seconds + 15),
+            status_code=status.status_code,
+            media_type=status.content_type,
+            headers={
+                "X-Orchestrator-Url": status.orchestrator,
+                "X-Tollway-Job-Id": job_id,
+                "Cache-Control": "no-cache",
+            },
+        )
     assert status.outcome is not None
     headers = {"X-Orchestrator-Url": status.orchestrator or "", "X-Tollway-Job-Id": job_id}
     if status.outcome.balance_wei is not None:

@@ -7,6 +7,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import StreamingResponse
 
 from tollway.api.body import read_body
 from tollway.api.orchestrator.deps import Services
@@ -73,13 +74,17 @@ async def process_request(path: str, request: Request, services: Services) -> Re
 
 
 def _relay(served: ServedJob) -> Response:
-    headers = {
-        "Livepeer-Balance": str(served.balance),
-        UNITS_HEADER: str(served.units),
-        UNIT_HEADER: served.unit,
-    }
+    headers = {"Livepeer-Balance": str(served.balance), UNIT_HEADER: served.unit}
     if served.metadata is not None:
         headers["X-Metadata"] = served.metadata
+    if served.events is not None:  # billed when it ends: no units yet
+        return StreamingResponse(
+            served.events,
+            status_code=served.status_code,
+            headers={**headers, "Cache-Control": "no-cache"},
+            media_type=served.content_type,
+        )
+    headers[UNITS_HEADER] = str(served.units)
     return Response(
         served.body,
         status_code=served.status_code,
