@@ -173,7 +173,13 @@ class GatewaySettings(RoleSettings):
     min_orchestrator_version: str | None = None
     token_fanout: int = Field(default=4, ge=1, le=32)
     """How many drawn orchestrators are asked for a job token at once."""
+    token_reuse_seconds: float = Field(default=5.0, ge=0, le=60)
+    """A job token (price, ticket params, credit) is reused this long by later jobs, unless a
+    dispatch on it fails first; 0 asks for a token every job."""
     max_dispatch_attempts: int = Field(default=4, ge=1, le=20)
+    api_hosts_worker: bool = True
+    """The API process hosts a job worker, so the jobs it starts run there at once (eager
+    start) instead of waiting for a gateway worker's poll."""
     capability_max_price_wei_per_second: dict[str, int] = {}
     breaker_threshold: int = Field(default=3, ge=1)
     breaker_cooldown_seconds: float = Field(default=5.0, gt=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-__all__ = ["LOCALHOST", "free_port"]
+__all__ = ["LOCALHOST", "free_port", "is_event_stream"]
 
 LOCALHOST = "127.0.0.1"
 
@@ -15,3 +15,9 @@ def free_port(host: str = LOCALHOST) -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def is_event_stream(status_code: int, content_type: str) -> bool:
+    """A successful answer of server-sent events: relayed as it comes, not read whole."""
+    media = content_type.split(";")[0].strip().lower()
+    return status_code < 300 and media == "text/event-stream"

@@ -179,11 +179,16 @@ def test_no_job_is_lost_when_any_process_dies(stack: StackClient) -> None:
     print(f"\nrestarts (s): {[(n, round(s, 1)) for n, s in killed]}")
     print(f"slowest job: {max(f.seconds for f in finished):.1f} s")
     failed = [
-        (f.n, f.status["state"], f.status.get("error"), f.status["attempts"])
+        (
+            f.n,
+            f.status["state"],
+            f.status.get("error"),
+            *(f"{a['orchestrator']} {a['stage']}: {a['reason']}" for a in f.status["attempts"]),
+        )
         for f in finished
         if f.status["state"] != "succeeded"
     ]
-    assert not failed, failed[:5]
+    assert not failed, "\n".join(str(f) for f in failed[:5])
     for done in finished:
         assert json.loads(done.output) == expected_output(done.n), done.n
         assert done.seconds <= JOB_TIMEOUT_SECONDS, (done.n, done.seconds)

@@ -87,7 +87,9 @@ def make_env(tmp_path: Path, policy: TicketPolicy = LOTTERY) -> Env:
         tmp_path=tmp_path,
         chain=chain,
         ledger=ledger,
-        recipient=TicketRecipient(ORCHESTRATOR.address, ledger, chain, policy),
+        recipient=TicketRecipient(
+            ORCHESTRATOR.address, ledger, chain, policy, chain_read_ttl_seconds=0
+        ),
         gateway=gateway,
         sender=TicketSender(bytes(gateway.key), gateway.address, nonces),
         intruder=Account.create(),
@@ -357,7 +359,9 @@ async def test_empty_payment_is_refused(env: Env) -> None:
 
 
 async def test_params_for_another_recipient_are_refused(env: Env) -> None:
-    other = TicketRecipient(OTHER_ORCHESTRATOR.address, env.ledger, env.chain, LOTTERY)
+    other = TicketRecipient(
+        OTHER_ORCHESTRATOR.address, env.ledger, env.chain, LOTTERY, chain_read_ttl_seconds=0
+    )
     foreign = await other.ticket_params(env.gateway.address, PRICE)
     await assert_refused(env, env.sender.batch(foreign, PRICE, 2).payment, "recipient")
     ours = await env.params()
@@ -375,7 +379,9 @@ async def test_params_issued_by_another_orchestrator_with_our_address_are_refuse
     """Same address, different secret (e.g. another ledger): the rand cannot be re-derived."""
     impostor_ledger = Ledger(tmp_path / "impostor.db")
     try:
-        impostor = TicketRecipient(ORCHESTRATOR.address, impostor_ledger, env.chain, LOTTERY)
+        impostor = TicketRecipient(
+            ORCHESTRATOR.address, impostor_ledger, env.chain, LOTTERY, chain_read_ttl_seconds=0
+        )
         params = await impostor.ticket_params(env.gateway.address, PRICE)
     finally:
         impostor_ledger.close()
@@ -537,7 +543,9 @@ async def test_restart_keeps_secret_credit_and_used_nonces(env: Env) -> None:
 
     ledger = Ledger(env.tmp_path / "orchestrator" / "ledger.db")
     try:
-        restarted = TicketRecipient(ORCHESTRATOR.address, ledger, env.chain, LOTTERY)
+        restarted = TicketRecipient(
+            ORCHESTRATOR.address, ledger, env.chain, LOTTERY, chain_read_ttl_seconds=0
+        )
         assert ledger.balance_wei(env.gateway.address, CAPABILITY) == expected_credit(params, 2)
         second = env.sender.batch(params, PRICE, 3).payment  # nonces 3..5, params from before
         receipt = await restarted.receive(second, env.gateway.address, CAPABILITY)
@@ -602,7 +610,9 @@ async def test_unfunded_or_unlocking_senders_get_no_params_and_no_credit(env: En
     unlocking = empty.model_copy(update={"deposit": 10**18, "withdraw_round": env.chain.round + 1})
     for funds in (empty, unlocking):
         env.chain.senders[env.gateway.address] = funds
-        fresh = TicketRecipient(ORCHESTRATOR.address, env.ledger, env.chain, LOTTERY)  # no cache
+        fresh = TicketRecipient(
+            ORCHESTRATOR.address, env.ledger, env.chain, LOTTERY, chain_read_ttl_seconds=0
+        )  # no cache
         with pytest.raises(InsufficientSenderReserve):
             await fresh.ticket_params(env.gateway.address, PRICE)
         with pytest.raises(BadPayment) as refused:
@@ -627,7 +637,9 @@ async def test_face_value_is_capped_by_the_max_float(env: Env) -> None:
     params = await env.params()
     assert params.face_value == small
     env.chain.senders[env.gateway.address] = funds(EV - 1)
-    fresh = TicketRecipient(ORCHESTRATOR.address, env.ledger, env.chain, LOTTERY)
+    fresh = TicketRecipient(
+        ORCHESTRATOR.address, env.ledger, env.chain, LOTTERY, chain_read_ttl_seconds=0
+    )
     with pytest.raises(InsufficientSenderReserve, match="insufficient sender reserve"):
         await fresh.ticket_params(env.gateway.address, PRICE)
 
@@ -680,7 +692,9 @@ async def test_a_face_value_above_the_current_max_float_is_refused(env: Env) -> 
     params = await env.params()
     payment = env.sender.batch(params, PRICE, 2).payment
     env.chain.senders[env.gateway.address] = funds(params.face_value - 1)
-    fresh = TicketRecipient(ORCHESTRATOR.address, env.ledger, env.chain, LOTTERY)
+    fresh = TicketRecipient(
+        ORCHESTRATOR.address, env.ledger, env.chain, LOTTERY, chain_read_ttl_seconds=0
+    )
     with pytest.raises(BadPayment, match="above the sender's max float") as refused:
         await fresh.receive(payment, env.gateway.address, CAPABILITY)
     assert refused.value.details["field"] == "face_value"

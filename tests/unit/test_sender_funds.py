@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tollway.chain.types import SenderInfo
-from tollway.errors import UnacceptableTicketParams
+from tollway.errors import TicketParamsExpired, UnacceptableTicketParams
 from tollway.payments.funds import SenderFunds
 from tollway.protocol.payment import TicketParams
 
@@ -49,7 +49,6 @@ async def test_sound_params_pass() -> None:
         (funds(10**18, 0), 1, 140, "deposit or reserve is empty"),
         (funds(10**18, 10**18, withdraw_round=11), 1, 140, "unlocking"),
         (funds(10**18, 10**18), 6 * 10**17, 140, "exceeds deposit/2"),
-        (funds(10**18, 10**18), 1, 101, "expire within a block"),
     ],
 )
 async def test_unsound_tickets_are_not_signed(
@@ -59,3 +58,11 @@ async def test_unsound_tickets_are_not_signed(
     chain.senders[ME] = info
     with pytest.raises(UnacceptableTicketParams, match=problem):
         await SenderFunds(chain, ME, deposit_multiplier=2).check(params(face_value, expiration))
+
+
+async def test_params_about_to_expire_ask_for_a_fresh_token() -> None:
+    """Not a refusal of the orchestrator: its kept token aged, so the job fetches a new one."""
+    chain = InMemoryChainView(block=100, round_number=10)
+    chain.senders[ME] = funds(10**18, 10**18)
+    with pytest.raises(TicketParamsExpired, match="expire within a block"):
+        await SenderFunds(chain, ME).check(params(1, 101))

@@ -220,6 +220,7 @@ async def test_expired_params_trigger_a_rediscovery_of_the_same(
     status = await run_job(workflow_env, market)
     assert status.state == "succeeded"
     assert len(market.discoveries) == 2
+    assert [d.fresh_tokens for d in market.discoveries] == [[], ["http://a"]]  # not reused
     assert market.dispatched == ["http://a", "http://a"]
     assert [a.reason for a in status.attempts] == [
         "ticket params expired before the payment arrived"

@@ -32,6 +32,7 @@ from tollway.market.selection import (
     token_refusal,
 )
 from tollway.market.store import MarketStore
+from tollway.market.tokens import RecentTokens
 from tollway.protocol.header import encode_eth_address_header
 from tollway.protocol.token import MAX_TOKEN_BYTES, JobToken
 
@@ -47,6 +48,8 @@ class DiscoverInput(BaseModel):
     exclude: list[str] = []
     policy: SelectionPolicy = "balanced"
     price_caps: dict[str, int] = {}
+    fresh_tokens: list[str] = []
+    """Orchestrators whose kept token must not be reused (its params expired in flight)."""
 
 
 class Discovery(BaseModel):
@@ -76,6 +79,7 @@ class DiscoveryActivities:
         fanout: int = 4,
         min_version: str | None = None,
         require_quotes: bool = False,
+        tokens: RecentTokens | None = None,
     ) -> None:
         self._http = http
         self._address = address
@@ -88,6 +92,7 @@ class DiscoveryActivities:
         self._min_version = min_version
         self._rng = random.Random()
         self._miss_lock = asyncio.Lock()
+        self._tokens = tokens or RecentTokens(0)
 
     @activity.defn(name="refresh_network")
     async def refresh_network(self) -> int:
@@ -121,8 +126,9 @@ class DiscoveryActivities:
 
     async def _draw(self, wanted: SelectionRequest, request: DiscoverInput) -> Discovery:
         selection = select(self._store.view(), wanted, self._rng, time.time())
+        fresh = frozenset(request.fresh_tokens)
         answers = await asyncio.gather(
-            *(self._token(c, request.capability) for c in selection.ranked)
+            *(self._token(c, request.capability, c.url in fresh) for c in selection.ranked)
         )
         tokens = [a for a in answers if isinstance(a, Candidate)]
         candidates, refused = filter_tokens(tokens, request.price_caps)
@@ -152,7 +158,18 @@ class DiscoveryActivities:
                 await self._refresher.refresh()
             return True
 
-    async def _token(self, contender: Contender, capability: str) -> Candidate | Attempt:
+    async def _token(
+        self, contender: Contender, capability: str, fresh: bool = False
+    ) -> Candidate | Attempt:
+        kept = None if fresh else self._tokens.get(contender.url, capability)
+        if kept is not None:
+            return kept.model_copy(update={"score": contender.score})
+        found = await self._fresh_token(contender, capability)
+        if isinstance(found, Candidate):
+            self._tokens.keep(found, capability)
+        return found
+
+    async def _fresh_token(self, contender: Contender, capability: str) -> Candidate | Attempt:
         url = contender.url
         headers = {"Livepeer-Eth-Address": self._address_header, "Livepeer-Capability": capability}
         # Only an orchestrator known to offer the capability is worth waiting for.

@@ -35,6 +35,8 @@ from tollway.errors import (
 from tollway.market.breaker import FailureKind
 from tollway.market.selection import Candidate
 from tollway.market.store import MarketStore
+from tollway.market.tokens import RecentTokens
+from tollway.netutil import is_event_stream
 from tollway.payments.spend import SpendLedger
 from tollway.protocol.header import JobRequest
 from tollway.protocol.price import UNITS_HEADER
@@ -56,7 +58,10 @@ class DispatchInput(BaseModel):
 
 
 async def _heartbeating(work: Awaitable[T]) -> T:
-    """`work`'s result, heartbeating every HEARTBEAT_SECONDS until it is done."""
+    """`work`'s result, heartbeating every HEARTBEAT_SECONDS until it is done (a local
+    activity has no heartbeat: its workflow task's timeout notices a dead worker)."""
+    if activity.info().is_local:
+        return await work
     task = asyncio.ensure_future(work)
     try:
         while True:
@@ -69,12 +74,15 @@ async def _heartbeating(work: Awaitable[T]) -> T:
 
 
 def _params_expired(response: httpx.Response) -> bool:
-    """go-livepeer treats expired ticket params as "refresh and retry", not a client error."""
+    """go-livepeer treats expired ticket params as "refresh and retry", not a client error; so
+    does tollway a refusal for want of credit (a reused token's balance was behind)."""
     try:
         error = response.json().get("error", {})
     except ValueError:
         return "ticketparams expired" in response.text.lower()
-    return isinstance(error, dict) and error.get("field") == "expiration_block"
+    return isinstance(error, dict) and (
+        error.get("field") == "expiration_block" or error.get("type") == "InsufficientCredit"
+    )
 
 
 class DispatchActivities:
@@ -87,6 +95,7 @@ class DispatchActivities:
         market: MarketStore,
         spend: SpendLedger,
         live: LiveOutputs,
+        tokens: RecentTokens | None = None,
     ) -> None:
         self._http = http
         self._key = private_key
@@ -95,6 +104,7 @@ class DispatchActivities:
         self._market = market
         self._spend = spend
         self._live = live
+        self._tokens = tokens or RecentTokens(0)
 
     def _failed(self, url: str, capability: str, kind: FailureKind, reason: str) -> None:
         self._market.record_failure(url, capability, kind, reason)
@@ -102,11 +112,20 @@ class DispatchActivities:
 
     @activity.defn(name="dispatch_job")
     async def dispatch(self, request: DispatchInput) -> DispatchOutcome:
+        url, capability = request.candidate.url, request.spec.capability
         try:
-            return await self._dispatch(request)
+            outcome = await self._dispatch(request)
+        except BaseException:
+            self._tokens.forget(url, capability)  # whatever went wrong, ask afresh next time
+            raise
         finally:
             # The orchestrator has debited (or refused) the job: its credit hold ends here.
             self._spend.release(request.spec.job_id)
+        if outcome.status_code >= 400:
+            self._tokens.forget(url, capability)
+        elif outcome.balance_wei is not None:
+            self._tokens.balance(url, capability, outcome.balance_wei)
+        return outcome
 
     async def _dispatch(self, request: DispatchInput) -> DispatchOutcome:
         spec, candidate = request.spec, request.candidate
@@ -137,7 +156,7 @@ class DispatchActivities:
             )
             response = await _heartbeating(self._http.send(sent, stream=True))
             try:
-                if _is_event_stream(response):
+                if is_event_stream(response.status_code, response.headers.get("Content-Type", "")):
                     return await _heartbeating(self._relay_live(response, spec, candidate, started))
                 await _heartbeating(response.aread())
             finally:
@@ -234,8 +253,3 @@ class DispatchActivities:
             balance_wei=int(balance) if balance.lstrip("-").isdigit() else None,
             metadata=head.metadata,
         )
-
-
-def _is_event_stream(response: httpx.Response) -> bool:
-    media = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-    return response.status_code < 300 and media == "text/event-stream"

@@ -55,6 +55,8 @@ class JobState(StrEnum):
     DISCOVERING = "discovering"
     WAITING = "waiting"
     """Every orchestrator able to serve it is down, restarting or busy: it asks again soon."""
+    RUNNING = "running"
+    """In the middle of a step: its worker tells its detailed state between steps."""
     PAYING = "paying"
     DISPATCHING = "dispatching"
     SETTLING = "settling"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -154,11 +155,13 @@ def serve(
 
 @gateway_app.command("api")
 def gateway_api(config: ConfigFile = None) -> None:
-    """The gateway's HTTP API (uvicorn, 127.0.0.1 by default)."""
+    """The gateway's HTTP API (uvicorn, 127.0.0.1 by default), hosting a job worker."""
     from tollway.api.gateway.app import create_app
+    from tollway.workers import gateway
 
     settings = load_settings(GatewaySettings, config)
-    _serve(create_app(settings), settings.host, settings.port)
+    hosted = partial(gateway.job_worker, settings) if settings.api_hosts_worker else None
+    _serve(create_app(settings, hosted), settings.host, settings.port)
 
 
 @gateway_app.command("worker")

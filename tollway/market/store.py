@@ -80,6 +80,7 @@ class MarketStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # scores and breakers: no fsync a job
         self._db.executescript(
             "CREATE TABLE IF NOT EXISTS orchestrators (url TEXT PRIMARY KEY, sources TEXT, "
             "info TEXT, info_error TEXT, stake TEXT, refreshed_at REAL);"

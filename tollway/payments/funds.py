@@ -1,14 +1,15 @@
-"""The gateway's view of its own TicketBroker funds, read from the chain and cached briefly,
-for go-livepeer's sender-side checks (and the deposit/reserve gauges)."""
+"""The gateway's view of its own TicketBroker funds, read from the chain and cached briefly
+(concurrent jobs share one read), for go-livepeer's sender-side checks (and the
+deposit/reserve gauges)."""
 
 from __future__ import annotations
 
-import time
 from typing import Protocol
 
 from tollway import metrics
 from tollway.chain.types import SenderInfo
-from tollway.errors import UnacceptableTicketParams
+from tollway.errors import TicketParamsExpired, UnacceptableTicketParams
+from tollway.payments.memo import Memo
 from tollway.protocol.payment import TicketParams
 
 __all__ = ["SenderBroker", "SenderChain", "SenderFunds", "SenderRounds"]
@@ -37,17 +38,18 @@ class SenderFunds:
         self._chain = chain
         self._address = address
         self._multiplier = deposit_multiplier
-        self._cached: tuple[float, SenderInfo, int, int] | None = None
+        self._reads: Memo[str, tuple[SenderInfo, int, int]] = Memo(CACHE_SECONDS)
 
     async def _read(self) -> tuple[SenderInfo, int, int]:
-        if self._cached is None or self._cached[0] < time.monotonic():
-            info = await self._chain.broker.sender_info(self._address)
-            block = await self._chain.block_number()
-            round_number = await self._chain.rounds.last_initialized_round()
-            self._cached = (time.monotonic() + CACHE_SECONDS, info, block, round_number)
-            metrics.DEPOSIT.set(info.deposit)
-            metrics.RESERVE.set(info.reserve_funds_remaining)
-        return self._cached[1], self._cached[2], self._cached[3]
+        return await self._reads.get("funds", self._fetch)
+
+    async def _fetch(self) -> tuple[SenderInfo, int, int]:
+        info = await self._chain.broker.sender_info(self._address)
+        block = await self._chain.block_number()
+        round_number = await self._chain.rounds.last_initialized_round()
+        metrics.DEPOSIT.set(info.deposit)
+        metrics.RESERVE.set(info.reserve_funds_remaining)
+        return info, block, round_number
 
     async def check(self, params: TicketParams) -> None:
         """Refuse to sign when our own funds or these params make the tickets unsound."""
@@ -59,7 +61,7 @@ class SenderFunds:
             problems.append("our funds are unlocking")
         if params.face_value > info.deposit // self._multiplier:
             problems.append(f"face value {params.face_value} exceeds deposit/{self._multiplier}")
-        if params.expiration_block - block <= 1:
-            problems.append("ticket params expire within a block")
         if problems:
             raise UnacceptableTicketParams("not signing: " + "; ".join(problems))
+        if params.expiration_block - block <= 1:  # a kept token's: the job fetches a fresh one
+            raise TicketParamsExpired("not signing: ticket params expire within a block")

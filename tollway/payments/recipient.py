@@ -19,6 +19,7 @@ from tollway import metrics
 from tollway.chain.types import SenderInfo
 from tollway.errors import BadPayment, BadSignature, InsufficientSenderReserve, RoundNotReady
 from tollway.payments.ledger import JobPayment, Ledger, NonceUse
+from tollway.payments.memo import Memo
 from tollway.payments.winners import WinningTicket
 from tollway.protocol.payment import Payment, TicketParams
 from tollway.protocol.price import Price
@@ -87,6 +88,9 @@ class TicketPolicy:
 
 
 GAS_PRICE_TTL_SECONDS = 2.0
+CHAIN_READ_TTL_SECONDS = 0.5
+"""Block number and round reads are shared for this long: a block comes a second at the
+fastest (the devnet), so a job token never names a head more than a block old."""
 GAS_PRICE_FLOOR_WEI = 3_000_000_000
 """go-livepeer's hard-coded average gas price (3 gwei) used as a floor for face values."""
 
@@ -148,6 +152,7 @@ class TicketRecipient:
         chain: ChainView,
         policy: TicketPolicy,
         pending: PendingRedemptions = _nothing_pending,
+        chain_read_ttl_seconds: float = CHAIN_READ_TTL_SECONDS,
     ) -> None:
         self.address = address
         self._pending = pending
@@ -157,6 +162,20 @@ class TicketRecipient:
         self._secret = ledger.secret("recipient_rand_secret", secrets.token_bytes(32))
         self._senders: dict[str, tuple[float, SenderInfo, int]] = {}
         self._gas_price_cache: tuple[float, int] | None = None
+        self._heads: Memo[str, int] = Memo(chain_read_ttl_seconds)
+        self._rounds: Memo[str, int] = Memo(chain_read_ttl_seconds)
+        self._round_hashes: Memo[int, bytes] = Memo(chain_read_ttl_seconds)
+
+    async def _head(self) -> int:
+        return await self._heads.get("head", self.chain.block_number)
+
+    async def _round(self) -> int:
+        return await self._rounds.get("round", self.chain.rounds.last_initialized_round)
+
+    async def _round_hash(self, round_number: int) -> bytes:
+        return await self._round_hashes.get(
+            round_number, lambda: self.chain.rounds.block_hash_for_round(round_number)
+        )
 
     async def _funds(self, sender: str) -> tuple[SenderInfo, int]:
         """The sender's TicketBroker funds and its max float with us (cached briefly); refuses
@@ -179,7 +198,7 @@ class TicketRecipient:
             raise InsufficientSenderReserve(
                 f"sender {sender} has no TicketBroker deposit or reserve", sender=sender
             )
-        current = await self.chain.rounds.last_initialized_round()
+        current = await self._round()
         if info.withdraw_round != 0 and info.withdraw_round <= current + 1:
             raise InsufficientSenderReserve(
                 f"sender {sender} is unlocking its funds", sender=sender
@@ -218,11 +237,11 @@ class TicketRecipient:
         return Fraction(self.policy.redeem_gas * gas_price, face_value)
 
     async def ticket_params(self, sender: str, price: Price) -> TicketParams:
-        round_number = await self.chain.rounds.last_initialized_round()
-        block_hash = await self.chain.rounds.block_hash_for_round(round_number)
+        round_number = await self._round()
+        block_hash = await self._round_hash(round_number)
         if round_number > 0 and block_hash == ZERO_HASH:
             round_number -= 1
-            block_hash = await self.chain.rounds.block_hash_for_round(round_number)
+            block_hash = await self._round_hash(round_number)
         if block_hash == ZERO_HASH:
             # Empty auxData: Livepeer's TicketBroker refuses such tickets, so none are given out.
             raise RoundNotReady(
@@ -239,7 +258,7 @@ class TicketRecipient:
             win_prob=win_prob_for(self.policy.ev_wei, face_value),
             recipient_rand_hash=b"\x00" * 32,
             seed=secrets.token_bytes(32),
-            expiration_block=await self.chain.block_number() + self.policy.params_expiration_blocks,
+            expiration_block=await self._head() + self.policy.params_expiration_blocks,
             creation_round=round_number,
             creation_round_block_hash=block_hash,
         )
@@ -262,7 +281,7 @@ class TicketRecipient:
                 "recipientRand does not match: these params were not issued by this orchestrator",
                 field="recipient_rand_hash",
             )
-        head = await self.chain.block_number()
+        head = await self._head()
         if params.expiration_block <= head:
             raise BadPayment("ticket params expired: fetch a new token", field="expiration_block")
         if not payment.tickets:

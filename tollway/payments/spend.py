@@ -32,6 +32,10 @@ class SpendLedger:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # WAL without an fsync per commit: a killed process loses nothing (only an OS crash
+        # could lose the last commits); the API and the workers share the file.
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS job_costs (job_id TEXT PRIMARY KEY, tenant TEXT, "
             "capability TEXT, orchestrator TEXT, cost_wei TEXT, tickets INTEGER, ev_wei TEXT)"

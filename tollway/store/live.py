@@ -72,12 +72,20 @@ class LiveOutputs:
         os.replace(tmp, head_path)
         return LiveWriter(body, end_path)
 
+    def head_path(self, job_id: str) -> str:
+        """Where the job's head appears (for a waiter that looks often: `os.path.exists`)."""
+        return str(self._paths(job_id)[0])
+
     def head(self, job_id: str) -> LiveHead | None:
         head_path, _, _ = self._paths(job_id)
         try:
             return LiveHead.model_validate_json(head_path.read_bytes())
         except FileNotFoundError:
             return None
+
+    def finished(self, job_id: str) -> bool:
+        """True once the job's live output is complete (or was given up)."""
+        return self._paths(job_id)[2].exists()
 
     async def follow(self, job_id: str, until: float) -> AsyncIterator[bytes]:
         """The body as it is written, until it is complete or `until` (monotonic) passes."""

@@ -3,6 +3,9 @@ NetworkSnapshotWorkflow that keeps the market view fresh (started here if not ru
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import httpx
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
@@ -18,6 +21,7 @@ from tollway.config import GatewaySettings
 from tollway.market.snapshot import NetworkRefresher
 from tollway.market.sources import ChainSource, Source, StaticSource, WebhookSource
 from tollway.market.store import open_market_store
+from tollway.market.tokens import RecentTokens
 from tollway.payments.funds import SenderFunds
 from tollway.payments.keys import load_key
 from tollway.payments.sender import NonceStore, SenderLimits, TicketSender
@@ -33,7 +37,7 @@ from tollway.workflows.network import (
     NetworkSnapshotWorkflow,
 )
 
-__all__ = ["discovery_sources", "run", "start_network_snapshot"]
+__all__ = ["discovery_sources", "job_worker", "run", "start_network_snapshot"]
 
 
 def discovery_sources(
@@ -60,9 +64,20 @@ async def start_network_snapshot(client: Client, settings: GatewaySettings) -> N
 
 
 async def run(settings: GatewaySettings) -> None:
-    key, address = load_key(settings.key)
     client = await connect(settings.temporal_address, settings.namespace)
     serve_metrics(settings.worker_metrics_port)  # `tollway up` reads it as "ready"
+    async with job_worker(settings, client) as worker:
+        await start_network_snapshot(client, settings)
+        await run_until_signalled(worker)
+
+
+@asynccontextmanager
+async def job_worker(settings: GatewaySettings, client: Client) -> AsyncIterator[Worker]:
+    """A worker for the gateway's task queue (not yet running): JobWorkflow and its
+    discover/pay/dispatch/settle activities, and the NetworkSnapshotWorkflow. The gateway API
+    hosts one too, on its own client, so that the jobs it starts run at once in its process
+    (eager start) rather than wait for a worker's poll."""
+    key, address = load_key(settings.key)
     artifacts = ArtifactStore(settings.data_dir / "artifacts")
     sender = TicketSender(key, address, NonceStore(settings.data_dir / "nonces.sqlite"))
     spend = SpendLedger(settings.data_dir / "spend.sqlite")
@@ -74,6 +89,7 @@ async def run(settings: GatewaySettings) -> None:
     chain = chain_client(settings.chain) if settings.chain else None
     funds = SenderFunds(chain, address, settings.deposit_multiplier) if chain else None
     market = open_market_store(settings)
+    tokens = RecentTokens(settings.token_reuse_seconds)
     async with httpx.AsyncClient() as http:
         refresher = NetworkRefresher(
             http, market, discovery_sources(settings, http, chain), settings.token_timeout_seconds
@@ -88,8 +104,9 @@ async def run(settings: GatewaySettings) -> None:
             fanout=settings.token_fanout,
             min_version=settings.min_orchestrator_version,
             require_quotes=settings.require_signed_quotes,
+            tokens=tokens,
         )
-        worker = Worker(
+        yield Worker(
             client,
             task_queue=settings.task_queue,
             workflows=[JobWorkflow, NetworkSnapshotWorkflow],
@@ -105,9 +122,8 @@ async def run(settings: GatewaySettings) -> None:
                     market,
                     spend,
                     LiveOutputs(artifacts.root / "live"),
+                    tokens,
                 ).dispatch,
                 SettlementActivities(spend).settle,
             ],
         )
-        await start_network_snapshot(client, settings)
-        await run_until_signalled(worker)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
@@ -16,10 +17,15 @@ from tollway.errors import JobStillRunning, NotFound, TollwayError, error_type
 from tollway.market.selection import Attempt
 from tollway.market.store import MarketStore
 from tollway.store.artifacts import ArtifactStore
-from tollway.store.live import POLL_SECONDS, LiveHead, LiveOutputs
-from tollway.workflows.job import JobWorkflow
+from tollway.store.live import LiveHead, LiveOutputs
+from tollway.workflows.job import JOB_TASK_TIMEOUT, JobWorkflow
 
 __all__ = ["GatewayServices"]
+
+QUERY_WAIT_SECONDS = 1.0
+"""How long a status read waits for a running job's own answer before it says "running"."""
+HEAD_POLL_SECONDS = 0.01
+"""How often a waiting synchronous request looks for a live (server-sent events) answer."""
 
 
 @dataclass
@@ -77,6 +83,8 @@ class GatewayServices:
                 task_queue=self.settings.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                task_timeout=JOB_TASK_TIMEOUT,
+                memo={"capability": spec.capability},
                 request_eager_start=True,
             )
         except WorkflowAlreadyStartedError:
@@ -99,13 +107,13 @@ class GatewayServices:
         """The finished job, or the head of its live output (server-sent events) as soon as
         its dispatch begins writing one; the TollwayError its workflow failed with."""
         finished = asyncio.ensure_future(self.wait_job(job_id, timeout_seconds))
+        head_path = self.live.head_path(job_id)
         try:
             while True:
-                done, _ = await asyncio.wait({finished}, timeout=POLL_SECONDS)
+                done, _ = await asyncio.wait({finished}, timeout=HEAD_POLL_SECONDS)
                 if done:
                     return finished.result()
-                head = self.live.head(job_id)
-                if head is not None:
+                if os.path.exists(head_path) and (head := self.live.head(job_id)) is not None:
                     return head
         finally:
             finished.cancel()
@@ -121,10 +129,16 @@ class GatewayServices:
         if description.status == WorkflowExecutionStatus.COMPLETED:
             finished: JobStatus = await handle.result()
             return finished
-        status = await handle.query(JobWorkflow.status)
         if description.status not in (None, WorkflowExecutionStatus.RUNNING):
+            status = await handle.query(JobWorkflow.status)
             status.state = JobState.FAILED
-        return status
+            return status
+        try:
+            return await asyncio.wait_for(handle.query(JobWorkflow.status), QUERY_WAIT_SECONDS)
+        except TimeoutError:
+            # Its worker is in the middle of a step (a query is answered between steps).
+            capability = await description.memo_value("capability", "", type_hint=str)
+            return JobStatus(job_id=job_id, capability=capability, state=JobState.RUNNING)
 
 
 def _job_error(exc: WorkflowFailureError) -> TollwayError:

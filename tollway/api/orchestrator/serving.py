@@ -35,6 +35,7 @@ from tollway.byoc import triton_wire
 from tollway.byoc.registry import CapabilityRegistry
 from tollway.config import OrchestratorSettings
 from tollway.errors import BadPayment, CapacityExhausted, WorkerFailed
+from tollway.netutil import is_event_stream
 from tollway.payments.ledger import ChargedJob, JobPayment, Ledger
 from tollway.payments.recipient import TicketRecipient
 from tollway.protocol.capability import ExternalCapability
@@ -238,7 +239,7 @@ class JobServer:
         try:
             answer = await self._forward(capability, path, body, content_type, job)
             try:
-                if _is_event_stream(answer):
+                if is_event_stream(answer.status_code, answer.headers.get("Content-Type", "")):
                     balance = self.ledger.balance_wei(sender, job.capability)
                     head = _head(answer, capability, balance)
                     content = await _relay_events(answer, head, live, started + job.timeout_seconds)
@@ -343,11 +344,6 @@ def _head(answer: httpx.Response, capability: ExternalCapability, balance: int) 
         unit=capability.unit,
         units=0,
     )
-
-
-def _is_event_stream(answer: httpx.Response) -> bool:
-    media = answer.headers.get("Content-Type", "").split(";")[0].strip().lower()
-    return answer.status_code < 300 and media == "text/event-stream"
 
 
 async def _relay_events(

@@ -156,15 +156,16 @@ async def job_status(job_id: str, services: Services, tenant: Tenant) -> JobStat
 async def job_output(job_id: str, services: Services, tenant: Tenant) -> Response:
     """The job's output; while it is still arriving as server-sent events, those events as
     they come."""
-    status = await services.job_status(_owned(job_id, tenant))
-    live = services.live.head(job_id) if status.outcome is None else None
-    if live is not None:
+    live = services.live.head(_owned(job_id, tenant))
+    if live is not None and not services.live.finished(job_id):
+        # Still arriving: followed as it comes, without waiting on the job's worker.
         return StreamingResponse(
             services.live.follow(job_id, time.monotonic() + LONGEST_JOB_SECONDS),
             status_code=live.status_code,
             media_type=live.content_type,
             headers={"X-Orchestrator-Url": live.orchestrator, "Cache-Control": "no-cache"},
         )
+    status = await services.job_status(job_id)
     if status.outcome is None or status.state not in (JobState.SUCCEEDED, JobState.REJECTED):
         raise NotFound(f"job {job_id!r} has no output (state: {status.state})")
     # A rejected job's output is the orchestrator's error, relayed with its status code.
