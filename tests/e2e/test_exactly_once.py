@@ -8,6 +8,7 @@ import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -17,7 +18,8 @@ from tollway.protocol.payment import TicketParams
 from tollway.protocol.price import Price
 
 
-def test_a_retried_job_id_runs_once_and_is_charged_once(stack: StackClient, tmp_path: Path) -> None:
+def paid_job(stack: StackClient, tmp_path: Path) -> tuple[dict[str, str], int, dict[str, Any]]:
+    """Headers for a job with a fresh id paid with 2 tickets; their EV, and the job token."""
     token = stack.token()
     sender = TicketSender(stack.gateway_key, stack.gateway_address, NonceStore(tmp_path / "n.db"))
     batch = sender.batch(
@@ -27,6 +29,11 @@ def test_a_retried_job_id_runs_once_and_is_charged_once(stack: StackClient, tmp_
         "Livepeer": stack.signed_header(timeout=30, id=f"once.{uuid.uuid4().hex}"),
         "Livepeer-Payment": batch.payment.encode(),
     }
+    return headers, batch.ev_wei, token
+
+
+def test_a_retried_job_id_runs_once_and_is_charged_once(stack: StackClient, tmp_path: Path) -> None:
+    headers, ev_wei, token = paid_job(stack, tmp_path)
     body = json.dumps({"seconds": 1}).encode()
     runs = stack.orchestrator_metric("tollway_capability_requests_total", capability="echo")
     again = stack.orchestrator_metric("tollway_jobs_answered_again_total")
@@ -45,7 +52,7 @@ def test_a_retried_job_id_runs_once_and_is_charged_once(stack: StackClient, tmp_
         assert answer.content == first.content
         assert answer.headers["Tollway-Units"] == first.headers["Tollway-Units"]
     charge = int(first.headers["Tollway-Units"]) * int(token["price"]["pricePerUnit"])
-    assert stack.credit() == credit + batch.ev_wei - charge  # credited once, charged once
+    assert stack.credit() == credit + ev_wei - charge  # credited once, charged once
     assert int(later.headers["Livepeer-Balance"]) == stack.credit()
     assert (
         stack.orchestrator_metric("tollway_capability_requests_total", capability="echo")
@@ -89,15 +96,7 @@ def test_a_retry_after_the_orchestrator_died_mid_job_is_not_refused_as_a_replay(
     """The orchestrator credited the payment, then was SIGKILLed before it answered: the
     gateway's retry brings the same payment with the same job id. It is neither refused as a
     replay nor paid twice, and the job is charged once."""
-    token = stack.token()
-    sender = TicketSender(stack.gateway_key, stack.gateway_address, NonceStore(tmp_path / "n.db"))
-    batch = sender.batch(
-        TicketParams.from_json(token["ticket_params"]), Price.from_json(token["price"]), 2
-    )
-    headers = {
-        "Livepeer": stack.signed_header(timeout=30, id=f"once.{uuid.uuid4().hex}"),
-        "Livepeer-Payment": batch.payment.encode(),
-    }
+    headers, ev_wei, token = paid_job(stack, tmp_path)
     body = json.dumps({"seconds": 3}).encode()
     credit = stack.credit()
 
@@ -107,7 +106,7 @@ def test_a_retry_after_the_orchestrator_died_mid_job_is_not_refused_as_a_replay(
 
     with ThreadPoolExecutor(1) as pool:
         lost = pool.submit(send)
-        wait_for(lambda: stack.credit() == credit + batch.ev_wei, "the payment credited")
+        wait_for(lambda: stack.credit() == credit + ev_wei, "the payment credited")
         stack.restart("orchestrator-api")
         try:
             lost.result()
@@ -117,5 +116,5 @@ def test_a_retry_after_the_orchestrator_died_mid_job_is_not_refused_as_a_replay(
     assert retried.status_code == 200, retried.text
     assert retried.json() == {"slept": 3.0}
     charge = int(retried.headers["Tollway-Units"]) * int(token["price"]["pricePerUnit"])
-    assert stack.credit() == credit + batch.ev_wei - charge
+    assert stack.credit() == credit + ev_wei - charge
     assert stack.orchestrator_metric("tollway_payments_seen_again_total") == 1

@@ -11,17 +11,15 @@ orchestrator runs and charges a job id once). Every attempt is bounded by the jo
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
-from collections.abc import Awaitable
-from typing import TypeVar
 
 import httpx
 from pydantic import BaseModel
 from temporalio import activity
 
 from tollway import metrics
+from tollway.activities.heartbeat import heartbeating
 from tollway.activities.job import DispatchOutcome, JobSpec
 from tollway.errors import (
     BadRequest,
@@ -46,7 +44,6 @@ from tollway.store.live import LiveHead, LiveOutputs
 __all__ = ["HEARTBEAT_SECONDS", "DispatchActivities", "DispatchInput"]
 
 HEARTBEAT_SECONDS = 1.0
-T = TypeVar("T")
 
 
 class DispatchInput(BaseModel):
@@ -55,22 +52,6 @@ class DispatchInput(BaseModel):
     payment_header: str | None
     deadline: float
     """When the job's time is up (epoch seconds): the orchestrator gets what is left of it."""
-
-
-async def _heartbeating(work: Awaitable[T]) -> T:
-    """`work`'s result, heartbeating every HEARTBEAT_SECONDS until it is done (a local
-    activity has no heartbeat: its workflow task's timeout notices a dead worker)."""
-    if activity.info().is_local:
-        return await work
-    task = asyncio.ensure_future(work)
-    try:
-        while True:
-            done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_SECONDS)
-            if done:
-                return task.result()
-            activity.heartbeat()
-    finally:
-        task.cancel()
 
 
 def _params_expired(response: httpx.Response) -> bool:
@@ -154,11 +135,13 @@ class DispatchActivities:
                 headers=headers,
                 timeout=left + 1,
             )
-            response = await _heartbeating(self._http.send(sent, stream=True))
+            response = await heartbeating(self._http.send(sent, stream=True), HEARTBEAT_SECONDS)
             try:
                 if is_event_stream(response.status_code, response.headers.get("Content-Type", "")):
-                    return await _heartbeating(self._relay_live(response, spec, candidate, started))
-                await _heartbeating(response.aread())
+                    return await heartbeating(
+                        self._relay_live(response, spec, candidate, started), HEARTBEAT_SECONDS
+                    )
+                await heartbeating(response.aread(), HEARTBEAT_SECONDS)
             finally:
                 await response.aclose()
         except (httpx.LocalProtocolError, UnicodeEncodeError) as exc:

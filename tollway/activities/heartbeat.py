@@ -20,7 +20,10 @@ HEARTBEAT_EVERY_SECONDS = 2.0
 
 
 async def heartbeating(work: Awaitable[T], every: float = HEARTBEAT_EVERY_SECONDS) -> T:
-    """Await `work`, heartbeating every `every` seconds while it runs."""
+    """Await `work`, heartbeating every `every` seconds while it runs (a local activity has no
+    heartbeat: its workflow task's timeout notices a dead worker)."""
+    if activity.in_activity() and activity.info().is_local:
+        return await work
     task = asyncio.ensure_future(work)
     try:
         while True:
