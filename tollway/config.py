@@ -95,9 +95,9 @@ class OrchestratorSettings(RoleSettings):
     job_answer_ttl_seconds: float = Field(default=600.0, gt=0)
     """How long a charged job's answer is kept, so a retry of its job id gets it again."""
     capability_hosts: list[str] = []
-    """Hosts, IPs or CIDRs a registered capability may point at, beside loopback (the GPU hosts,
-    their container networks). Empty: any host, but never a link-local address, the chain RPC,
-    Temporal or this API."""
+    """Hosts, IPs or CIDRs a registered capability may point at beside loopback and the GPU
+    workers' own hosts and container networks (which they report); `"*"`: any host. Never a
+    link-local address, the chain RPC, Temporal or this API."""
     data_dir: Path = Path(".tollway/orchestrator")
     key: KeySettings
     chain: ChainSettings = ChainSettings()

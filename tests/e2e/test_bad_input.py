@@ -237,6 +237,11 @@ def test_registration_takes_only_urls_a_capability_may_use(stack: StackClient) -
         body = {"name": "proxy", "url": url, "capacity": 1, "price_per_unit": 0}
         answer = stack.orchestrator.post("/capability/register", json=body, headers=headers)
         assert problem in json.dumps(error_of(answer, 400)), url
+    # A host that is no GPU worker's: 400 once every worker has reported, 503 (retried) before.
+    body = {"name": "proxy", "url": "http://10.11.12.13:8000", "capacity": 1, "price_per_unit": 0}
+    answer = stack.orchestrator.post("/capability/register", json=body, headers=headers)
+    assert answer.status_code in (400, 503), answer.text
+    assert "capability_hosts" in answer.json()["error"]["message"]
     names = [c["name"] for c in stack.orchestrator.get("/v1/capabilities").json()["capabilities"]]
     assert "proxy" not in names
 

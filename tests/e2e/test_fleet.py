@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import httpx
 import pytest
 from rich.console import Console
 
@@ -139,6 +141,7 @@ def test_two_capabilities_two_replicas_kill_restart_and_drain(
     stack: StackClient, tmp_path: Path
 ) -> None:
     served = serve(stack, declaration(tmp_path, TWO_BY_TWO))
+    assert_replicas_listen_where_their_gpu_worker_says(stack)
     assert len(served) == 4
     assert replicas_of(stack, "alpha") == replicas_of(stack, "beta") == 2
     assert capabilities(stack)["alpha"]["capacity"] == 2 * CAPACITY
@@ -257,6 +260,28 @@ def workers(stack: StackClient) -> dict[str, Any]:
     )
     listing: dict[str, Any] = answer.json()
     return listing
+
+
+def assert_replicas_listen_where_their_gpu_worker_says(stack: StackClient) -> None:
+    """The GPU worker reports its no-egress network, and the orchestrator lets capabilities point
+    there (and at loopback, and nowhere else by default): no-egress replicas registered."""
+    reported = [
+        ipaddress.ip_network(cidr) for w in workers(stack)["workers"] for cidr in w["networks"]
+    ]
+    network = docker.from_env().networks.get("tollway-internal")
+    subnets = [ipaddress.ip_network(c["Subnet"]) for c in network.attrs["IPAM"]["Config"]]
+    assert subnets and set(subnets) <= set(reported)
+    listing = stack.orchestrator.get(
+        "/v1/replicas", headers={"Authorization": stack.state.orchestrator_secret}
+    ).json()
+    hosts = [
+        ipaddress.ip_address(str(httpx.URL(r["url"]).host))
+        for replicas in listing["replicas"].values()
+        for r in replicas
+    ]
+    internal = [host for host in hosts if not host.is_loopback]
+    assert internal, listing
+    assert all(any(host in net for net in reported) for host in internal), (hosts, reported)
 
 
 def replica_closed(stack: StackClient, workflow_id: str) -> bool:

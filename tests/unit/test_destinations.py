@@ -1,12 +1,12 @@
 """Where a registered capability may point: never link-local, never the orchestrator's own
-services, and only listed hosts (plus loopback) when the operator lists any."""
+services; only loopback, the GPU workers' hosts and networks, and the operator's hosts."""
 
 from __future__ import annotations
 
 import pytest
 
 from tollway.byoc.destinations import CapabilityDestinations
-from tollway.errors import BadRequest
+from tollway.errors import BadRequest, NoGpuWorker
 
 OWN = ["http://127.0.0.1:8545", "http://127.0.0.1:8935", "https://rpc.example:443"]
 
@@ -44,10 +44,39 @@ def test_the_orchestrators_own_services_are_refused(url: str) -> None:
     assert "own services" in refused(CapabilityDestinations.of(OWN, []), url)
 
 
-def test_without_a_host_list_any_other_host_is_allowed() -> None:
+def test_by_default_only_loopback_and_the_gpu_workers_are_allowed() -> None:
     destinations = CapabilityDestinations.of(OWN, [])
-    for url in ("http://127.0.0.1:9000", "http://172.18.0.5:8000", "https://gpu-1.lan:7000"):
+    workers = ["192.168.7.20", "172.18.0.0/16", "gpu-3.lan"]
+    for url in (
+        "http://127.0.0.1:9000",
+        "http://localhost:9000",
+        "http://172.18.0.5:8000",
+        "http://192.168.7.20:8000",
+        "https://gpu-3.lan:7000",
+    ):
+        destinations.check(url, workers)
+    for url in ("http://172.19.0.5:8000", "http://192.168.7.21:8000", "https://gpu-1.lan:7000"):
+        assert "capability_hosts" in refused(destinations, url)
+        with pytest.raises(BadRequest):
+            destinations.check(url, workers)
+
+
+def test_an_unknown_host_is_retried_until_every_gpu_worker_has_reported() -> None:
+    """Just after a restart a GPU worker may not have reported yet: 503, tried again."""
+    destinations = CapabilityDestinations.of(OWN, [])
+    with pytest.raises(NoGpuWorker) as refusal:
+        destinations.check("http://172.19.0.5:8000", [], settled=False)
+    assert refusal.value.status_code == 503
+    assert "not every GPU worker has reported" in refusal.value.message
+    assert "own services" in refused(destinations, "http://127.0.0.1:8545")  # never retried
+
+
+def test_a_star_allows_any_host_but_never_the_forbidden_ones() -> None:
+    destinations = CapabilityDestinations.of(OWN, ["*"])
+    for url in ("http://172.18.0.5:8000", "https://gpu-1.lan:7000", "http://[2001:db8::1]:80"):
         destinations.check(url)
+    assert "may not point at" in refused(destinations, "http://169.254.169.254/")
+    assert "own services" in refused(destinations, "https://rpc.example/")
 
 
 def test_with_a_host_list_only_those_and_loopback_are_allowed() -> None:
@@ -61,7 +90,7 @@ def test_with_a_host_list_only_those_and_loopback_are_allowed() -> None:
     ):
         destinations.check(url)
     for url in ("http://gpu-2.lan:7000", "http://172.19.0.1:80", "http://10.0.0.8:1"):
-        assert "not among the hosts" in refused(destinations, url)
+        assert "capability_hosts" in refused(destinations, url)
 
 
 def test_a_url_without_host_or_with_a_bad_port_is_refused() -> None:

@@ -184,6 +184,17 @@ class DockerRuntime:
                 raise _docker_failure(f"looking up network {INTERNAL_NETWORK}", exc) from exc
         return INTERNAL_NETWORK
 
+    def networks(self) -> list[str]:
+        """CIDRs of the no-egress network (created if need be), where replicas without egress
+        listen."""
+        self._internal_network()
+        try:
+            network = self._client.networks.get(INTERNAL_NETWORK)
+        except (DockerException, OSError) as exc:
+            raise _docker_failure(f"looking up network {INTERNAL_NETWORK}", exc) from exc
+        configs = (network.attrs.get("IPAM") or {}).get("Config") or []
+        return [str(c["Subnet"]) for c in configs if c.get("Subnet")]
+
     def stop(self, container_id: str) -> None:
         try:
             container = self._client.containers.get(container_id)

@@ -6,9 +6,11 @@ error: this project mostly runs where there is no GPU.
 
 from __future__ import annotations
 
+import ipaddress
 from types import ModuleType
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from tollway import metrics
 
@@ -47,6 +49,13 @@ class GpuInventory(BaseModel):
 DEFAULT_REPORT_SECONDS = 15.0
 
 
+def _network(cidr: str) -> str:
+    return str(ipaddress.ip_network(cidr, strict=False))
+
+
+Network = Annotated[str, AfterValidator(_network)]
+
+
 class WorkerReport(BaseModel):
     """What a GPU worker tells its orchestrator: where to send its container work, and what
     hardware it has for placement and for gateways to see."""
@@ -56,6 +65,9 @@ class WorkerReport(BaseModel):
     inventory: GpuInventory
     report_every_seconds: float = Field(default=DEFAULT_REPORT_SECONDS, gt=0, le=3600)
     """How often it reports: a worker silent for several of these is taken for lost."""
+    networks: list[Network] = Field(default=[], max_length=16)
+    """CIDRs of its container networks, where its replicas without egress listen: the
+    orchestrator lets capabilities point there (and at the host the report came from)."""
 
 
 class WorkerListing(BaseModel):

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from tollway.byoc.spec import BuildImageInput, ContainerInfo, ContainerSpec, StartedContainer
 from tollway.byoc.triton_runtime import TritonRuntime, is_triton_id
+from tollway.errors import WorkerFailed
 
 __all__ = ["ContainerRuntime", "Runtimes"]
 
@@ -27,6 +28,10 @@ class ContainerRuntime(Protocol):
 
     def start(self, spec: ContainerSpec) -> StartedContainer:
         """Start a hardened container, reachable on a 127.0.0.1 port once it is healthy."""
+        ...
+
+    def networks(self) -> list[str]:
+        """CIDRs of the networks its replicas listen on beside loopback."""
         ...
 
     def stop(self, container_id: str) -> None:
@@ -57,6 +62,13 @@ class Runtimes:
         if self._docker is None:
             self._docker = self._connect_docker()
         return self._docker
+
+    def networks(self) -> list[str]:
+        """CIDRs where replicas listen beside loopback; none when Docker does not answer."""
+        try:
+            return self.triton.networks() + self.docker.networks()
+        except WorkerFailed:
+            return self.triton.networks()
 
     def for_spec(self, spec: ContainerSpec) -> ContainerRuntime:
         return self.triton if spec.triton is not None else self.docker

@@ -132,6 +132,10 @@ class TritonRuntime:
         self._log_path(container_id).unlink(missing_ok=True)
         self._record_path(container_id).unlink(missing_ok=True)
 
+    def networks(self) -> list[str]:
+        """None: Triton replicas listen on loopback."""
+        return []
+
     def list_containers(self, labels: Mapping[str, str] | None = None) -> list[ContainerInfo]:
         wanted = dict(labels or {})
         found: list[ContainerInfo] = []

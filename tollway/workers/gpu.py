@@ -28,11 +28,15 @@ log = logging.getLogger("tollway.gpu")
 RETRY_SECONDS = 1.0
 
 
-async def report_forever(settings: GpuWorkerSettings, first: GpuInventory) -> None:
-    """POST this worker's report to the orchestrator, re-reading the GPUs each time."""
+async def report_forever(
+    settings: GpuWorkerSettings, first: GpuInventory, runtimes: Runtimes
+) -> None:
+    """POST this worker's report to the orchestrator, re-reading the GPUs and the container
+    networks each time."""
     assert settings.orchestrator_url is not None
     url = settings.orchestrator_url.rstrip("/") + "/v1/workers"
     inventory = first
+    networks = await asyncio.to_thread(runtimes.networks)
     failing = False
     async with httpx.AsyncClient(timeout=10) as http:
         while True:
@@ -41,6 +45,7 @@ async def report_forever(settings: GpuWorkerSettings, first: GpuInventory) -> No
                 task_queue=settings.task_queue,
                 inventory=inventory,
                 report_every_seconds=settings.report_every_seconds,
+                networks=networks,
             )
             try:
                 answer = await http.post(
@@ -58,6 +63,7 @@ async def report_forever(settings: GpuWorkerSettings, first: GpuInventory) -> No
                 failing = True
             await asyncio.sleep(RETRY_SECONDS if failing else settings.report_every_seconds)
             inventory = await asyncio.to_thread(read_gpus)
+            networks = await asyncio.to_thread(runtimes.networks)
 
 
 async def run(settings: GpuWorkerSettings) -> None:
@@ -65,11 +71,12 @@ async def run(settings: GpuWorkerSettings) -> None:
     log.info("GPU worker %s: %s", settings.worker_id, inventory.describe())
     client = await connect(settings.temporal_address, settings.namespace)
     serve_metrics(settings.metrics_port)  # `tollway up` reads it as "ready"
-    containers = ContainerActivities(Runtimes(TritonRuntime(settings.triton_dir), DockerRuntime))
+    runtimes = Runtimes(TritonRuntime(settings.triton_dir), DockerRuntime)
+    containers = ContainerActivities(runtimes)
     worker = Worker(client, task_queue=settings.task_queue, activities=containers.all())
     reporting = None
     if settings.orchestrator_url:
-        reporting = asyncio.create_task(report_forever(settings, inventory))
+        reporting = asyncio.create_task(report_forever(settings, inventory, runtimes))
     try:
         await run_until_signalled(worker)
     finally:

@@ -46,7 +46,8 @@ async def register(request: Request, services: Services) -> str:
     capability = parse_json_body(ExternalCapability, body)
     capability.price_wei(services.settings.pricing.usd_per_eth)  # a USD price needs a rate
     if capability.url:
-        services.destinations.check(capability.url)
+        roster = services.workers
+        services.destinations.check(capability.url, roster.destinations(), roster.settled())
     services.registry.register(capability)
     return "ok"
 
@@ -95,7 +96,7 @@ async def report_worker(request: Request, services: Services) -> dict[str, str]:
         WorkerReport,
         await _small_body(request, services),
     )
-    services.workers.report(report)
+    services.workers.report(report, request.client.host if request.client else None)
     return {"status": "ok"}
 
 
