@@ -15,7 +15,8 @@ from tollway.devnet.down import bring_down
 from tollway.devnet.up import Ports, bring_up
 from tollway.netutil import free_port
 
-BODY_LIMIT = 1024 * 1024
+BODY_LIMIT = 24 * 1024 * 1024
+"""Big enough to show large bodies pass through files (`test_big_bodies.py`)."""
 BODY_READ_TIMEOUT_SECONDS = 3
 
 

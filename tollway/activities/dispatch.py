@@ -11,6 +11,7 @@ orchestrator runs and charges a job id once). Every attempt is bounded by the jo
 
 from __future__ import annotations
 
+import json
 import math
 import time
 
@@ -54,13 +55,27 @@ class DispatchInput(BaseModel):
     """When the job's time is up (epoch seconds): the orchestrator gets what is left of it."""
 
 
-def _params_expired(response: httpx.Response) -> bool:
+ERROR_BYTES = 64 * 1024
+"""The most of a refusal's body read: enough for any message."""
+
+
+async def _error_text(response: httpx.Response) -> str:
+    read = bytearray()
+    async for chunk in response.aiter_bytes():
+        read += chunk
+        if len(read) >= ERROR_BYTES:
+            break
+    return read[:ERROR_BYTES].decode(errors="replace")
+
+
+def _params_expired(text: str) -> bool:
     """go-livepeer treats expired ticket params as "refresh and retry", not a client error; so
     does tollway a refusal for want of credit (a reused token's balance was behind)."""
     try:
-        error = response.json().get("error", {})
+        answer = json.loads(text)
     except ValueError:
-        return "ticketparams expired" in response.text.lower()
+        return "ticketparams expired" in text.lower()
+    error = answer.get("error", {}) if isinstance(answer, dict) else {}
     return isinstance(error, dict) and (
         error.get("field") == "expiration_block" or error.get("type") == "InsufficientCredit"
     )
@@ -122,7 +137,11 @@ class DispatchActivities:
             capability=spec.capability,
             timeout_seconds=min(spec.timeout_seconds, math.floor(left)),
         ).signed_by(self._key, self._address)
-        headers = {"Livepeer": job.encode(), "Content-Type": spec.content_type}
+        headers = {
+            "Livepeer": job.encode(),
+            "Content-Type": spec.content_type,
+            "Content-Length": str(self._artifacts.size(spec.input_artifact)),
+        }
         if request.payment_header:
             headers["Livepeer-Payment"] = request.payment_header
         url = f"{candidate.url}/process/request/{spec.path.lstrip('/')}"
@@ -131,7 +150,7 @@ class DispatchActivities:
             sent = self._http.build_request(
                 "POST",
                 url,
-                content=self._artifacts.get(spec.input_artifact),
+                content=self._artifacts.chunks(spec.input_artifact),
                 headers=headers,
                 timeout=left + 1,
             )
@@ -141,7 +160,14 @@ class DispatchActivities:
                     return await heartbeating(
                         self._relay_live(response, spec, candidate, started), HEARTBEAT_SECONDS
                     )
-                await heartbeating(response.aread(), HEARTBEAT_SECONDS)
+                if response.status_code >= 500 or response.status_code == 400:
+                    # Read no more of a refusal than its message needs.
+                    error = await heartbeating(_error_text(response), HEARTBEAT_SECONDS)
+                    output = None
+                else:
+                    output = await heartbeating(
+                        self._artifacts.put_chunks(response.aiter_bytes()), HEARTBEAT_SECONDS
+                    )
             finally:
                 await response.aclose()
         except (httpx.LocalProtocolError, UnicodeEncodeError) as exc:
@@ -160,46 +186,44 @@ class DispatchActivities:
                 OrchestratorUnreachable(f"transport error: {exc!r}")
             ) from exc
         elapsed = time.monotonic() - started
-        if response.status_code == 503:
-            metrics.ORCHESTRATOR_DISPATCHES.labels(candidate.url, "busy").inc()
-            raise to_application_error(
-                OrchestratorBusy(
-                    f"orchestrator answered 503: {response.text[:300]}", status_code=503
-                )
-            )
-        if response.status_code >= 500:
-            self._failed(
-                candidate.url,
-                spec.capability,
-                FailureKind.FAILED,
-                f"answered {response.status_code}: {response.text[:200]}",
-            )
-            raise to_application_error(
-                OrchestratorFailed(
-                    f"orchestrator answered {response.status_code}: {response.text[:300]}",
-                    status_code=response.status_code,
-                )
-            )
-        if response.status_code == 400 and _params_expired(response):
-            raise to_application_error(
-                TicketParamsExpired(
-                    f"ticket params expired before the payment arrived: {response.text[:200]}"
-                )
-            )
-        if response.status_code < 400:
+        if output is None:
+            output = self._refused(response.status_code, error, candidate.url, spec.capability)
+        elif response.status_code < 400:
             self._market.record_success(candidate.url, spec.capability, elapsed * 1000)
             metrics.ORCHESTRATOR_DISPATCHES.labels(candidate.url, "succeeded").inc()
         balance = response.headers.get("Livepeer-Balance", "")
         return DispatchOutcome(
             status_code=response.status_code,
-            output_artifact=self._artifacts.put(response.content),
-            output_bytes=len(response.content),
+            output_artifact=output[0],
+            output_bytes=output[1],
             content_type=response.headers.get("Content-Type", "application/octet-stream"),
             elapsed_seconds=elapsed,
             balance_wei=int(balance) if balance.lstrip("-").isdigit() else None,
             metadata=response.headers.get("X-Metadata"),
             units=response.headers.get(UNITS_HEADER),
         )
+
+    def _refused(self, status: int, error: str, url: str, capability: str) -> tuple[str, int]:
+        """A 400 refusal kept as the job's output; a 5xx or expired params raised."""
+        if status == 503:
+            metrics.ORCHESTRATOR_DISPATCHES.labels(url, "busy").inc()
+            raise to_application_error(
+                OrchestratorBusy(f"orchestrator answered 503: {error[:300]}", status_code=503)
+            )
+        if status >= 500:
+            self._failed(url, capability, FailureKind.FAILED, f"answered {status}: {error[:200]}")
+            raise to_application_error(
+                OrchestratorFailed(
+                    f"orchestrator answered {status}: {error[:300]}", status_code=status
+                )
+            )
+        if _params_expired(error):
+            raise to_application_error(
+                TicketParamsExpired(
+                    f"ticket params expired before the payment arrived: {error[:200]}"
+                )
+            )
+        return self._artifacts.put(error.encode()), len(error.encode())
 
     async def _relay_live(
         self, response: httpx.Response, spec: JobSpec, candidate: Candidate, started: float

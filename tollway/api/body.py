@@ -1,10 +1,12 @@
-"""Reading request bodies with a size limit (refused early on a too-large Content-Length) and a
-time limit (a stalled client does not hold a connection forever); a client that hangs up
-mid-body is an expected event, answered like any bad request, not an internal error."""
+"""Reading request bodies, whole or chunk by chunk, with a size limit (refused early on a
+too-large Content-Length) and a time limit (a stalled client does not hold a connection
+forever); a client that hangs up mid-body is an expected event, answered like any bad request,
+not an internal error."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import TypeVar
 
 from fastapi import Request
@@ -12,8 +14,9 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
 from tollway.errors import BadRequest, BodyIncomplete, BodyTooLarge, RequestTimeout
+from tollway.store.spool import Spool
 
-__all__ = ["parse_json_body", "read_body"]
+__all__ = ["body_chunks", "parse_json_body", "read_body", "spool_body"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -26,26 +29,48 @@ def parse_json_body(model: type[M], body: bytes) -> M:
         raise BadRequest.from_validation(list(exc.errors())) from exc
 
 
-async def read_body(request: Request, limit: int, timeout_seconds: float) -> bytes:
+async def body_chunks(request: Request, limit: int, timeout_seconds: float) -> AsyncIterator[bytes]:
+    """The request's body as it arrives, refused once it passes `limit` bytes (at once on a
+    larger Content-Length) or takes longer than `timeout_seconds`."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
             raise BadRequest("Content-Length is not a number", field="Content-Length")
         if int(declared) > limit:
             raise BodyTooLarge(f"body of {declared} bytes exceeds the {limit}-byte limit")
-    chunks: list[bytes] = []
     size = 0
+    deadline = asyncio.get_running_loop().time() + timeout_seconds
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            async with asyncio.timeout_at(deadline):
+                chunk = await anext(stream)
+        except StopAsyncIteration:
+            return
+        except TimeoutError as exc:
+            raise RequestTimeout(
+                f"the body did not arrive within {timeout_seconds:g} s ({size} bytes came)"
+            ) from exc
+        except ClientDisconnect as exc:
+            raise BodyIncomplete(f"the client hung up after {size} bytes of its body") from exc
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"body exceeds the {limit}-byte limit")
+        yield chunk
+
+
+async def read_body(request: Request, limit: int, timeout_seconds: float) -> bytes:
+    """The whole body (for small bodies a handler parses)."""
+    return b"".join([chunk async for chunk in body_chunks(request, limit, timeout_seconds)])
+
+
+async def spool_body(request: Request, limit: int, timeout_seconds: float, spool: Spool) -> Spool:
+    """The body written to `spool` (discarded if it does not arrive whole)."""
     try:
-        async with asyncio.timeout(timeout_seconds):
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise BodyTooLarge(f"body exceeds the {limit}-byte limit")
-                chunks.append(chunk)
-    except TimeoutError as exc:
-        raise RequestTimeout(
-            f"the body did not arrive within {timeout_seconds:g} s ({size} bytes came)"
-        ) from exc
-    except ClientDisconnect as exc:
-        raise BodyIncomplete(f"the client hung up after {size} bytes of its body") from exc
-    return b"".join(chunks)
+        async for chunk in body_chunks(request, limit, timeout_seconds):
+            spool.write(chunk)
+    except BaseException:
+        spool.discard()
+        raise
+    spool.close()
+    return spool

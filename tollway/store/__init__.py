@@ -1,3 +1,4 @@
-"""The gateway's storage: job inputs and outputs as files named by id, and live outputs."""
+"""Job bytes: the gateway's inputs and outputs as files named by id, its live outputs, and the
+spools that keep large bodies out of memory."""
 
-__all__ = ["artifacts", "live"]
+__all__ = ["artifacts", "live", "spool"]

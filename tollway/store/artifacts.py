@@ -8,9 +8,11 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 
 from tollway.errors import NotFound
+from tollway.store.spool import file_chunks
 
 __all__ = ["ArtifactStore"]
 
@@ -38,6 +40,36 @@ class ArtifactStore:
         tmp.write_bytes(data)
         os.replace(tmp, self.root / artifact_id)
         return artifact_id
+
+    async def put_chunks(self, chunks: AsyncIterable[bytes]) -> tuple[str, int]:
+        """Store bytes as they arrive, never all in memory; (artifact id, size)."""
+        artifact_id = uuid.uuid4().hex
+        tmp = self.root / f".{artifact_id}.tmp"
+        size = 0
+        try:
+            with open(tmp, "wb") as file:
+                async for chunk in chunks:
+                    file.write(chunk)
+                    size += len(chunk)
+            os.replace(tmp, self.root / artifact_id)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return artifact_id, size
+
+    def size(self, artifact_id: str) -> int:
+        try:
+            return self.path(artifact_id).stat().st_size
+        except FileNotFoundError as exc:
+            raise NotFound(f"no artifact {artifact_id!r}") from exc
+
+    def head(self, artifact_id: str, size: int) -> bytes:
+        """The first `size` bytes (an error message)."""
+        with open(self.path(artifact_id), "rb") as file:
+            return file.read(size)
+
+    def chunks(self, artifact_id: str) -> AsyncIterator[bytes]:
+        return file_chunks(self.path(artifact_id))
 
     def get(self, artifact_id: str) -> bytes:
         path = self.path(artifact_id)

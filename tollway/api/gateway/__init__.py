@@ -1,3 +1,3 @@
 """The gateway's HTTP API: the `/v1` job API and Livepeer's `/process/request/{path}`."""
 
-__all__ = ["app", "deps", "routes", "services"]
+__all__ = ["app", "deps", "outputs", "routes", "services"]

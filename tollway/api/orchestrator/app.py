@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from tollway.api import metrics
 from tollway.api.errors import install_error_handlers
+from tollway.api.orchestrator.bodies import BodyFiles
 from tollway.api.orchestrator.credit import CreditHolds
 from tollway.api.orchestrator.pricing import Pricing
 from tollway.api.orchestrator.routes import admin, capability, process
@@ -60,8 +61,17 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
         )
         pricing = Pricing(PriceBook(settings.pricing), registry, recipient, ledger, address, key)
         async with httpx.AsyncClient() as http:
+            files = BodyFiles(settings.data_dir / "bodies", settings.job_answer_ttl_seconds + 60)
             jobs = JobServer(
-                settings, registry, pricing, CreditHolds(ledger), recipient, ledger, winners, http
+                settings,
+                registry,
+                pricing,
+                CreditHolds(ledger),
+                recipient,
+                ledger,
+                winners,
+                http,
+                files,
             )
             app.state.services = OrchestratorServices(
                 settings=settings,

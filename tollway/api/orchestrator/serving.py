@@ -12,7 +12,8 @@ restarted before answering) is not refused as a replay: that payment is simply n
 
 A replica that answers server-sent events (`text/event-stream`) is relayed as it writes: the
 caller gets the answer's head and its events as they come, and the job is billed by its time
-when the stream ends. Every other answer is read whole, then relayed.
+when the stream ends. Every other answer is read whole, then relayed. Bodies larger than a
+spool's memory limit (requests and answers alike) pass through files, never all in memory.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import httpx
 
 from tollway import metrics
+from tollway.api.orchestrator.bodies import BodyFiles
 from tollway.api.orchestrator.credit import CreditHolds, min_credit_units
 from tollway.api.orchestrator.pricing import Pricing
 from tollway.api.orchestrator.winners import WinnerHandOff
@@ -42,6 +45,7 @@ from tollway.protocol.capability import ExternalCapability
 from tollway.protocol.header import JobRequest
 from tollway.protocol.payment import Payment
 from tollway.protocol.price import UNITS_HEADER, Price, billed_units
+from tollway.store.spool import Spool
 
 __all__ = ["JobServer", "ServedJob"]
 
@@ -62,6 +66,10 @@ class ServedJob:
     events: AsyncIterator[bytes] | None = None
     """A live answer's body, as the replica writes it (`body` is then empty, and `units` and
     `balance` are those before the stream was billed)."""
+    body_file: Path | None = None
+    """A large answer's file (`body` is then empty)."""
+    remove_after_relay: bool = False
+    """`body_file` is no kept answer: remove it once relayed."""
 
     def kept(self, job_id: str, payment: str) -> ChargedJob:
         outcome = {
@@ -71,6 +79,7 @@ class ServedJob:
             "unit": self.unit,
             "units": self.units,
             "payment": payment,
+            "file": self.body_file.name if self.body_file else None,
         }
         return ChargedJob(job_id, json.dumps(outcome), self.body)
 
@@ -98,6 +107,7 @@ class JobServer:
     ledger: Ledger
     winners: WinnerHandOff
     http: httpx.AsyncClient
+    files: BodyFiles
     _running: dict[tuple[str, str], _Running] = field(default_factory=dict)
 
     async def serve(
@@ -105,16 +115,22 @@ class JobServer:
         job: JobRequest,
         sender: str,
         path: str,
-        body: bytes,
+        body: Spool,
         content_type: str,
         payment_header: str | None,
     ) -> ServedJob:
         """Run `job` for `sender` (its verified address) on a replica, or answer a retry of a job
-        id this orchestrator runs or has charged (see the module's docstring)."""
+        id this orchestrator runs or has charged (see the module's docstring). `body` is
+        discarded once the job no longer needs it."""
         key = (sender, job.id)
         if job.id:
-            again = await self._again(key, job, payment_header)
+            try:
+                again = await self._again(key, job, payment_header)
+            except BaseException:
+                body.discard()
+                raise
             if again is not None:
+                body.discard()
                 return again
         live: asyncio.Future[ServedJob] = asyncio.get_running_loop().create_future()
         # A task of its own: a client that hangs up does not stop a job (a retry will join it,
@@ -126,6 +142,7 @@ class JobServer:
             self._running[key] = _Running(answer, _digest(payment_header))
             answer.add_done_callback(lambda _: self._running.pop(key, None))
         answer.add_done_callback(_retrieved)
+        answer.add_done_callback(lambda _: body.discard())
         # The live head as soon as it is in, else the whole answer.
         await asyncio.wait({answer, live}, return_when=asyncio.FIRST_COMPLETED)
         return live.result() if live.done() else answer.result()
@@ -153,9 +170,11 @@ class JobServer:
         assert kept is not None
         if "error" in outcome:
             raise WorkerFailed(outcome["error"], reason=outcome["reason"])
+        file = outcome.get("file")
         return ServedJob(
             status_code=outcome["status_code"],
             body=kept.body,
+            body_file=self.files.answer_path(file) if file else None,
             content_type=outcome["content_type"],
             metadata=outcome["metadata"],
             balance=self.ledger.balance_wei(sender, job.capability),
@@ -168,7 +187,7 @@ class JobServer:
         job: JobRequest,
         sender: str,
         path: str,
-        body: bytes,
+        body: Spool,
         content_type: str,
         payment_header: str | None,
         live: asyncio.Future[ServedJob],
@@ -227,7 +246,7 @@ class JobServer:
         job: JobRequest,
         sender: str,
         path: str,
-        body: bytes,
+        body: Spool,
         content_type: str,
         payment: str,
         live: asyncio.Future[ServedJob],
@@ -236,34 +255,46 @@ class JobServer:
         charge when the job has an id). A dropped connection (httpx.TransportError) before the
         answer's head is left to the caller to fail over; it is not billed."""
         started = time.monotonic()
+        content = self.files.answer()
         try:
             answer = await self._forward(capability, path, body, content_type, job)
             try:
                 if is_event_stream(answer.status_code, answer.headers.get("Content-Type", "")):
                     balance = self.ledger.balance_wei(sender, job.capability)
                     head = _head(answer, capability, balance)
-                    content = await _relay_events(answer, head, live, started + job.timeout_seconds)
+                    until = started + job.timeout_seconds
+                    await _relay_events(answer, head, live, until, content)
                 else:
-                    content = await answer.aread()
+                    async for chunk in answer.aiter_bytes():
+                        content.write(chunk)
             finally:
+                content.close()
                 await answer.aclose()
-        except httpx.TimeoutException as exc:
-            units = billed_units(capability.unit, time.monotonic() - started, None)
-            failure = WorkerFailed(
-                f"worker timed out after {job.timeout_seconds} s", reason="timeout"
-            )
-            outcome = {"error": failure.message, "reason": "timeout", "payment": payment}
-            kept = ChargedJob(job.id, json.dumps(outcome), b"") if job.id else None
-            self._bill(sender, job.capability, price, units, kept)
-            raise failure from exc
-        except httpx.TransportError:
-            raise  # not the HTTPError below: the caller fails it over
-        except httpx.HTTPError as exc:
-            raise WorkerFailed(f"worker failed: {exc!r}", reason="unreachable") from exc
+        except BaseException as exc:
+            content.discard()
+            if isinstance(exc, httpx.TimeoutException):
+                units = billed_units(capability.unit, time.monotonic() - started, None)
+                failure = WorkerFailed(
+                    f"worker timed out after {job.timeout_seconds} s", reason="timeout"
+                )
+                outcome = {"error": failure.message, "reason": "timeout", "payment": payment}
+                kept = ChargedJob(job.id, json.dumps(outcome), b"") if job.id else None
+                self._bill(sender, job.capability, price, units, kept)
+                raise failure from exc
+            if isinstance(exc, httpx.HTTPError) and not isinstance(exc, httpx.TransportError):
+                # A TransportError goes to the caller, which fails the job over.
+                raise WorkerFailed(f"worker failed: {exc!r}", reason="unreachable") from exc
+            raise
         units = billed_units(
             capability.unit, time.monotonic() - started, answer.headers.get(UNITS_HEADER)
         )
-        served = replace(_head(answer, capability, 0), body=content, units=units)
+        served = replace(
+            _head(answer, capability, 0),
+            body=content.in_memory() or b"",
+            body_file=content.path,
+            remove_after_relay=not job.id,
+            units=units,
+        )
         kept = served.kept(job.id, payment) if job.id else None
         balance = self._bill(sender, job.capability, price, units, kept)
         return replace(served, balance=balance)
@@ -275,20 +306,24 @@ class JobServer:
         self,
         capability: ExternalCapability,
         path: str,
-        body: bytes,
+        body: Spool,
         content_type: str,
         job: JobRequest,
     ) -> httpx.Response:
-        if capability.protocol == "triton":
+        if capability.protocol == "triton":  # its JSON is read whole anyway
+            whole = body.in_memory()
+            if whole is None:
+                assert body.path is not None
+                whole = body.path.read_bytes()
             return await triton_wire.infer(
-                self.http, capability.url, capability.name, body, job.timeout_seconds
+                self.http, capability.url, capability.name, whole, job.timeout_seconds
             )
         url = capability.url.rstrip("/") + (f"/{path}" if path else "")
-        headers = {"Content-Type": content_type}
+        headers = {"Content-Type": content_type, "Content-Length": str(body.size)}
         if capability.token:
             headers["Authorization"] = f"Bearer {capability.token}"
         request = self.http.build_request(
-            "POST", url, content=body, headers=headers, timeout=job.timeout_seconds
+            "POST", url, content=body.chunks(), headers=headers, timeout=job.timeout_seconds
         )
         return await self.http.send(request, stream=True)
 
@@ -296,6 +331,8 @@ class JobServer:
         self, sender: str, capability: str, price: Price, units: int, kept: ChargedJob | None
     ) -> int:
         forget_before = time.time() - self.settings.job_answer_ttl_seconds
+        if kept is not None:
+            self.files.sweep()
         return self.ledger.debit(sender, capability, price.cost(units), kept, forget_before)
 
     async def _accept_payment(self, header: str, sender: str, job: JobRequest) -> None:
@@ -347,10 +384,14 @@ def _head(answer: httpx.Response, capability: ExternalCapability, balance: int) 
 
 
 async def _relay_events(
-    answer: httpx.Response, head: ServedJob, live: asyncio.Future[ServedJob], until: float
-) -> bytes:
-    """Hand `live` the head and the events as they arrive; returns the whole stream once it
-    ends (the replica closed it, dropped it, or the job's time ran out)."""
+    answer: httpx.Response,
+    head: ServedJob,
+    live: asyncio.Future[ServedJob],
+    until: float,
+    content: Spool,
+) -> None:
+    """Hand `live` the head and the events as they arrive, writing the whole stream to
+    `content` until it ends (the replica closed it, dropped it, or the job's time ran out)."""
     queue: asyncio.Queue[bytes | None] = asyncio.Queue()
 
     async def events() -> AsyncIterator[bytes]:
@@ -358,10 +399,9 @@ async def _relay_events(
             yield chunk
 
     live.set_result(replace(head, events=events()))
-    content = bytearray()
     try:
         async for chunk in answer.aiter_bytes():
-            content += chunk
+            content.write(chunk)
             queue.put_nowait(chunk)
             if time.monotonic() > until:
                 break
@@ -369,7 +409,6 @@ async def _relay_events(
         pass  # the head went out already: the stream ends here, billed for its time
     finally:
         queue.put_nowait(None)
-    return bytes(content)
 
 
 def _retrieved(answer: asyncio.Task[ServedJob]) -> None:

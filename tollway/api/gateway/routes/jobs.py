@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, Strict, field_validator
 from tollway.activities.job import JobSpec, JobState, JobStatus
 from tollway.api.body import parse_json_body, read_body
 from tollway.api.gateway.deps import Services, Tenant
+from tollway.api.gateway.outputs import output_response
 from tollway.config import SelectionPolicy
 from tollway.errors import BadRequest, NotFound
 from tollway.protocol.header import MAX_PATH_CHARS, JobParameters, job_path
@@ -169,9 +170,10 @@ async def job_output(job_id: str, services: Services, tenant: Tenant) -> Respons
     if status.outcome is None or status.state not in (JobState.SUCCEEDED, JobState.REJECTED):
         raise NotFound(f"job {job_id!r} has no output (state: {status.state})")
     # A rejected job's output is the orchestrator's error, relayed with its status code.
-    return Response(
-        services.artifacts.get(status.outcome.output_artifact),
-        status_code=status.outcome.status_code,
-        media_type=status.outcome.content_type,
-        headers={"X-Orchestrator-Url": status.orchestrator or ""},
+    return output_response(
+        services.artifacts,
+        status.outcome.output_artifact,
+        status.outcome.status_code,
+        status.outcome.content_type,
+        {"X-Orchestrator-Url": status.orchestrator or ""},
     )

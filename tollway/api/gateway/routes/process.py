@@ -1,7 +1,8 @@
 """Livepeer-compatible synchronous jobs: `POST /process/request/{path}`.
 
-The handler stores the body, runs the same JobWorkflow as `/v1/jobs` and relays the answer
-with `X-Orchestrator-Url`; server-sent events are relayed as they arrive. When every
+The handler stores the body as it arrives, runs the same JobWorkflow as `/v1/jobs` and relays
+the answer with `X-Orchestrator-Url` (a large one streamed from its file); server-sent events
+are relayed as they arrive. When every
 orchestrator fails it answers 502/503/504 JSON listing each attempt, where go-livepeer answers
 an empty 200.
 """
@@ -15,8 +16,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from tollway.activities.job import JobSpec
-from tollway.api.body import read_body
+from tollway.api.body import body_chunks
 from tollway.api.gateway.deps import Services
+from tollway.api.gateway.outputs import output_response
 from tollway.protocol.header import JobRequest, job_path
 from tollway.store.live import LiveHead
 
@@ -28,8 +30,9 @@ router = APIRouter()
 @router.post("/process/request/{path:path}")
 async def process_request(path: str, request: Request, services: Services) -> Response:
     job = JobRequest.decode(request.headers.get("Livepeer"))
-    body = await read_body(
-        request, services.settings.max_body_bytes, services.settings.body_read_timeout_seconds
+    settings = services.settings
+    input_artifact, _ = await services.artifacts.put_chunks(
+        body_chunks(request, settings.max_body_bytes, settings.body_read_timeout_seconds)
     )
     job_id = f"livepeer.{uuid.uuid4().hex}"
     await services.start_job(
@@ -37,7 +40,7 @@ async def process_request(path: str, request: Request, services: Services) -> Re
             job_id=job_id,
             capability=job.capability,
             path=job_path(path),
-            input_artifact=services.artifacts.put(body),
+            input_artifact=input_artifact,
             content_type=request.headers.get("Content-Type", "application/octet-stream"),
             timeout_seconds=job.timeout_seconds,
             price_caps=services.price_caps(job.capability, "default"),
@@ -67,9 +70,10 @@ async def process_request(path: str, request: Request, services: Services) -> Re
         headers["Livepeer-Balance"] = str(status.outcome.balance_wei)
     if status.outcome.metadata:
         headers["X-Metadata"] = status.outcome.metadata
-    return Response(
-        services.artifacts.get(status.outcome.output_artifact),
-        status_code=status.outcome.status_code,
-        media_type=status.outcome.content_type,
-        headers=headers,
+    return output_response(
+        services.artifacts,
+        status.outcome.output_artifact,
+        status.outcome.status_code,
+        status.outcome.content_type,
+        headers,
     )

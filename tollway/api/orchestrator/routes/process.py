@@ -8,14 +8,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
-from tollway.api.body import read_body
+from tollway.api.body import spool_body
 from tollway.api.orchestrator.deps import Services
 from tollway.api.orchestrator.serving import ServedJob
 from tollway.errors import BadJobHeader, RoundNotReady
 from tollway.protocol.header import JobRequest, job_path, verify_eth_address_header
 from tollway.protocol.price import UNIT_HEADER, UNITS_HEADER, Price
 from tollway.protocol.token import JobToken
+from tollway.store.spool import file_chunks
 
 __all__ = ["job_token", "process_request", "router"]
 
@@ -59,8 +61,12 @@ async def job_token(
 async def process_request(path: str, request: Request, services: Services) -> Response:
     job = JobRequest.decode(request.headers.get("Livepeer"))
     sender = job.verify()
-    body = await read_body(
-        request, services.settings.max_body_bytes, services.settings.body_read_timeout_seconds
+    settings = services.settings
+    body = await spool_body(
+        request,
+        settings.max_body_bytes,
+        settings.body_read_timeout_seconds,
+        services.jobs.files.request(),
     )
     served = await services.jobs.serve(
         job,
@@ -85,6 +91,15 @@ def _relay(served: ServedJob) -> Response:
             media_type=served.content_type,
         )
     headers[UNITS_HEADER] = str(served.units)
+    if served.body_file is not None:
+        path = served.body_file
+        return StreamingResponse(
+            file_chunks(path),
+            status_code=served.status_code,
+            headers={**headers, "Content-Length": str(path.stat().st_size)},
+            media_type=served.content_type,
+            background=BackgroundTask(path.unlink) if served.remove_after_relay else None,
+        )
     return Response(
         served.body,
         status_code=served.status_code,
