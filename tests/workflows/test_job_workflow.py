@@ -199,32 +199,43 @@ async def test_no_candidate_is_no_orchestrator(workflow_env: WorkflowEnvironment
 
 
 class ExpiringMarket(StandInMarket):
-    """The first dispatch finds its ticket params expired; fresh tokens then succeed."""
+    """The first dispatch is refused with `refusal` (params expired, or credit short); fresh
+    tokens then succeed."""
+
+    def __init__(self, refusal: str) -> None:
+        super().__init__([candidate("http://a", 1)], failing={})
+        self.refusal = refusal
 
     @activity.defn(name="dispatch_job")
     async def dispatch(self, request: DispatchInput) -> DispatchOutcome:
         if not self.dispatched:
             self.dispatched.append(request.candidate.url)
             raise ApplicationError(
-                "ticket params expired before the payment arrived",
-                type="TicketParamsExpired",
-                non_retryable=True,
+                "the orchestrator asks for a fresh token", type=self.refusal, non_retryable=True
             )
         return await super().dispatch(request)
 
 
-async def test_expired_params_trigger_a_rediscovery_of_the_same(
-    workflow_env: WorkflowEnvironment,
+@pytest.mark.parametrize(
+    ("refusal", "payments_counted"),
+    [("TicketParamsExpired", 1), ("InsufficientCredit", 2)],
+)
+async def test_a_fresh_token_is_fetched_from_the_same_orchestrator(
+    workflow_env: WorkflowEnvironment, refusal: str, payments_counted: int
 ) -> None:
-    market = ExpiringMarket([candidate("http://a", 1)], failing={})
+    """Expired params: the payment was refused, so only the second counts as paid; credit
+    short: the first payment was credited all the same, so both count."""
+    market = ExpiringMarket(refusal)
     status = await run_job(workflow_env, market)
     assert status.state == "succeeded"
     assert len(market.discoveries) == 2
     assert [d.fresh_tokens for d in market.discoveries] == [[], ["http://a"]]  # not reused
     assert market.dispatched == ["http://a", "http://a"]
-    assert [a.reason for a in status.attempts] == [
-        "ticket params expired before the payment arrived"
-    ]
+    assert [a.reason for a in status.attempts] == ["the orchestrator asks for a fresh token"]
+    assert (status.tickets_sent, status.ticket_ev_wei) == (
+        2 * payments_counted,
+        10 * payments_counted,
+    )
 
 
 class RestartingMarket(StandInMarket):

@@ -25,10 +25,12 @@ from tollway.activities.job import DispatchOutcome, JobSpec
 from tollway.errors import (
     BadRequest,
     DeadlinePassed,
+    InsufficientCredit,
     OrchestratorBusy,
     OrchestratorFailed,
     OrchestratorUnreachable,
     TicketParamsExpired,
+    TollwayError,
     to_application_error,
 )
 from tollway.market.breaker import FailureKind
@@ -68,17 +70,23 @@ async def _error_text(response: httpx.Response) -> str:
     return read[:ERROR_BYTES].decode(errors="replace")
 
 
-def _params_expired(text: str) -> bool:
-    """go-livepeer treats expired ticket params as "refresh and retry", not a client error; so
-    does tollway a refusal for want of credit (a reused token's balance was behind)."""
+def _ask_again(text: str) -> type[TollwayError] | None:
+    """The refusal that a fresh token answers: go-livepeer treats expired ticket params as
+    "refresh and retry", not a client error (the payment was refused, nothing credited); so
+    does tollway a refusal for want of credit (a reused token's balance was behind; the payment
+    was credited)."""
     try:
         answer = json.loads(text)
     except ValueError:
-        return "ticketparams expired" in text.lower()
+        return TicketParamsExpired if "ticketparams expired" in text.lower() else None
     error = answer.get("error", {}) if isinstance(answer, dict) else {}
-    return isinstance(error, dict) and (
-        error.get("field") == "expiration_block" or error.get("type") == "InsufficientCredit"
-    )
+    if not isinstance(error, dict):
+        return None
+    if error.get("field") == "expiration_block":
+        return TicketParamsExpired
+    if error.get("type") == "InsufficientCredit":
+        return InsufficientCredit
+    return None
 
 
 class DispatchActivities:
@@ -217,12 +225,10 @@ class DispatchActivities:
                     f"orchestrator answered {status}: {error[:300]}", status_code=status
                 )
             )
-        if _params_expired(error):
-            raise to_application_error(
-                TicketParamsExpired(
-                    f"ticket params expired before the payment arrived: {error[:200]}"
-                )
-            )
+        kind = _ask_again(error)
+        if kind is not None:
+            message = f"the orchestrator asks for a fresh token: {error[:200]}"
+            raise to_application_error(kind(message))
         return self._artifacts.put(error.encode()), len(error.encode())
 
     async def _relay_live(

@@ -319,6 +319,9 @@ def start_temporal_and_chain(
             "--ui-ip", "127.0.0.1", "--ui-port", str(ports.temporal_ui),
             "--http-port", str(ports.temporal_http), "--metrics-port", str(ports.temporal_metrics),
             "--db-filename", str(directory / "temporal.db"),
+            # A write-ahead log, synced at checkpoints: a killed server loses nothing, and no
+            # workflow step waits on an fsync (4 to 5 ms a job on this machine).
+            "--sqlite-pragma", "journal_mode=WAL", "--sqlite-pragma", "synchronous=NORMAL",
             "--namespace", "gateway", "--namespace", ORCHESTRATOR_NAMESPACE,
             "--log-level", "warn",
         ],

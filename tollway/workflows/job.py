@@ -35,12 +35,13 @@ with workflow.unsafe.imports_passed_through():
     from tollway.activities.discovery import DiscoverInput, Discovery, DiscoveryActivities
     from tollway.activities.dispatch import DispatchActivities, DispatchInput
     from tollway.activities.job import DispatchOutcome, JobSpec, JobState, JobStatus
-    from tollway.activities.payment import PaymentActivities, PaymentInput
+    from tollway.activities.payment import PaymentActivities, PaymentInput, PaymentPlan
     from tollway.activities.settlement import SettlementActivities
     from tollway.errors import (
         AllOrchestratorsFailed,
         DeadlinePassed,
         DiscoveryFailed,
+        InsufficientCredit,
         NoOrchestrator,
         TicketParamsExpired,
         TollwayError,
@@ -58,6 +59,9 @@ LONGEST_WAIT = timedelta(seconds=5)
 EXPIRED_PARAMS_RETRIES = 3
 """Fresh tokens fetched for one job after its params expired in flight, before that counts as
 a failed attempt."""
+ASK_AGAIN = (TicketParamsExpired, InsufficientCredit)
+"""Refusals a fresh token answers: params expired in flight, or a reused token's balance was
+behind (see the dispatch activity)."""
 DISPATCH_HEARTBEAT_TIMEOUT = timedelta(seconds=6)
 LOCAL_DISPATCH_SECONDS = 120
 """A job with at most this timeout is dispatched by a local activity: the whole job is one
@@ -121,7 +125,7 @@ class JobWorkflow:
                     outcome, kind = await self._try(spec, candidate)
                     if outcome is not None:
                         return await self._settle(spec, candidate, outcome)
-                    if issubclass(kind, TicketParamsExpired) and expired < EXPIRED_PARAMS_RETRIES:
+                    if issubclass(kind, ASK_AGAIN) and expired < EXPIRED_PARAMS_RETRIES:
                         expired += 1
                         fresh.append(candidate.url)
                         break  # the same orchestrator again, with a fresh token
@@ -213,8 +217,6 @@ class JobWorkflow:
             )
         except StepFailed as err:
             return None, self._attempt_failed(candidate, "pay", err)
-        status.tickets_sent += plan.tickets
-        status.ticket_ev_wei += plan.ev_wei
         status.state = JobState.DISPATCHING
         left = self._deadline - workflow.now() + timedelta(seconds=10)
         request = DispatchInput(
@@ -242,8 +244,16 @@ class JobWorkflow:
                     retry_policy=DISPATCH_RETRIES,
                 )
         except StepFailed as err:
-            return None, self._attempt_failed(candidate, "dispatch", err)
+            kind = self._attempt_failed(candidate, "dispatch", err)
+            if not issubclass(kind, TicketParamsExpired):  # else refused: nothing credited
+                self._paid(plan)
+            return None, kind
+        self._paid(plan)
         return outcome, TollwayError
+
+    def _paid(self, plan: PaymentPlan) -> None:
+        self._status.tickets_sent += plan.tickets
+        self._status.ticket_ev_wei += plan.ev_wei
 
     def _attempt_failed(
         self, candidate: Candidate, stage: str, err: ActivityError | ApplicationError

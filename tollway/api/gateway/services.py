@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -26,6 +27,9 @@ QUERY_WAIT_SECONDS = 1.0
 """How long a status read waits for a running job's own answer before it says "running"."""
 HEAD_POLL_SECONDS = 0.01
 """How often a waiting synchronous request looks for a live (server-sent events) answer."""
+FINISHED_KEPT = 4096
+"""Finished jobs whose status this process keeps (a finished job's status never changes, and
+a client that saw it finish asks for its output next)."""
 
 
 @dataclass
@@ -35,6 +39,7 @@ class GatewayServices:
     artifacts: ArtifactStore
     market: MarketStore
     live: LiveOutputs
+    _finished: OrderedDict[str, JobStatus] = field(default_factory=OrderedDict)
 
     def price_caps(
         self, capability: str, tenant: str, requested: dict[str, int | None] | None = None
@@ -119,6 +124,19 @@ class GatewayServices:
             finished.cancel()
 
     async def job_status(self, job_id: str) -> JobStatus:
+        finished = self._finished.get(job_id)
+        if finished is not None:
+            return finished.model_copy(deep=True)
+        return await self._read_status(job_id)
+
+    def _closed(self, status: JobStatus) -> JobStatus:
+        """`status` of a job whose workflow has closed, remembered."""
+        self._finished[status.job_id] = status.model_copy(deep=True)
+        while len(self._finished) > FINISHED_KEPT:
+            self._finished.popitem(last=False)
+        return status
+
+    async def _read_status(self, job_id: str) -> JobStatus:
         handle = self.temporal.get_workflow_handle(job_id, result_type=JobStatus)
         try:
             description = await handle.describe()
@@ -128,17 +146,25 @@ class GatewayServices:
             raise
         if description.status == WorkflowExecutionStatus.COMPLETED:
             finished: JobStatus = await handle.result()
-            return finished
+            return self._closed(finished)
         if description.status not in (None, WorkflowExecutionStatus.RUNNING):
             status = await handle.query(JobWorkflow.status)
             status.state = JobState.FAILED
-            return status
+            return self._closed(status)
         try:
-            return await asyncio.wait_for(handle.query(JobWorkflow.status), QUERY_WAIT_SECONDS)
+            status = await asyncio.wait_for(handle.query(JobWorkflow.status), QUERY_WAIT_SECONDS)
         except TimeoutError:
             # Its worker is in the middle of a step (a query is answered between steps).
             capability = await description.memo_value("capability", "", type_hint=str)
             return JobStatus(job_id=job_id, capability=capability, state=JobState.RUNNING)
+        if status.state != JobState.SUCCEEDED and status.state != JobState.REJECTED:
+            return status
+        # Its last step is done: the outcome as recorded (a moment later), never ahead of it.
+        try:
+            recorded: JobStatus = await asyncio.wait_for(handle.result(), QUERY_WAIT_SECONDS)
+        except (TimeoutError, WorkflowFailureError):
+            return status.model_copy(update={"state": JobState.SETTLING})
+        return self._closed(recorded)
 
 
 def _job_error(exc: WorkflowFailureError) -> TollwayError:
