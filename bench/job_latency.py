@@ -1,6 +1,7 @@
-"""Job latency through a running stack (`tollway up` first): N sequential echo jobs via the
-durable `/v1/jobs` API and via Livepeer's synchronous `/process/request`, printing
-p50/p95/p99/max after 20 jobs of warm-up.
+"""Job latency through a running stack (`tollway up` first): N sequential echo jobs straight to
+the container, via the durable `/v1/jobs` API and via Livepeer's synchronous `/process/request`,
+printing p50/p95/p99/max after 20 jobs of warm-up, and each gateway path's overhead over the
+direct call.
 
     .venv/bin/python bench/job_latency.py [--jobs 50] [--dir .tollway]
 """
@@ -33,11 +34,29 @@ def livepeer_job(http: httpx.Client) -> None:
     assert answer.status_code == 200 and answer.content == b"ping", answer.text
 
 
+def percentile(sorted_ms: list[float], share: float) -> float:
+    return sorted_ms[max(0, int(len(sorted_ms) * share) - 1)]
+
+
 WARM_UP_JOBS = 20
 """Run first and not counted: a fresh stack's first jobs buy credit and fill caches."""
 
 
-def measure(name: str, run: Callable[[], None], jobs: int) -> None:
+def direct_call(http: httpx.Client) -> None:
+    answer = http.post("/bench", content=b"ping")
+    assert answer.status_code == 200 and answer.content == b"ping", answer.text
+
+
+def echo_url(state: StackState) -> str:
+    listing = httpx.get(
+        f"{state.endpoints.orchestrator_api}/v1/replicas",
+        headers={"Authorization": state.orchestrator_secret},
+    ).json()
+    url: str = listing["replicas"]["echo"][0]["url"]
+    return url
+
+
+def measure(name: str, run: Callable[[], None], jobs: int) -> list[float]:
     for _ in range(WARM_UP_JOBS):
         run()
     times = []
@@ -46,12 +65,13 @@ def measure(name: str, run: Callable[[], None], jobs: int) -> None:
         run()
         times.append((time.perf_counter() - started) * 1000)
     times.sort()
-    p95 = times[max(0, int(len(times) * 0.95) - 1)]
-    p99 = times[max(0, int(len(times) * 0.99) - 1)]
+    p95 = percentile(times, 0.95)
+    p99 = percentile(times, 0.99)
     print(
         f"{name:<28} n={jobs:<4} p50 {statistics.median(times):6.1f} ms   "
         f"p95 {p95:6.1f} ms   p99 {p99:6.1f} ms   max {times[-1]:6.1f} ms"
     )
+    return times
 
 
 def main() -> None:
@@ -63,9 +83,17 @@ def main() -> None:
     if state is None:
         raise SystemExit(f"no stack in {args.dir}: run `tollway up` first")
     headers = {"Authorization": f"Bearer {state.api_key}"}
+    with httpx.Client(base_url=echo_url(state), timeout=60) as container:
+        direct = measure("direct to the container", lambda: direct_call(container), args.jobs)
     with httpx.Client(base_url=state.endpoints.gateway_api, headers=headers, timeout=60) as http:
-        measure("durable job (/v1/jobs)", lambda: durable_job(http), args.jobs)
-        measure("sync job (/process/request)", lambda: livepeer_job(http), args.jobs)
+        durable = measure("durable job (/v1/jobs)", lambda: durable_job(http), args.jobs)
+        sync = measure("sync job (/process/request)", lambda: livepeer_job(http), args.jobs)
+    for name, times in (("durable", durable), ("sync", sync)):
+        print(
+            f"{name} overhead over the direct call: "
+            f"p50 {statistics.median(times) - statistics.median(direct):.1f} ms, "
+            f"p99 {percentile(times, 0.99) - percentile(direct, 0.99):.1f} ms"
+        )
 
 
 if __name__ == "__main__":
