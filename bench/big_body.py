@@ -37,15 +37,6 @@ def memory(state: StackState, field: str) -> dict[str, int]:
     return found
 
 
-def echo_url(state: StackState) -> str:
-    listing = httpx.get(
-        f"{state.endpoints.orchestrator_api}/v1/replicas",
-        headers={"Authorization": state.orchestrator_secret},
-    ).json()
-    url: str = listing["replicas"]["echo"][0]["url"]
-    return url
-
-
 def run(state: StackState, sizes: list[int], console: Console) -> None:
     header = base64.b64encode(b'{"capability": "echo", "timeout_seconds": 120}').decode()
     table = Table("MiB", "direct s", "gateway s", "MiB/s", *(f"{n} +MiB" for n in MEASURED))
@@ -54,7 +45,7 @@ def run(state: StackState, sizes: list[int], console: Console) -> None:
         for mib in sizes:
             body = os.urandom(mib * 1024 * 1024)
             started = time.perf_counter()
-            direct = httpx.post(f"{echo_url(state)}/bench", content=body, timeout=180)
+            direct = httpx.post(f"{state.replica_url()}/bench", content=body, timeout=180)
             direct_seconds = time.perf_counter() - started
             assert direct.content == body
             before = memory(state, "VmRSS")

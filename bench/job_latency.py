@@ -47,15 +47,6 @@ def direct_call(http: httpx.Client) -> None:
     assert answer.status_code == 200 and answer.content == b"ping", answer.text
 
 
-def echo_url(state: StackState) -> str:
-    listing = httpx.get(
-        f"{state.endpoints.orchestrator_api}/v1/replicas",
-        headers={"Authorization": state.orchestrator_secret},
-    ).json()
-    url: str = listing["replicas"]["echo"][0]["url"]
-    return url
-
-
 def measure(name: str, run: Callable[[], None], jobs: int) -> list[float]:
     for _ in range(WARM_UP_JOBS):
         run()
@@ -83,7 +74,7 @@ def main() -> None:
     if state is None:
         raise SystemExit(f"no stack in {args.dir}: run `tollway up` first")
     headers = {"Authorization": f"Bearer {state.api_key}"}
-    with httpx.Client(base_url=echo_url(state), timeout=60) as container:
+    with httpx.Client(base_url=state.replica_url(), timeout=60) as container:
         direct = measure("direct to the container", lambda: direct_call(container), args.jobs)
     with httpx.Client(base_url=state.endpoints.gateway_api, headers=headers, timeout=60) as http:
         durable = measure("durable job (/v1/jobs)", lambda: durable_job(http), args.jobs)

@@ -115,17 +115,8 @@ async def measure(
     print(line, flush=True)
 
 
-def container_url(state: StackState) -> str:
-    answer = httpx.get(
-        f"{state.endpoints.orchestrator_api}/v1/replicas",
-        headers={"Authorization": state.orchestrator_secret},
-    )
-    answer.raise_for_status()
-    return str(answer.json()["replicas"]["echo"][0]["url"])
-
-
 async def run(state: StackState, args: argparse.Namespace) -> None:
-    url = container_url(state)
+    url = state.replica_url()
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=64)
     headers = {"Authorization": f"Bearer {state.api_key}"}
     print(f"{args.jobs} echo jobs at concurrency {args.concurrency}, {os.cpu_count()} CPUs")

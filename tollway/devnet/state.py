@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 from pydantic import BaseModel
 
 from tollway.devnet import processes
@@ -62,3 +63,12 @@ class StackState(BaseModel):
     def load(cls, directory: Path) -> StackState | None:
         path = cls.path(directory)
         return cls.model_validate_json(path.read_text()) if path.exists() else None
+
+    def replica_url(self, capability: str = "echo") -> str:
+        """Where the stack's first replica of `capability` listens (for a direct call)."""
+        answer = httpx.get(
+            f"{self.endpoints.orchestrator_api}/v1/replicas",
+            headers={"Authorization": self.orchestrator_secret},
+        )
+        answer.raise_for_status()
+        return str(answer.json()["replicas"][capability][0]["url"])
