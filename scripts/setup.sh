@@ -34,7 +34,8 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp_dir/pip" 2>/dev/null)" != "$w
     "$venv/bin/pip" install --quiet --upgrade pip
     # torch first and pinned: anything unpinned that depends on it would pull CUDA builds.
     "$venv/bin/pip" install --quiet "torch==2.13.0"
-    "$venv/bin/pip" install --quiet -e ".[dev]"
+    # av and opencv from wheels only: their sources do not build here.
+    "$venv/bin/pip" install --quiet --only-binary av,opencv-python -e ".[dev]"
     echo "$want" >"$stamp_dir/pip"
 fi
 

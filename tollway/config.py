@@ -133,6 +133,10 @@ class OrchestratorSettings(RoleSettings):
     body_read_timeout_seconds: float = Field(default=30.0, gt=0)
     """A client whose body has not all arrived by then gets 408."""
     worker_metrics_port: int | None = None
+    trickle_idle_seconds: float = Field(default=300.0, gt=0)
+    """A trickle channel nothing was written to for this long is closed."""
+    trickle_max_segment_bytes: int = Field(default=32 * MiB, gt=0)
+    """The most one trickle segment may hold (413 beyond)."""
     pricing: PricingSettings = PricingSettings()
 
 

@@ -18,6 +18,7 @@ from tollway.netutil import free_port
 BODY_LIMIT = 24 * 1024 * 1024
 """Big enough to show large bodies pass through files (`test_big_bodies.py`)."""
 BODY_READ_TIMEOUT_SECONDS = 3
+TRICKLE_SEGMENT_LIMIT = 2 * 1024 * 1024
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +38,7 @@ def stack(
         "TOLLWAY_ORCH_MAX_BODY_BYTES": str(BODY_LIMIT),
         "TOLLWAY_GATEWAY_BODY_READ_TIMEOUT_SECONDS": str(BODY_READ_TIMEOUT_SECONDS),
         "TOLLWAY_ORCH_BODY_READ_TIMEOUT_SECONDS": str(BODY_READ_TIMEOUT_SECONDS),
+        "TOLLWAY_ORCH_TRICKLE_MAX_SEGMENT_BYTES": str(TRICKLE_SEGMENT_LIMIT),
     }
     saved = {k: os.environ.get(k) for k in limits}
     os.environ.update(limits)

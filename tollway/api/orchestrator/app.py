@@ -15,7 +15,7 @@ from tollway.api.errors import install_error_handlers
 from tollway.api.orchestrator.bodies import BodyFiles
 from tollway.api.orchestrator.credit import CreditHolds
 from tollway.api.orchestrator.pricing import Pricing
-from tollway.api.orchestrator.routes import admin, capability, process
+from tollway.api.orchestrator.routes import admin, capability, process, trickle
 from tollway.api.orchestrator.services import OrchestratorServices, replica_waker
 from tollway.api.orchestrator.serving import JobServer
 from tollway.api.orchestrator.winners import WinnerHandOff
@@ -29,6 +29,7 @@ from tollway.payments.keys import load_key
 from tollway.payments.ledger import Ledger
 from tollway.payments.pricing import PriceBook
 from tollway.payments.recipient import TicketPolicy, TicketRecipient
+from tollway.streams.trickle import Channels, close_idle_forever
 from tollway.temporal import connect
 
 __all__ = ["create_app"]
@@ -94,14 +95,21 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
                     ],
                     settings.capability_hosts,
                 ),
+                trickle=Channels(),
             )
-            retry_loop = asyncio.create_task(winners.hand_off_forever())
+            loops = [
+                asyncio.create_task(winners.hand_off_forever()),
+                asyncio.create_task(
+                    close_idle_forever(app.state.services.trickle, settings.trickle_idle_seconds)
+                ),
+            ]
             try:
                 yield
             finally:
-                retry_loop.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await retry_loop
+                for loop in loops:
+                    loop.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await loop
                 ledger.close()
                 registrations.close()
                 await chain.aclose()
@@ -110,6 +118,7 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(capability.router)
     app.include_router(process.router)
+    app.include_router(trickle.router)
     app.include_router(admin.router)
     app.include_router(metrics.router)
     return app

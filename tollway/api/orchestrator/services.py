@@ -20,6 +20,7 @@ from tollway.chain.client import ChainClient
 from tollway.config import OrchestratorSettings
 from tollway.payments.ledger import Ledger
 from tollway.payments.recipient import TicketRecipient
+from tollway.streams.trickle import Channels
 from tollway.workflows.container import ContainerWorkflow
 
 __all__ = ["OrchestratorServices", "replica_waker"]
@@ -62,3 +63,4 @@ class OrchestratorServices:
     workers: GpuWorkerRoster
     jobs: JobServer
     destinations: CapabilityDestinations
+    trickle: Channels

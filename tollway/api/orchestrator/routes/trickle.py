@@ -1,0 +1,198 @@
+"""The trickle server (`/ai/trickle/`): go-livepeer's pub-sub of numbered segments.
+
+`POST /{channel}/{seq}` publishes segment `seq` as its body arrives; `GET /{channel}/{seq}`
+answers it as it is written (`-1`: the next one; below that: the one being written, or the last
+written), with `Lp-Trickle-Seq`, and `Lp-Trickle-Latest` when another is newer. `GET
+/{channel}/next` tells the next number. 404: no such channel; 470: a segment no longer (or not
+yet) held, with `Lp-Trickle-Latest` to jump to; a closed channel answers `Lp-Trickle-Closed:
+terminated`. Channels are created by the orchestrator for its streams (`POST /{channel}` with the
+orchestrator secret) and closed by `DELETE`, or when nothing was written to them for
+`trickle_idle_seconds`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Request, Response
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive, Scope, Send
+
+from tollway.api.orchestrator.deps import SecretChecked, Services
+from tollway.errors import BadRequest, BodyTooLarge, NotFound
+from tollway.streams.trickle import LATEST, Channel, Segment, SegmentTooLarge
+
+__all__ = [
+    "close_channel",
+    "close_segment",
+    "create_channel",
+    "next_segment",
+    "publish",
+    "router",
+    "subscribe",
+]
+
+router = APIRouter(prefix="/ai/trickle")
+
+ChannelName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,128}$")]
+SEQ_HEADER = "Lp-Trickle-Seq"
+LATEST_HEADER = "Lp-Trickle-Latest"
+CLOSED_HEADER = "Lp-Trickle-Closed"
+RESET_HEADER = "Lp-Trickle-Reset"
+NOT_HELD = 470
+
+
+def _channel(services: Services, name: str) -> Channel:
+    channel = services.trickle.get(name)
+    if channel is None:
+        raise NotFound(f"no trickle channel {name!r}")
+    return channel
+
+
+def _not_held(channel: Channel, seq: int) -> Response:
+    return Response(
+        f"segment {seq} of {channel.name!r} is not held; the latest is {channel.next_write}",
+        status_code=NOT_HELD,
+        headers={LATEST_HEADER: str(channel.next_write), SEQ_HEADER: str(seq)},
+        media_type="text/plain",
+    )
+
+
+@router.post("/{channel}", dependencies=[SecretChecked])
+async def create_channel(
+    channel: ChannelName,
+    services: Services,
+    expect_content: Annotated[str | None, Header()] = None,
+) -> dict[str, str]:
+    created = services.trickle.create(channel, expect_content or "application/octet-stream")
+    return {"channel": created.name, "mime_type": created.mime_type}
+
+
+@router.delete("/{channel}")
+async def close_channel(channel: ChannelName, services: Services) -> dict[str, str]:
+    if not await services.trickle.close(channel):
+        raise NotFound(f"no trickle channel {channel!r}")
+    return {"closed": channel}
+
+
+@router.get("/{channel}/next")
+async def next_segment(channel: ChannelName, services: Services) -> Response:
+    found = _channel(services, channel)
+    latest = str(found.next_write)
+    return Response(latest, headers={LATEST_HEADER: latest}, media_type="text/plain")
+
+
+@router.post("/{channel}/{seq}")
+async def publish(
+    channel: ChannelName,
+    seq: int,
+    request: Request,
+    services: Services,
+    lp_trickle_reset: Annotated[str | None, Header()] = None,
+) -> dict[str, int]:
+    found = _channel(services, channel)
+    if seq < LATEST:
+        raise BadRequest(f"segment number {seq}: -1 (the next) or a number from 0", field="seq")
+    if lp_trickle_reset is not None:  # the publisher restarted its numbering
+        await found.restart(seq)
+    segment = await found.for_write(seq)
+    limit = services.settings.trickle_max_segment_bytes
+    size = 0
+    try:
+        async for chunk in request.stream():
+            if not chunk:
+                continue
+            if size == 0:
+                found.wrote(segment.seq)
+            await segment.write(chunk, limit)
+            size += len(chunk)
+    except SegmentTooLarge as exc:
+        raise BodyTooLarge(str(exc)) from exc
+    except ClientDisconnect:
+        pass  # what arrived stands; readers see the segment end
+    finally:
+        await segment.close()
+    return {"seq": segment.seq, "bytes": size}
+
+
+@router.delete("/{channel}/{seq}")
+async def close_segment(channel: ChannelName, seq: int, services: Services) -> dict[str, int]:
+    found = _channel(services, channel)
+    segment = found.held(seq)
+    if segment is None:
+        raise NotFound(f"segment {seq} of {channel!r} is not held")
+    await segment.close()
+    return {"closed": seq}
+
+
+@router.get("/{channel}/{seq}")
+async def subscribe(channel: ChannelName, seq: int, services: Services) -> Response:
+    found = _channel(services, channel)
+    latest = found.next_write
+    segment = found.for_read(seq)
+    if segment is None:
+        return _not_held(found, seq)
+    return SegmentResponse(found, segment, latest)
+
+
+class SegmentResponse(Response):
+    """A segment sent as it is written. Its head waits for the first bytes: a segment that
+    ends empty is the channel's end (`Lp-Trickle-Closed`) or not held after all (470)."""
+
+    def __init__(self, channel: Channel, segment: Segment, latest: int) -> None:
+        super().__init__(media_type=channel.mime_type)
+        self._channel = channel
+        self._segment = segment
+        self._latest = latest
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        streaming = asyncio.ensure_future(self._stream(send))
+        hung_up = asyncio.ensure_future(_disconnected(receive))
+        done, _ = await asyncio.wait({streaming, hung_up}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (streaming, hung_up):
+            if task not in done:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if streaming in done:
+            streaming.result()
+
+    async def _stream(self, send: Send) -> None:
+        chunks = self._segment.chunks()
+        first = await anext(chunks, None)
+        seq = str(self._segment.seq)
+        if first is None:
+            channel = self._channel
+            if channel.closed:
+                headers = [(SEQ_HEADER, seq), (CLOSED_HEADER, "terminated")]
+                await _send_whole(send, 200, headers, b"")
+            else:
+                text = f"segment {seq} ended empty; the latest is {channel.next_write}"
+                headers = [(SEQ_HEADER, seq), (LATEST_HEADER, str(channel.next_write))]
+                await _send_whole(send, NOT_HELD, headers, text.encode())
+            return
+        headers = [(SEQ_HEADER, seq), ("Content-Type", self._channel.mime_type)]
+        if self._segment.seq != self._latest:
+            headers.append((LATEST_HEADER, str(self._latest)))
+        await send({"type": "http.response.start", "status": 200, "headers": _raw(headers)})
+        await send({"type": "http.response.body", "body": first, "more_body": True})
+        async for chunk in chunks:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _send_whole(send: Send, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+    headers = [*headers, ("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+    await send({"type": "http.response.start", "status": status, "headers": _raw(headers)})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _raw(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode(), value.encode()) for name, value in headers]
