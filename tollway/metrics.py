@@ -36,6 +36,9 @@ __all__ = [
     "TICKET_EV_SENT",
     "TICKET_VALUE_REDEEMED",
     "TICKET_VALUE_WON",
+    "TRICKLE_BYTES",
+    "TRICKLE_CHANNELS",
+    "TRICKLE_SEGMENTS",
 ]
 
 JOBS = Counter(
@@ -133,4 +136,15 @@ CAPABILITY_LATENCY = Histogram(
     "Time a capability's container took to answer, failovers included",
     ["capability"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+TRICKLE_CHANNELS = Gauge("tollway_trickle_channels", "Trickle channels the orchestrator holds open")
+TRICKLE_SEGMENTS = Counter(
+    "tollway_trickle_segments_total",
+    "Trickle segments published to this server, and served whole to subscribers",
+    ["direction"],
+)
+TRICKLE_BYTES = Counter(
+    "tollway_trickle_bytes_total",
+    "Bytes of trickle segments published to this server, and served to subscribers",
+    ["direction"],
 )

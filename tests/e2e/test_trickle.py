@@ -49,6 +49,10 @@ async def publish(publisher: TricklePublisher, parts: list[bytes]) -> None:
 
 async def test_pytrickle_segments_arrive_as_they_are_written(stack: StackClient) -> None:
     url = new_channel(stack)
+    counted = {
+        direction: stack.orchestrator_metric("tollway_trickle_segments_total", direction=direction)
+        for direction in ("published", "served")
+    }
     async with (
         TricklePublisher(url, MIME) as publisher,
         TrickleSubscriber(url, start_seq=0) as subscriber,
@@ -64,6 +68,9 @@ async def test_pytrickle_segments_arrive_as_they_are_written(stack: StackClient)
             await writer.close()
             assert await asyncio.wait_for(read_segment(segment), 5) == b"tail-%d" % seq
             assert segment.response.headers["Content-Type"] == MIME
+    for direction in ("published", "served"):
+        now = stack.orchestrator_metric("tollway_trickle_segments_total", direction=direction)
+        assert now >= counted[direction] + KEPT_SEGMENTS + 3, direction
 
 
 async def test_a_reader_behind_the_window_gets_470_and_jumps_to_the_latest(

@@ -14,6 +14,8 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from tollway import metrics
+
 __all__ = [
     "KEPT_SEGMENTS",
     "LATEST",
@@ -165,6 +167,7 @@ class Channels:
         channel = self._channels.get(name)
         if channel is None:
             channel = self._channels[name] = Channel(name, mime_type)
+            metrics.TRICKLE_CHANNELS.set(len(self._channels))
         return channel
 
     def get(self, name: str) -> Channel | None:
@@ -175,6 +178,7 @@ class Channels:
         channel = self._channels.pop(name, None)
         if channel is None:
             return False
+        metrics.TRICKLE_CHANNELS.set(len(self._channels))
         await channel.close()
         return True
 

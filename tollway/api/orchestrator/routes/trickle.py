@@ -20,6 +20,7 @@ from fastapi import APIRouter, Header, Path, Request, Response
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
+from tollway import metrics
 from tollway.api.orchestrator.deps import SecretChecked, Services
 from tollway.errors import BadRequest, BodyTooLarge, NotFound
 from tollway.streams.trickle import LATEST, Channel, Segment, SegmentTooLarge
@@ -114,6 +115,8 @@ async def publish(
         pass  # what arrived stands; readers see the segment end
     finally:
         await segment.close()
+        metrics.TRICKLE_SEGMENTS.labels("published").inc()
+        metrics.TRICKLE_BYTES.labels("published").inc(size)
     return {"seq": segment.seq, "bytes": size}
 
 
@@ -178,9 +181,13 @@ class SegmentResponse(Response):
             headers.append((LATEST_HEADER, str(self._latest)))
         await send({"type": "http.response.start", "status": 200, "headers": _raw(headers)})
         await send({"type": "http.response.body", "body": first, "more_body": True})
+        served = len(first)
         async for chunk in chunks:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            served += len(chunk)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+        metrics.TRICKLE_SEGMENTS.labels("served").inc()
+        metrics.TRICKLE_BYTES.labels("served").inc(served)
 
 
 async def _disconnected(receive: Receive) -> None:
