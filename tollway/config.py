@@ -137,6 +137,10 @@ class OrchestratorSettings(RoleSettings):
     """A trickle channel nothing was written to for this long is closed."""
     trickle_max_segment_bytes: int = Field(default=32 * MiB, gt=0)
     """The most one trickle segment may hold (413 beyond)."""
+    trickle_url_for_workers: str | None = None
+    """Where replicas reach this orchestrator's trickle server (default: `service_addr`)."""
+    stream_debit_seconds: float = Field(default=23.0, gt=0)
+    """How often a live stream is debited for the seconds it ran (go-livepeer: 23 s)."""
     pricing: PricingSettings = PricingSettings()
 
 

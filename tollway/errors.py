@@ -17,6 +17,8 @@
     ├── Unauthorized                  (401) wrong orchestrator secret or API key
     ├── NotFound                      (404) unknown job
     ├── RoundPassed                   (409) the round moved on before its reward() call
+    ├── StreamStopped                 (409) the live stream was stopped already
+    ├── PaymentRequired               (402) too little credit to start a live stream
     ├── UnknownCapability             (503) no such capability registered here
     ├── CapacityExhausted             (503) every slot of the capability is busy
     ├── InsufficientSenderReserve     (503) sender's deposit/reserve cannot back tickets
@@ -79,10 +81,12 @@ __all__ = [
     "OrchestratorFailed",
     "OrchestratorUnreachable",
     "ParamsNotExpired",
+    "PaymentRequired",
     "PlacementError",
     "RecipientNotActive",
     "RegistrationRefused",
     "RoundPassed",
+    "StreamStopped",
     "TicketParamsExpired",
     "TollwayError",
     "UnacceptableTicketParams",
@@ -241,6 +245,16 @@ class RegistrationRefused(BadRequest):
 
 class RoundPassed(TollwayError):
     status_code = 409
+    retryable = False
+
+
+class StreamStopped(TollwayError):
+    status_code = 409
+    retryable = False
+
+
+class PaymentRequired(TollwayError):
+    status_code = 402
     retryable = False
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "REPLICA_FAILOVERS",
     "RESERVE",
     "SENDER_FUNDS",
+    "STREAMS_ACTIVE",
     "TICKETS_RECEIVED",
     "TICKETS_REDEEMED",
     "TICKETS_REFUSED",
@@ -148,3 +149,4 @@ TRICKLE_BYTES = Counter(
     "Bytes of trickle segments published to this server, and served to subscribers",
     ["direction"],
 )
+STREAMS_ACTIVE = Gauge("tollway_streams_active", "Live streams running on this orchestrator")

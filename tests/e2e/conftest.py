@@ -19,6 +19,7 @@ BODY_LIMIT = 24 * 1024 * 1024
 """Big enough to show large bodies pass through files (`test_big_bodies.py`)."""
 BODY_READ_TIMEOUT_SECONDS = 3
 TRICKLE_SEGMENT_LIMIT = 2 * 1024 * 1024
+STREAM_DEBIT_SECONDS = 1.0
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +40,7 @@ def stack(
         "TOLLWAY_GATEWAY_BODY_READ_TIMEOUT_SECONDS": str(BODY_READ_TIMEOUT_SECONDS),
         "TOLLWAY_ORCH_BODY_READ_TIMEOUT_SECONDS": str(BODY_READ_TIMEOUT_SECONDS),
         "TOLLWAY_ORCH_TRICKLE_MAX_SEGMENT_BYTES": str(TRICKLE_SEGMENT_LIMIT),
+        "TOLLWAY_ORCH_STREAM_DEBIT_SECONDS": str(STREAM_DEBIT_SECONDS),
     }
     saved = {k: os.environ.get(k) for k in limits}
     os.environ.update(limits)

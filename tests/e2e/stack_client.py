@@ -21,7 +21,10 @@ from tollway.config import KeySettings
 from tollway.devnet import processes
 from tollway.devnet.state import ProcessRecord, StackState
 from tollway.payments.keys import load_key
+from tollway.payments.sender import NonceStore, TicketSender
 from tollway.protocol.header import JobRequest, encode_eth_address_header
+from tollway.protocol.payment import TicketParams
+from tollway.protocol.price import Price
 
 ECHO_PRICE = 10**13
 TERMINAL = {"succeeded", "rejected", "failed"}
@@ -130,6 +133,15 @@ class StackClient:
 
     def credit(self, capability: str = "echo") -> int:
         return int(self.token(capability).get("balance", 0))
+
+    def payment(self, nonces: Path, capability: str = "echo", tickets: int = 2) -> tuple[str, int]:
+        """A `Livepeer-Payment` of `tickets` tickets on a fresh token, and their EV in wei."""
+        token = self.token(capability)
+        sender = TicketSender(self.gateway_key, self.gateway_address, NonceStore(nonces))
+        batch = sender.batch(
+            TicketParams.from_json(token["ticket_params"]), Price.from_json(token["price"]), tickets
+        )
+        return batch.payment.encode(), batch.ev_wei
 
     def orchestrator_metric(self, name: str, **labels: str) -> float:
         """The sum of the orchestrator API's samples of `name` that carry all `labels`."""

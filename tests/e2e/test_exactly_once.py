@@ -21,15 +21,12 @@ from tollway.protocol.price import Price
 def paid_job(stack: StackClient, tmp_path: Path) -> tuple[dict[str, str], int, dict[str, Any]]:
     """Headers for a job with a fresh id paid with 2 tickets; their EV, and the job token."""
     token = stack.token()
-    sender = TicketSender(stack.gateway_key, stack.gateway_address, NonceStore(tmp_path / "n.db"))
-    batch = sender.batch(
-        TicketParams.from_json(token["ticket_params"]), Price.from_json(token["price"]), 2
-    )
+    payment, ev_wei = stack.payment(tmp_path / "n.db")
     headers = {
         "Livepeer": stack.signed_header(timeout=30, id=f"once.{uuid.uuid4().hex}"),
-        "Livepeer-Payment": batch.payment.encode(),
+        "Livepeer-Payment": payment,
     }
-    return headers, batch.ev_wei, token
+    return headers, ev_wei, token
 
 
 def test_a_retried_job_id_runs_once_and_is_charged_once(stack: StackClient, tmp_path: Path) -> None:

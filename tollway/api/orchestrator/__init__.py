@@ -1,6 +1,6 @@
 """The orchestrator's HTTP API: Livepeer BYOC endpoints plus a small admin surface. `serving`
-runs a paid job; `pricing`, `credit`, `bodies`, `workers` and `winners` each own one concern of
-the services the routes share."""
+runs a paid job, `streams` the live streams; `pricing`, `credit`, `bodies`, `workers` and
+`winners` each own one concern of the services the routes share."""
 
 __all__ = [
     "app",
@@ -11,6 +11,7 @@ __all__ = [
     "routes",
     "services",
     "serving",
+    "streams",
     "winners",
     "workers",
 ]

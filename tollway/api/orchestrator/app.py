@@ -15,9 +15,10 @@ from tollway.api.errors import install_error_handlers
 from tollway.api.orchestrator.bodies import BodyFiles
 from tollway.api.orchestrator.credit import CreditHolds
 from tollway.api.orchestrator.pricing import Pricing
-from tollway.api.orchestrator.routes import admin, capability, process, trickle
+from tollway.api.orchestrator.routes import admin, capability, process, stream, trickle
 from tollway.api.orchestrator.services import OrchestratorServices, replica_waker
 from tollway.api.orchestrator.serving import JobServer
+from tollway.api.orchestrator.streams import StreamServer
 from tollway.api.orchestrator.winners import WinnerHandOff
 from tollway.api.orchestrator.workers import GpuWorkerRoster
 from tollway.byoc.destinations import CapabilityDestinations
@@ -74,6 +75,7 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
                 http,
                 files,
             )
+            trickle_channels = Channels()
             app.state.services = OrchestratorServices(
                 settings=settings,
                 address=address,
@@ -95,7 +97,10 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
                     ],
                     settings.capability_hosts,
                 ),
-                trickle=Channels(),
+                trickle=trickle_channels,
+                streams=StreamServer(
+                    settings, registry, pricing, ledger, jobs, trickle_channels, http
+                ),
             )
             loops = [
                 asyncio.create_task(winners.hand_off_forever()),
@@ -106,6 +111,7 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
             try:
                 yield
             finally:
+                await app.state.services.streams.close()
                 for loop in loops:
                     loop.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -118,6 +124,7 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(capability.router)
     app.include_router(process.router)
+    app.include_router(stream.router)
     app.include_router(trickle.router)
     app.include_router(admin.router)
     app.include_router(metrics.router)

@@ -12,6 +12,7 @@ from temporalio.service import RPCError
 
 from tollway.api.orchestrator.pricing import Pricing
 from tollway.api.orchestrator.serving import JobServer
+from tollway.api.orchestrator.streams import StreamServer
 from tollway.api.orchestrator.winners import WinnerHandOff
 from tollway.api.orchestrator.workers import GpuWorkerRoster
 from tollway.byoc.destinations import CapabilityDestinations
@@ -64,3 +65,4 @@ class OrchestratorServices:
     jobs: JobServer
     destinations: CapabilityDestinations
     trickle: Channels
+    streams: StreamServer

@@ -162,7 +162,7 @@ class JobServer:
         outcome = json.loads(kept.outcome) if kept is not None else {}
         first_payment = running.payment if running is not None else outcome["payment"]
         if payment_header and _digest(payment_header) != first_payment:
-            await self._accept_payment(payment_header, sender, job)
+            await self.accept_payment(payment_header, sender, job)
         metrics.JOBS_ANSWERED_AGAIN.inc()
         if running is not None:
             served = await asyncio.shield(running.answer)
@@ -210,7 +210,7 @@ class JobServer:
                         price_per_unit=await self.pricing.charged_price_wei(capability, sender)
                     )
                     if payment_header and not paid:
-                        await self._accept_payment(payment_header, sender, job)
+                        await self.accept_payment(payment_header, sender, job)
                         paid = True
                     minimum = price.cost(min_credit_units(capability.unit, settings))
                     with self.credit.admit(sender, name, minimum):
@@ -335,7 +335,8 @@ class JobServer:
             self.files.sweep()
         return self.ledger.debit(sender, capability, price.cost(units), kept, forget_before)
 
-    async def _accept_payment(self, header: str, sender: str, job: JobRequest) -> None:
+    async def accept_payment(self, header: str, sender: str, job: JobRequest) -> None:
+        """Credit `header`'s tickets to `sender` (once per job id and payment: see above)."""
         paid_for = None
         if job.id:
             forget_before = time.time() - self.settings.job_answer_ttl_seconds

@@ -1,0 +1,114 @@
+"""A live-stream BYOC worker for the stream tests, on pytrickle's own trickle clients: on
+`/stream/start` it reads each segment of its `subscribe_url` and publishes it upper-cased to its
+`publish_url`, and it reports on `events_url` (started, each parameter update, stopped). Real
+HTTP on 127.0.0.1; an orchestrator serves it once registered (`/capability/register`).
+
+    python tests/e2e/stream_worker.py --port 9000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from aiohttp import web
+from pytrickle.publisher import TricklePublisher
+from pytrickle.subscriber import TrickleSubscriber
+
+SEGMENT_GAP_SECONDS = 0.05
+"""pytrickle numbers a publisher's next segment in the background: give it a moment."""
+
+
+class Stream:
+    def __init__(self, request: dict[str, Any]) -> None:
+        self.request = request
+        self.events = TricklePublisher(request["events_url"], "application/json")
+        self.task = asyncio.create_task(self._run())
+
+    async def event(self, event: dict[str, Any]) -> None:
+        async with await self.events.next() as writer:
+            await writer.write(json.dumps(event).encode())
+        await asyncio.sleep(SEGMENT_GAP_SECONDS)
+
+    async def _run(self) -> None:
+        await self.event({"type": "started", "params": self.request.get("params", {})})
+        subscribe, publish = self.request.get("subscribe_url"), self.request.get("publish_url")
+        if not subscribe or not publish:
+            return
+        async with (
+            TrickleSubscriber(subscribe) as source,  # from the segment being written
+            TricklePublisher(publish, "video/MP2T") as sink,
+        ):
+            while (segment := await source.next()) is not None:
+                data = b""
+                while chunk := await segment.read():
+                    data += chunk
+                async with await sink.next() as writer:
+                    await writer.write(data.upper())
+                await asyncio.sleep(SEGMENT_GAP_SECONDS)
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self.task
+        with contextlib.suppress(Exception):
+            await self.event({"type": "stopped"})
+        await self.events.close()
+
+
+def app() -> web.Application:
+    streams: dict[str, Stream] = {}
+    stops: list[str] = []
+
+    async def health(_: web.Request) -> web.Response:
+        return web.json_response({"status": "OK"})
+
+    async def start(request: web.Request) -> web.Response:
+        body = await request.json()
+        stream_id = request.headers["X-Stream-Id"]
+        streams[stream_id] = Stream(body)
+        return web.json_response({"status": "started", "stream_id": stream_id})
+
+    async def params(request: web.Request) -> web.Response:
+        stream = streams.get(request.headers["X-Stream-Id"])
+        if stream is None:
+            return web.json_response({"error": "no such stream"}, status=404)
+        await stream.event({"type": "params", "params": await request.json()})
+        return web.json_response({"status": "updated"})
+
+    async def stop(request: web.Request) -> web.Response:
+        stream_id = request.headers["X-Stream-Id"]
+        stream = streams.pop(stream_id, None)
+        if stream is not None:
+            stops.append(stream_id)
+            await stream.stop()
+        return web.json_response({"status": "stopped"})
+
+    async def status(_: web.Request) -> web.Response:
+        return web.json_response({"running": sorted(streams), "stopped": stops})
+
+    application = web.Application()
+    application.add_routes(
+        [
+            web.get("/health", health),
+            web.post("/stream/start", start),
+            web.post("/stream/params", params),
+            web.post("/stream/stop", stop),
+            web.get("/stream/status", status),
+        ]
+    )
+    return application
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    web.run_app(app(), host="127.0.0.1", port=args.port, print=None)
+
+
+if __name__ == "__main__":
+    main()

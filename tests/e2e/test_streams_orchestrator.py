@@ -1,0 +1,165 @@
+"""The orchestrator's live streams (go-livepeer's `/ai/stream/*`), with a stream worker on
+pytrickle's own clients: a paid start opens the stream's trickle channels and starts the worker
+on them, video segments flow through it, parameter updates reach it, and a stop (twice, or
+after the credit check would fail) frees the slot and closes the channels. The stream is billed
+by the second it ran; a start without the credit for a minimum run gets 402."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pytrickle.publisher import TricklePublisher
+from pytrickle.subscriber import TrickleSubscriber
+
+from tests.e2e.conftest import STREAM_DEBIT_SECONDS
+from tests.e2e.stack_client import StackClient
+from tests.e2e.test_trickle import publish, read_segment
+from tollway.devnet import processes
+from tollway.netutil import free_port
+
+WORKER = Path(__file__).with_name("stream_worker.py")
+CAPABILITY = "stream-echo"
+PRICE = 10**9
+"""Wei per second: a ticket of the devnet buys far more than the 60 s a start needs."""
+PRICEY = "stream-pricey"
+CAPACITY = 2
+PRICEY_PRICE = 10**17
+"""Wei per second: a ticket buys less than the 60 s a start needs."""
+
+
+@pytest.fixture(scope="module")
+def stream_worker(stack: StackClient) -> Iterator[str]:
+    port = free_port()
+    log = Path(stack.state.directory) / "logs" / "stream-worker.log"
+    pid = processes.spawn([sys.executable, str(WORKER), "--port", str(port)], log)
+    headers = {"Authorization": stack.state.orchestrator_secret}
+    url = f"http://127.0.0.1:{port}"
+    try:
+        processes.wait_until(lambda: processes.port_open(port), "stream worker", timeout=30)
+        for name, price in ((CAPABILITY, PRICE), (PRICEY, PRICEY_PRICE)):
+            registration = {"name": name, "url": url, "capacity": CAPACITY, "price_per_unit": price}
+            answer = stack.orchestrator.post(
+                "/capability/register", json=registration, headers=headers
+            )
+            assert answer.status_code == 200, answer.text
+        yield url
+    finally:
+        for name in (CAPABILITY, PRICEY):
+            stack.orchestrator.post("/capability/unregister", content=name, headers=headers)
+        processes.stop(pid)
+
+
+def signed(stack: StackClient, stream_id: str, capability: str = CAPABILITY) -> str:
+    return stack.signed_header(capability, timeout=30, request=json.dumps({"stream_id": stream_id}))
+
+
+def available(stack: StackClient, capability: str = CAPABILITY) -> int:
+    return int(stack.token(capability)["available_capacity"])
+
+
+async def next_event(events: TrickleSubscriber) -> dict[str, Any]:
+    segment = await asyncio.wait_for(events.next(), 10)
+    assert segment is not None
+    event: dict[str, Any] = json.loads(await read_segment(segment))
+    return event
+
+
+async def test_a_stream_starts_flows_updates_stops_and_is_billed_by_the_second(
+    stack: StackClient, stream_worker: str, tmp_path: Path
+) -> None:
+    stream_id = f"s-{uuid.uuid4().hex[:10]}"
+    payment, ev_wei = stack.payment(tmp_path / "nonces.db", CAPABILITY, tickets=1)
+    credit_before = stack.credit(CAPABILITY)
+    orchestrator = httpx.AsyncClient(base_url=stack.state.endpoints.orchestrator_api, timeout=30)
+    async with orchestrator:
+        started = await orchestrator.post(
+            "/ai/stream/start",
+            headers={"Livepeer": signed(stack, stream_id), "Livepeer-Payment": payment},
+            json={"params": {"strength": 1}},
+        )
+        began = time.monotonic()
+        assert started.status_code == 200, started.text
+        urls = {k: started.headers[f"X-{k}-Url"] for k in ("Publish", "Subscribe", "Events")}
+        assert urls["Publish"].endswith(f"/ai/trickle/{stream_id}")
+        assert available(stack) == CAPACITY - 1
+
+        async with (
+            TrickleSubscriber(urls["Events"], start_seq=0) as events,
+            TricklePublisher(urls["Publish"], "video/MP2T") as video_in,
+            TrickleSubscriber(urls["Subscribe"], start_seq=0) as video_out,
+        ):
+            assert await next_event(events) == {"type": "started", "params": {"strength": 1}}
+            for n in range(3):
+                await publish(video_in, [b"segment %d of the stream" % n])
+                segment = await asyncio.wait_for(video_out.next(), 10)
+                assert segment is not None and segment.seq() == n
+                assert await read_segment(segment) == b"SEGMENT %d OF THE STREAM" % n
+            updated = await orchestrator.post(
+                "/ai/stream/update",
+                headers={"Livepeer": signed(stack, stream_id)},
+                json={"strength": 2},
+            )
+            assert updated.status_code == 200, updated.text
+            assert await next_event(events) == {"type": "params", "params": {"strength": 2}}
+            await asyncio.sleep(2 * STREAM_DEBIT_SECONDS)  # the debit timer runs meanwhile
+
+            stop = {"Livepeer": signed(stack, stream_id)}
+            stopped = await orchestrator.post("/ai/stream/stop", headers=stop, json={})
+            ran = time.monotonic() - began
+            assert stopped.status_code == 200 and stopped.json()["stopped"] is True
+        again = await orchestrator.post("/ai/stream/stop", headers=stop, json={})
+        assert again.status_code == 200 and again.json()["stopped"] is False  # idempotent
+        late = await orchestrator.post("/ai/stream/update", headers=stop, json={"x": 1})
+        assert late.status_code == 409 and late.json()["error"]["type"] == "StreamStopped"
+        gone = await orchestrator.get(f"/ai/trickle/{stream_id}/next")
+        assert gone.status_code == 404  # its channels are closed
+    assert available(stack) == CAPACITY
+    status = httpx.get(f"{stream_worker}/stream/status").json()
+    assert stream_id in status["stopped"] and stream_id not in status["running"]
+    # Billed by the second it ran: every begun second, as the orchestrator timed it.
+    billed = credit_before + ev_wei - stack.credit(CAPABILITY)
+    assert billed % PRICE == 0
+    assert math.floor(ran) <= billed // PRICE <= math.ceil(ran) + 1, (billed // PRICE, ran)
+
+
+def test_a_start_without_credit_for_a_minimum_run_gets_402(
+    stack: StackClient, stream_worker: str, tmp_path: Path
+) -> None:
+    stream_id = f"s-{uuid.uuid4().hex[:10]}"
+    before = available(stack, PRICEY)
+    payment, _ = stack.payment(tmp_path / "nonces.db", PRICEY, tickets=1)
+    answer = stack.orchestrator.post(
+        "/ai/stream/start",
+        headers={"Livepeer": signed(stack, stream_id, PRICEY), "Livepeer-Payment": payment},
+        json={},
+    )
+    error = answer.json()["error"]
+    assert answer.status_code == 402 and error["type"] == "PaymentRequired", answer.text
+    assert "a stream needs to start" in error["message"]
+    assert available(stack, PRICEY) == before  # no slot kept
+    assert stack.orchestrator.get(f"/ai/trickle/{stream_id}/next").status_code == 404
+
+
+def test_unknown_streams_and_bad_stream_requests_get_clear_answers(
+    stack: StackClient, stream_worker: str
+) -> None:
+    unknown = {"Livepeer": signed(stack, "never-started")}
+    for path in ("/ai/stream/stop", "/ai/stream/update"):
+        answer = stack.orchestrator.post(path, headers=unknown, json={})
+        assert answer.status_code == 404 and "never-started" in answer.text, path
+    bad_id = stack.signed_header(CAPABILITY, timeout=30, request='{"stream_id": "a/b"}')
+    answer = stack.orchestrator.post("/ai/stream/stop", headers={"Livepeer": bad_id})
+    assert answer.status_code == 400 and answer.json()["error"]["field"] == "request"
+    no_payment = stack.orchestrator.post("/ai/stream/payment", headers=unknown)
+    assert no_payment.status_code == 400
+    assert no_payment.json()["error"]["field"] == "Livepeer-Payment"
