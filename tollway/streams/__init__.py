@@ -1,4 +1,4 @@
-"""Live streams: the trickle channels the orchestrator serves (segments published and read
-over HTTP as they are written)."""
+"""Live streams: trickle channels (segments published and read over HTTP as they are written)
+and the relay between the gateway's channels and an orchestrator's."""
 
-__all__ = ["trickle"]
+__all__ = ["relay", "trickle"]

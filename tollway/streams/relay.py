@@ -1,0 +1,76 @@
+"""Relaying a stream's segments between the gateway's own trickle channels and an
+orchestrator's, so that a client's URLs and segment numbers stay the same when the stream moves
+to another orchestrator: `pull` copies a remote channel into a local one, `push` a local channel
+into a remote one, each segment as it is written. Stopping a relay and starting one towards the
+next orchestrator is a swap; the local channel numbers on.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from tollway.streams.trickle import LATEST, Channel
+
+__all__ = ["RemoteChannelGone", "pull", "push"]
+
+CLOSED_HEADER = "Lp-Trickle-Closed"
+LATEST_HEADER = "Lp-Trickle-Latest"
+SEQ_HEADER = "Lp-Trickle-Seq"
+NOT_HELD = 470
+FROM_THE_NEWEST = -2
+"""A remote segment number: the one being written there, or the last written."""
+
+
+class RemoteChannelGone(Exception):
+    """The remote channel does not exist (404), or answered what trickle never does."""
+
+
+async def pull(
+    http: httpx.AsyncClient, remote: str, local: Channel, limit: int, start: int = FROM_THE_NEWEST
+) -> None:
+    """Copy the segments of the remote channel at URL `remote` into `local`, as its next
+    segments, until the remote channel closes (returns) or is gone (RemoteChannelGone)."""
+    seq = start
+    while True:
+        async with http.stream("GET", f"{remote}/{seq}", timeout=None) as answer:
+            if answer.status_code == NOT_HELD:  # fell behind, or ahead: go to the newest
+                seq = int(answer.headers.get(LATEST_HEADER, LATEST))
+                continue
+            if answer.status_code != 200:
+                raise RemoteChannelGone(f"GET {remote}/{seq} answered {answer.status_code}")
+            if CLOSED_HEADER in answer.headers:
+                return
+            served = int(answer.headers.get(SEQ_HEADER, seq))
+            segment = await local.for_write(local.next_write)
+            try:
+                async for chunk in answer.aiter_bytes():
+                    if chunk:
+                        local.wrote(segment.seq)
+                        await segment.write(chunk, limit)
+            finally:
+                await segment.close()
+            seq = served + 1
+
+
+async def push(http: httpx.AsyncClient, local: Channel, remote: str) -> None:
+    """Send `local`'s segments to the remote channel at URL `remote` (numbered there from 0),
+    each as it is written, until `local` closes. It begins with the newest segment (the one
+    being written, or the last written), so a swap mid-segment loses nothing of it."""
+    seq = max(local.next_write - 1, 0)
+    sent = 0
+    while not local.closed:
+        segment = local.for_read(seq)
+        if segment is None:  # fell out of the held window: on from the newest
+            seq = local.next_write
+            continue
+        answer = await http.post(
+            f"{remote}/{sent}",
+            content=segment.chunks(),
+            headers={"Content-Type": local.mime_type},
+            timeout=None,
+        )
+        if answer.status_code == 404:
+            raise RemoteChannelGone(f"POST {remote}/{sent} answered 404")
+        answer.raise_for_status()
+        seq = segment.seq + 1
+        sent += 1
