@@ -90,4 +90,22 @@ async def test_a_start_the_container_refuses_keeps_nothing(tmp_path: Path) -> No
     with pytest.raises(WorkerFailed, match="refused /stream/start"):
         await streams.start(job("s2"), SENDER, None, {})
     assert streams.streams == {} and len(streams.trickle) == 0
+    assert streams.ledger.balance_wei(SENDER, "live") == PRICE * 100  # a stream never run: free
     assert streams.registry.available("live") == 1
+
+
+async def test_two_starts_of_one_stream_id_run_it_once(tmp_path: Path) -> None:
+    calls: list[str] = []
+    streams = server(tmp_path, 200, calls)
+    streams.registry.register(ExternalCapability(name="live", url="http://container", capacity=2))
+    streams.ledger.debit(SENDER, "live", -PRICE * 100)
+    results = await asyncio.gather(
+        streams.start(job("s3"), SENDER, None, {}),
+        streams.start(job("s3"), SENDER, None, {}),
+        return_exceptions=True,
+    )
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert len(refused) == 1 and "runs already" in str(refused[0])
+    assert calls == ["/stream/start"] and streams.registry.available("live") == 1
+    assert await streams.stop("s3", SENDER, {}) is True
+    assert streams.registry.available("live") == 2

@@ -85,8 +85,7 @@ class StreamServer:
         stream_id = stream_id_of(job.request) or job.id
         if not stream_id:
             raise BadRequest("a stream needs request.stream_id or a job id", field="request")
-        if stream_id in self.streams:
-            raise BadRequest(f"stream {stream_id!r} runs already", field="request")
+        self._not_running(stream_id)
         options = StreamOptions.parse(job.parameters)
         if payment_header:
             await self.jobs.accept_payment(payment_header, sender, job)
@@ -100,6 +99,7 @@ class StreamServer:
                 balance=balance,
                 required=needed,
             )
+        self._not_running(stream_id)  # again: another start may have come in meanwhile
         slot = contextlib.ExitStack()
         replica = slot.enter_context(self.registry.slot(job.capability))
         channels = StreamChannels.of(stream_id, options)
@@ -114,11 +114,15 @@ class StreamServer:
         try:
             await self._start_container(stream, job, params)
         except BaseException:
-            await self._end(stream, "the container did not start")
+            await self._end(stream, "the container did not start", bill=False)
             raise
         stream.debits = asyncio.create_task(self._debit_forever(stream))
         metrics.STREAMS_ACTIVE.set(len(self.streams))
         return stream, balance
+
+    def _not_running(self, stream_id: str) -> None:
+        if stream_id in self.streams:
+            raise BadRequest(f"stream {stream_id!r} runs already", field="request")
 
     async def _start_container(
         self, stream: LiveStream, job: JobRequest, params: dict[str, Any]
@@ -185,8 +189,9 @@ class StreamServer:
         await self._end(stream, "stopped on request")
         return True
 
-    async def _end(self, stream: LiveStream, reason: str) -> None:
-        """Bill what is left, close the channels, free the slot; every path ends here once."""
+    async def _end(self, stream: LiveStream, reason: str, bill: bool = True) -> None:
+        """Bill what is left (unless it never ran), close the channels, free the slot; every
+        path ends here once."""
         if self.streams.pop(stream.stream_id, None) is None:
             return
         self.stopped[stream.stream_id] = reason
@@ -194,7 +199,8 @@ class StreamServer:
             self.stopped.pop(next(iter(self.stopped)))
         if stream.debits is not None and stream.debits is not asyncio.current_task():
             stream.debits.cancel()
-        self._debit(stream, final=True)
+        if bill:
+            self._debit(stream, final=True)
         for name in stream.channels.names():
             await self.trickle.close(name)
         stream.slot.close()
