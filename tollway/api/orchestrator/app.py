@@ -10,12 +10,13 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from tollway.api import metrics
+from tollway.api import metrics, trickle
 from tollway.api.errors import install_error_handlers
 from tollway.api.orchestrator.bodies import BodyFiles
 from tollway.api.orchestrator.credit import CreditHolds
+from tollway.api.orchestrator.deps import SecretChecked
 from tollway.api.orchestrator.pricing import Pricing
-from tollway.api.orchestrator.routes import admin, capability, process, stream, trickle
+from tollway.api.orchestrator.routes import admin, capability, process, stream
 from tollway.api.orchestrator.services import OrchestratorServices, replica_waker
 from tollway.api.orchestrator.serving import JobServer
 from tollway.api.orchestrator.streams import StreamServer
@@ -125,7 +126,7 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
     app.include_router(capability.router)
     app.include_router(process.router)
     app.include_router(stream.router)
-    app.include_router(trickle.router)
+    app.include_router(trickle.router([SecretChecked]))
     app.include_router(admin.router)
     app.include_router(metrics.router)
     return app

@@ -1,41 +1,52 @@
-"""The trickle server (`/ai/trickle/`): go-livepeer's pub-sub of numbered segments.
+"""A trickle server (`/ai/trickle/`): go-livepeer's pub-sub of numbered segments, served by the
+orchestrator (its streams' channels) and by the gateway (its clients' channels, relayed).
 
 `POST /{channel}/{seq}` publishes segment `seq` as its body arrives; `GET /{channel}/{seq}`
 answers it as it is written (`-1`: the next one; below that: the one being written, or the last
 written), with `Lp-Trickle-Seq`, and `Lp-Trickle-Latest` when another is newer. `GET
 /{channel}/next` tells the next number. 404: no such channel; 470: a segment no longer (or not
 yet) held, with `Lp-Trickle-Latest` to jump to; a closed channel answers `Lp-Trickle-Closed:
-terminated`. Channels are created by the orchestrator for its streams (`POST /{channel}` with the
-orchestrator secret) and closed by `DELETE`, or when nothing was written to them for
-`trickle_idle_seconds`.
+terminated`. Channels are created by their server for its streams (the orchestrator also
+answers `POST /{channel}` with its secret) and closed by `DELETE`, or when nothing was written
+to them for `trickle_idle_seconds`. Each app's `state.services` holds `trickle` (the channels)
+and `settings.trickle_max_segment_bytes`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from tollway import metrics
-from tollway.api.orchestrator.deps import SecretChecked, Services
 from tollway.errors import BadRequest, BodyTooLarge, NotFound
-from tollway.streams.trickle import LATEST, Channel, Segment, SegmentTooLarge
+from tollway.streams.trickle import LATEST, Channel, Channels, Segment, SegmentTooLarge
 
-__all__ = [
-    "close_channel",
-    "close_segment",
-    "create_channel",
-    "next_segment",
-    "publish",
-    "router",
-    "subscribe",
-]
+__all__ = ["SegmentResponse", "TrickleHost", "router"]
 
-router = APIRouter(prefix="/ai/trickle")
+
+class _Settings(Protocol):
+    trickle_max_segment_bytes: int
+
+
+class TrickleHost(Protocol):
+    """What an app's services give the trickle routes."""
+
+    trickle: Channels
+    settings: _Settings
+
+
+def _host(request: Request) -> TrickleHost:
+    host: TrickleHost = request.app.state.services
+    return host
+
+
+Host = Annotated[TrickleHost, Depends(_host)]
 
 ChannelName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,128}$")]
 SEQ_HEADER = "Lp-Trickle-Seq"
@@ -45,7 +56,7 @@ RESET_HEADER = "Lp-Trickle-Reset"
 NOT_HELD = 470
 
 
-def _channel(services: Services, name: str) -> Channel:
+def _channel(services: TrickleHost, name: str) -> Channel:
     channel = services.trickle.get(name)
     if channel is None:
         raise NotFound(f"no trickle channel {name!r}")
@@ -61,36 +72,32 @@ def _not_held(channel: Channel, seq: int) -> Response:
     )
 
 
-@router.post("/{channel}", dependencies=[SecretChecked])
 async def create_channel(
     channel: ChannelName,
-    services: Services,
+    services: Host,
     expect_content: Annotated[str | None, Header()] = None,
 ) -> dict[str, str]:
     created = services.trickle.create(channel, expect_content or "application/octet-stream")
     return {"channel": created.name, "mime_type": created.mime_type}
 
 
-@router.delete("/{channel}")
-async def close_channel(channel: ChannelName, services: Services) -> dict[str, str]:
+async def close_channel(channel: ChannelName, services: Host) -> dict[str, str]:
     if not await services.trickle.close(channel):
         raise NotFound(f"no trickle channel {channel!r}")
     return {"closed": channel}
 
 
-@router.get("/{channel}/next")
-async def next_segment(channel: ChannelName, services: Services) -> Response:
+async def next_segment(channel: ChannelName, services: Host) -> Response:
     found = _channel(services, channel)
     latest = str(found.next_write)
     return Response(latest, headers={LATEST_HEADER: latest}, media_type="text/plain")
 
 
-@router.post("/{channel}/{seq}")
 async def publish(
     channel: ChannelName,
     seq: int,
     request: Request,
-    services: Services,
+    services: Host,
     lp_trickle_reset: Annotated[str | None, Header()] = None,
 ) -> dict[str, int]:
     found = _channel(services, channel)
@@ -120,8 +127,7 @@ async def publish(
     return {"seq": segment.seq, "bytes": size}
 
 
-@router.delete("/{channel}/{seq}")
-async def close_segment(channel: ChannelName, seq: int, services: Services) -> dict[str, int]:
+async def close_segment(channel: ChannelName, seq: int, services: Host) -> dict[str, int]:
     found = _channel(services, channel)
     segment = found.held(seq)
     if segment is None:
@@ -130,14 +136,27 @@ async def close_segment(channel: ChannelName, seq: int, services: Services) -> d
     return {"closed": seq}
 
 
-@router.get("/{channel}/{seq}")
-async def subscribe(channel: ChannelName, seq: int, services: Services) -> Response:
+async def subscribe(channel: ChannelName, seq: int, services: Host) -> Response:
     found = _channel(services, channel)
     latest = found.next_write
     segment = found.for_read(seq)
     if segment is None:
         return _not_held(found, seq)
     return SegmentResponse(found, segment, latest)
+
+
+def router(create_dependencies: Sequence[Any] | None) -> APIRouter:
+    """The trickle routes; with `create_dependencies` (the orchestrator's secret check),
+    `POST /{channel}` creates a channel too."""
+    routes = APIRouter(prefix="/ai/trickle")
+    if create_dependencies is not None:
+        routes.post("/{channel}", dependencies=list(create_dependencies))(create_channel)
+    routes.delete("/{channel}")(close_channel)
+    routes.get("/{channel}/next")(next_segment)
+    routes.post("/{channel}/{seq}")(publish)
+    routes.delete("/{channel}/{seq}")(close_segment)
+    routes.get("/{channel}/{seq}")(subscribe)
+    return routes
 
 
 class SegmentResponse(Response):
