@@ -210,6 +210,19 @@ class GatewaySettings(RoleSettings):
     body_read_timeout_seconds: float = Field(default=30.0, gt=0)
     """A client whose body has not all arrived by then gets 408."""
     worker_metrics_port: int | None = None
+    api_instance: str = Field(default="api-0", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    """This gateway API process's name: the streams whose channels it holds are relayed by its
+    own task queue (`relay_task_queue`); a restarted process takes the same name back."""
+    trickle_idle_seconds: float = Field(default=300.0, gt=0)
+    """A client's trickle channel nothing was written to for this long is closed."""
+    trickle_max_segment_bytes: int = Field(default=32 * MiB, gt=0)
+    """The most one segment a client publishes may hold (413 beyond)."""
+    max_stream_swaps: int = Field(default=3, ge=0)
+    """How often a stream may move to another orchestrator before it fails."""
+
+    @property
+    def relay_task_queue(self) -> str:
+        return f"{self.task_queue}-relay-{self.api_instance}"
 
 
 class GpuWorkerSettings(RoleSettings):

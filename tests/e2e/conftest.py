@@ -4,6 +4,7 @@ dockerd running the echo container, and every role as its own process talking HT
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from rich.console import Console
 
 from tests.e2e.stack_client import StackClient
+from tollway.devnet import processes
 from tollway.devnet.down import bring_down
 from tollway.devnet.up import Ports, bring_up
 from tollway.netutil import free_port
@@ -20,6 +22,15 @@ BODY_LIMIT = 24 * 1024 * 1024
 BODY_READ_TIMEOUT_SECONDS = 3
 TRICKLE_SEGMENT_LIMIT = 2 * 1024 * 1024
 STREAM_DEBIT_SECONDS = 1.0
+NETWORK_REFRESH_SECONDS = 5.0
+STREAM_WORKER = Path(__file__).with_name("stream_worker.py")
+STREAM_CAPABILITY = "stream-echo"
+STREAM_PRICE = 10**9
+"""Wei per second: a ticket of the devnet buys far more than the 60 s a start needs."""
+STREAM_PRICEY = "stream-pricey"
+STREAM_PRICEY_PRICE = 10**17
+"""Wei per second: a ticket buys less than the 60 s a start needs."""
+STREAM_CAPACITY = 2
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +52,8 @@ def stack(
         "TOLLWAY_ORCH_BODY_READ_TIMEOUT_SECONDS": str(BODY_READ_TIMEOUT_SECONDS),
         "TOLLWAY_ORCH_TRICKLE_MAX_SEGMENT_BYTES": str(TRICKLE_SEGMENT_LIMIT),
         "TOLLWAY_ORCH_STREAM_DEBIT_SECONDS": str(STREAM_DEBIT_SECONDS),
+        # Capabilities registered by tests reach the gateway's market view sooner.
+        "TOLLWAY_GATEWAY_NETWORK_REFRESH_SECONDS": str(NETWORK_REFRESH_SECONDS),
     }
     saved = {k: os.environ.get(k) for k in limits}
     os.environ.update(limits)
@@ -58,3 +71,36 @@ def stack(
     finally:
         client.close()
         bring_down(directory, console)
+
+
+@pytest.fixture(scope="session")
+def stream_worker(stack: StackClient) -> Iterator[str]:
+    """A pytrickle stream worker (tests/e2e/stream_worker.py) registered on the orchestrator
+    twice: as `stream-echo` at a price a ticket covers, and as `stream-pricey` at one it does
+    not."""
+    port = free_port()
+    log = Path(stack.state.directory) / "logs" / "stream-worker.log"
+    pid = processes.spawn([sys.executable, str(STREAM_WORKER), "--port", str(port)], log)
+    headers = {"Authorization": stack.state.orchestrator_secret}
+    url = f"http://127.0.0.1:{port}"
+    try:
+        processes.wait_until(lambda: processes.port_open(port), "stream worker", timeout=30)
+        for name, price in (
+            (STREAM_CAPABILITY, STREAM_PRICE),
+            (STREAM_PRICEY, STREAM_PRICEY_PRICE),
+        ):
+            registration = {
+                "name": name,
+                "url": url,
+                "capacity": STREAM_CAPACITY,
+                "price_per_unit": price,
+            }
+            answer = stack.orchestrator.post(
+                "/capability/register", json=registration, headers=headers
+            )
+            assert answer.status_code == 200, answer.text
+        yield url
+    finally:
+        for name in (STREAM_CAPABILITY, STREAM_PRICEY):
+            stack.orchestrator.post("/capability/unregister", content=name, headers=headers)
+        processes.stop(pid)

@@ -9,54 +9,22 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from pytrickle.publisher import TricklePublisher
 from pytrickle.subscriber import TrickleSubscriber
 
+from tests.e2e.conftest import STREAM_CAPABILITY as CAPABILITY
+from tests.e2e.conftest import STREAM_CAPACITY as CAPACITY
 from tests.e2e.conftest import STREAM_DEBIT_SECONDS
+from tests.e2e.conftest import STREAM_PRICE as PRICE
+from tests.e2e.conftest import STREAM_PRICEY as PRICEY
 from tests.e2e.stack_client import StackClient
 from tests.e2e.test_trickle import publish, read_segment
-from tollway.devnet import processes
-from tollway.netutil import free_port
-
-WORKER = Path(__file__).with_name("stream_worker.py")
-CAPABILITY = "stream-echo"
-PRICE = 10**9
-"""Wei per second: a ticket of the devnet buys far more than the 60 s a start needs."""
-PRICEY = "stream-pricey"
-CAPACITY = 2
-PRICEY_PRICE = 10**17
-"""Wei per second: a ticket buys less than the 60 s a start needs."""
-
-
-@pytest.fixture(scope="module")
-def stream_worker(stack: StackClient) -> Iterator[str]:
-    port = free_port()
-    log = Path(stack.state.directory) / "logs" / "stream-worker.log"
-    pid = processes.spawn([sys.executable, str(WORKER), "--port", str(port)], log)
-    headers = {"Authorization": stack.state.orchestrator_secret}
-    url = f"http://127.0.0.1:{port}"
-    try:
-        processes.wait_until(lambda: processes.port_open(port), "stream worker", timeout=30)
-        for name, price in ((CAPABILITY, PRICE), (PRICEY, PRICEY_PRICE)):
-            registration = {"name": name, "url": url, "capacity": CAPACITY, "price_per_unit": price}
-            answer = stack.orchestrator.post(
-                "/capability/register", json=registration, headers=headers
-            )
-            assert answer.status_code == 200, answer.text
-        yield url
-    finally:
-        for name in (CAPABILITY, PRICEY):
-            stack.orchestrator.post("/capability/unregister", content=name, headers=headers)
-        processes.stop(pid)
 
 
 def signed(stack: StackClient, stream_id: str, capability: str = CAPABILITY) -> str:

@@ -26,9 +26,8 @@ def services(tmp_path: Path, **fields: Any) -> GatewayServices:
         **fields,
     )
     # Only settings are read by these methods; Temporal, artifacts and market are not touched.
-    return GatewayServices(
-        settings, cast(Any, None), cast(Any, None), cast(Any, None), cast(Any, None)
-    )
+    unused = cast(Any, None)
+    return GatewayServices(settings, unused, unused, unused, unused, unused, unused)
 
 
 def test_keys_map_to_their_tenant(tmp_path: Path) -> None:

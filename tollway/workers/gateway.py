@@ -1,5 +1,6 @@
-"""Gateway worker: JobWorkflow and its discover/pay/dispatch/settle activities, and the
-NetworkSnapshotWorkflow that keeps the market view fresh (started here if not running)."""
+"""Gateway worker: JobWorkflow and its discover/pay/dispatch/settle activities, StreamWorkflow
+and its start/stop steps, and the NetworkSnapshotWorkflow that keeps the market view fresh
+(started here if not running). A stream's relay runs in the gateway API holding its channels."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tollway.activities.discovery import DiscoveryActivities
 from tollway.activities.dispatch import DispatchActivities
 from tollway.activities.payment import PaymentActivities
 from tollway.activities.settlement import SettlementActivities
+from tollway.activities.streams import StreamActivities
 from tollway.chain.client import ChainClient
 from tollway.chain.connect import chain_client
 from tollway.config import GatewaySettings
@@ -36,6 +38,7 @@ from tollway.workflows.network import (
     NetworkSnapshotInput,
     NetworkSnapshotWorkflow,
 )
+from tollway.workflows.stream import StreamWorkflow
 
 __all__ = ["discovery_sources", "job_worker", "run", "start_network_snapshot"]
 
@@ -109,7 +112,7 @@ async def job_worker(settings: GatewaySettings, client: Client) -> AsyncIterator
         yield Worker(
             client,
             task_queue=settings.task_queue,
-            workflows=[JobWorkflow, NetworkSnapshotWorkflow],
+            workflows=[JobWorkflow, NetworkSnapshotWorkflow, StreamWorkflow],
             activities=[
                 discovery.discover,
                 discovery.refresh_network,
@@ -125,5 +128,6 @@ async def job_worker(settings: GatewaySettings, client: Client) -> AsyncIterator
                     tokens,
                 ).dispatch,
                 SettlementActivities(spend).settle,
+                *StreamActivities(http, key, address, spend).all(),
             ],
         )

@@ -1,5 +1,6 @@
 """Builds the gateway FastAPI app; its lifespan connects to Temporal after any fork and runs
-the job worker the app hosts, if it is given one."""
+the job worker the app hosts, if it is given one, and the relay worker of the live streams
+whose client channels it holds."""
 
 from __future__ import annotations
 
@@ -7,18 +8,21 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from tollway.api import metrics
+from tollway.activities.relay import RelayActivities
+from tollway.api import metrics, trickle
 from tollway.api.errors import install_error_handlers
-from tollway.api.gateway.routes import health, jobs, market, process
+from tollway.api.gateway.routes import health, jobs, market, process, streams
 from tollway.api.gateway.services import GatewayServices
 from tollway.config import GatewaySettings
 from tollway.market.store import open_market_store
 from tollway.store.artifacts import ArtifactStore
 from tollway.store.live import LiveOutputs
+from tollway.streams.trickle import Channels, close_idle_forever
 from tollway.temporal import connect
 
 __all__ = ["HostedWorker", "create_app"]
@@ -35,24 +39,37 @@ def create_app(settings: GatewaySettings, hosted_worker: HostedWorker | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         temporal = await connect(settings.temporal_address, settings.namespace)
-        app.state.services = GatewayServices(
-            settings=settings,
-            temporal=temporal,
-            artifacts=ArtifactStore(settings.data_dir / "artifacts"),
-            market=open_market_store(settings),
-            live=LiveOutputs(settings.data_dir / "artifacts" / "live"),
-        )
+        channels = Channels()
         async with AsyncExitStack() as stack:
+            http = await stack.enter_async_context(httpx.AsyncClient())
+            relays = RelayActivities(channels, http, settings.trickle_max_segment_bytes)
+            app.state.services = GatewayServices(
+                settings=settings,
+                temporal=temporal,
+                artifacts=ArtifactStore(settings.data_dir / "artifacts"),
+                market=open_market_store(settings),
+                live=LiveOutputs(settings.data_dir / "artifacts" / "live"),
+                trickle=channels,
+                relays=relays,
+            )
+            workers = [
+                Worker(temporal, task_queue=settings.relay_task_queue, activities=relays.all())
+            ]
             if hosted_worker is not None:
-                worker = await stack.enter_async_context(hosted_worker(temporal))
+                workers.append(await stack.enter_async_context(hosted_worker(temporal)))
+            for worker in workers:
                 running = asyncio.create_task(worker.run())
                 stack.push_async_callback(_stopped, worker, running)
+            idle = asyncio.create_task(close_idle_forever(channels, settings.trickle_idle_seconds))
+            stack.callback(idle.cancel)
             yield
 
     app = FastAPI(title="tollway gateway", lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(jobs.router)
     app.include_router(process.router)
+    app.include_router(streams.router)
+    app.include_router(trickle.router(None))
     app.include_router(market.router)
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -13,12 +13,14 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from tollway.activities.job import JobSpec, JobState, JobStatus
+from tollway.activities.relay import RelayActivities
 from tollway.config import GatewaySettings, SelectionPolicy
 from tollway.errors import JobStillRunning, NotFound, TollwayError, error_type
 from tollway.market.selection import Attempt
 from tollway.market.store import MarketStore
 from tollway.store.artifacts import ArtifactStore
 from tollway.store.live import LiveHead, LiveOutputs
+from tollway.streams.trickle import Channels
 from tollway.workflows.job import JOB_TASK_TIMEOUT, JobWorkflow
 
 __all__ = ["GatewayServices"]
@@ -39,6 +41,8 @@ class GatewayServices:
     artifacts: ArtifactStore
     market: MarketStore
     live: LiveOutputs
+    trickle: Channels
+    relays: RelayActivities
     _finished: OrderedDict[str, JobStatus] = field(default_factory=OrderedDict)
 
     def price_caps(

@@ -1,0 +1,76 @@
+"""A live stream through the gateway, as a go-livepeer client starts one: `POST
+/process/stream/start` starts a StreamWorkflow that pays and starts the stream on the
+orchestrator, and the gateway relays the client's trickle channels to it; the client's segments
+come back processed by the stream worker, and a stop ends the stream everywhere."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+
+import httpx
+from pytrickle.publisher import TricklePublisher
+from pytrickle.subscriber import TrickleSubscriber
+
+from tests.e2e.conftest import STREAM_CAPABILITY, STREAM_CAPACITY
+from tests.e2e.stack_client import StackClient
+from tests.e2e.test_trickle import publish, read_segment
+
+MARKET_WAIT_SECONDS = 60
+"""The gateway's market view lists a newly registered capability at its next refresh."""
+
+
+def offered(stack: StackClient, capability: str) -> bool:
+    view = httpx.get(f"{stack.state.endpoints.gateway_api}/v1/marketplace", timeout=5).json()
+    return bool(view["capabilities"].get(capability, {}).get("offers"))
+
+
+async def test_a_stream_through_the_gateway_flows_and_stops(
+    stack: StackClient, stream_worker: str
+) -> None:
+    deadline = time.monotonic() + MARKET_WAIT_SECONDS
+    while not offered(stack, STREAM_CAPABILITY):
+        assert time.monotonic() < deadline, "the gateway never saw the stream capability"
+        await asyncio.sleep(0.5)
+    header = base64.b64encode(
+        json.dumps({"capability": STREAM_CAPABILITY, "timeout_seconds": 30}).encode()
+    ).decode()
+    async with httpx.AsyncClient(base_url=stack.state.endpoints.gateway_api, timeout=60) as http:
+        started = await http.post(
+            "/process/stream/start",
+            headers={"Livepeer": header},
+            json={"stream_name": "camera", "params": json.dumps({"strength": 1})},
+        )
+        assert started.status_code == 200, started.text
+        urls = started.json()
+        stream_id = urls["stream_id"]
+        assert stream_id.startswith("camera-")
+        assert urls["publish_url"].startswith(stack.state.endpoints.gateway_api)
+
+        async with (
+            TricklePublisher(urls["publish_url"], "video/MP2T") as video_in,
+            TrickleSubscriber(urls["subscribe_url"], start_seq=0) as video_out,
+        ):
+            for n in range(3):
+                await publish(video_in, [b"frame group %d" % n])
+                segment = await asyncio.wait_for(video_out.next(), 20)
+                assert segment is not None and segment.seq() == n
+                assert await read_segment(segment) == b"FRAME GROUP %d" % n
+
+        status = (await http.get(f"/process/stream/{stream_id}/status")).json()
+        assert status["state"] == "running"
+        assert status["orchestrator"] == stack.state.endpoints.orchestrator_api
+        assert int(stack.token(STREAM_CAPABILITY)["available_capacity"]) == STREAM_CAPACITY - 1
+
+        stopped = await http.post(f"/process/stream/{stream_id}/stop")
+        assert stopped.status_code == 200 and stopped.json()["state"] == "stopped", stopped.text
+        again = await http.post(f"/process/stream/{stream_id}/stop")
+        assert again.status_code == 200 and again.json()["state"] == "stopped"
+        assert (await http.get(f"{urls['publish_url']}/next")).status_code == 404
+        unknown = await http.get("/process/stream/never-started/status")
+        assert unknown.status_code == 404
+    assert int(stack.token(STREAM_CAPABILITY)["available_capacity"]) == STREAM_CAPACITY
+    worker = httpx.get(f"{stream_worker}/stream/status").json()
+    assert stream_id in worker["stopped"]

@@ -1,0 +1,91 @@
+"""The relay of one stream, run by the gateway API that holds the client's trickle channels
+(on its own task queue): the client's video in is pushed to the orchestrator's channel, the
+orchestrator's video out is pulled into the client's, each segment as it is written. It runs
+until the stream stops (the workflow cancels it) or the orchestrator fails (it raises, and the
+workflow moves the stream to another); it heartbeats, so a gateway API that dies is noticed and
+the relay starts again when it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+from temporalio import activity
+
+from tollway.activities.heartbeat import heartbeating
+from tollway.activities.streams import StreamUrls
+from tollway.errors import OrchestratorFailed, to_application_error
+from tollway.streams.relay import RemoteChannelGone, pull, push
+from tollway.streams.trickle import Channels
+
+__all__ = ["RelayActivities", "RelayInput", "client_channels"]
+
+HEARTBEAT_SECONDS = 1.0
+
+
+class RelayInput(BaseModel):
+    stream_id: str
+    urls: StreamUrls
+
+
+def client_channels(stream_id: str) -> tuple[str, str]:
+    """The gateway's channels a client publishes to and reads from."""
+    return stream_id, f"{stream_id}-out"
+
+
+class RelayActivities:
+    def __init__(self, channels: Channels, http: httpx.AsyncClient, segment_limit: int) -> None:
+        self._channels = channels
+        self._http = http
+        self._limit = segment_limit
+
+    def open(self, stream_id: str) -> None:
+        incoming, outgoing = client_channels(stream_id)
+        self._channels.create(incoming, "video/MP2T")
+        self._channels.create(outgoing, "video/MP2T")
+
+    @activity.defn(name="relay_stream")
+    async def relay(self, request: RelayInput) -> None:
+        self.open(request.stream_id)  # again, after this process restarted
+        incoming, outgoing = client_channels(request.stream_id)
+        urls = request.urls
+        pumps = []
+        video_in, video_out = self._channels.get(incoming), self._channels.get(outgoing)
+        if urls.publish_url and video_in is not None:
+            pumps.append(asyncio.ensure_future(push(self._http, video_in, urls.publish_url)))
+        if urls.subscribe_url and video_out is not None:
+            pumps.append(
+                asyncio.ensure_future(
+                    pull(self._http, urls.subscribe_url, video_out, self._limit, start=0)
+                )
+            )
+        if not pumps:
+            return
+        try:
+            done, _ = await heartbeating(
+                asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED), HEARTBEAT_SECONDS
+            )
+            for pump in done:
+                pump.result()
+            raise to_application_error(
+                OrchestratorFailed(f"{urls.orchestrator} closed the stream's channels")
+            )
+        except (RemoteChannelGone, httpx.HTTPError) as exc:
+            raise to_application_error(
+                OrchestratorFailed(f"{urls.orchestrator}: the relay failed: {exc!r}")
+            ) from exc
+        finally:
+            for pump in pumps:
+                pump.cancel()
+
+    @activity.defn(name="close_stream_channels")
+    async def close(self, stream_id: str) -> None:
+        for name in client_channels(stream_id):
+            await self._channels.close(name)
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.relay, self.close]

@@ -1,0 +1,148 @@
+"""A live stream's steps on an orchestrator, for the StreamWorkflow: start it there (paid with
+the tickets the payment step made), stop it. The relay between the client's channels and the
+orchestrator's is `tollway.activities.relay`, run by the gateway API that holds the channels."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+from temporalio import activity
+
+from tollway.config import SelectionPolicy
+from tollway.errors import (
+    OrchestratorBusy,
+    OrchestratorFailed,
+    OrchestratorUnreachable,
+    to_application_error,
+)
+from tollway.market.selection import Candidate
+from tollway.payments.spend import SpendLedger
+from tollway.protocol.header import JobRequest
+from tollway.protocol.stream import STREAM_URL_HEADERS
+
+__all__ = [
+    "StartOnInput",
+    "StopOnInput",
+    "StreamActivities",
+    "StreamSpec",
+    "StreamUrls",
+]
+
+START_TIMEOUT_SECONDS = 30
+
+
+class StreamSpec(BaseModel):
+    stream_id: str
+    capability: str
+    params: dict[str, Any] = {}
+    """The pipeline's parameters, given to the container at each start (a swap too)."""
+    parameters: str = "{}"
+    """The `Livepeer` header's parameters: ingress, egress and data switches."""
+    price_caps: dict[str, int] = {}
+    policy: SelectionPolicy = "balanced"
+    relay_task_queue: str
+    """The queue of the gateway API that holds the stream's channels."""
+    max_swaps: int = 3
+    tenant: str = "default"
+
+
+class StreamUrls(BaseModel):
+    """Where a stream runs on its orchestrator: its channels' URLs there."""
+
+    orchestrator: str
+    publish_url: str | None = None
+    subscribe_url: str | None = None
+    control_url: str | None = None
+    events_url: str | None = None
+    data_url: str | None = None
+
+
+class StartOnInput(BaseModel):
+    spec: StreamSpec
+    candidate: Candidate
+    payment_header: str | None
+    hold_id: str
+    """The credit hold the payment step took, ended here."""
+
+
+class StopOnInput(BaseModel):
+    spec: StreamSpec
+    orchestrator: str
+
+
+class StreamActivities:
+    def __init__(
+        self, http: httpx.AsyncClient, private_key: bytes, address: str, spend: SpendLedger
+    ) -> None:
+        self._http = http
+        self._key = private_key
+        self._address = address
+        self._spend = spend
+
+    def _header(self, spec: StreamSpec) -> str:
+        job = JobRequest(
+            capability=spec.capability,
+            request=json.dumps({"stream_id": spec.stream_id}),
+            parameters=spec.parameters,
+            timeout_seconds=START_TIMEOUT_SECONDS,
+        )
+        return job.signed_by(self._key, self._address).encode()
+
+    @activity.defn(name="start_stream_on")
+    async def start_on(self, request: StartOnInput) -> StreamUrls:
+        url = request.candidate.url
+        headers = {"Livepeer": self._header(request.spec)}
+        if request.payment_header:
+            headers["Livepeer-Payment"] = request.payment_header
+        try:
+            answer = await self._http.post(
+                f"{url}/ai/stream/start",
+                headers=headers,
+                json={"params": request.spec.params},
+                timeout=START_TIMEOUT_SECONDS,
+            )
+        except httpx.HTTPError as exc:
+            raise to_application_error(
+                OrchestratorUnreachable(f"{url}: no answer to the stream start: {exc!r}")
+            ) from exc
+        finally:
+            self._spend.release(request.hold_id)
+        if answer.status_code == 503:
+            raise to_application_error(
+                OrchestratorBusy(f"{url} answered 503: {answer.text[:300]}", status_code=503)
+            )
+        if answer.status_code != 200:
+            raise to_application_error(
+                OrchestratorFailed(
+                    f"{url} refused the stream: {answer.status_code} {answer.text[:300]}",
+                    status_code=answer.status_code,
+                )
+            )
+        found = {
+            key: answer.headers[header]
+            for key, header in STREAM_URL_HEADERS.items()
+            if header in answer.headers
+        }
+        return StreamUrls(orchestrator=url, **found)
+
+    @activity.defn(name="stop_stream_on")
+    async def stop_on(self, request: StopOnInput) -> bool:
+        """Stop the stream on the orchestrator; False when it did not answer (it stops a stream
+        whose channels go idle, or whose credit runs out, on its own)."""
+        try:
+            answer = await self._http.post(
+                f"{request.orchestrator}/ai/stream/stop",
+                headers={"Livepeer": self._header(request.spec)},
+                json={},
+                timeout=10,
+            )
+        except httpx.HTTPError:
+            return False
+        return answer.status_code in (200, 404, 409)
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.start_on, self.stop_on]

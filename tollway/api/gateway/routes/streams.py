@@ -1,0 +1,131 @@
+"""Live streams through the gateway, go-livepeer's client API: `POST /process/stream/start`
+(the `Livepeer` header names the capability; the body is go-livepeer's StartRequest) answers
+the stream's URLs: the client publishes its video to `publish_url` and reads the result from
+`subscribe_url`, both trickle channels on this gateway that stay the same when the stream moves
+to another orchestrator. `/{id}/status` and `/{id}/stop` follow the stream's workflow."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+from temporalio.client import WorkflowFailureError
+from temporalio.service import RPCError, RPCStatusCode
+
+from tollway.activities.relay import client_channels
+from tollway.activities.streams import StreamSpec
+from tollway.api.body import parse_json_body, read_body
+from tollway.api.gateway.deps import Services
+from tollway.api.gateway.services import GatewayServices
+from tollway.errors import BadRequest, NotFound
+from tollway.protocol.header import JobRequest
+from tollway.protocol.stream import StreamOptions
+from tollway.workflows.stream import StreamStatus, StreamWorkflow
+
+__all__ = ["StartRequest", "router", "start_stream", "stop_stream", "stream_status"]
+
+router = APIRouter(prefix="/process/stream")
+
+START_BODY_LIMIT = 1024 * 1024
+STOP_WAIT_SECONDS = 20.0
+_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+class StartRequest(BaseModel):
+    """go-livepeer's StartRequest (`rtmp_output` is kept for its clients; tollway relays over
+    trickle only, so far)."""
+
+    stream_name: str = Field(default="stream", max_length=64)
+    stream_id: str = Field(default="", max_length=64)
+    rtmp_output: str = ""
+    params: str = "{}"
+    """The pipeline's parameters, a JSON object in a string."""
+
+
+def _workflow_id(stream_id: str) -> str:
+    return f"stream.{stream_id}"
+
+
+def _params(text: str) -> dict[str, Any]:
+    try:
+        params = json.loads(text or "{}")
+    except ValueError as exc:
+        raise BadRequest("params is not JSON", field="params") from exc
+    if not isinstance(params, dict):
+        raise BadRequest("params must hold a JSON object", field="params")
+    return params
+
+
+@router.post("/start")
+async def start_stream(request: Request, services: Services) -> dict[str, str]:
+    job = JobRequest.decode(request.headers.get("Livepeer"))
+    StreamOptions.parse(job.parameters)  # refused here, not at each orchestrator
+    settings = services.settings
+    body = await read_body(request, START_BODY_LIMIT, settings.body_read_timeout_seconds)
+    start = parse_json_body(StartRequest, body or b"{}")
+    name = _NAME.sub("-", start.stream_name) or "stream"
+    stream_id = f"{name}-{_NAME.sub('-', start.stream_id) or uuid.uuid4().hex}"
+    spec = StreamSpec(
+        stream_id=stream_id,
+        capability=job.capability,
+        params=_params(start.params),
+        parameters=job.parameters,
+        price_caps=services.price_caps(job.capability, "default"),
+        policy=services.policy("default"),
+        relay_task_queue=settings.relay_task_queue,
+        max_swaps=settings.max_stream_swaps,
+    )
+    services.relays.open(stream_id)
+    await services.temporal.start_workflow(
+        StreamWorkflow.run, spec, id=_workflow_id(stream_id), task_queue=settings.task_queue
+    )
+    base = str(request.base_url).rstrip("/")
+    incoming, outgoing = client_channels(stream_id)
+    return {
+        "stream_id": stream_id,
+        "publish_url": f"{base}/ai/trickle/{incoming}",
+        "subscribe_url": f"{base}/ai/trickle/{outgoing}",
+        "status_url": f"{base}/process/stream/{stream_id}/status",
+        "stop_url": f"{base}/process/stream/{stream_id}/stop",
+    }
+
+
+async def _status(services: GatewayServices, stream_id: str) -> StreamStatus:
+    handle = services.temporal.get_workflow_handle(_workflow_id(stream_id))
+    try:
+        status: StreamStatus = await handle.query(StreamWorkflow.status)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise NotFound(f"no stream {stream_id!r}") from exc
+        raise
+    return status
+
+
+@router.get("/{stream_id}/status")
+async def stream_status(stream_id: str, services: Services) -> StreamStatus:
+    return await _status(services, stream_id)
+
+
+@router.post("/{stream_id}/stop")
+async def stop_stream(stream_id: str, services: Services) -> StreamStatus:
+    """Stop the stream and wait for it to end on its orchestrator; stopping a stopped stream
+    answers its status again."""
+    handle = services.temporal.get_workflow_handle(
+        _workflow_id(stream_id), result_type=StreamStatus
+    )
+    try:
+        await handle.signal(StreamWorkflow.stop)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return await _status(services, stream_id)  # NotFound, or the stopped stream
+    try:
+        result: StreamStatus = await asyncio.wait_for(handle.result(), STOP_WAIT_SECONDS)
+    except (TimeoutError, WorkflowFailureError):
+        return await _status(services, stream_id)
+    return result

@@ -1,0 +1,202 @@
+"""StreamWorkflow: one live stream, from start to stop, visible in the Temporal UI.
+
+It picks an orchestrator (discover, as a job does), pays for the start and starts the stream
+there, then has the gateway API that holds the client's channels relay them to it. When that
+orchestrator fails (the relay breaks, or it closes the stream's channels) the stream moves to
+the next one with the same parameters: a swap, which the client does not see (its URLs and
+segment numbers stay). It stops when asked (`stop`), or fails when more than `max_swaps`
+swaps were needed or no orchestrator is left, naming each attempt.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from tollway.activities.discovery import DiscoverInput, DiscoveryActivities
+    from tollway.activities.payment import PaymentActivities, PaymentInput
+    from tollway.activities.relay import RelayActivities, RelayInput
+    from tollway.activities.streams import (
+        StartOnInput,
+        StopOnInput,
+        StreamActivities,
+        StreamSpec,
+        StreamUrls,
+    )
+    from tollway.errors import AllOrchestratorsFailed
+    from tollway.market.selection import Attempt
+
+__all__ = ["StreamStatus", "StreamWorkflow"]
+
+QUICK_RETRIES = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(milliseconds=200))
+RELAY_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+RELAY_RETRIES = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=5)
+)
+"""A relay whose gateway API died starts again when it is back; an orchestrator's failure is
+not retried here (non-retryable: the stream swaps)."""
+START_SECONDS = 70
+"""The credit a start pays for (the orchestrator asks for 60 s)."""
+StepFailed = (ActivityError, ApplicationError)
+
+
+class StreamStatus(BaseModel):
+    stream_id: str
+    capability: str
+    state: str = "starting"
+    """starting, running, swapping, stopped or failed."""
+    orchestrator: str | None = None
+    swaps: int = 0
+    attempts: list[Attempt] = []
+
+
+def _reason(err: ActivityError | ApplicationError) -> str:
+    cause = err if isinstance(err, ApplicationError) else err.cause
+    return cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+
+
+@workflow.defn(name="StreamWorkflow", sandboxed=False)
+class StreamWorkflow:
+    @workflow.init
+    def __init__(self, spec: StreamSpec) -> None:
+        self._status = StreamStatus(stream_id=spec.stream_id, capability=spec.capability)
+        self._stop = False
+
+    @workflow.run
+    async def run(self, spec: StreamSpec) -> StreamStatus:
+        status = self._status
+        tried: list[str] = []
+        try:
+            while not self._stop:
+                urls = await self._start_somewhere(spec, tried)
+                if urls is None:
+                    break  # stopped while starting
+                failure = await self._relay(spec, urls)
+                await self._stop_on(spec, urls.orchestrator)
+                if failure is None:
+                    break
+                tried.append(urls.orchestrator)
+                status.attempts.append(
+                    Attempt(orchestrator=urls.orchestrator, stage="stream", reason=failure)
+                )
+                if status.swaps >= spec.max_swaps:
+                    raise self._fail(f"the stream failed {status.swaps + 1} times: {failure}")
+                status.swaps += 1
+                status.state = "swapping"
+        finally:
+            await workflow.execute_activity_method(
+                RelayActivities.close,
+                spec.stream_id,
+                task_queue=spec.relay_task_queue,
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=QUICK_RETRIES,
+            )
+        status.state = "stopped"
+        return status
+
+    @workflow.signal
+    def stop(self) -> None:
+        self._stop = True
+
+    @workflow.query
+    def status(self) -> StreamStatus:
+        return self._status
+
+    def _fail(self, message: str) -> ApplicationError:
+        self._status.state = "failed"
+        return ApplicationError(
+            message,
+            [a.model_dump() for a in self._status.attempts],
+            type=AllOrchestratorsFailed.__name__,
+            non_retryable=True,
+        )
+
+    async def _start_somewhere(self, spec: StreamSpec, tried: list[str]) -> StreamUrls | None:
+        """Start the stream on the best orchestrator not tried yet; None once stopped."""
+        status = self._status
+        while not self._stop:
+            discovery = await workflow.execute_local_activity_method(
+                DiscoveryActivities.discover,
+                DiscoverInput(
+                    capability=spec.capability,
+                    exclude=tried,
+                    policy=spec.policy,
+                    price_caps=spec.price_caps,
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=QUICK_RETRIES,
+            )
+            status.attempts.extend(discovery.failures)
+            if not discovery.candidates:
+                raise self._fail(
+                    f"no orchestrator left to serve stream {spec.stream_id!r} "
+                    f"(capability {spec.capability!r})"
+                )
+            candidate = discovery.candidates[0]
+            hold = f"{spec.stream_id}.start.{len(status.attempts)}.{status.swaps}"
+            try:
+                plan = await workflow.execute_local_activity_method(
+                    PaymentActivities.create_payment,
+                    PaymentInput(
+                        job_id=hold,
+                        capability=spec.capability,
+                        candidate=candidate,
+                        timeout_seconds=START_SECONDS,
+                    ),
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=QUICK_RETRIES,
+                )
+                urls = await workflow.execute_activity_method(
+                    StreamActivities.start_on,
+                    StartOnInput(
+                        spec=spec, candidate=candidate, payment_header=plan.header, hold_id=hold
+                    ),
+                    start_to_close_timeout=timedelta(seconds=45),
+                    retry_policy=RetryPolicy(maximum_attempts=1),
+                )
+            except StepFailed as err:
+                tried.append(candidate.url)
+                status.attempts.append(
+                    Attempt(orchestrator=candidate.url, stage="start", reason=_reason(err))
+                )
+                continue
+            status.orchestrator = urls.orchestrator
+            status.state = "running"
+            return urls
+        return None
+
+    async def _relay(self, spec: StreamSpec, urls: StreamUrls) -> str | None:
+        """Relay until stopped (None) or the orchestrator fails (why)."""
+        relay = workflow.start_activity_method(
+            RelayActivities.relay,
+            RelayInput(stream_id=spec.stream_id, urls=urls),
+            task_queue=spec.relay_task_queue,
+            start_to_close_timeout=timedelta(days=7),
+            heartbeat_timeout=RELAY_HEARTBEAT_TIMEOUT,
+            retry_policy=RELAY_RETRIES,
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+        await workflow.wait_condition(lambda: self._stop or relay.done())
+        if not relay.done():
+            relay.cancel()
+        try:
+            await relay
+        except StepFailed as err:
+            return None if self._stop else _reason(err)
+        except BaseException:
+            if not self._stop:
+                raise
+        return None
+
+    async def _stop_on(self, spec: StreamSpec, orchestrator: str) -> None:
+        await workflow.execute_activity_method(
+            StreamActivities.stop_on,
+            StopOnInput(spec=spec, orchestrator=orchestrator),
+            start_to_close_timeout=timedelta(seconds=15),
+            retry_policy=QUICK_RETRIES,
+        )
