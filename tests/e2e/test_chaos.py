@@ -206,7 +206,9 @@ def test_no_job_is_lost_when_any_process_dies(stack: StackClient) -> None:
     redeemed = stack.redeemed()
     assert winners.keys() <= redeemed.keys()
     fees_after = stack.bonding.functions.pendingFees(recipient, 0).call()
-    assert fees_after - fees_before == sum(winners.values())
+    # The fee factor rounds down at each redemption: under 1 wei each, never a ticket more.
+    lost_to_rounding = sum(winners.values()) - (fees_after - fees_before)
+    assert 0 <= lost_to_rounding <= len(winners), (lost_to_rounding, len(winners))
 
 
 def restart(stack: StackClient, name: str) -> None:
