@@ -219,6 +219,8 @@ class GatewaySettings(RoleSettings):
     """The most one segment a client publishes may hold (413 beyond)."""
     max_stream_swaps: int = Field(default=3, ge=0)
     """How often a stream may move to another orchestrator before it fails."""
+    stream_payment_seconds: float = Field(default=50.0, gt=0)
+    """How often a running stream pays its orchestrator for the next 70 s (go-livepeer: 50 s)."""
 
     @property
     def relay_task_queue(self) -> str:

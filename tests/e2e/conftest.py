@@ -23,6 +23,7 @@ BODY_READ_TIMEOUT_SECONDS = 3
 TRICKLE_SEGMENT_LIMIT = 2 * 1024 * 1024
 STREAM_DEBIT_SECONDS = 1.0
 NETWORK_REFRESH_SECONDS = 5.0
+STREAM_PAYMENT_SECONDS = 1.0
 STREAM_WORKER = Path(__file__).with_name("stream_worker.py")
 STREAM_CAPABILITY = "stream-echo"
 STREAM_PRICE = 10**9
@@ -54,6 +55,7 @@ def stack(
         "TOLLWAY_ORCH_STREAM_DEBIT_SECONDS": str(STREAM_DEBIT_SECONDS),
         # Capabilities registered by tests reach the gateway's market view sooner.
         "TOLLWAY_GATEWAY_NETWORK_REFRESH_SECONDS": str(NETWORK_REFRESH_SECONDS),
+        "TOLLWAY_GATEWAY_STREAM_PAYMENT_SECONDS": str(STREAM_PAYMENT_SECONDS),
     }
     saved = {k: os.environ.get(k) for k in limits}
     os.environ.update(limits)

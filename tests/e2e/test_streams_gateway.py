@@ -14,7 +14,11 @@ import httpx
 from pytrickle.publisher import TricklePublisher
 from pytrickle.subscriber import TrickleSubscriber
 
-from tests.e2e.conftest import STREAM_CAPABILITY, STREAM_CAPACITY
+from tests.e2e.conftest import (
+    STREAM_CAPABILITY,
+    STREAM_CAPACITY,
+    STREAM_PAYMENT_SECONDS,
+)
 from tests.e2e.stack_client import StackClient
 from tests.e2e.test_trickle import publish, read_segment
 
@@ -63,6 +67,13 @@ async def test_a_stream_through_the_gateway_flows_and_stops(
         assert status["state"] == "running"
         assert status["orchestrator"] == stack.state.endpoints.orchestrator_api
         assert int(stack.token(STREAM_CAPABILITY)["available_capacity"]) == STREAM_CAPACITY - 1
+
+        # Its start was paid; the credit bought covers the rest of this short stream, so the
+        # payments on its interval (tests/workflows/test_stream_workflow.py) send no tickets.
+        assert status["payments"] == 1 and status["ticket_ev_wei"] > 0
+        await asyncio.sleep(2 * STREAM_PAYMENT_SECONDS)
+        later = (await http.get(f"/process/stream/{stream_id}/status")).json()
+        assert later["state"] == "running" and later["payments"] == 1, later
 
         stopped = await http.post(f"/process/stream/{stream_id}/stop")
         assert stopped.status_code == 200 and stopped.json()["state"] == "stopped", stopped.text

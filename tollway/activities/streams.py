@@ -25,6 +25,7 @@ from tollway.protocol.header import JobRequest
 from tollway.protocol.stream import STREAM_URL_HEADERS
 
 __all__ = [
+    "PayOnInput",
     "StartOnInput",
     "StopOnInput",
     "StreamActivities",
@@ -47,6 +48,8 @@ class StreamSpec(BaseModel):
     relay_task_queue: str
     """The queue of the gateway API that holds the stream's channels."""
     max_swaps: int = 3
+    payment_seconds: float = 50.0
+    """How often the running stream pays for the next `PAID_SECONDS`."""
     tenant: str = "default"
 
 
@@ -72,6 +75,13 @@ class StartOnInput(BaseModel):
 class StopOnInput(BaseModel):
     spec: StreamSpec
     orchestrator: str
+
+
+class PayOnInput(BaseModel):
+    spec: StreamSpec
+    orchestrator: str
+    payment_header: str
+    hold_id: str
 
 
 class StreamActivities:
@@ -144,5 +154,33 @@ class StreamActivities:
             return False
         return answer.status_code in (200, 404, 409)
 
+    @activity.defn(name="pay_stream_on")
+    async def pay_on(self, request: PayOnInput) -> int:
+        """Send a running stream's payment; the credit the orchestrator answers."""
+        url = request.orchestrator
+        try:
+            answer = await self._http.post(
+                f"{url}/ai/stream/payment",
+                headers={
+                    "Livepeer": self._header(request.spec),
+                    "Livepeer-Payment": request.payment_header,
+                },
+                timeout=START_TIMEOUT_SECONDS,
+            )
+        except httpx.HTTPError as exc:
+            raise to_application_error(
+                OrchestratorUnreachable(f"{url}: no answer to the stream payment: {exc!r}")
+            ) from exc
+        finally:
+            self._spend.release(request.hold_id)
+        if answer.status_code != 200:
+            raise to_application_error(
+                OrchestratorFailed(
+                    f"{url} refused the stream payment: {answer.status_code} {answer.text[:300]}",
+                    status_code=answer.status_code,
+                )
+            )
+        return int(answer.headers.get("Livepeer-Balance", "0"))
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.start_on, self.stop_on]
+        return [self.start_on, self.stop_on, self.pay_on]

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from tollway.activities.payment import PaymentActivities, PaymentInput
     from tollway.activities.relay import RelayActivities, RelayInput
     from tollway.activities.streams import (
+        PayOnInput,
         StartOnInput,
         StopOnInput,
         StreamActivities,
@@ -52,6 +53,9 @@ class StreamStatus(BaseModel):
     """starting, running, swapping, stopped or failed."""
     orchestrator: str | None = None
     swaps: int = 0
+    payments: int = 0
+    """Payments sent, the start's included."""
+    ticket_ev_wei: int = 0
     attempts: list[Attempt] = []
 
 
@@ -165,6 +169,8 @@ class StreamWorkflow:
                     Attempt(orchestrator=candidate.url, stage="start", reason=_reason(err))
                 )
                 continue
+            status.payments += 1
+            status.ticket_ev_wei += plan.ev_wei
             status.orchestrator = urls.orchestrator
             status.state = "running"
             return urls
@@ -181,7 +187,13 @@ class StreamWorkflow:
             retry_policy=RELAY_RETRIES,
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
-        await workflow.wait_condition(lambda: self._stop or relay.done())
+        every = timedelta(seconds=spec.payment_seconds)
+        while True:
+            try:
+                await workflow.wait_condition(lambda: self._stop or relay.done(), timeout=every)
+                break
+            except TimeoutError:
+                await self._pay(spec, urls.orchestrator)
         if not relay.done():
             relay.cancel()
         try:
@@ -192,6 +204,57 @@ class StreamWorkflow:
             if not self._stop:
                 raise
         return None
+
+    async def _pay(self, spec: StreamSpec, orchestrator: str) -> None:
+        """Pay the running stream's orchestrator for the next START_SECONDS, on a fresh token.
+        A payment that fails is recorded and tried again at the next interval; an orchestrator
+        whose credit for the stream runs out stops it, and the relay fails over."""
+        status = self._status
+        hold = f"{spec.stream_id}.pay.{status.payments}.{status.swaps}"
+        try:
+            discovery = await workflow.execute_local_activity_method(
+                DiscoveryActivities.discover,
+                DiscoverInput(
+                    capability=spec.capability,
+                    include=[orchestrator],
+                    policy=spec.policy,
+                    price_caps=spec.price_caps,
+                    fresh_tokens=[orchestrator],
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=QUICK_RETRIES,
+            )
+            candidates = [c for c in discovery.candidates if c.url == orchestrator]
+            if not candidates:
+                raise ApplicationError(f"{orchestrator} gave no token", non_retryable=True)
+            plan = await workflow.execute_local_activity_method(
+                PaymentActivities.create_payment,
+                PaymentInput(
+                    job_id=hold,
+                    capability=spec.capability,
+                    candidate=candidates[0],
+                    timeout_seconds=START_SECONDS,
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=QUICK_RETRIES,
+            )
+            if plan.header is None:
+                return  # free work
+            await workflow.execute_activity_method(
+                StreamActivities.pay_on,
+                PayOnInput(
+                    spec=spec, orchestrator=orchestrator, payment_header=plan.header, hold_id=hold
+                ),
+                start_to_close_timeout=timedelta(seconds=45),
+                retry_policy=RetryPolicy(maximum_attempts=1),
+            )
+        except StepFailed as err:
+            status.attempts.append(
+                Attempt(orchestrator=orchestrator, stage="pay", reason=_reason(err))
+            )
+            return
+        status.payments += 1
+        status.ticket_ev_wei += plan.ev_wei
 
     async def _stop_on(self, spec: StreamSpec, orchestrator: str) -> None:
         await workflow.execute_activity_method(

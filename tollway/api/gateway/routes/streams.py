@@ -79,6 +79,7 @@ async def start_stream(request: Request, services: Services) -> dict[str, str]:
         policy=services.policy("default"),
         relay_task_queue=settings.relay_task_queue,
         max_swaps=settings.max_stream_swaps,
+        payment_seconds=settings.stream_payment_seconds,
     )
     services.relays.open(stream_id)
     await services.temporal.start_workflow(
