@@ -1,6 +1,7 @@
 """A live-stream BYOC worker for the stream tests, on pytrickle's own trickle clients: on
 `/stream/start` it reads each segment of its `subscribe_url` and publishes it upper-cased to its
-`publish_url`, and it reports on `events_url` (started, each parameter update, stopped). Real
+`publish_url`, and it reports on `events_url` (started, each parameter update, stopped);
+`GET /stream/status` lists its streams and the parameters each was given. Real
 HTTP on 127.0.0.1; an orchestrator serves it once registered (`/capability/register`).
 
     python tests/e2e/stream_worker.py --port 9000
@@ -62,6 +63,7 @@ class Stream:
 def app() -> web.Application:
     streams: dict[str, Stream] = {}
     stops: list[str] = []
+    params_seen: dict[str, list[dict[str, Any]]] = {}
 
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "OK"})
@@ -70,13 +72,17 @@ def app() -> web.Application:
         body = await request.json()
         stream_id = request.headers["X-Stream-Id"]
         streams[stream_id] = Stream(body)
+        params_seen.setdefault(stream_id, []).append(body.get("params", {}))
         return web.json_response({"status": "started", "stream_id": stream_id})
 
     async def params(request: web.Request) -> web.Response:
-        stream = streams.get(request.headers["X-Stream-Id"])
+        stream_id = request.headers["X-Stream-Id"]
+        stream = streams.get(stream_id)
         if stream is None:
             return web.json_response({"error": "no such stream"}, status=404)
-        await stream.event({"type": "params", "params": await request.json()})
+        params = await request.json()
+        params_seen.setdefault(stream_id, []).append(params)
+        await stream.event({"type": "params", "params": params})
         return web.json_response({"status": "updated"})
 
     async def stop(request: web.Request) -> web.Response:
@@ -88,7 +94,9 @@ def app() -> web.Application:
         return web.json_response({"status": "stopped"})
 
     async def status(_: web.Request) -> web.Response:
-        return web.json_response({"running": sorted(streams), "stopped": stops})
+        return web.json_response(
+            {"running": sorted(streams), "stopped": stops, "params": params_seen}
+        )
 
     application = web.Application()
     application.add_routes(

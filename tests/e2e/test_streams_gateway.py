@@ -75,13 +75,22 @@ async def test_a_stream_through_the_gateway_flows_and_stops(
         later = (await http.get(f"/process/stream/{stream_id}/status")).json()
         assert later["state"] == "running" and later["payments"] == 1, later
 
+        updated = await http.post(f"/process/stream/{stream_id}/update", json={"strength": 2})
+        assert updated.status_code == 200, updated.text
+        seen = httpx.get(f"{stream_worker}/stream/status").json()["params"][stream_id]
+        assert seen == [{"strength": 1}, {"strength": 2}]
+
         stopped = await http.post(f"/process/stream/{stream_id}/stop")
         assert stopped.status_code == 200 and stopped.json()["state"] == "stopped", stopped.text
         again = await http.post(f"/process/stream/{stream_id}/stop")
         assert again.status_code == 200 and again.json()["state"] == "stopped"
         assert (await http.get(f"{urls['publish_url']}/next")).status_code == 404
+        late = await http.post(f"/process/stream/{stream_id}/update", json={"strength": 3})
+        assert late.status_code == 409 and late.json()["error"]["type"] == "StreamStopped"
         unknown = await http.get("/process/stream/never-started/status")
         assert unknown.status_code == 404
+        bad = await http.post(f"/process/stream/{stream_id}/update", content=b"[1, 2]")
+        assert bad.status_code == 400
     assert int(stack.token(STREAM_CAPABILITY)["available_capacity"]) == STREAM_CAPACITY
     worker = httpx.get(f"{stream_worker}/stream/status").json()
     assert stream_id in worker["stopped"]

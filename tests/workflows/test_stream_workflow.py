@@ -27,20 +27,25 @@ from tollway.activities.streams import (
     StopOnInput,
     StreamSpec,
     StreamUrls,
+    UpdateOnInput,
 )
 from tollway.workflows.stream import StreamStatus, StreamWorkflow
 
 
 class StandInStreams:
-    """Stand-in activities: orchestrators in `failing` break the relay soon after a start."""
+    """Stand-in activities: orchestrators in `failing` break the relay `fail_after` seconds
+    after a start."""
 
-    def __init__(self, urls: list[str], failing: set[str]) -> None:
+    def __init__(self, urls: list[str], failing: set[str], fail_after: float = 0.2) -> None:
         self.candidates = [candidate(url, 1) for url in urls]
         self.failing = failing
+        self.fail_after = fail_after
         self.started: list[str] = []
         self.stopped: list[str] = []
         self.paid: list[str] = []
         self.closed: list[str] = []
+        self.updates: list[tuple[str, dict[str, Any]]] = []
+        self.started_with: list[dict[str, Any]] = []
 
     @activity.defn(name="discover_orchestrators")
     async def discover(self, request: DiscoverInput) -> Discovery:
@@ -58,12 +63,13 @@ class StandInStreams:
     @activity.defn(name="start_stream_on")
     async def start_on(self, request: StartOnInput) -> StreamUrls:
         self.started.append(request.candidate.url)
+        self.started_with.append(request.spec.params)
         return StreamUrls(orchestrator=request.candidate.url, publish_url="in", subscribe_url="out")
 
     @activity.defn(name="relay_stream")
     async def relay(self, request: RelayInput) -> None:
         if request.urls.orchestrator in self.failing:
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(self.fail_after)
             raise ApplicationError(
                 "the relay failed", type="OrchestratorFailed", non_retryable=True
             )
@@ -75,6 +81,10 @@ class StandInStreams:
     async def stop_on(self, request: StopOnInput) -> bool:
         self.stopped.append(request.orchestrator)
         return True
+
+    @activity.defn(name="update_stream_on")
+    async def update_on(self, request: UpdateOnInput) -> None:
+        self.updates.append((request.orchestrator, request.params))
 
     @activity.defn(name="pay_stream_on")
     async def pay_on(self, request: PayOnInput) -> int:
@@ -92,6 +102,7 @@ class StandInStreams:
             self.start_on,
             self.relay,
             self.stop_on,
+            self.update_on,
             self.pay_on,
             self.close,
         ]
@@ -165,3 +176,28 @@ async def test_a_stream_with_no_orchestrator_left_fails_naming_each(
     assert "no orchestrator left" in cause.message
     assert [a["orchestrator"] for a in cause.details[0]] == ["http://a", "http://b"]
     assert streams.closed == [stream.stream_id]  # its client channels closed all the same
+
+
+async def test_an_update_reaches_the_container_now_and_the_next_on_a_swap(
+    workflow_env: WorkflowEnvironment,
+) -> None:
+    queue = f"streams-{uuid.uuid4()}"
+    streams = StandInStreams(["http://a", "http://b"], failing={"http://a"}, fail_after=1.5)
+    stream = spec(queue)
+    async with Worker(
+        workflow_env.client, task_queue=queue, workflows=[StreamWorkflow], activities=streams.all()
+    ):
+        handle = await workflow_env.client.start_workflow(
+            StreamWorkflow.run, stream, id=stream.stream_id, task_queue=queue
+        )
+        while not streams.started:
+            await asyncio.sleep(0.05)
+        status = await handle.execute_update(StreamWorkflow.update, {"strength": 2})
+        assert status.state == "running" and status.orchestrator == "http://a"
+        assert streams.updates == [("http://a", {"strength": 2})]
+        while len(streams.started) < 2:  # a's relay breaks: the stream moves to b
+            await asyncio.sleep(0.05)
+        await handle.signal(StreamWorkflow.stop)
+        final = await handle.result()
+    assert streams.started == ["http://a", "http://b"] and final.swaps == 1
+    assert streams.started_with == [{}, {"strength": 2}]  # b started with the latest

@@ -31,6 +31,7 @@ __all__ = [
     "StreamActivities",
     "StreamSpec",
     "StreamUrls",
+    "UpdateOnInput",
 ]
 
 START_TIMEOUT_SECONDS = 30
@@ -75,6 +76,12 @@ class StartOnInput(BaseModel):
 class StopOnInput(BaseModel):
     spec: StreamSpec
     orchestrator: str
+
+
+class UpdateOnInput(BaseModel):
+    spec: StreamSpec
+    orchestrator: str
+    params: dict[str, Any]
 
 
 class PayOnInput(BaseModel):
@@ -154,6 +161,29 @@ class StreamActivities:
             return False
         return answer.status_code in (200, 404, 409)
 
+    @activity.defn(name="update_stream_on")
+    async def update_on(self, request: UpdateOnInput) -> None:
+        """Give the running stream's container new parameters."""
+        url = request.orchestrator
+        try:
+            answer = await self._http.post(
+                f"{url}/ai/stream/update",
+                headers={"Livepeer": self._header(request.spec)},
+                json=request.params,
+                timeout=START_TIMEOUT_SECONDS,
+            )
+        except httpx.HTTPError as exc:
+            raise to_application_error(
+                OrchestratorUnreachable(f"{url}: no answer to the stream update: {exc!r}")
+            ) from exc
+        if answer.status_code != 200:
+            raise to_application_error(
+                OrchestratorFailed(
+                    f"{url} refused the stream update: {answer.status_code} {answer.text[:300]}",
+                    status_code=answer.status_code,
+                )
+            )
+
     @activity.defn(name="pay_stream_on")
     async def pay_on(self, request: PayOnInput) -> int:
         """Send a running stream's payment; the credit the orchestrator answers."""
@@ -183,4 +213,4 @@ class StreamActivities:
         return int(answer.headers.get("Livepeer-Balance", "0"))
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.start_on, self.stop_on, self.pay_on]
+        return [self.start_on, self.stop_on, self.update_on, self.pay_on]

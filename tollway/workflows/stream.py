@@ -11,6 +11,7 @@ swaps were needed or no orchestrator is left, naming each attempt.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from pydantic import BaseModel
 from temporalio import workflow
@@ -28,8 +29,9 @@ with workflow.unsafe.imports_passed_through():
         StreamActivities,
         StreamSpec,
         StreamUrls,
+        UpdateOnInput,
     )
-    from tollway.errors import AllOrchestratorsFailed
+    from tollway.errors import AllOrchestratorsFailed, StreamStopped
     from tollway.market.selection import Attempt
 
 __all__ = ["StreamStatus", "StreamWorkflow"]
@@ -70,6 +72,9 @@ class StreamWorkflow:
     def __init__(self, spec: StreamSpec) -> None:
         self._status = StreamStatus(stream_id=spec.stream_id, capability=spec.capability)
         self._stop = False
+        self._spec = spec
+        """The stream as it is now: its parameters change with each update (a swap starts
+        the next orchestrator with the latest)."""
 
     @workflow.run
     async def run(self, spec: StreamSpec) -> StreamStatus:
@@ -100,12 +105,37 @@ class StreamWorkflow:
                 start_to_close_timeout=timedelta(seconds=10),
                 retry_policy=QUICK_RETRIES,
             )
+        await workflow.wait_condition(workflow.all_handlers_finished)  # an update in flight
         status.state = "stopped"
         return status
 
     @workflow.signal
     def stop(self) -> None:
         self._stop = True
+
+    @workflow.update
+    async def update(self, params: dict[str, Any]) -> StreamStatus:
+        """New parameters for the pipeline: given to the running container now, and to the
+        next orchestrator's on a swap."""
+        self._spec = self._spec.model_copy(update={"params": params})
+        orchestrator = self._status.orchestrator
+        if self._status.state == "running" and orchestrator is not None:
+            await workflow.execute_activity_method(
+                StreamActivities.update_on,
+                UpdateOnInput(spec=self._spec, orchestrator=orchestrator, params=params),
+                start_to_close_timeout=timedelta(seconds=45),
+                retry_policy=QUICK_RETRIES,
+            )
+        return self._status
+
+    @update.validator
+    def _update_allowed(self, params: dict[str, Any]) -> None:
+        if self._stop or self._status.state in ("stopped", "failed"):
+            raise ApplicationError(
+                f"stream {self._status.stream_id!r} is {self._status.state}",
+                type=StreamStopped.__name__,
+                non_retryable=True,
+            )
 
     @workflow.query
     def status(self) -> StreamStatus:
@@ -158,7 +188,10 @@ class StreamWorkflow:
                 urls = await workflow.execute_activity_method(
                     StreamActivities.start_on,
                     StartOnInput(
-                        spec=spec, candidate=candidate, payment_header=plan.header, hold_id=hold
+                        spec=self._spec,
+                        candidate=candidate,
+                        payment_header=plan.header,
+                        hold_id=hold,
                     ),
                     start_to_close_timeout=timedelta(seconds=45),
                     retry_policy=RetryPolicy(maximum_attempts=1),

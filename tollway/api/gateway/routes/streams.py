@@ -2,7 +2,8 @@
 (the `Livepeer` header names the capability; the body is go-livepeer's StartRequest) answers
 the stream's URLs: the client publishes its video to `publish_url` and reads the result from
 `subscribe_url`, both trickle channels on this gateway that stay the same when the stream moves
-to another orchestrator. `/{id}/status` and `/{id}/stop` follow the stream's workflow."""
+to another orchestrator. `/{id}/status`, `/{id}/update` and `/{id}/stop` follow the stream's
+workflow."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowFailureError
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from tollway.activities.relay import client_channels
@@ -22,12 +24,19 @@ from tollway.activities.streams import StreamSpec
 from tollway.api.body import parse_json_body, read_body
 from tollway.api.gateway.deps import Services
 from tollway.api.gateway.services import GatewayServices
-from tollway.errors import BadRequest, NotFound
+from tollway.errors import BadRequest, NotFound, OrchestratorFailed, StreamStopped
 from tollway.protocol.header import JobRequest
 from tollway.protocol.stream import StreamOptions
 from tollway.workflows.stream import StreamStatus, StreamWorkflow
 
-__all__ = ["StartRequest", "router", "start_stream", "stop_stream", "stream_status"]
+__all__ = [
+    "StartRequest",
+    "router",
+    "start_stream",
+    "stop_stream",
+    "stream_status",
+    "update_stream",
+]
 
 router = APIRouter(prefix="/process/stream")
 
@@ -91,6 +100,7 @@ async def start_stream(request: Request, services: Services) -> dict[str, str]:
         "stream_id": stream_id,
         "publish_url": f"{base}/ai/trickle/{incoming}",
         "subscribe_url": f"{base}/ai/trickle/{outgoing}",
+        "update_url": f"{base}/process/stream/{stream_id}/update",
         "status_url": f"{base}/process/stream/{stream_id}/status",
         "stop_url": f"{base}/process/stream/{stream_id}/stop",
     }
@@ -110,6 +120,28 @@ async def _status(services: GatewayServices, stream_id: str) -> StreamStatus:
 @router.get("/{stream_id}/status")
 async def stream_status(stream_id: str, services: Services) -> StreamStatus:
     return await _status(services, stream_id)
+
+
+@router.post("/{stream_id}/update")
+async def update_stream(stream_id: str, request: Request, services: Services) -> StreamStatus:
+    """New parameters (a JSON object) for the running stream: its container gets them now, and
+    the next orchestrator's does on a swap. 409 once the stream stopped."""
+    body = await read_body(request, START_BODY_LIMIT, services.settings.body_read_timeout_seconds)
+    params = _params(body.decode(errors="replace"))
+    handle = services.temporal.get_workflow_handle(_workflow_id(stream_id))
+    try:
+        status: StreamStatus = await handle.execute_update(StreamWorkflow.update, params)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        await _status(services, stream_id)  # NotFound for a stream never started
+        raise StreamStopped(f"stream {stream_id!r} has stopped") from exc
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == StreamStopped.__name__:
+            raise StreamStopped(cause.message) from exc
+        raise OrchestratorFailed(f"the update did not reach the stream: {cause}") from exc
+    return status
 
 
 @router.post("/{stream_id}/stop")
