@@ -33,6 +33,8 @@ ROUND_LENGTH = 1_000
 (about 16 minutes at a block a second) that no round rolls over during a run."""
 STAKE = 1_000 * 10**18
 WORKER = Path(__file__).with_name("faulty_worker.py")
+STREAM_WORKER = Path(__file__).with_name("stream_worker.py")
+STREAM_CAPABILITY = "stream-echo"
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class Seller:
     fail_every: int = 0
     dead: bool = False
     capacity: int = 8
+    streams: bool = False
+    """Also serves `stream-echo` live streams, on a stream worker of its own."""
 
 
 GWEI = 10**9
@@ -114,6 +118,7 @@ def _bring_up(
     temporal = f"127.0.0.1:{ports.temporal}"
     secret = secrets.token_urlsafe(24)
     workers: dict[str, str] = {}
+    stream_workers: dict[str, str] = {}
     for seller in sellers:
         if seller.dead:
             continue
@@ -153,6 +158,14 @@ def _bring_up(
             ],
             lambda port=worker_port: processes.port_open(port),  # type: ignore[misc]
         )  # fmt: skip
+        if seller.streams:
+            stream_port = free_port()
+            stream_workers[seller.name] = f"http://127.0.0.1:{stream_port}"
+            launcher.spawn(
+                f"stream-worker-{seller.name}",
+                [sys.executable, str(STREAM_WORKER), "--port", str(stream_port)],
+                lambda port=stream_port: processes.port_open(port),  # type: ignore[misc]
+            )
 
     api_key = "tw_" + secrets.token_urlsafe(24)
     top_price = max(s.price_wei_per_second for s in sellers)
@@ -183,20 +196,32 @@ def _bring_up(
     for seller in sellers:
         if not seller.dead:
             _register(urls[seller.name], secret, seller, workers[seller.name])
+        if seller.name in stream_workers:
+            _register(
+                urls[seller.name], secret, seller, stream_workers[seller.name], STREAM_CAPABILITY
+            )
     live = {urls[s.name] for s in sellers if not s.dead}
     processes.wait_until(
         lambda: _offered(gateway_url, "echo") >= live, "the gateway's market view", timeout=60
+    )
+    streaming = {urls[name] for name in stream_workers}
+    processes.wait_until(
+        lambda: _offered(gateway_url, STREAM_CAPABILITY) >= streaming,
+        "the gateway's view of the stream sellers",
+        timeout=60,
     )
     console.print(f"  [green]✓[/] market of {len(sellers)} orchestrators, gateway {gateway_url}")
     return RunningMarket(gateway_url, api_key, urls, launcher)
 
 
-def _register(orchestrator: str, secret: str, seller: Seller, worker: str) -> None:
+def _register(
+    orchestrator: str, secret: str, seller: Seller, worker: str, capability: str = "echo"
+) -> None:
     answer = httpx.post(
         f"{orchestrator}/capability/register",
         headers={"Authorization": secret},
         json={
-            "name": "echo",
+            "name": capability,
             "url": worker,
             "capacity": seller.capacity,
             "price_per_unit": seller.price_wei_per_second,

@@ -32,6 +32,7 @@ __all__ = ["LOG_TAIL_CHARS", "STOP_TIMEOUT_SECONDS", "TritonRuntime", "is_triton
 
 ID_PREFIX = "triton-"
 STOP_TIMEOUT_SECONDS = 15.0
+GROUP_GONE_SECONDS = 5.0
 LOG_TAIL_CHARS = 2000
 SHARED_MEMORY = Path("/dev/shm")  # noqa: S108 - reading what pytriton left, not a temp file
 
@@ -123,6 +124,7 @@ class TritonRuntime:
                 time.sleep(0.1)
         _signal_group(record.pid, signal.SIGKILL)  # whatever of the group is left
         self._reap(record.pid)
+        _wait_group_gone(record.pid, GROUP_GONE_SECONDS)
         self._children.pop(record.pid, None)
         # A killed replica cannot free the shared memory its Python backend used (pytriton
         # names it after the host's pid); a crash-looping model would otherwise fill /dev/shm.
@@ -216,6 +218,26 @@ def _environment(spec: ContainerSpec) -> dict[str, str]:
         "LD_LIBRARY_PATH": f"{libdir}:{inherited}" if inherited else libdir,
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def _group_alive(pgid: int) -> bool:
+    """A live (not zombie) process is left in process group `pgid`."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, IndexError, ValueError):
+            continue
+        if group == str(pgid) and state != "Z":
+            return True
+    return False
+
+
+def _wait_group_gone(pgid: int, timeout: float) -> None:
+    """SIGKILL is delivered when a process next leaves the kernel: on a busy host a member may
+    linger a moment. Wait for that, so a stopped replica is gone when stop returns."""
+    deadline = time.monotonic() + timeout
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _signal_group(pid: int, signum: signal.Signals) -> None:
