@@ -12,6 +12,8 @@ import asyncio
 import hashlib
 import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +85,18 @@ def bring_up_market(
     except BaseException:
         launcher.stop_all()
         raise
+
+
+@contextmanager
+def market_running(
+    directory: Path, sellers: list[Seller], **gateway: object
+) -> Iterator[RunningMarket]:
+    """`bring_up_market` for a test: stopped whatever happens."""
+    running = bring_up_market(directory, sellers, Console(stderr=True), **gateway)
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def _bring_up(

@@ -12,10 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from rich.console import Console
 
 from tests.e2e.market import FAULTY_MARKET as SELLERS
-from tests.e2e.market import GWEI, RunningMarket, bring_up_market
+from tests.e2e.market import GWEI, RunningMarket, market_running
 
 PRICES = {s.name: s.price_wei_per_second for s in SELLERS}
 JOBS = 200
@@ -25,16 +24,10 @@ CAPS = (2_000 * GWEI, 1_200 * GWEI)
 
 @pytest.fixture(scope="module")
 def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningMarket]:
-    running = bring_up_market(
-        tmp_path_factory.mktemp("market"),
-        SELLERS,
-        Console(stderr=True),
-        network_refresh_seconds=5.0,
-    )
-    try:
+    with market_running(
+        tmp_path_factory.mktemp("market"), SELLERS, network_refresh_seconds=5.0
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def run_job(http: httpx.Client, n: int) -> dict[str, Any]:

@@ -19,9 +19,8 @@ import httpx
 import pytest
 from pytrickle.publisher import TricklePublisher
 from pytrickle.subscriber import TrickleSubscriber
-from rich.console import Console
 
-from tests.e2e.market import GWEI, STREAM_CAPABILITY, RunningMarket, Seller, bring_up_market
+from tests.e2e.market import GWEI, STREAM_CAPABILITY, RunningMarket, Seller, market_running
 from tests.e2e.test_trickle import read_segment
 
 SELLERS = [Seller("one", 1_000 * GWEI, streams=True), Seller("two", 1_000 * GWEI, streams=True)]
@@ -33,16 +32,10 @@ MOST_GAP_SECONDS = 5.0
 
 @pytest.fixture(scope="module")
 def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningMarket]:
-    running = bring_up_market(
-        tmp_path_factory.mktemp("stream-market"),
-        SELLERS,
-        Console(stderr=True),
-        network_refresh_seconds=5.0,
-    )
-    try:
+    with market_running(
+        tmp_path_factory.mktemp("stream-market"), SELLERS, network_refresh_seconds=5.0
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 async def test_a_stream_moves_on_when_its_orchestrator_is_killed(market: RunningMarket) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from tollway.config import SelectionPolicy
 from tollway.errors import (
@@ -109,25 +110,22 @@ class StreamActivities:
         )
         return job.signed_by(self._key, self._address).encode()
 
-    @activity.defn(name="start_stream_on")
-    async def start_on(self, request: StartOnInput) -> StreamUrls:
-        url = request.candidate.url
-        headers = {"Livepeer": self._header(request.spec)}
-        if request.payment_header:
-            headers["Livepeer-Payment"] = request.payment_header
+    async def _call(
+        self, url: str, step: str, spec: StreamSpec, payment: str | None, body: dict[str, Any]
+    ) -> httpx.Response:
+        """POST the stream's `step` to the orchestrator at `url`; its 200 answer, else the
+        error that ends the step (503: busy, transient)."""
+        headers = {"Livepeer": self._header(spec)}
+        if payment:
+            headers["Livepeer-Payment"] = payment
         try:
             answer = await self._http.post(
-                f"{url}/ai/stream/start",
-                headers=headers,
-                json={"params": request.spec.params},
-                timeout=START_TIMEOUT_SECONDS,
+                f"{url}/ai/stream/{step}", headers=headers, json=body, timeout=START_TIMEOUT_SECONDS
             )
         except httpx.HTTPError as exc:
             raise to_application_error(
-                OrchestratorUnreachable(f"{url}: no answer to the stream start: {exc!r}")
+                OrchestratorUnreachable(f"{url}: no answer to the stream {step}: {exc!r}")
             ) from exc
-        finally:
-            self._spend.release(request.hold_id)
         if answer.status_code == 503:
             raise to_application_error(
                 OrchestratorBusy(f"{url} answered 503: {answer.text[:300]}", status_code=503)
@@ -135,10 +133,21 @@ class StreamActivities:
         if answer.status_code != 200:
             raise to_application_error(
                 OrchestratorFailed(
-                    f"{url} refused the stream: {answer.status_code} {answer.text[:300]}",
+                    f"{url} refused the stream {step}: {answer.status_code} {answer.text[:300]}",
                     status_code=answer.status_code,
                 )
             )
+        return answer
+
+    @activity.defn(name="start_stream_on")
+    async def start_on(self, request: StartOnInput) -> StreamUrls:
+        url = request.candidate.url
+        try:
+            answer = await self._call(
+                url, "start", request.spec, request.payment_header, {"params": request.spec.params}
+            )
+        finally:
+            self._spend.release(request.hold_id)
         found = {
             key: answer.headers[header]
             for key, header in STREAM_URL_HEADERS.items()
@@ -151,65 +160,27 @@ class StreamActivities:
         """Stop the stream on the orchestrator; False when it did not answer (it stops a stream
         whose channels go idle, or whose credit runs out, on its own)."""
         try:
-            answer = await self._http.post(
-                f"{request.orchestrator}/ai/stream/stop",
-                headers={"Livepeer": self._header(request.spec)},
-                json={},
-                timeout=10,
-            )
-        except httpx.HTTPError:
-            return False
-        return answer.status_code in (200, 404, 409)
+            await self._call(request.orchestrator, "stop", request.spec, None, {})
+        except ApplicationError as exc:
+            details = exc.details[0] if exc.details else {}
+            status = details.get("status_code") if isinstance(details, dict) else None
+            return status in (404, 409)  # gone already: stopped all the same
+        return True
 
     @activity.defn(name="update_stream_on")
     async def update_on(self, request: UpdateOnInput) -> None:
         """Give the running stream's container new parameters."""
-        url = request.orchestrator
-        try:
-            answer = await self._http.post(
-                f"{url}/ai/stream/update",
-                headers={"Livepeer": self._header(request.spec)},
-                json=request.params,
-                timeout=START_TIMEOUT_SECONDS,
-            )
-        except httpx.HTTPError as exc:
-            raise to_application_error(
-                OrchestratorUnreachable(f"{url}: no answer to the stream update: {exc!r}")
-            ) from exc
-        if answer.status_code != 200:
-            raise to_application_error(
-                OrchestratorFailed(
-                    f"{url} refused the stream update: {answer.status_code} {answer.text[:300]}",
-                    status_code=answer.status_code,
-                )
-            )
+        await self._call(request.orchestrator, "update", request.spec, None, request.params)
 
     @activity.defn(name="pay_stream_on")
     async def pay_on(self, request: PayOnInput) -> int:
         """Send a running stream's payment; the credit the orchestrator answers."""
-        url = request.orchestrator
         try:
-            answer = await self._http.post(
-                f"{url}/ai/stream/payment",
-                headers={
-                    "Livepeer": self._header(request.spec),
-                    "Livepeer-Payment": request.payment_header,
-                },
-                timeout=START_TIMEOUT_SECONDS,
+            answer = await self._call(
+                request.orchestrator, "payment", request.spec, request.payment_header, {}
             )
-        except httpx.HTTPError as exc:
-            raise to_application_error(
-                OrchestratorUnreachable(f"{url}: no answer to the stream payment: {exc!r}")
-            ) from exc
         finally:
             self._spend.release(request.hold_id)
-        if answer.status_code != 200:
-            raise to_application_error(
-                OrchestratorFailed(
-                    f"{url} refused the stream payment: {answer.status_code} {answer.text[:300]}",
-                    status_code=answer.status_code,
-                )
-            )
         return int(answer.headers.get("Livepeer-Balance", "0"))
 
     def all(self) -> list[Callable[..., Any]]:

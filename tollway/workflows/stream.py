@@ -19,7 +19,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from tollway.activities.discovery import DiscoverInput, DiscoveryActivities
+    from tollway.activities.discovery import DiscoverInput, Discovery, DiscoveryActivities
     from tollway.activities.payment import PaymentActivities, PaymentInput
     from tollway.activities.relay import RelayActivities, RelayInput
     from tollway.activities.streams import (
@@ -150,21 +150,32 @@ class StreamWorkflow:
             non_retryable=True,
         )
 
+    async def _discover(
+        self,
+        spec: StreamSpec,
+        exclude: list[str] | None = None,
+        include: list[str] | None = None,
+        fresh: list[str] | None = None,
+    ) -> Discovery:
+        return await workflow.execute_local_activity_method(
+            DiscoveryActivities.discover,
+            DiscoverInput(
+                capability=spec.capability,
+                include=include or [],
+                exclude=exclude or [],
+                policy=spec.policy,
+                price_caps=spec.price_caps,
+                fresh_tokens=fresh or [],
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=QUICK_RETRIES,
+        )
+
     async def _start_somewhere(self, spec: StreamSpec, tried: list[str]) -> StreamUrls | None:
         """Start the stream on the best orchestrator not tried yet; None once stopped."""
         status = self._status
         while not self._stop:
-            discovery = await workflow.execute_local_activity_method(
-                DiscoveryActivities.discover,
-                DiscoverInput(
-                    capability=spec.capability,
-                    exclude=tried,
-                    policy=spec.policy,
-                    price_caps=spec.price_caps,
-                ),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=QUICK_RETRIES,
-            )
+            discovery = await self._discover(spec, exclude=tried)
             status.attempts.extend(discovery.failures)
             if not discovery.candidates:
                 raise self._fail(
@@ -245,18 +256,7 @@ class StreamWorkflow:
         status = self._status
         hold = f"{spec.stream_id}.pay.{status.payments}.{status.swaps}"
         try:
-            discovery = await workflow.execute_local_activity_method(
-                DiscoveryActivities.discover,
-                DiscoverInput(
-                    capability=spec.capability,
-                    include=[orchestrator],
-                    policy=spec.policy,
-                    price_caps=spec.price_caps,
-                    fresh_tokens=[orchestrator],
-                ),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=QUICK_RETRIES,
-            )
+            discovery = await self._discover(spec, include=[orchestrator], fresh=[orchestrator])
             candidates = [c for c in discovery.candidates if c.url == orchestrator]
             if not candidates:
                 raise ApplicationError(f"{orchestrator} gave no token", non_retryable=True)
