@@ -52,7 +52,6 @@ ChannelName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,128}$")]
 SEQ_HEADER = "Lp-Trickle-Seq"
 LATEST_HEADER = "Lp-Trickle-Latest"
 CLOSED_HEADER = "Lp-Trickle-Closed"
-RESET_HEADER = "Lp-Trickle-Reset"
 NOT_HELD = 470
 
 

@@ -63,11 +63,6 @@ class ArtifactStore:
         except FileNotFoundError as exc:
             raise NotFound(f"no artifact {artifact_id!r}") from exc
 
-    def head(self, artifact_id: str, size: int) -> bytes:
-        """The first `size` bytes (an error message)."""
-        with open(self.path(artifact_id), "rb") as file:
-            return file.read(size)
-
     def chunks(self, artifact_id: str) -> AsyncIterator[bytes]:
         return file_chunks(self.path(artifact_id))
 
