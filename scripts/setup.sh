@@ -92,3 +92,22 @@ if ! docker image inspect "$torch_image" >/dev/null 2>&1; then
     tar -C "$tmp/rootfs" -c . | docker import --change 'CMD ["python3"]' - "$torch_image" >/dev/null
     rm -rf "$tmp"
 fi
+
+# 6. The pytrickle image the live-effect example builds on: the torch image with pytrickle 0.1.6
+#    and what it imports (aiohttp, PyAV from its wheel, pydantic, nvidia-ml-py) from pip.
+trickle_image="tollway/pytrickle:0.1.6"
+if ! docker image inspect "$trickle_image" >/dev/null 2>&1; then
+    step "docker: building $trickle_image (the torch image + pytrickle, about 20 s)"
+    tmp="$(mktemp -d)"
+    "$venv/bin/pip" install --quiet --target "$tmp/site" --only-binary :all: \
+        "aiohttp==3.14.5" "av==14.2.0" "nvidia-ml-py==13.615.71" "pydantic==2.14.3"
+    rm -rf "$tmp/site/bin"
+    "$venv/bin/pip" install --quiet --target "$tmp/site" --no-deps "pytrickle==0.1.6"
+    printf 'FROM %s\nCOPY site/ /usr/local/lib/python3.11/dist-packages/\n' "$torch_image" \
+        >"$tmp/Dockerfile"
+    if ! built="$(docker build --quiet --tag "$trickle_image" "$tmp" 2>&1)"; then
+        echo "$built" >&2
+        exit 1
+    fi
+    rm -rf "$tmp"
+fi

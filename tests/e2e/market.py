@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import secrets
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,13 +23,26 @@ from rich.console import Console
 from web3 import Web3
 from web3.types import RPCEndpoint
 
-from tollway.config import ChainSettings, GatewaySettings, OrchestratorSettings
+from tollway.byoc.declaration import load_declarations
+from tollway.byoc.docker_runtime import DockerRuntime
+from tollway.byoc.fleet import FleetInput, replica_inputs
+from tollway.byoc.placement import Placement
+from tollway.byoc.replica import ContainerState
+from tollway.config import (
+    ORCHESTRATOR_NAMESPACE,
+    ChainSettings,
+    GatewaySettings,
+    GpuWorkerSettings,
+    OrchestratorSettings,
+)
 from tollway.devnet import processes
 from tollway.devnet.anvil import dev_account_key
 from tollway.devnet.deploy import deploy_devnet
 from tollway.devnet.up import Launcher, Ports, fund_market, role_key, start_temporal_and_chain
 from tollway.netutil import free_port
 from tollway.payments.keys import create_keystore
+from tollway.temporal import connect
+from tollway.workflows.container import ContainerWorkflow
 
 ROUND_LENGTH = 1_000
 """Blocks per round: short enough to activate each orchestrator quickly by mining, long enough
@@ -37,6 +51,9 @@ STAKE = 1_000 * 10**18
 WORKER = Path(__file__).with_name("faulty_worker.py")
 STREAM_WORKER = Path(__file__).with_name("stream_worker.py")
 STREAM_CAPABILITY = "stream-echo"
+LIVE_CAPABILITY = "live-effect"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+MARKET_LABEL = "tollway.stack"
 
 
 @dataclass(frozen=True)
@@ -49,6 +66,9 @@ class Seller:
     capacity: int = 8
     streams: bool = False
     """Also serves `stream-echo` live streams, on a stream worker of its own."""
+    live: bool = False
+    """Also serves `live-effect` (examples/live-effect) in Docker, on a GPU worker of its own
+    that bridges the orchestrator's trickle server into the container."""
 
 
 GWEI = 10**9
@@ -69,9 +89,15 @@ class RunningMarket:
     urls: dict[str, str]
     """Seller name -> orchestrator URL."""
     launcher: Launcher
+    market_id: str = ""
+    """On every container the market's GPU workers run (MARKET_LABEL)."""
 
     def stop(self) -> None:
         self.launcher.stop_all()
+        if self.market_id:
+            runtime = DockerRuntime()
+            for container in runtime.list_containers({MARKET_LABEL: self.market_id}):
+                runtime.stop(container.container_id)
 
 
 def bring_up_market(
@@ -131,8 +157,10 @@ def _bring_up(
     )
     temporal = f"127.0.0.1:{ports.temporal}"
     secret = secrets.token_urlsafe(24)
+    market_id = secrets.token_hex(4)
     workers: dict[str, str] = {}
     stream_workers: dict[str, str] = {}
+    gpu_workers: dict[str, GpuWorkerSettings] = {}
     for seller in sellers:
         if seller.dead:
             continue
@@ -172,6 +200,22 @@ def _bring_up(
             ],
             lambda port=worker_port: processes.port_open(port),  # type: ignore[misc]
         )  # fmt: skip
+        if seller.live:
+            gpu = GpuWorkerSettings(
+                worker_id=f"gpu-{seller.name}",
+                temporal_address=temporal,
+                stack_id=market_id,
+                metrics_port=free_port(),
+                orchestrator_url=urls[seller.name],
+                orchestrator_secret=secret,
+                data_dir=directory / f"gpu-worker-{seller.name}",
+            )
+            gpu_workers[seller.name] = gpu
+            launcher.role(
+                f"gpu-worker-{seller.name}", "gpu-worker",
+                config=_write(directory / f"gpu-worker-{seller.name}.json", gpu.model_dump_json()),
+                health=f"http://127.0.0.1:{gpu.metrics_port}/metrics",
+            )  # fmt: skip
         if seller.streams:
             stream_port = free_port()
             stream_workers[seller.name] = f"http://127.0.0.1:{stream_port}"
@@ -224,8 +268,51 @@ def _bring_up(
         "the gateway's view of the stream sellers",
         timeout=60,
     )
+    if gpu_workers:
+        asyncio.run(_serve_live(temporal, market_id, gpu_workers))
+        live_sellers = {urls[name] for name in gpu_workers}
+        processes.wait_until(
+            lambda: _offered(gateway_url, LIVE_CAPABILITY) >= live_sellers,
+            "the gateway's view of the live-effect sellers",
+            timeout=240,
+        )
     console.print(f"  [green]✓[/] market of {len(sellers)} orchestrators, gateway {gateway_url}")
-    return RunningMarket(gateway_url, api_key, urls, launcher)
+    return RunningMarket(gateway_url, api_key, urls, launcher, market_id)
+
+
+async def _serve_live(temporal: str, market_id: str, gpus: dict[str, GpuWorkerSettings]) -> None:
+    """Each seller's orchestrator serves one live-effect replica (declared as in
+    examples/capabilities.json) on its own GPU worker; returns once each is serving."""
+    declared = next(
+        c
+        for c in load_declarations(EXAMPLES / "capabilities.json").capabilities
+        if c.name == LIVE_CAPABILITY
+    )
+    client = await connect(temporal, ORCHESTRATOR_NAMESPACE)
+    handles = []
+    for name, gpu in gpus.items():
+        fleet = FleetInput(
+            fleet_id=f"market-{market_id}-{name}",
+            capabilities=[declared],
+            labels={MARKET_LABEL: market_id},
+        )
+        placement = Placement(
+            capability=LIVE_CAPABILITY, index=0, worker_id=gpu.worker_id, task_queue=gpu.task_queue
+        )
+        ((workflow_id, request),) = replica_inputs(fleet, [placement]).items()
+        handles.append(
+            await client.start_workflow(
+                ContainerWorkflow.run,
+                request,
+                id=workflow_id,
+                task_queue=f"tollway-orchestrator-{name}",
+            )
+        )
+    deadline = time.monotonic() + 240
+    for handle in handles:
+        while (await handle.query(ContainerWorkflow.status)).state != ContainerState.SERVING:
+            assert time.monotonic() < deadline, f"{handle.id} not serving in 240 s"
+            await asyncio.sleep(0.5)
 
 
 def _register(

@@ -28,7 +28,7 @@ def write(tmp_path: Path, capabilities: list[dict[str, Any]]) -> Path:
 
 def test_the_example_file_loads_with_paths_resolved() -> None:
     declared = load_declarations(REPO_ROOT / "examples" / "capabilities.json")
-    echo, cold, torch_filter, triton = declared.capabilities
+    echo, cold, torch_filter, triton, live = declared.capabilities
     assert echo.name == "echo"
     assert (cold.warm, cold.idle_timeout_seconds, cold.price.unit) == ("cold-swap", 60, "request")
     assert echo.build == str(REPO_ROOT / "examples" / "echo")
@@ -36,6 +36,8 @@ def test_the_example_file_loads_with_paths_resolved() -> None:
     assert torch_filter.build == str(REPO_ROOT / "examples" / "torch-filter")
     assert triton.triton is not None and triton.build is None and triton.image is None
     assert triton.triton.model == str(REPO_ROOT / "examples" / "torch-filter" / "triton_model.py")
+    assert (live.build, live.streams) == (str(REPO_ROOT / "examples" / "live-effect"), True)
+    assert not echo.streams
 
 
 @pytest.mark.parametrize(
@@ -47,6 +49,8 @@ def test_the_example_file_loads_with_paths_resolved() -> None:
          "Extra inputs are not permitted"),
         ({"name": "x", "image": "i", "build": "b"}, "capabilities[0]",
          "give exactly one of image, build and triton"),
+        ({"name": "x", "triton": {"model": "m.py"}, "streams": True}, "capabilities[0]",
+         "streams do not apply to a Triton capability"),
         ({"name": "x", "build": "b", "triton": {"model": "m.py"}}, "capabilities[0]",
          "give exactly one of image, build and triton"),
         ({"name": "x", "triton": {"model": "m.py"}, "network": "egress"}, "capabilities[0]",

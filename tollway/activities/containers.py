@@ -18,6 +18,7 @@ from tollway.byoc.health import wait_healthy
 from tollway.byoc.runtime import Runtimes
 from tollway.byoc.spec import (
     REPLICA_LABEL,
+    WORKER_LABEL,
     BuildImageInput,
     ContainerSpec,
     HealthCheckInput,
@@ -25,7 +26,8 @@ from tollway.byoc.spec import (
     StopContainerInput,
     WaitHealthyInput,
 )
-from tollway.errors import TollwayError, to_application_error
+from tollway.byoc.trickle_bridge import TrickleBridges, trickle_url_inside
+from tollway.errors import ContainerSetupFailed, TollwayError, WorkerFailed, to_application_error
 
 __all__ = ["ContainerActivities"]
 
@@ -33,8 +35,15 @@ HEALTH_CHECK_TIMEOUT_SECONDS = 3.0
 
 
 class ContainerActivities:
-    def __init__(self, runtimes: Runtimes) -> None:
+    def __init__(
+        self, runtimes: Runtimes, worker_id: str = "", bridges: TrickleBridges | None = None
+    ) -> None:
         self._runtimes = runtimes
+        self._worker_id = worker_id
+        """Put on each container it starts (WORKER_LABEL)."""
+        self._bridges = bridges
+        """Bridges the orchestrator's trickle server into stream containers; None when this
+        worker has no orchestrator to bridge to."""
 
     def all(self) -> list[Callable[..., Any]]:
         """For `Worker(activities=...)`."""
@@ -59,11 +68,40 @@ class ContainerActivities:
         """Start the replica's container, or take over the one an earlier attempt of this
         start left running (found by its replica label): never two for one replica."""
         try:
-            return await asyncio.to_thread(self._start_once, spec)
+            started = await asyncio.to_thread(self._start_once, spec)
+            if spec.trickle_port is not None:
+                await self._bridge(started, spec.trickle_port)
+                started = started.model_copy(
+                    update={"trickle_url": trickle_url_inside(spec.trickle_port)}
+                )
+            return started
         except TollwayError as exc:
             raise to_application_error(exc) from exc
 
+    async def _bridge(self, started: StartedContainer, port: int) -> None:
+        if self._bridges is None:
+            raise ContainerSetupFailed(
+                "this GPU worker has no orchestrator_url, so it cannot bridge a stream "
+                "container to the orchestrator's trickle server"
+            )
+        await self.sync_bridges()
+        if started.container_id not in self._bridges.bridged:
+            raise WorkerFailed(
+                f"could not bridge trickle into {started.name} at 127.0.0.1:{port}",
+                container=started.name,
+            )
+
+    async def sync_bridges(self) -> None:
+        """Bridge every running stream container (after a restart, the ones it left)."""
+        if self._bridges is not None:
+            containers = await asyncio.to_thread(self._runtimes.docker.list_containers)
+            await self._bridges.sync(containers)
+
     def _start_once(self, spec: ContainerSpec) -> StartedContainer:
+        if self._worker_id:
+            spec = spec.model_copy(
+                update={"labels": {**spec.labels, WORKER_LABEL: self._worker_id}}
+            )
         runtime = self._runtimes.for_spec(spec)
         replica = spec.labels.get(REPLICA_LABEL)
         if replica is not None:

@@ -77,7 +77,7 @@ class TritonDeclaration(_Strict):
     max_batch_size: int = Field(default=8, ge=1, le=1024)
 
 
-TRITON_NOT_APPLICABLE = ("health_path", "network", "port", "resources")
+TRITON_NOT_APPLICABLE = ("health_path", "network", "port", "resources", "streams")
 """A Triton replica is a process on the GPU worker, not a container: these are not enforced,
 so a declaration may not set them (the defaults stand for "not applicable" there)."""
 
@@ -101,6 +101,9 @@ class CapabilityDeclaration(_Strict):
     env: dict[str, str] = {}
     resources: Resources = Resources()
     network: Literal["none", "egress"] = "none"
+    streams: bool = False
+    """Serves live streams (`/stream/start` and the rest, CONTRACT.md "Live streams"): the
+    GPU worker bridges the orchestrator's trickle server into the container."""
 
     @model_validator(mode="after")
     def _consistent(self) -> CapabilityDeclaration:

@@ -13,7 +13,13 @@ import docker
 from docker.errors import APIError, BuildError, DockerException, NotFound
 from docker.types import DeviceRequest
 
-from tollway.byoc.spec import BuildImageInput, ContainerInfo, ContainerSpec, StartedContainer
+from tollway.byoc.spec import (
+    TRICKLE_PORT_LABEL,
+    BuildImageInput,
+    ContainerInfo,
+    ContainerSpec,
+    StartedContainer,
+)
 from tollway.errors import ContainerSetupFailed, WorkerFailed
 
 __all__ = [
@@ -115,6 +121,11 @@ class DockerRuntime:
                     MANAGED_LABEL: "1",
                     CAPABILITY_LABEL: spec.capability,
                     PORT_LABEL: str(spec.container_port),
+                    **(
+                        {TRICKLE_PORT_LABEL: str(spec.trickle_port)}
+                        if spec.trickle_port is not None
+                        else {}
+                    ),
                 },
                 # docker-init as PID 1 forwards SIGTERM and reaps zombies: `stop` stays quick
                 # even for a worker that installs no signal handler.
@@ -265,6 +276,7 @@ def _info(container: Any) -> ContainerInfo:
         labels=dict(container.labels),
         url=url,
         host_port=host_port,
+        pid=int((container.attrs.get("State") or {}).get("Pid") or 0) or None,
     )
 
 

@@ -14,7 +14,13 @@ from pydantic import BaseModel, Field
 from tollway.byoc.declaration import CapabilityDeclaration
 from tollway.byoc.placement import Placement
 from tollway.byoc.replica import ServeCapabilityInput
-from tollway.byoc.spec import BuildImageInput, ContainerSpec, TritonModelSpec, triton_ready_path
+from tollway.byoc.spec import (
+    TRICKLE_PORT,
+    BuildImageInput,
+    ContainerSpec,
+    TritonModelSpec,
+    triton_ready_path,
+)
 
 __all__ = ["FleetInput", "image_of", "replica_inputs"]
 
@@ -71,6 +77,7 @@ def replica_inputs(
                 pids_limit=declaration.resources.pids,
                 network="bridge" if declaration.network == "egress" else "none",
                 gpu_device_ids=placement.gpu_device_ids,
+                trickle_port=TRICKLE_PORT if declaration.streams else None,
             ),
             build=(
                 BuildImageInput(context_dir=declaration.build, tag=image)

@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = [
     "CAPABILITY_PATTERN",
     "REPLICA_LABEL",
+    "TRICKLE_PORT",
+    "TRICKLE_PORT_LABEL",
+    "WORKER_LABEL",
     "BuildImageInput",
     "ContainerInfo",
     "ContainerSpec",
@@ -31,6 +34,15 @@ DEFAULT_BASE_IMAGE = "tollway/base:bookworm"
 
 REPLICA_LABEL = "tollway.replica"
 """The ContainerWorkflow id that owns a container: how a retried start finds it again."""
+
+TRICKLE_PORT = 8935
+"""Where a stream container finds the orchestrator's trickle server on its own 127.0.0.1
+(go-livepeer's orchestrator port; inside the container nothing else uses it)."""
+WORKER_LABEL = "tollway.gpu-worker"
+"""The GPU worker that started a container (several may share one Docker engine)."""
+TRICKLE_PORT_LABEL = "tollway.trickle-port"
+"""On a stream container: the port on its own loopback where the GPU worker bridges the
+orchestrator's trickle server in (byoc/trickle_bridge.py)."""
 
 # Docker accepts [a-zA-Z0-9][a-zA-Z0-9_.-]* as a container name, and the capability is part of it.
 CAPABILITY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
@@ -70,6 +82,9 @@ class ContainerSpec(_Model):
     """"bridge": may reach out, port published on 127.0.0.1; "none": no egress at all."""
     gpu_device_ids: list[str] = []
     """GPUs (NVML indices) the container is given; none means it sees no GPU."""
+    trickle_port: int | None = Field(default=None, ge=1, le=65535)
+    """A stream container: the orchestrator's trickle server is bridged onto its own
+    127.0.0.1 at this port."""
 
     @model_validator(mode="after")
     def _image_or_triton(self) -> ContainerSpec:
@@ -89,6 +104,8 @@ class StartedContainer(_Model):
     name: str
     url: str
     host_port: int
+    trickle_url: str = ""
+    """Where the container reaches the orchestrator's trickle server ("" for no bridge)."""
 
 
 class ContainerInfo(_Model):
@@ -100,6 +117,8 @@ class ContainerInfo(_Model):
     labels: dict[str, str]
     url: str | None = None
     host_port: int | None = None
+    pid: int | None = None
+    """Its main process on this host, while it runs (a bridge enters its network namespace)."""
 
 
 class WaitHealthyInput(_Model):

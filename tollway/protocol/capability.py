@@ -30,6 +30,9 @@ class ExternalCapability(BaseModel):
     protocol: Literal["http", "triton"] = "http"
     """How the orchestrator calls `url` (tollway's extension): "http" forwards the request as
     go-livepeer does; "triton" runs the body through the Triton model named `name`."""
+    trickle_url: str = ""
+    """Where this replica reaches the orchestrator's trickle server (tollway's extension): its
+    GPU worker's bridge; "" means the orchestrator's own address."""
     cold: bool = False
     """Declared but not running (a cold-swap replica, tollway's extension): it has no slots,
     and a request that finds no free slot wakes it."""
@@ -40,7 +43,7 @@ class ExternalCapability(BaseModel):
             raise ValueError("url is required (only a cold replica registers without one)")
         return self
 
-    @field_validator("url")
+    @field_validator("url", "trickle_url")
     @classmethod
     def _http_url(cls, url: str) -> str:
         if url:

@@ -17,15 +17,18 @@ from tollway.activities.containers import ContainerActivities
 from tollway.byoc.docker_runtime import DockerRuntime
 from tollway.byoc.gpus import GpuInventory, WorkerReport, read_gpus
 from tollway.byoc.runtime import Runtimes
+from tollway.byoc.trickle_bridge import TrickleBridges
 from tollway.byoc.triton_runtime import TritonRuntime
 from tollway.config import GpuWorkerSettings
+from tollway.errors import TollwayError
 from tollway.temporal import connect
 from tollway.workers.run import run_until_signalled, serve_metrics
 
-__all__ = ["report_forever", "run"]
+__all__ = ["bridge_forever", "report_forever", "run"]
 
 log = logging.getLogger("tollway.gpu")
 RETRY_SECONDS = 1.0
+BRIDGE_SYNC_SECONDS = 2.0
 
 
 async def report_forever(
@@ -66,21 +69,37 @@ async def report_forever(
             networks = await asyncio.to_thread(runtimes.networks)
 
 
+async def bridge_forever(containers: ContainerActivities) -> None:
+    """Keep the stream containers' trickle bridges in step with the running containers."""
+    while True:
+        try:
+            await containers.sync_bridges()
+        except TollwayError as exc:
+            log.warning("cannot sync trickle bridges (retrying): %s", exc.message)
+        await asyncio.sleep(BRIDGE_SYNC_SECONDS)
+
+
 async def run(settings: GpuWorkerSettings) -> None:
     inventory = read_gpus()
     log.info("GPU worker %s: %s", settings.worker_id, inventory.describe())
     client = await connect(settings.temporal_address, settings.namespace)
     serve_metrics(settings.metrics_port)  # `tollway up` reads it as "ready"
     runtimes = Runtimes(TritonRuntime(settings.triton_dir), DockerRuntime)
-    containers = ContainerActivities(runtimes)
-    worker = Worker(client, task_queue=settings.task_queue, activities=containers.all())
-    reporting = None
+    bridges = None
     if settings.orchestrator_url:
-        reporting = asyncio.create_task(report_forever(settings, inventory, runtimes))
+        bridges = TrickleBridges(settings.orchestrator_url, settings.worker_id)
+    containers = ContainerActivities(runtimes, settings.worker_id, bridges)
+    worker = Worker(client, task_queue=settings.task_queue, activities=containers.all())
+    background: list[asyncio.Task[None]] = []
+    if settings.orchestrator_url:
+        background.append(asyncio.create_task(report_forever(settings, inventory, runtimes)))
+        background.append(asyncio.create_task(bridge_forever(containers)))
     try:
         await run_until_signalled(worker)
     finally:
-        if reporting is not None:
-            reporting.cancel()
+        for task in background:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await reporting
+                await task
+        if bridges is not None:
+            await bridges.close()

@@ -162,10 +162,14 @@ class ContainerWorkflow:
             heartbeat_timeout=timedelta(seconds=10),
             retry_policy=GPU_RETRY,
         )
-        await self._register(request, url=status.container.url)
+        await self._register(
+            request, url=status.container.url, trickle_url=status.container.trickle_url
+        )
         status.state = ContainerState.SERVING
 
-    async def _register(self, request: ServeCapabilityInput, url: str) -> None:
+    async def _register(
+        self, request: ServeCapabilityInput, url: str, trickle_url: str = ""
+    ) -> None:
         """Register this replica at `url`; "" registers it cold (cold-swap, not running)."""
         await workflow.execute_activity_method(
             RegistrationActivities.register,
@@ -181,6 +185,7 @@ class ContainerWorkflow:
                 currency=request.price.currency,
                 unit=request.price.unit,
                 replica=self._status.replica,
+                trickle_url=trickle_url,
             ),
             start_to_close_timeout=timedelta(seconds=30),
         )

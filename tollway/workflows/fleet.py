@@ -30,7 +30,6 @@ with workflow.unsafe.imports_passed_through():
     from tollway.byoc.fleet import FleetInput, replica_inputs
     from tollway.byoc.gpus import WorkerListing, WorkerReport
     from tollway.byoc.placement import Placement, place
-    from tollway.config import ORCHESTRATOR_TASK_QUEUE
     from tollway.errors import PlacementError
 
 __all__ = ["ONE_TRY", "FleetCarried", "FleetReplica", "FleetStatus", "FleetWorkflow"]
@@ -155,7 +154,7 @@ class FleetWorkflow:
                     ContainerWorkflow.run,
                     request,
                     id=workflow_id,
-                    task_queue=ORCHESTRATOR_TASK_QUEUE,
+                    task_queue=workflow.info().task_queue,
                     parent_close_policy=ParentClosePolicy.ABANDON,
                 )
         await self._drain([r for r in self._status.replicas if r.workflow_id not in wanted])

@@ -59,6 +59,8 @@ class StreamStatus(BaseModel):
     """Payments sent, the start's included."""
     ticket_ev_wei: int = 0
     attempts: list[Attempt] = []
+    error: str | None = None
+    """Why the stream failed."""
 
 
 def _reason(err: ActivityError | ApplicationError) -> str:
@@ -80,6 +82,18 @@ class StreamWorkflow:
     async def run(self, spec: StreamSpec) -> StreamStatus:
         status = self._status
         tried: list[str] = []
+        try:
+            await self._serve(spec, tried)
+        except ApplicationError:
+            # A failed stream answers the `started` update waiting on it before it ends.
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            raise
+        await workflow.wait_condition(workflow.all_handlers_finished)  # an update in flight
+        status.state = "stopped"
+        return status
+
+    async def _serve(self, spec: StreamSpec, tried: list[str]) -> None:
+        status = self._status
         try:
             while not self._stop:
                 urls = await self._start_somewhere(spec, tried)
@@ -105,9 +119,6 @@ class StreamWorkflow:
                 start_to_close_timeout=timedelta(seconds=10),
                 retry_policy=QUICK_RETRIES,
             )
-        await workflow.wait_condition(workflow.all_handlers_finished)  # an update in flight
-        status.state = "stopped"
-        return status
 
     @workflow.signal
     def stop(self) -> None:
@@ -137,12 +148,19 @@ class StreamWorkflow:
                 non_retryable=True,
             )
 
+    @workflow.update
+    async def started(self) -> StreamStatus:
+        """Waits until the stream runs on an orchestrator, has failed to, or was stopped."""
+        await workflow.wait_condition(lambda: self._status.state != "starting" or self._stop)
+        return self._status
+
     @workflow.query
     def status(self) -> StreamStatus:
         return self._status
 
     def _fail(self, message: str) -> ApplicationError:
         self._status.state = "failed"
+        self._status.error = message
         return ApplicationError(
             message,
             [a.model_dump() for a in self._status.attempts],

@@ -67,8 +67,18 @@ class StreamServer:
     stopped: dict[str, str] = field(default_factory=dict)
     """Why each recently stopped stream stopped, by id."""
 
-    def trickle_url(self, channel: str) -> str:
-        base = self.settings.trickle_url_for_workers or self.settings.service_addr
+    def client_url(self, channel: str) -> str:
+        """`channel` as a gateway reaches it: at this orchestrator's public address."""
+        return f"{self.settings.service_addr.rstrip('/')}/ai/trickle/{channel}"
+
+    def worker_url(self, stream: LiveStream, channel: str) -> str:
+        """`channel` as the stream's replica reaches it: through its GPU worker's bridge, or
+        at the address configured for workers."""
+        base = (
+            stream.replica.trickle_url
+            or self.settings.trickle_url_for_workers
+            or self.settings.service_addr
+        )
         return f"{base.rstrip('/')}/ai/trickle/{channel}"
 
     async def start(
@@ -131,16 +141,16 @@ class StreamServer:
         body: dict[str, Any] = {
             "gateway_request_id": stream.stream_id,
             "stream_id": stream.stream_id,
-            "control_url": self.trickle_url(channels.control),
-            "events_url": self.trickle_url(channels.events),
+            "control_url": self.worker_url(stream, channels.control),
+            "events_url": self.worker_url(stream, channels.events),
             "params": params,
         }
         if channels.ingress:
-            body["subscribe_url"] = self.trickle_url(channels.ingress)
+            body["subscribe_url"] = self.worker_url(stream, channels.ingress)
         if channels.egress:
-            body["publish_url"] = self.trickle_url(channels.egress)
+            body["publish_url"] = self.worker_url(stream, channels.egress)
         if channels.data:
-            body["data_url"] = self.trickle_url(channels.data)
+            body["data_url"] = self.worker_url(stream, channels.data)
         answer = await self._call(stream, "/stream/start", body, job.timeout_seconds)
         if answer.status_code >= 400:
             raise WorkerFailed(

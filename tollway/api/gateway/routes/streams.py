@@ -1,6 +1,7 @@
 """Live streams through the gateway, go-livepeer's client API: `POST /process/stream/start`
 (the `Livepeer` header names the capability; the body is go-livepeer's StartRequest) answers
-the stream's URLs: the client publishes its video to `publish_url` and reads the result from
+the stream's URLs once it runs on an orchestrator (503 or 502 naming each attempt when it
+cannot start): the client publishes its video to `publish_url` and reads the result from
 `subscribe_url`, both trickle channels on this gateway that stay the same when the stream moves
 to another orchestrator. `/{id}/status`, `/{id}/update` and `/{id}/stop` follow the stream's
 workflow."""
@@ -24,7 +25,14 @@ from tollway.activities.streams import StreamSpec
 from tollway.api.body import parse_json_body, read_body
 from tollway.api.gateway.deps import Services
 from tollway.api.gateway.services import GatewayServices
-from tollway.errors import BadRequest, NotFound, OrchestratorFailed, StreamStopped
+from tollway.errors import (
+    AllOrchestratorsFailed,
+    BadRequest,
+    NoOrchestrator,
+    NotFound,
+    OrchestratorFailed,
+    StreamStopped,
+)
 from tollway.protocol.header import JobRequest
 from tollway.protocol.stream import StreamOptions
 from tollway.workflows.stream import StreamStatus, StreamWorkflow
@@ -91,9 +99,16 @@ async def start_stream(request: Request, services: Services) -> dict[str, str]:
         payment_seconds=settings.stream_payment_seconds,
     )
     services.relays.open(stream_id)
-    await services.temporal.start_workflow(
+    handle = await services.temporal.start_workflow(
         StreamWorkflow.run, spec, id=_workflow_id(stream_id), task_queue=settings.task_queue
     )
+    status: StreamStatus = await handle.execute_update(StreamWorkflow.started)
+    if status.state == "failed":
+        attempts = [a.model_dump() for a in status.attempts]
+        error = NoOrchestrator if not attempts else AllOrchestratorsFailed
+        raise error(status.error or "the stream did not start", attempts=attempts)
+    if status.state == "stopped" or status.orchestrator is None:
+        raise StreamStopped(f"stream {stream_id!r} was stopped while it started")
     base = str(request.base_url).rstrip("/")
     incoming, outgoing = client_channels(stream_id)
     return {

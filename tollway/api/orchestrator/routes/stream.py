@@ -65,7 +65,7 @@ async def start_stream(request: Request, services: Services) -> JSONResponse:
         "events_url": channels.events,
         "data_url": channels.data,
     }
-    found = {key: streams.trickle_url(name) for key, name in urls.items() if name}
+    found = {key: streams.client_url(name) for key, name in urls.items() if name}
     headers = {STREAM_URL_HEADERS[key]: url for key, url in found.items()}
     headers["Livepeer-Balance"] = str(balance)
     return JSONResponse({"stream_id": stream.stream_id, **found}, headers=headers)
