@@ -221,6 +221,11 @@ class GatewaySettings(RoleSettings):
     """How often a stream may move to another orchestrator before it fails."""
     stream_payment_seconds: float = Field(default=50.0, gt=0)
     """How often a running stream pays its orchestrator for the next 70 s (go-livepeer: 50 s)."""
+    stream_event_silence_seconds: float = Field(default=30.0, gt=0)
+    """A stream whose container sends no event (pytrickle sends a heartbeat every 10 s) for
+    this long moves to another orchestrator."""
+    stream_client_idle_seconds: float = Field(default=60.0, gt=0)
+    """A stream whose client publishes nothing for this long is stopped: the client went away."""
 
     @property
     def relay_task_queue(self) -> str:

@@ -24,6 +24,8 @@ TRICKLE_SEGMENT_LIMIT = 2 * 1024 * 1024
 STREAM_DEBIT_SECONDS = 1.0
 NETWORK_REFRESH_SECONDS = 5.0
 STREAM_PAYMENT_SECONDS = 1.0
+STREAM_EVENT_SILENCE_SECONDS = 3.0
+STREAM_CLIENT_IDLE_SECONDS = 8.0
 STREAM_WORKER = Path(__file__).with_name("stream_worker.py")
 STREAM_CAPABILITY = "stream-echo"
 STREAM_PRICE = 10**9
@@ -56,6 +58,8 @@ def stack(
         # Capabilities registered by tests reach the gateway's market view sooner.
         "TOLLWAY_GATEWAY_NETWORK_REFRESH_SECONDS": str(NETWORK_REFRESH_SECONDS),
         "TOLLWAY_GATEWAY_STREAM_PAYMENT_SECONDS": str(STREAM_PAYMENT_SECONDS),
+        "TOLLWAY_GATEWAY_STREAM_EVENT_SILENCE_SECONDS": str(STREAM_EVENT_SILENCE_SECONDS),
+        "TOLLWAY_GATEWAY_STREAM_CLIENT_IDLE_SECONDS": str(STREAM_CLIENT_IDLE_SECONDS),
     }
     saved = {k: os.environ.get(k) for k in limits}
     os.environ.update(limits)

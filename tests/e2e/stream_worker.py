@@ -1,8 +1,10 @@
 """A live-stream BYOC worker for the stream tests, on pytrickle's own trickle clients: on
 `/stream/start` it reads each segment of its `subscribe_url` and publishes it upper-cased to its
-`publish_url`, and it reports on `events_url` (started, each parameter update, stopped);
-`GET /stream/status` lists its streams and the parameters each was given. Real
-HTTP on 127.0.0.1; an orchestrator serves it once registered (`/capability/register`).
+`publish_url`, and it reports on `events_url` (started, each parameter update, stopped, and
+a heartbeat every second, as pytrickle's apps do; a stream started with `{"silent": true}` in
+its params sends no event at all); `GET /stream/status` lists its streams and the parameters
+each was given. Real HTTP on 127.0.0.1; an orchestrator serves it once registered
+(`/capability/register`).
 
     python tests/e2e/stream_worker.py --port 9000
 """
@@ -21,18 +23,30 @@ from pytrickle.subscriber import TrickleSubscriber
 
 SEGMENT_GAP_SECONDS = 0.05
 """pytrickle numbers a publisher's next segment in the background: give it a moment."""
+HEARTBEAT_SECONDS = 1.0
 
 
 class Stream:
     def __init__(self, request: dict[str, Any]) -> None:
         self.request = request
         self.events = TricklePublisher(request["events_url"], "application/json")
+        self.silent = bool((request.get("params") or {}).get("silent"))
+        self.lock = asyncio.Lock()
         self.task = asyncio.create_task(self._run())
+        self.heartbeats = asyncio.create_task(self._beat())
 
     async def event(self, event: dict[str, Any]) -> None:
-        async with await self.events.next() as writer:
-            await writer.write(json.dumps(event).encode())
-        await asyncio.sleep(SEGMENT_GAP_SECONDS)
+        if self.silent:
+            return
+        async with self.lock:
+            async with await self.events.next() as writer:
+                await writer.write(json.dumps(event).encode())
+            await asyncio.sleep(SEGMENT_GAP_SECONDS)
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await self.event({"type": "heartbeat"})
 
     async def _run(self) -> None:
         await self.event({"type": "started", "params": self.request.get("params", {})})
@@ -52,9 +66,10 @@ class Stream:
                 await asyncio.sleep(SEGMENT_GAP_SECONDS)
 
     async def stop(self) -> None:
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self.task
+        for task in (self.heartbeats, self.task):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         with contextlib.suppress(Exception):
             await self.event({"type": "stopped"})
         await self.events.close()

@@ -1,7 +1,9 @@
 """A live stream through the gateway, as a go-livepeer client starts one: `POST
 /process/stream/start` starts a StreamWorkflow that pays and starts the stream on the
 orchestrator, and the gateway relays the client's trickle channels to it; the client's segments
-come back processed by the stream worker, and a stop ends the stream everywhere."""
+come back processed by the stream worker, and a stop ends the stream everywhere. A container
+that sends no event is swapped out (and with no orchestrator left the stream fails, saying
+why); a client that goes away has its stream stopped."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import asyncio
 import base64
 import json
 import time
+from typing import Any
 
 import httpx
 from pytrickle.publisher import TricklePublisher
@@ -17,6 +20,8 @@ from pytrickle.subscriber import TrickleSubscriber
 from tests.e2e.conftest import (
     STREAM_CAPABILITY,
     STREAM_CAPACITY,
+    STREAM_CLIENT_IDLE_SECONDS,
+    STREAM_EVENT_SILENCE_SECONDS,
     STREAM_PAYMENT_SECONDS,
 )
 from tests.e2e.stack_client import StackClient
@@ -29,6 +34,27 @@ MARKET_WAIT_SECONDS = 60
 def offered(stack: StackClient, capability: str) -> bool:
     view = httpx.get(f"{stack.state.endpoints.gateway_api}/v1/marketplace", timeout=5).json()
     return bool(view["capabilities"].get(capability, {}).get("offers"))
+
+
+async def start(http: httpx.AsyncClient, params: dict[str, object]) -> dict[str, str]:
+    job = {"capability": STREAM_CAPABILITY, "timeout_seconds": 30}
+    header = base64.b64encode(json.dumps(job).encode()).decode()
+    started = await http.post(
+        "/process/stream/start", headers={"Livepeer": header}, json={"params": json.dumps(params)}
+    )
+    assert started.status_code == 200, started.text
+    urls: dict[str, str] = started.json()
+    return urls
+
+
+async def wait_state(http: httpx.AsyncClient, url: str, state: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while True:
+        status: dict[str, Any] = (await http.get(url)).json()
+        if status["state"] == state:
+            return status
+        assert time.monotonic() < deadline, status
+        await asyncio.sleep(0.25)
 
 
 async def test_a_stream_through_the_gateway_flows_and_stops(
@@ -94,3 +120,37 @@ async def test_a_stream_through_the_gateway_flows_and_stops(
     assert int(stack.token(STREAM_CAPABILITY)["available_capacity"]) == STREAM_CAPACITY
     worker = httpx.get(f"{stream_worker}/stream/status").json()
     assert stream_id in worker["stopped"]
+
+
+async def test_a_silent_container_is_swapped_out_and_with_none_left_the_stream_fails(
+    stack: StackClient, stream_worker: str
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.state.endpoints.gateway_api, timeout=60) as http:
+        urls = await start(http, {"silent": True})
+        began = time.monotonic()
+        status = await wait_state(http, urls["status_url"], "failed")
+        took = time.monotonic() - began
+    silence = f"no event from the container for {STREAM_EVENT_SILENCE_SECONDS:g} s"
+    reasons = [a["reason"] for a in status["attempts"] if a["stage"] == "stream"]
+    assert len(reasons) == 1 and silence in reasons[0], status
+    assert "no orchestrator left" in str(status["error"]), status
+    assert STREAM_EVENT_SILENCE_SECONDS <= took <= STREAM_EVENT_SILENCE_SECONDS + 10, took
+    # Stopped on the orchestrator before the stream moved on: its slot is free again.
+    assert int(stack.token(STREAM_CAPABILITY)["available_capacity"]) == STREAM_CAPACITY
+    assert urls["stream_id"] in httpx.get(f"{stream_worker}/stream/status").json()["stopped"]
+
+
+async def test_a_stream_whose_client_goes_away_is_stopped(
+    stack: StackClient, stream_worker: str
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.state.endpoints.gateway_api, timeout=60) as http:
+        urls = await start(http, {})
+        async with TricklePublisher(urls["publish_url"], "video/MP2T") as video_in:
+            await publish(video_in, [b"the only segment"])
+        went_quiet = time.monotonic()
+        status = await wait_state(http, urls["status_url"], "stopped")
+        took = time.monotonic() - went_quiet
+    assert status["ended"] == f"the client sent nothing for {STREAM_CLIENT_IDLE_SECONDS:g} s"
+    assert status["swaps"] == 0 and status["error"] is None, status
+    assert STREAM_CLIENT_IDLE_SECONDS - 1 <= took <= STREAM_CLIENT_IDLE_SECONDS + 5, took
+    assert int(stack.token(STREAM_CAPABILITY)["available_capacity"]) == STREAM_CAPACITY

@@ -36,10 +36,13 @@ def available(stack: StackClient, capability: str = CAPABILITY) -> int:
 
 
 async def next_event(events: TrickleSubscriber) -> dict[str, Any]:
-    segment = await asyncio.wait_for(events.next(), 10)
-    assert segment is not None
-    event: dict[str, Any] = json.loads(await read_segment(segment))
-    return event
+    """The container's next event but its heartbeats."""
+    while True:
+        segment = await asyncio.wait_for(events.next(), 10)
+        assert segment is not None
+        event: dict[str, Any] = json.loads(await read_segment(segment))
+        if event["type"] != "heartbeat":
+            return event
 
 
 async def test_a_stream_starts_flows_updates_stops_and_is_billed_by_the_second(

@@ -1,8 +1,11 @@
 """The relay of one stream, run by the gateway API that holds the client's trickle channels
 (on its own task queue): the client's video in is pushed to the orchestrator's channel, the
 orchestrator's video out is pulled into the client's, each segment as it is written. It runs
-until the stream stops (the workflow cancels it) or the orchestrator fails (it raises, and the
-workflow moves the stream to another); it heartbeats, so a gateway API that dies is noticed and
+until the stream stops (the workflow cancels it), the orchestrator fails (it raises, and the
+workflow moves the stream to another: a relay that breaks, a channel it closes, a container
+that sends no event for `event_silence_seconds`), or the client goes away (it returns why,
+and the workflow stops the stream: the client closed its channel or sent nothing for
+`client_idle_seconds`); it heartbeats, so a gateway API that dies is noticed and
 the relay starts again when it is back.
 """
 
@@ -19,7 +22,14 @@ from temporalio import activity
 from tollway.activities.heartbeat import heartbeating
 from tollway.activities.streams import StreamUrls
 from tollway.errors import OrchestratorFailed, to_application_error
-from tollway.streams.relay import RemoteChannelGone, pull, push
+from tollway.streams.relay import (
+    ContainerSilent,
+    RemoteChannelGone,
+    pull,
+    push,
+    wait_client_gone,
+    watch_events,
+)
 from tollway.streams.trickle import Channels
 
 __all__ = ["RelayActivities", "RelayInput", "client_channels"]
@@ -30,6 +40,8 @@ HEARTBEAT_SECONDS = 1.0
 class RelayInput(BaseModel):
     stream_id: str
     urls: StreamUrls
+    event_silence_seconds: float = 30.0
+    client_idle_seconds: float = 60.0
 
 
 def client_channels(stream_id: str) -> tuple[str, str]:
@@ -49,37 +61,54 @@ class RelayActivities:
         self._channels.create(outgoing, "video/MP2T")
 
     @activity.defn(name="relay_stream")
-    async def relay(self, request: RelayInput) -> None:
+    async def relay(self, request: RelayInput) -> str | None:
+        """Relay until the orchestrator fails (raises: the stream moves on) or the client goes
+        away (returns why: the stream stops)."""
         self.open(request.stream_id)  # again, after this process restarted
         incoming, outgoing = client_channels(request.stream_id)
         urls = request.urls
-        pumps = []
+        pumps: list[asyncio.Future[None]] = []
+        client_gone: asyncio.Future[str] | None = None
         video_in, video_out = self._channels.get(incoming), self._channels.get(outgoing)
         if urls.publish_url and video_in is not None:
             pumps.append(asyncio.ensure_future(push(self._http, video_in, urls.publish_url)))
+            client_gone = asyncio.ensure_future(
+                wait_client_gone(video_in, request.client_idle_seconds)
+            )
         if urls.subscribe_url and video_out is not None:
             pumps.append(
                 asyncio.ensure_future(
                     pull(self._http, urls.subscribe_url, video_out, self._limit, start=0)
                 )
             )
+        if urls.events_url:
+            pumps.append(
+                asyncio.ensure_future(
+                    watch_events(self._http, urls.events_url, request.event_silence_seconds)
+                )
+            )
         if not pumps:
-            return
+            return None
+        watched: list[asyncio.Future[Any]] = [*pumps, *([client_gone] if client_gone else [])]
         try:
             done, _ = await heartbeating(
-                asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED), HEARTBEAT_SECONDS
+                asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED), HEARTBEAT_SECONDS
             )
+            if client_gone is not None and client_gone in done:
+                return client_gone.result()
             for pump in done:
                 pump.result()
+            if video_in is not None and video_in.closed:
+                return "the client closed its channel"
             raise to_application_error(
                 OrchestratorFailed(f"{urls.orchestrator} closed the stream's channels")
             )
-        except (RemoteChannelGone, httpx.HTTPError) as exc:
+        except (RemoteChannelGone, ContainerSilent, httpx.HTTPError) as exc:
             raise to_application_error(
-                OrchestratorFailed(f"{urls.orchestrator}: the relay failed: {exc!r}")
+                OrchestratorFailed(f"{urls.orchestrator}: the relay failed: {exc}")
             ) from exc
         finally:
-            for pump in pumps:
+            for pump in watched:
                 pump.cancel()
 
     @activity.defn(name="close_stream_channels")

@@ -52,6 +52,10 @@ class StreamSpec(BaseModel):
     max_swaps: int = 3
     payment_seconds: float = 50.0
     """How often the running stream pays for the next `PAID_SECONDS`."""
+    event_silence_seconds: float = 30.0
+    """No event from the container for this long: the stream moves on."""
+    client_idle_seconds: float = 60.0
+    """Nothing from the client for this long: the stream stops."""
     tenant: str = "default"
 
 

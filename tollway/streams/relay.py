@@ -7,11 +7,21 @@ next orchestrator is a swap; the local channel numbers on.
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import httpx
 
 from tollway.streams.trickle import LATEST, Channel
 
-__all__ = ["RemoteChannelGone", "pull", "push"]
+__all__ = [
+    "ContainerSilent",
+    "RemoteChannelGone",
+    "pull",
+    "push",
+    "wait_client_gone",
+    "watch_events",
+]
 
 CLOSED_HEADER = "Lp-Trickle-Closed"
 LATEST_HEADER = "Lp-Trickle-Latest"
@@ -21,8 +31,16 @@ FROM_THE_NEWEST = -2
 """A remote segment number: the one being written there, or the last written."""
 
 
+EVENT_BYTES = 64 * 1024
+"""The most of one event that is read (pytrickle's heartbeats are a few hundred bytes)."""
+
+
 class RemoteChannelGone(Exception):
     """The remote channel does not exist (404), or answered what trickle never does."""
+
+
+class ContainerSilent(Exception):
+    """The container sent no event for longer than it may."""
 
 
 async def pull(
@@ -74,3 +92,42 @@ async def push(http: httpx.AsyncClient, local: Channel, remote: str) -> None:
         answer.raise_for_status()
         seq = segment.seq + 1
         sent += 1
+
+
+async def watch_events(http: httpx.AsyncClient, remote: str, silence_seconds: float) -> None:
+    """Follow the remote events channel from its first event; ContainerSilent when no event
+    begins within `silence_seconds` (of the start, or of the one before). Returns when the
+    channel closes."""
+    seq = 0
+    while True:
+        try:
+            async with asyncio.timeout(silence_seconds):
+                async with http.stream("GET", f"{remote}/{seq}", timeout=None) as answer:
+                    if answer.status_code == NOT_HELD:
+                        seq = int(answer.headers.get(LATEST_HEADER, LATEST))
+                        continue
+                    if answer.status_code != 200:
+                        raise RemoteChannelGone(f"GET {remote}/{seq} answered {answer.status_code}")
+                    if CLOSED_HEADER in answer.headers:
+                        return
+                    seq = int(answer.headers.get(SEQ_HEADER, seq)) + 1
+                    read = 0
+                    async for chunk in answer.aiter_bytes():
+                        read += len(chunk)
+                        if read > EVENT_BYTES:
+                            break
+        except TimeoutError:
+            raise ContainerSilent(
+                f"no event from the container for {silence_seconds:g} s"
+            ) from None
+
+
+async def wait_client_gone(local: Channel, idle_seconds: float) -> str:
+    """Returns, saying why, once the client closed `local` or wrote nothing to it for
+    `idle_seconds`."""
+    while not local.closed:
+        idle = time.monotonic() - local.written_at
+        if idle >= idle_seconds:
+            return f"the client sent nothing for {idle_seconds:g} s"
+        await asyncio.sleep(min(1.0, idle_seconds - idle))
+    return "the client closed its channel"

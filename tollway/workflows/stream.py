@@ -61,6 +61,8 @@ class StreamStatus(BaseModel):
     attempts: list[Attempt] = []
     error: str | None = None
     """Why the stream failed."""
+    ended: str | None = None
+    """Why the stream stopped without a stop request (the client went away)."""
 
 
 def _reason(err: ActivityError | ApplicationError) -> str:
@@ -242,7 +244,12 @@ class StreamWorkflow:
         """Relay until stopped (None) or the orchestrator fails (why)."""
         relay = workflow.start_activity_method(
             RelayActivities.relay,
-            RelayInput(stream_id=spec.stream_id, urls=urls),
+            RelayInput(
+                stream_id=spec.stream_id,
+                urls=urls,
+                event_silence_seconds=spec.event_silence_seconds,
+                client_idle_seconds=spec.client_idle_seconds,
+            ),
             task_queue=spec.relay_task_queue,
             start_to_close_timeout=timedelta(days=7),
             heartbeat_timeout=RELAY_HEARTBEAT_TIMEOUT,
@@ -259,7 +266,10 @@ class StreamWorkflow:
         if not relay.done():
             relay.cancel()
         try:
-            await relay
+            gone = await relay
+            if gone:
+                self._stop = True
+                self._status.ended = gone
         except StepFailed as err:
             return None if self._stop else _reason(err)
         except BaseException:

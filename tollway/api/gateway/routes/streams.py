@@ -97,6 +97,8 @@ async def start_stream(request: Request, services: Services) -> dict[str, str]:
         relay_task_queue=settings.relay_task_queue,
         max_swaps=settings.max_stream_swaps,
         payment_seconds=settings.stream_payment_seconds,
+        event_silence_seconds=settings.stream_event_silence_seconds,
+        client_idle_seconds=settings.stream_client_idle_seconds,
     )
     services.relays.open(stream_id)
     handle = await services.temporal.start_workflow(
