@@ -1,9 +1,12 @@
 """Per-segment latency of live streams on the embedded stack, for the floor of what tollway
 adds: segments through the orchestrator's trickle server alone (publish, then read the same
 channel), and through a stream started with `/ai/stream/start` on a stream worker (pytrickle's
-clients: it reads each segment and publishes it back upper-cased), timed from the moment a
-segment is written to the moment its answer is read whole. The gateway path comes with the
-gateway's stream routes. Brings up a stack of its own unless `--dir` names one (`tollway up`).
+clients: it reads each segment and publishes it back upper-cased), and through the gateway
+(`/process/stream/start`: client -> gateway -> orchestrator -> worker -> back), timed from the
+moment a segment is written to the moment its answer is read whole. The last line is what the
+gateway adds. The output gap during a swap is measured by tests/e2e/test_live_effect.py and
+tests/e2e/test_stream_swap.py (they print it). Brings up a stack of its own unless `--dir`
+names one (`tollway up`).
 
     .venv/bin/python bench/streams.py [--segments 100] [--kib 64] [--dir .tollway]
 """
@@ -12,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -136,19 +141,49 @@ async def run(state: StackState, segments: int, size: int) -> None:
                 json={"params": {}},
             )
             started.raise_for_status()
-            show(
-                "orchestrator + stream worker (pytrickle)",
-                await timed_segments(
-                    started.headers["X-Publish-Url"],
-                    started.headers["X-Subscribe-Url"],
-                    segments,
-                    size,
-                ),
+            direct = await timed_segments(
+                started.headers["X-Publish-Url"],
+                started.headers["X-Subscribe-Url"],
+                segments,
+                size,
             )
+            show("orchestrator + stream worker (pytrickle)", direct)
             await http.post("/ai/stream/stop", headers={"Livepeer": job.encode()}, json={})
+            through = await gateway_path(state, segments, size)
+            show("gateway + orchestrator + stream worker", through)
+            print(
+                f"{'added by the gateway (p50)':<44} "
+                f"{statistics.median(through[5:]) - statistics.median(direct[5:]):+.1f} ms"
+            )
             await http.post("/capability/unregister", content="bench-stream", headers=secret)
         finally:
             processes.stop(pid)
+
+
+async def gateway_path(state: StackState, segments: int, size: int) -> list[float]:
+    """Segment times through a stream started at the gateway."""
+    gateway = state.endpoints.gateway_api
+    header = base64.b64encode(
+        json.dumps({"capability": "bench-stream", "timeout_seconds": 60}).encode()
+    ).decode()
+    async with httpx.AsyncClient(base_url=gateway, timeout=60) as http:
+        deadline = time.monotonic() + 90
+        while True:  # the gateway's market view lists the capability at its next refresh
+            view = (await http.get("/v1/marketplace")).json()
+            if view["capabilities"].get("bench-stream", {}).get("offers"):
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit("the gateway never listed bench-stream")
+            await asyncio.sleep(0.5)
+        started = await http.post(
+            "/process/stream/start", headers={"Livepeer": header}, json={"params": "{}"}
+        )
+        started.raise_for_status()
+        urls = started.json()
+        try:
+            return await timed_segments(urls["publish_url"], urls["subscribe_url"], segments, size)
+        finally:
+            await http.post(urls["stop_url"])
 
 
 def main() -> None:
@@ -166,6 +201,7 @@ def main() -> None:
             raise SystemExit(f"no stack in {args.dir}: run `tollway up` first")
         asyncio.run(run(state, args.segments, args.kib * 1024))
         return
+    os.environ.setdefault("TOLLWAY_GATEWAY_NETWORK_REFRESH_SECONDS", "2")
     with tempfile.TemporaryDirectory(prefix="tollway-streams-") as folder:
         directory = Path(folder) / "stack"
         try:

@@ -128,7 +128,18 @@ async def test_a_silent_container_is_swapped_out_and_with_none_left_the_stream_f
     async with httpx.AsyncClient(base_url=stack.state.endpoints.gateway_api, timeout=60) as http:
         urls = await start(http, {"silent": True})
         began = time.monotonic()
-        status = await wait_state(http, urls["status_url"], "failed")
+
+        async def keep_publishing() -> None:  # the client stays: only the container is silent
+            async with TricklePublisher(urls["publish_url"], "video/MP2T") as video_in:
+                for n in range(60):
+                    await publish(video_in, [b"segment %d" % n])
+                    await asyncio.sleep(1)
+
+        publishing = asyncio.create_task(keep_publishing())
+        try:
+            status = await wait_state(http, urls["status_url"], "failed")
+        finally:
+            publishing.cancel()
         took = time.monotonic() - began
     silence = f"no event from the container for {STREAM_EVENT_SILENCE_SECONDS:g} s"
     reasons = [a["reason"] for a in status["attempts"] if a["stage"] == "stream"]

@@ -20,7 +20,7 @@ from tollway.byoc.health import wait_healthy
 from tollway.byoc.spec import ContainerSpec
 from tollway.errors import TollwayError
 
-__all__ = ["CheckOptions", "CheckResult", "run_checks"]
+__all__ = ["CHECK_LABEL", "CheckOptions", "CheckResult", "run_checks"]
 
 CHECK_LABEL = "tollway.check"
 PROBE = {"tollway": "conformance", "n": 1}

@@ -34,10 +34,18 @@ def check(
     content_type: Annotated[
         str | None, typer.Option(help="The job's Content-Type (default: JSON, or by --body).")
     ] = None,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            "--stream", help="Check the live-stream routes instead (CONTRACT.md, Live streams)."
+        ),
+    ] = False,
 ) -> None:
     """Run IMAGE hardened, as an orchestrator would, and check it keeps the contract
     (tollway/byoc/CONTRACT.md). Exits 1 at the first check that fails."""
     from tollway.byoc.docker_runtime import DockerRuntime
+    from tollway.cli.stream import quiet_pytrickle
+    from tollway.cli.stream_check import run_stream_checks
 
     def report(result: CheckResult) -> None:
         mark = "[green]✓[/]" if result.passed else "[red]✗[/]"
@@ -54,7 +62,10 @@ def check(
         content_type=content_type or _content_type(body),
     )
     try:
-        passed = asyncio.run(run_checks(DockerRuntime(), options, report))
+        if stream:
+            quiet_pytrickle()
+        checks = run_stream_checks if stream else run_checks
+        passed = asyncio.run(checks(DockerRuntime(), options, report))
     except TollwayError as exc:
         console.print(f"[red]check failed:[/] {exc.message}")
         raise typer.Exit(1) from exc

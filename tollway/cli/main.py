@@ -33,6 +33,7 @@ __all__ = [
     "orchestrator_worker",
     "serve",
     "status",
+    "stream",
     "up",
 ]
 
@@ -151,6 +152,73 @@ def serve(
     except TollwayError as exc:
         console.print(f"[red]not served:[/] {exc.message}", highlight=False)
         raise typer.Exit(1) from exc
+
+
+@app.command()
+def stream(
+    capability: Annotated[str, typer.Argument(help="A stream capability, e.g. live-effect.")],
+    input_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--input", help="A video file to stream (default: a test pattern).", exists=True
+        ),
+    ] = None,
+    output: Annotated[Path, typer.Option(help="Where the output (MPEG-TS) goes.")] = Path(
+        "stream-output.ts"
+    ),
+    seconds: Annotated[float, typer.Option(help="How long the test pattern runs.")] = 30.0,
+    width: Annotated[int, typer.Option(help="Test pattern width.")] = 256,
+    height: Annotated[int, typer.Option(help="Test pattern height.")] = 256,
+    fps: Annotated[int, typer.Option(help="Test pattern frames per second.")] = 30,
+    params: Annotated[str, typer.Option(help="The pipeline's parameters, a JSON object.")] = "{}",
+    gateway: Annotated[
+        str | None, typer.Option(help="The gateway's URL (default: the running stack's).")
+    ] = None,
+    directory: StackDir = None,
+) -> None:
+    """Stream a video file, or a generated test pattern, through the gateway to CAPABILITY and
+    write what comes back to a file, with a live progress line."""
+    import json
+
+    from tollway.cli.stream import StreamOptions, quiet_pytrickle, run_stream
+    from tollway.devnet.state import StackState
+    from tollway.errors import TollwayError
+
+    try:
+        extra = json.loads(params)
+    except ValueError as exc:
+        raise typer.BadParameter(f"not JSON: {exc}", param_hint="--params") from exc
+    if not isinstance(extra, dict):
+        raise typer.BadParameter("a JSON object, please", param_hint="--params")
+    if gateway is None:
+        state = StackState.load(_stack_dir(directory))
+        if state is None:
+            console.print(
+                "[red]no stack is running:[/] start one with `tollway up`, or give --gateway"
+            )
+            raise typer.Exit(1)
+        gateway = state.endpoints.gateway_api
+    quiet_pytrickle()
+    options = StreamOptions(
+        gateway=gateway,
+        capability=capability,
+        output=output,
+        input=input_file,
+        seconds=seconds,
+        width=width,
+        height=height,
+        fps=fps,
+        params=extra,
+    )
+    try:
+        report = asyncio.run(run_stream(options, console))
+    except TollwayError as exc:
+        console.print(f"[red]stream failed:[/] {exc.message}", highlight=False)
+        raise typer.Exit(1) from exc
+    console.print(
+        f"stream {report.stream_id} {report.state}: {report.segments_in} segments in, "
+        f"{report.segments_out} out ({report.frames_out} frames) written to {output}"
+    )
 
 
 @gateway_app.command("api")

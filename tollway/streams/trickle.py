@@ -190,6 +190,9 @@ class Channels:
             await self.close(name)
         return idle
 
+    def names(self) -> list[str]:
+        return list(self._channels)
+
     def __len__(self) -> int:
         return len(self._channels)
 

@@ -21,6 +21,7 @@ __all__ = [
     "CODE_ROWS",
     "LEFT_COLOUR",
     "RIGHT_COLOUR",
+    "BadSegment",
     "Frame",
     "decode_segment",
     "encode_segment",
@@ -123,14 +124,24 @@ def file_segments(path: Path, frames_per_segment: int) -> Iterator[bytes]:
             yield encode_segment(batch, fps, first)
 
 
+class BadSegment(ValueError):
+    """A segment that is not MPEG-TS video PyAV can decode."""
+
+
 def decode_segment(data: bytes) -> list[Frame]:
-    """Every video frame in one MPEG-TS segment; [] for a segment with none."""
+    """Every video frame in one MPEG-TS segment; [] for a segment with none. BadSegment for
+    one that does not decode."""
     frames: list[Frame] = []
-    with av.open(io.BytesIO(data), mode="r", format="mpegts") as container:
-        if not container.streams.video:
-            return frames
-        for frame in container.decode(video=0):
-            frames.append(_rgb(frame))
+    if not data:
+        return frames
+    try:
+        with av.open(io.BytesIO(data), mode="r", format="mpegts") as container:
+            if not container.streams.video:
+                return frames
+            for frame in container.decode(video=0):
+                frames.append(_rgb(frame))
+    except av.FFmpegError as exc:
+        raise BadSegment(f"not decodable MPEG-TS video ({len(data)} bytes): {exc}") from exc
     return frames
 
 
