@@ -28,6 +28,12 @@ __all__ = [
     "RESERVE",
     "SENDER_FUNDS",
     "STREAMS_ACTIVE",
+    "STREAMS_OVERDRAWN",
+    "STREAMS_RELAYED",
+    "STREAM_DEBITED",
+    "STREAM_RELAY_DELAY",
+    "STREAM_SEGMENTS",
+    "STREAM_SWAPS",
     "TICKETS_RECEIVED",
     "TICKETS_REDEEMED",
     "TICKETS_REFUSED",
@@ -150,3 +156,31 @@ TRICKLE_BYTES = Counter(
     ["direction"],
 )
 STREAMS_ACTIVE = Gauge("tollway_streams_active", "Live streams running on this orchestrator")
+STREAMS_OVERDRAWN = Gauge(
+    "tollway_streams_overdrawn",
+    "Live streams on this orchestrator whose credit is negative (stopped at the next debit)",
+)
+STREAM_DEBITED = Counter(
+    "tollway_stream_debited_wei_total",
+    "Wei debited from senders' credit for the seconds their live streams ran",
+    ["capability"],
+)
+STREAMS_RELAYED = Gauge(
+    "tollway_gateway_streams_relayed", "Live streams this gateway API relays to an orchestrator"
+)
+STREAM_SEGMENTS = Counter(
+    "tollway_stream_segments_total",
+    "Stream segments the gateway relayed: in (client to orchestrator), out (back to the client)",
+    ["direction"],
+)
+STREAM_RELAY_DELAY = Histogram(
+    "tollway_stream_relay_delay_seconds",
+    "From a client's segment's first byte at the gateway to its first byte sent to the "
+    "orchestrator",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+STREAM_SWAPS = Counter(
+    "tollway_stream_swaps_total",
+    "Live streams moved off an orchestrator (to the next, or failed when none was left)",
+    ["reason"],
+)

@@ -192,3 +192,12 @@ class StackClient:
                 return fresh
             time.sleep(0.2)
         raise AssertionError(f"fewer than {count} new redemptions after {timeout} s")
+
+
+def metric_sample(url: str, sample: str) -> float:
+    """One sample of a service's Prometheus page, e.g.
+    `tollway_stream_segments_total{direction="in"}`; 0 when absent."""
+    for line in httpx.get(f"{url}/metrics", timeout=5).text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.split()[-1])
+    return 0.0

@@ -24,7 +24,7 @@ from tests.e2e.conftest import (
     STREAM_EVENT_SILENCE_SECONDS,
     STREAM_PAYMENT_SECONDS,
 )
-from tests.e2e.stack_client import StackClient
+from tests.e2e.stack_client import StackClient, metric_sample
 from tests.e2e.test_trickle import publish, read_segment
 
 MARKET_WAIT_SECONDS = 60
@@ -67,7 +67,11 @@ async def test_a_stream_through_the_gateway_flows_and_stops(
     header = base64.b64encode(
         json.dumps({"capability": STREAM_CAPABILITY, "timeout_seconds": 30}).encode()
     ).decode()
-    async with httpx.AsyncClient(base_url=stack.state.endpoints.gateway_api, timeout=60) as http:
+    gateway = stack.state.endpoints.gateway_api
+    sent_in, sent_out = (f'tollway_stream_segments_total{{direction="{d}"}}' for d in ("in", "out"))
+    segments_in, segments_out = metric_sample(gateway, sent_in), metric_sample(gateway, sent_out)
+    delays = metric_sample(gateway, "tollway_stream_relay_delay_seconds_count")
+    async with httpx.AsyncClient(base_url=gateway, timeout=60) as http:
         started = await http.post(
             "/process/stream/start",
             headers={"Livepeer": header},
@@ -91,6 +95,16 @@ async def test_a_stream_through_the_gateway_flows_and_stops(
 
         status = (await http.get(f"/process/stream/{stream_id}/status")).json()
         assert status["state"] == "running"
+        assert metric_sample(gateway, "tollway_gateway_streams_relayed") >= 1
+        assert (
+            metric_sample(gateway, 'tollway_stream_segments_total{direction="in"}')
+            >= segments_in + 3
+        )
+        assert (
+            metric_sample(gateway, 'tollway_stream_segments_total{direction="out"}')
+            >= segments_out + 3
+        )
+        assert metric_sample(gateway, "tollway_stream_relay_delay_seconds_count") >= delays + 3
         assert status["orchestrator"] == stack.state.endpoints.orchestrator_api
         assert int(stack.token(STREAM_CAPABILITY)["available_capacity"]) == STREAM_CAPACITY - 1
 
@@ -125,6 +139,8 @@ async def test_a_stream_through_the_gateway_flows_and_stops(
 async def test_a_silent_container_is_swapped_out_and_with_none_left_the_stream_fails(
     stack: StackClient, stream_worker: str
 ) -> None:
+    silent_swaps = 'tollway_stream_swaps_total{reason="container_silent"}'
+    swaps_before = metric_sample(stack.state.endpoints.gateway_api, silent_swaps)
     async with httpx.AsyncClient(base_url=stack.state.endpoints.gateway_api, timeout=60) as http:
         urls = await start(http, {"silent": True})
         began = time.monotonic()
@@ -145,6 +161,7 @@ async def test_a_silent_container_is_swapped_out_and_with_none_left_the_stream_f
     reasons = [a["reason"] for a in status["attempts"] if a["stage"] == "stream"]
     assert len(reasons) == 1 and silence in reasons[0], status
     assert "no orchestrator left" in str(status["error"]), status
+    assert metric_sample(stack.state.endpoints.gateway_api, silent_swaps) == swaps_before + 1
     assert STREAM_EVENT_SILENCE_SECONDS <= took <= STREAM_EVENT_SILENCE_SECONDS + 10, took
     # Stopped on the orchestrator before the stream moved on: its slot is free again.
     assert int(stack.token(STREAM_CAPABILITY)["available_capacity"]) == STREAM_CAPACITY

@@ -23,7 +23,7 @@ from tests.e2e.conftest import STREAM_CAPACITY as CAPACITY
 from tests.e2e.conftest import STREAM_DEBIT_SECONDS
 from tests.e2e.conftest import STREAM_PRICE as PRICE
 from tests.e2e.conftest import STREAM_PRICEY as PRICEY
-from tests.e2e.stack_client import StackClient
+from tests.e2e.stack_client import StackClient, metric_sample
 from tests.e2e.test_trickle import publish, read_segment
 
 
@@ -100,6 +100,8 @@ async def test_a_stream_starts_flows_updates_stops_and_is_billed_by_the_second(
     # Billed by the second it ran: every begun second, as the orchestrator timed it.
     billed = credit_before + ev_wei - stack.credit(CAPABILITY)
     assert billed % PRICE == 0
+    debited = f'tollway_stream_debited_wei_total{{capability="{CAPABILITY}"}}'
+    assert metric_sample(stack.state.endpoints.orchestrator_api, debited) >= billed
     assert math.floor(ran) <= billed // PRICE <= math.ceil(ran) + 1, (billed // PRICE, ran)
 
 

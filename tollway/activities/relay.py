@@ -19,6 +19,7 @@ import httpx
 from pydantic import BaseModel
 from temporalio import activity
 
+from tollway import metrics
 from tollway.activities.heartbeat import heartbeating
 from tollway.activities.streams import StreamUrls
 from tollway.errors import OrchestratorFailed, to_application_error
@@ -90,6 +91,7 @@ class RelayActivities:
         if not pumps:
             return None
         watched: list[asyncio.Future[Any]] = [*pumps, *([client_gone] if client_gone else [])]
+        metrics.STREAMS_RELAYED.inc()
         try:
             done, _ = await heartbeating(
                 asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED), HEARTBEAT_SECONDS
@@ -100,14 +102,18 @@ class RelayActivities:
                 pump.result()
             if video_in is not None and video_in.closed:
                 return "the client closed its channel"
+            metrics.STREAM_SWAPS.labels("channels_closed").inc()
             raise to_application_error(
                 OrchestratorFailed(f"{urls.orchestrator} closed the stream's channels")
             )
         except (RemoteChannelGone, ContainerSilent, httpx.HTTPError) as exc:
+            reason = "container_silent" if isinstance(exc, ContainerSilent) else "relay_failed"
+            metrics.STREAM_SWAPS.labels(reason).inc()
             raise to_application_error(
                 OrchestratorFailed(f"{urls.orchestrator}: the relay failed: {exc}")
             ) from exc
         finally:
+            metrics.STREAMS_RELAYED.dec()
             for pump in watched:
                 pump.cancel()
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 
-from tollway.streams.trickle import LATEST, Channel
+from tollway import metrics
+from tollway.streams.trickle import LATEST, Channel, Segment
 
 __all__ = [
     "ContainerSilent",
@@ -67,6 +69,7 @@ async def pull(
                         await segment.write(chunk, limit)
             finally:
                 await segment.close()
+            metrics.STREAM_SEGMENTS.labels("out").inc()
             seq = served + 1
 
 
@@ -83,15 +86,26 @@ async def push(http: httpx.AsyncClient, local: Channel, remote: str) -> None:
             continue
         answer = await http.post(
             f"{remote}/{sent}",
-            content=segment.chunks(),
+            content=_timed(segment),
             headers={"Content-Type": local.mime_type},
             timeout=None,
         )
         if answer.status_code == 404:
             raise RemoteChannelGone(f"POST {remote}/{sent} answered 404")
         answer.raise_for_status()
+        metrics.STREAM_SEGMENTS.labels("in").inc()
         seq = segment.seq + 1
         sent += 1
+
+
+async def _timed(segment: Segment) -> AsyncIterator[bytes]:
+    """The segment's chunks, noting how long its first waited at the gateway."""
+    first = True
+    async for chunk in segment.chunks():
+        if first and segment.first_byte_at is not None:
+            metrics.STREAM_RELAY_DELAY.observe(time.monotonic() - segment.first_byte_at)
+        first = False
+        yield chunk
 
 
 async def watch_events(http: httpx.AsyncClient, remote: str, silence_seconds: float) -> None:

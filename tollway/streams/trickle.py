@@ -42,6 +42,8 @@ class Segment:
     closed: bool = False
     writes: int = 0
     """How often the segment was (re)started: a reader of an older write stops."""
+    first_byte_at: float | None = None
+    """When its first bytes arrived (time.monotonic)."""
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def write(self, chunk: bytes, limit: int) -> None:
@@ -49,6 +51,8 @@ class Segment:
             await self.close()
             raise SegmentTooLarge(f"segment {self.seq} exceeds the {limit}-byte limit")
         async with self._changed:
+            if not self.data and chunk:
+                self.first_byte_at = time.monotonic()
             self.data += chunk
             self._changed.notify_all()
 

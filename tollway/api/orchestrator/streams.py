@@ -215,6 +215,7 @@ class StreamServer:
             await self.trickle.close(name)
         stream.slot.close()
         metrics.STREAMS_ACTIVE.set(len(self.streams))
+        self._count_overdrawn()
         log.info("stream %s ended: %s", stream.stream_id, reason)
 
     def _debit(self, stream: LiveStream, final: bool = False) -> int:
@@ -226,7 +227,9 @@ class StreamServer:
         if due <= 0:
             return self.ledger.balance_wei(stream.sender, stream.capability)
         stream.billed_seconds = seconds
-        return self.ledger.debit(stream.sender, stream.capability, stream.price.cost(due))
+        cost = stream.price.cost(due)
+        metrics.STREAM_DEBITED.labels(stream.capability).inc(cost)
+        return self.ledger.debit(stream.sender, stream.capability, cost)
 
     async def _debit_forever(self, stream: LiveStream) -> None:
         while True:
@@ -234,6 +237,7 @@ class StreamServer:
             balance = self._debit(stream)
             if balance >= 0:
                 stream.overdrawn = False
+                self._count_overdrawn()
                 continue
             if stream.overdrawn:  # negative at two debits in a row: the gateway stopped paying
                 with contextlib.suppress(WorkerFailed):
@@ -241,7 +245,11 @@ class StreamServer:
                 await self._end(stream, f"credit ran out ({balance} wei)")
                 return
             stream.overdrawn = True
+            self._count_overdrawn()
             log.warning("stream %s is %d wei in debt", stream.stream_id, -balance)
+
+    def _count_overdrawn(self) -> None:
+        metrics.STREAMS_OVERDRAWN.set(sum(s.overdrawn for s in self.streams.values()))
 
     async def close(self) -> None:
         """Stop every stream (the orchestrator is shutting down)."""
