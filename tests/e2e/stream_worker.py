@@ -1,7 +1,8 @@
 """A live-stream BYOC worker for the stream tests, on pytrickle's own trickle clients: on
 `/stream/start` it reads each segment of its `subscribe_url` and publishes it upper-cased to its
 `publish_url`, and it reports on `events_url` (started, each parameter update, stopped, and
-a heartbeat every second, as pytrickle's apps do; a stream started with `{"silent": true}` in
+a heartbeat every second, as pytrickle's apps do; with a `data_url` it writes a JSON note
+per segment there; a stream started with `{"silent": true}` in
 its params sends no event at all); `GET /stream/status` lists its streams and the parameters
 each was given. Real HTTP on 127.0.0.1; an orchestrator serves it once registered
 (`/capability/register`).
@@ -53,16 +54,25 @@ class Stream:
         subscribe, publish = self.request.get("subscribe_url"), self.request.get("publish_url")
         if not subscribe or not publish:
             return
-        async with (
-            TrickleSubscriber(subscribe) as source,  # from the segment being written
-            TricklePublisher(publish, "video/MP2T") as sink,
-        ):
+        data_url = self.request.get("data_url")
+        async with contextlib.AsyncExitStack() as opened:
+            source = await opened.enter_async_context(TrickleSubscriber(subscribe))
+            sink = await opened.enter_async_context(TricklePublisher(publish, "video/MP2T"))
+            notes = None
+            if data_url:
+                notes = TricklePublisher(data_url, "application/json")
+                await opened.enter_async_context(notes)
+            n = 0
             while (segment := await source.next()) is not None:
                 data = b""
                 while chunk := await segment.read():
                     data += chunk
                 async with await sink.next() as writer:
                     await writer.write(data.upper())
+                if notes is not None:  # one note per segment on the data channel
+                    async with await notes.next() as writer:
+                        await writer.write(json.dumps({"segment": n, "bytes": len(data)}).encode())
+                n += 1
                 await asyncio.sleep(SEGMENT_GAP_SECONDS)
 
     async def stop(self) -> None:

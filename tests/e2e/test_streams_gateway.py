@@ -182,3 +182,40 @@ async def test_a_stream_whose_client_goes_away_is_stopped(
     assert status["swaps"] == 0 and status["error"] is None, status
     assert STREAM_CLIENT_IDLE_SECONDS - 1 <= took <= STREAM_CLIENT_IDLE_SECONDS + 5, took
     assert int(stack.token(STREAM_CAPABILITY)["available_capacity"]) == STREAM_CAPACITY
+
+
+async def test_a_streams_data_output_arrives_as_server_sent_events(
+    stack: StackClient, stream_worker: str
+) -> None:
+    job = {"capability": STREAM_CAPABILITY, "timeout_seconds": 30}
+    job["parameters"] = json.dumps({"enable_data_output": True})
+    header = base64.b64encode(json.dumps(job).encode()).decode()
+    async with httpx.AsyncClient(base_url=stack.state.endpoints.gateway_api, timeout=60) as http:
+        started = await http.post("/process/stream/start", headers={"Livepeer": header}, json={})
+        assert started.status_code == 200, started.text
+        urls = started.json()
+        assert urls["data_url"].endswith(f"/process/stream/{urls['stream_id']}/data")
+        notes: list[dict[str, Any]] = []
+
+        async def follow() -> None:
+            async with http.stream("GET", urls["data_url"]) as events:
+                assert events.status_code == 200
+                assert events.headers["content-type"].startswith("text/event-stream")
+                async for line in events.aiter_lines():
+                    if line.startswith("data:"):
+                        notes.append(json.loads(line.removeprefix("data:").strip()))
+                    if len(notes) == 2:
+                        return
+
+        following = asyncio.create_task(follow())
+        async with TricklePublisher(urls["publish_url"], "video/MP2T") as video_in:
+            for n in range(2):
+                await publish(video_in, [b"x" * (10 + n)])
+        await asyncio.wait_for(following, 20)
+        assert notes == [{"segment": 0, "bytes": 10}, {"segment": 1, "bytes": 11}]
+        stopped = await http.post(urls["stop_url"])
+        assert stopped.status_code == 200, stopped.text
+        after = await http.get(urls["data_url"])
+        assert after.status_code == 409 and after.json()["error"]["type"] == "StreamStopped"
+        never = await http.get("/process/stream/never-started/data")
+        assert never.status_code == 404

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from pydantic import BaseModel
@@ -33,7 +33,7 @@ from tollway.streams.relay import (
 )
 from tollway.streams.trickle import Channels
 
-__all__ = ["RelayActivities", "RelayInput", "client_channels"]
+__all__ = ["ClientChannels", "RelayActivities", "RelayInput", "client_channels"]
 
 HEARTBEAT_SECONDS = 1.0
 
@@ -45,9 +45,17 @@ class RelayInput(BaseModel):
     client_idle_seconds: float = 60.0
 
 
-def client_channels(stream_id: str) -> tuple[str, str]:
-    """The gateway's channels a client publishes to and reads from."""
-    return stream_id, f"{stream_id}-out"
+class ClientChannels(NamedTuple):
+    """The gateway's channels of one stream: the client publishes to `video_in`, reads
+    `video_out`, and follows `data` (`/process/stream/{id}/data`)."""
+
+    video_in: str
+    video_out: str
+    data: str
+
+
+def client_channels(stream_id: str) -> ClientChannels:
+    return ClientChannels(stream_id, f"{stream_id}-out", f"{stream_id}-data")
 
 
 class RelayActivities:
@@ -57,20 +65,25 @@ class RelayActivities:
         self._limit = segment_limit
 
     def open(self, stream_id: str) -> None:
-        incoming, outgoing = client_channels(stream_id)
-        self._channels.create(incoming, "video/MP2T")
-        self._channels.create(outgoing, "video/MP2T")
+        names = client_channels(stream_id)
+        self._channels.create(names.video_in, "video/MP2T")
+        self._channels.create(names.video_out, "video/MP2T")
+        self._channels.create(names.data, "application/json")
 
     @activity.defn(name="relay_stream")
     async def relay(self, request: RelayInput) -> str | None:
         """Relay until the orchestrator fails (raises: the stream moves on) or the client goes
         away (returns why: the stream stops)."""
         self.open(request.stream_id)  # again, after this process restarted
-        incoming, outgoing = client_channels(request.stream_id)
+        names = client_channels(request.stream_id)
         urls = request.urls
         pumps: list[asyncio.Future[None]] = []
         client_gone: asyncio.Future[str] | None = None
-        video_in, video_out = self._channels.get(incoming), self._channels.get(outgoing)
+        video_in, video_out = (
+            self._channels.get(names.video_in),
+            self._channels.get(names.video_out),
+        )
+        data = self._channels.get(names.data)
         if urls.publish_url and video_in is not None:
             pumps.append(asyncio.ensure_future(push(self._http, video_in, urls.publish_url)))
             client_gone = asyncio.ensure_future(
@@ -81,6 +94,10 @@ class RelayActivities:
                 asyncio.ensure_future(
                     pull(self._http, urls.subscribe_url, video_out, self._limit, start=0)
                 )
+            )
+        if urls.data_url and data is not None:
+            pumps.append(
+                asyncio.ensure_future(pull(self._http, urls.data_url, data, self._limit, start=0))
             )
         if urls.events_url:
             pumps.append(

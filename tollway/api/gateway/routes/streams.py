@@ -12,10 +12,12 @@ import asyncio
 import json
 import re
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
+from sse_starlette import EventSourceResponse, ServerSentEvent
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -35,6 +37,7 @@ from tollway.errors import (
 )
 from tollway.protocol.header import JobRequest
 from tollway.protocol.stream import StreamOptions
+from tollway.streams.trickle import Channel
 from tollway.workflows.stream import StreamStatus, StreamWorkflow
 
 __all__ = [
@@ -42,6 +45,7 @@ __all__ = [
     "router",
     "start_stream",
     "stop_stream",
+    "stream_data",
     "stream_status",
     "update_stream",
 ]
@@ -112,13 +116,14 @@ async def start_stream(request: Request, services: Services) -> dict[str, str]:
     if status.state == "stopped" or status.orchestrator is None:
         raise StreamStopped(f"stream {stream_id!r} was stopped while it started")
     base = str(request.base_url).rstrip("/")
-    incoming, outgoing = client_channels(stream_id)
+    incoming, outgoing, _ = client_channels(stream_id)
     return {
         "stream_id": stream_id,
         "publish_url": f"{base}/ai/trickle/{incoming}",
         "subscribe_url": f"{base}/ai/trickle/{outgoing}",
         "update_url": f"{base}/process/stream/{stream_id}/update",
         "status_url": f"{base}/process/stream/{stream_id}/status",
+        "data_url": f"{base}/process/stream/{stream_id}/data",
         "stop_url": f"{base}/process/stream/{stream_id}/stop",
     }
 
@@ -179,3 +184,29 @@ async def stop_stream(stream_id: str, services: Services) -> StreamStatus:
     except (TimeoutError, WorkflowFailureError):
         return await _status(services, stream_id)
     return result
+
+
+@router.get("/{stream_id}/data")
+async def stream_data(stream_id: str, services: Services) -> EventSourceResponse:
+    """The stream's data output (with `enable_data_output`) as server-sent events, one `data`
+    event per segment the container published, from the first; it ends with the stream."""
+    channel = services.trickle.get(client_channels(stream_id).data)
+    if channel is None:
+        await _status(services, stream_id)  # NotFound for a stream never started
+        raise StreamStopped(f"stream {stream_id!r} has stopped, or is relayed by another gateway")
+    return EventSourceResponse(_data_events(channel))
+
+
+async def _data_events(channel: Channel) -> AsyncIterator[ServerSentEvent]:
+    seq = 0
+    while not channel.closed:
+        segment = channel.for_read(seq)
+        if segment is None:  # fell out of the held window: on from the newest
+            seq = channel.next_write
+            continue
+        data = b"".join([chunk async for chunk in segment.chunks()])
+        if data:
+            yield ServerSentEvent(
+                data=data.decode(errors="replace"), event="data", id=str(segment.seq)
+            )
+        seq = segment.seq + 1
