@@ -219,3 +219,42 @@ async def test_a_streams_data_output_arrives_as_server_sent_events(
         assert after.status_code == 409 and after.json()["error"]["type"] == "StreamStopped"
         never = await http.get("/process/stream/never-started/data")
         assert never.status_code == 404
+
+
+async def test_the_tenant_stream_api_needs_a_key_and_shows_a_tenant_its_own_streams(
+    stack: StackClient, stream_worker: str
+) -> None:
+    gateway = stack.state.endpoints.gateway_api
+    key = {"Authorization": f"Bearer {stack.state.api_key}"}
+    submission = {"capability": STREAM_CAPABILITY, "name": "cam", "params": {"strength": 5}}
+    async with httpx.AsyncClient(base_url=gateway, timeout=60) as http:
+        anonymous = await http.post("/v1/streams", json=submission)
+        assert anonymous.status_code == 401, anonymous.text
+        bad = await http.post("/v1/streams", json={**submission, "colour": "blue"}, headers=key)
+        assert bad.status_code == 400 and "colour" in bad.text, bad.text
+        created = await http.post("/v1/streams", json=submission, headers=key)
+        assert created.status_code == 201, created.text
+        urls = created.json()
+        stream_id = urls["stream_id"]
+        assert stream_id.startswith("default.cam-")
+        assert urls["status_url"] == f"{gateway}/v1/streams/{stream_id}"
+        async with (
+            TricklePublisher(urls["publish_url"], "video/MP2T") as video_in,
+            TrickleSubscriber(urls["subscribe_url"], start_seq=0) as video_out,
+        ):
+            await publish(video_in, [b"tenant segment"])
+            segment = await asyncio.wait_for(video_out.next(), 20)
+            assert segment is not None and await read_segment(segment) == b"TENANT SEGMENT"
+        assert (await http.get(urls["status_url"])).status_code == 401  # no key
+        status = (await http.get(urls["status_url"], headers=key)).json()
+        assert status["state"] == "running" and status["stream_id"] == stream_id
+        updated = await http.post(urls["update_url"], json={"strength": 6}, headers=key)
+        assert updated.status_code == 200, updated.text
+        seen = httpx.get(f"{stream_worker}/stream/status").json()["params"][stream_id]
+        assert seen == [{"strength": 5}, {"strength": 6}]
+        # Another tenant's stream, or a go-livepeer one, is not found under this key.
+        other = await http.get("/v1/streams/someone.else-1234", headers=key)
+        assert other.status_code == 404
+        stopped = await http.post(urls["stop_url"], headers=key)
+        assert stopped.status_code == 200 and stopped.json()["state"] == "stopped"
+    assert int(stack.token(STREAM_CAPABILITY)["available_capacity"]) == STREAM_CAPACITY

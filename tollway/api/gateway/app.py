@@ -16,7 +16,14 @@ from temporalio.worker import Worker
 from tollway.activities.relay import RelayActivities
 from tollway.api import metrics, trickle
 from tollway.api.errors import install_error_handlers
-from tollway.api.gateway.routes import health, jobs, market, process, streams
+from tollway.api.gateway.routes import (
+    health,
+    jobs,
+    market,
+    process,
+    streams,
+    tenant_streams,
+)
 from tollway.api.gateway.services import GatewayServices
 from tollway.config import GatewaySettings
 from tollway.market.store import open_market_store
@@ -69,6 +76,7 @@ def create_app(settings: GatewaySettings, hosted_worker: HostedWorker | None = N
     app.include_router(jobs.router)
     app.include_router(process.router)
     app.include_router(streams.router)
+    app.include_router(tenant_streams.router)
     app.include_router(trickle.router(None))
     app.include_router(market.router)
     app.include_router(health.router)

@@ -1,3 +1,3 @@
 """The gateway's routes: each decodes a request, calls the services and answers."""
 
-__all__ = ["health", "jobs", "market", "process", "streams"]
+__all__ = ["health", "jobs", "market", "process", "streams", "tenant_streams"]
