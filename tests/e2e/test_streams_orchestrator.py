@@ -2,7 +2,8 @@
 pytrickle's own clients: a paid start opens the stream's trickle channels and starts the worker
 on them, video segments flow through it, parameter updates reach it, and a stop (twice, or
 after the credit check would fail) frees the slot and closes the channels. The stream is billed
-by the second it ran; a start without the credit for a minimum run gets 402."""
+by the second it ran; a start without the credit for a minimum run gets 402, and a stream the
+gateway stops paying for is stopped by the orchestrator when its credit runs out."""
 
 from __future__ import annotations
 
@@ -136,3 +137,40 @@ def test_unknown_streams_and_bad_stream_requests_get_clear_answers(
     no_payment = stack.orchestrator.post("/ai/stream/payment", headers=unknown)
     assert no_payment.status_code == 400
     assert no_payment.json()["error"]["field"] == "Livepeer-Payment"
+
+
+def test_a_stream_nobody_pays_for_is_stopped_when_its_credit_runs_out(
+    stack: StackClient, stream_worker: str, tmp_path: Path
+) -> None:
+    """One ticket pays the start; no payment follows. At a price that ticket covers for 61 s,
+    the orchestrator stops the stream at its second debit in debt: about 62 s in."""
+    nonces = tmp_path / "nonces.db"
+    _, ev_wei = stack.payment(nonces, CAPABILITY, tickets=1)
+    metered, price = "stream-metered", ev_wei // 61
+    secret = {"Authorization": stack.state.orchestrator_secret}
+    registration = {"name": metered, "url": stream_worker, "capacity": 1, "price_per_unit": price}
+    assert stack.orchestrator.post("/capability/register", json=registration, headers=secret)
+    try:
+        stream_id = f"s-{uuid.uuid4().hex[:10]}"
+        payment, _ = stack.payment(nonces, metered, tickets=1)
+        started = stack.orchestrator.post(
+            "/ai/stream/start",
+            headers={"Livepeer": signed(stack, stream_id, metered), "Livepeer-Payment": payment},
+            json={},
+        )
+        began = time.monotonic()
+        assert started.status_code == 200, started.text
+        assert available(stack, metered) == 0
+        deadline = began + 90
+        while stream_id not in httpx.get(f"{stream_worker}/stream/status").json()["stopped"]:
+            assert time.monotonic() < deadline, "the unpaid stream was never stopped"
+            time.sleep(0.5)
+        ran = time.monotonic() - began
+        assert 58 <= ran <= 70, ran
+        late = stack.orchestrator.post(
+            "/ai/stream/update", headers={"Livepeer": signed(stack, stream_id, metered)}, json={}
+        )
+        assert late.status_code == 409 and "credit ran out" in late.text, late.text
+        assert available(stack, metered) == 1
+    finally:
+        stack.orchestrator.post("/capability/unregister", content=metered, headers=secret)
