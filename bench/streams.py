@@ -57,7 +57,8 @@ async def timed_segments(
         TrickleSubscriber(subscribe_url, start_seq=0) as subscriber,
     ):
         for n in range(segments):
-            body = (b"%08d" % n) * (size // 8)
+            # MPEG-TS-shaped (a video channel takes no other): the sync byte every 188 bytes.
+            body = (b"G" + b"%0187d" % n) * (size // 188)
             started = time.perf_counter()
             async with await publisher.next() as writer:
                 await writer.write(body)

@@ -106,10 +106,11 @@ def bring_up_market(
     """Start everything in `directory`; extra keyword arguments are GatewaySettings fields."""
     (directory / "logs").mkdir(parents=True, exist_ok=True)
     launcher = Launcher(directory, console)
+    market_id = secrets.token_hex(4)
     try:
-        return _bring_up(directory, sellers, console, launcher, gateway)
+        return _bring_up(directory, sellers, console, launcher, market_id, gateway)
     except BaseException:
-        launcher.stop_all()
+        RunningMarket("", "", {}, launcher, market_id).stop()
         raise
 
 
@@ -130,6 +131,7 @@ def _bring_up(
     sellers: list[Seller],
     console: Console,
     launcher: Launcher,
+    market_id: str,
     gateway: dict[str, object],
 ) -> RunningMarket:
     ports = Ports.free()
@@ -157,7 +159,6 @@ def _bring_up(
     )
     temporal = f"127.0.0.1:{ports.temporal}"
     secret = secrets.token_urlsafe(24)
-    market_id = secrets.token_hex(4)
     workers: dict[str, str] = {}
     stream_workers: dict[str, str] = {}
     gpu_workers: dict[str, GpuWorkerSettings] = {}

@@ -21,7 +21,7 @@ from pytrickle.publisher import TricklePublisher
 from pytrickle.subscriber import TrickleSubscriber
 
 from tests.e2e.market import GWEI, STREAM_CAPABILITY, RunningMarket, Seller, market_running
-from tests.e2e.test_trickle import read_segment
+from tests.e2e.test_trickle import from_ts, read_segment, ts
 
 SELLERS = [Seller("one", 1_000 * GWEI, streams=True), Seller("two", 1_000 * GWEI, streams=True)]
 EVERY_SECONDS = 0.2
@@ -56,7 +56,7 @@ async def test_a_stream_moves_on_when_its_orchestrator_is_killed(market: Running
                 n = 0
                 while not stop_publishing.is_set():
                     async with await publisher.next() as writer:
-                        await writer.write(b"segment %05d" % n)
+                        await writer.write(ts(b"segment %05d" % n))
                     n += 1
                     await asyncio.sleep(EVERY_SECONDS)
 
@@ -65,7 +65,7 @@ async def test_a_stream_moves_on_when_its_orchestrator_is_killed(market: Running
                 while len(arrivals) < count:
                     segment = await asyncio.wait_for(subscriber.next(), 30)
                     assert segment is not None
-                    arrivals.append((time.monotonic(), await read_segment(segment)))
+                    arrivals.append((time.monotonic(), from_ts(await read_segment(segment))))
 
         publishing = asyncio.create_task(publish_forever())
         reading = asyncio.create_task(read_until(BEFORE_KILL + AFTER_RESUME))

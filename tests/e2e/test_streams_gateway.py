@@ -25,7 +25,7 @@ from tests.e2e.conftest import (
     STREAM_PAYMENT_SECONDS,
 )
 from tests.e2e.stack_client import StackClient, metric_sample
-from tests.e2e.test_trickle import publish, read_segment
+from tests.e2e.test_trickle import from_ts, publish, read_segment, ts
 
 MARKET_WAIT_SECONDS = 60
 """The gateway's market view lists a newly registered capability at its next refresh."""
@@ -88,10 +88,10 @@ async def test_a_stream_through_the_gateway_flows_and_stops(
             TrickleSubscriber(urls["subscribe_url"], start_seq=0) as video_out,
         ):
             for n in range(3):
-                await publish(video_in, [b"frame group %d" % n])
+                await publish(video_in, [ts(b"frame group %d" % n)])
                 segment = await asyncio.wait_for(video_out.next(), 20)
                 assert segment is not None and segment.seq() == n
-                assert await read_segment(segment) == b"FRAME GROUP %d" % n
+                assert from_ts(await read_segment(segment)) == b"FRAME GROUP %d" % n
 
         status = (await http.get(f"/process/stream/{stream_id}/status")).json()
         assert status["state"] == "running"
@@ -148,7 +148,7 @@ async def test_a_silent_container_is_swapped_out_and_with_none_left_the_stream_f
         async def keep_publishing() -> None:  # the client stays: only the container is silent
             async with TricklePublisher(urls["publish_url"], "video/MP2T") as video_in:
                 for n in range(60):
-                    await publish(video_in, [b"segment %d" % n])
+                    await publish(video_in, [ts(b"segment %d" % n)])
                     await asyncio.sleep(1)
 
         publishing = asyncio.create_task(keep_publishing())
@@ -174,7 +174,7 @@ async def test_a_stream_whose_client_goes_away_is_stopped(
     async with httpx.AsyncClient(base_url=stack.state.endpoints.gateway_api, timeout=60) as http:
         urls = await start(http, {})
         async with TricklePublisher(urls["publish_url"], "video/MP2T") as video_in:
-            await publish(video_in, [b"the only segment"])
+            await publish(video_in, [ts(b"the only segment")])
         went_quiet = time.monotonic()
         status = await wait_state(http, urls["status_url"], "stopped")
         took = time.monotonic() - went_quiet
@@ -210,7 +210,7 @@ async def test_a_streams_data_output_arrives_as_server_sent_events(
         following = asyncio.create_task(follow())
         async with TricklePublisher(urls["publish_url"], "video/MP2T") as video_in:
             for n in range(2):
-                await publish(video_in, [b"x" * (10 + n)])
+                await publish(video_in, [b"G" * (10 + n)])
         await asyncio.wait_for(following, 20)
         assert notes == [{"segment": 0, "bytes": 10}, {"segment": 1, "bytes": 11}]
         stopped = await http.post(urls["stop_url"])
@@ -242,9 +242,10 @@ async def test_the_tenant_stream_api_needs_a_key_and_shows_a_tenant_its_own_stre
             TricklePublisher(urls["publish_url"], "video/MP2T") as video_in,
             TrickleSubscriber(urls["subscribe_url"], start_seq=0) as video_out,
         ):
-            await publish(video_in, [b"tenant segment"])
+            await publish(video_in, [ts(b"tenant segment")])
             segment = await asyncio.wait_for(video_out.next(), 20)
-            assert segment is not None and await read_segment(segment) == b"TENANT SEGMENT"
+            assert segment is not None
+            assert from_ts(await read_segment(segment)) == b"TENANT SEGMENT"
         assert (await http.get(urls["status_url"])).status_code == 401  # no key
         status = (await http.get(urls["status_url"], headers=key)).json()
         assert status["state"] == "running" and status["stream_id"] == stream_id

@@ -17,18 +17,32 @@ from tests.e2e.conftest import TRICKLE_SEGMENT_LIMIT
 from tests.e2e.stack_client import StackClient
 from tollway.streams.trickle import KEPT_SEGMENTS
 
-MIME = "video/MP2T"
+MIME = "application/octet-stream"
+"""Any bytes: the protocol tests; a video channel takes MPEG-TS only (`ts`)."""
+TS_PACKET = 188
 
 
-def new_channel(stack: StackClient) -> str:
+def new_channel(stack: StackClient, mime: str = MIME) -> str:
     """A fresh channel's URL (channels are created by the orchestrator, with its secret)."""
     name = f"test-{uuid.uuid4().hex[:12]}"
     created = stack.orchestrator.post(
         f"/ai/trickle/{name}",
-        headers={"Authorization": stack.state.orchestrator_secret, "Expect-Content": MIME},
+        headers={"Authorization": stack.state.orchestrator_secret, "Expect-Content": mime},
     )
     assert created.status_code == 200, created.text
     return f"{stack.state.endpoints.orchestrator_api}/ai/trickle/{name}"
+
+
+def ts(payload: bytes) -> bytes:
+    """`payload` in MPEG-TS-shaped packets (the sync byte, then 187 bytes, padded with spaces),
+    as a video channel takes; `from_ts` reads it back (upper-cased by the stream worker too)."""
+    body = TS_PACKET - 1
+    chunks = [payload[i : i + body] for i in range(0, max(len(payload), 1), body)]
+    return b"".join(b"G" + chunk.ljust(body) for chunk in chunks)
+
+
+def from_ts(data: bytes) -> bytes:
+    return b"".join(data[i + 1 : i + TS_PACKET] for i in range(0, len(data), TS_PACKET)).rstrip()
 
 
 async def read_segment(segment: Segment) -> bytes:
@@ -125,3 +139,17 @@ def test_bad_trickle_requests_get_clear_answers(stack: StackClient) -> None:
         served = http.get(f"{url}/1")
         assert served.status_code == 200 and served.content == b"fine"
         assert served.headers["Lp-Trickle-Seq"] == "1"
+
+
+def test_a_video_channel_takes_mpeg_ts_only(stack: StackClient) -> None:
+    """A `video/MP2T` channel holds back a segment's first two packets until they start with
+    the sync byte: anything else is refused, and nothing of it reaches a reader."""
+    url = new_channel(stack, "video/MP2T")
+    garbage = httpx.post(f"{url}/0", content=b"\x00" * 1000)
+    assert garbage.status_code == 400, garbage.text
+    assert "not MPEG-TS: byte 0 is 0x00, not the sync byte 0x47" in garbage.text
+    late = httpx.post(f"{url}/0", content=b"G" * 188 + b"x" * 500)
+    assert late.status_code == 400 and "byte 188 is 0x78" in late.text, late.text
+    video = ts(b"a video segment")
+    assert httpx.post(f"{url}/0", content=video).status_code == 200
+    assert httpx.get(f"{url}/0").content == video

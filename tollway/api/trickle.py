@@ -53,6 +53,9 @@ SEQ_HEADER = "Lp-Trickle-Seq"
 LATEST_HEADER = "Lp-Trickle-Latest"
 CLOSED_HEADER = "Lp-Trickle-Closed"
 NOT_HELD = 470
+MPEG_TS = "video/MP2T"
+TS_PACKET = 188
+TS_SYNC = 0x47
 
 
 def _channel(services: TrickleHost, name: str) -> Channel:
@@ -104,26 +107,63 @@ async def publish(
         raise BadRequest(f"segment number {seq}: -1 (the next) or a number from 0", field="seq")
     if lp_trickle_reset is not None:  # the publisher restarted its numbering
         await found.restart(seq)
-    segment = await found.for_write(seq)
     limit = services.settings.trickle_max_segment_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:  # refused before a byte goes on
+        raise BodyTooLarge(f"segment {seq} of {channel!r} exceeds the {limit}-byte limit")
+    segment = await found.for_write(seq)
+    check = found.mime_type == MPEG_TS
+    head = b""
     size = 0
     try:
         async for chunk in request.stream():
+            if check:  # hold the first packets back until they show MPEG-TS
+                head += chunk
+                if len(head) < 2 * TS_PACKET:
+                    continue
+                _check_ts(head, channel, segment.seq)
+                chunk, head, check = head, b"", False
             if not chunk:
                 continue
             if size == 0:
                 found.wrote(segment.seq)
             await segment.write(chunk, limit)
             size += len(chunk)
+        if head:
+            _check_ts(head, channel, segment.seq)
+            found.wrote(segment.seq)
+            await segment.write(head, limit)
+            size += len(head)
     except SegmentTooLarge as exc:
+        await _drop(found, segment)
         raise BodyTooLarge(str(exc)) from exc
+    except BadRequest:
+        await _drop(found, segment)
+        raise
     except ClientDisconnect:
-        pass  # what arrived stands; readers see the segment end
+        await _drop(found, segment)  # a publisher that went away mid-segment
     finally:
         await segment.close()
         metrics.TRICKLE_SEGMENTS.labels("published").inc()
         metrics.TRICKLE_BYTES.labels("published").inc(size)
     return {"seq": segment.seq, "bytes": size}
+
+
+async def _drop(channel: Channel, segment: Segment) -> None:
+    """Nothing of a refused segment goes on; its number is used up."""
+    await segment.abort()
+    channel.wrote(segment.seq)
+
+
+def _check_ts(head: bytes, channel: str, seq: int) -> None:
+    """A video segment must be MPEG-TS: 188-byte packets, each starting with the sync byte."""
+    for at in range(0, min(len(head), 2 * TS_PACKET), TS_PACKET):
+        if head[at] != TS_SYNC:
+            raise BadRequest(
+                f"segment {seq} of {channel!r} is not MPEG-TS: byte {at} is {head[at]:#04x}, "
+                f"not the sync byte {TS_SYNC:#04x}",
+                field="body",
+            )
 
 
 async def close_segment(channel: ChannelName, seq: int, services: Host) -> dict[str, int]:
@@ -203,6 +243,8 @@ class SegmentResponse(Response):
         async for chunk in chunks:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
             served += len(chunk)
+        if self._segment.aborted:
+            return  # dropped where it came from: the answer breaks off, unfinished
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         metrics.TRICKLE_SEGMENTS.labels("served").inc()
         metrics.TRICKLE_BYTES.labels("served").inc(served)

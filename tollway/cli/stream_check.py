@@ -62,7 +62,10 @@ async def _trickle_server(channels: Channels) -> AsyncIterator[str]:
     install_error_handlers(app)
     app.include_router(trickle.router(None))
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2
+    )
+    server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     while not server.started:
         if serving.done():
@@ -71,6 +74,8 @@ async def _trickle_server(channels: Channels) -> AsyncIterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        for name in channels.names():  # ends the container's long polls
+            await channels.close(name)
         server.should_exit = True
         await serving
 
@@ -145,8 +150,9 @@ async def _stream_checks(
         "events_url": f"{stream_id}-events",
         "data_url": f"{stream_id}-data",
     }
-    for name in names.values():
-        channels.create(name, "video/MP2T")
+    for key, name in names.items():
+        video = key in ("subscribe_url", "publish_url")
+        channels.create(name, "video/MP2T" if video else "application/json")
     inside = trickle_url_inside(TRICKLE_PORT)
     body: dict[str, Any] = {
         "stream_id": stream_id,

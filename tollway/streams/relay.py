@@ -84,12 +84,19 @@ async def push(http: httpx.AsyncClient, local: Channel, remote: str) -> None:
         if segment is None:  # fell out of the held window: on from the newest
             seq = local.next_write
             continue
-        answer = await http.post(
-            f"{remote}/{sent}",
-            content=_timed(segment),
-            headers={"Content-Type": local.mime_type},
-            timeout=None,
-        )
+        if not await segment.begun():  # refused, or ended empty: nothing to send on
+            seq = segment.seq + 1
+            continue
+        try:
+            answer = await http.post(
+                f"{remote}/{sent}",
+                content=_timed(segment),
+                headers={"Content-Type": local.mime_type},
+                timeout=None,
+            )
+        except SegmentAborted:
+            seq = segment.seq + 1  # the far side dropped its part too; its number is reused
+            continue
         if answer.status_code == 404:
             raise RemoteChannelGone(f"POST {remote}/{sent} answered 404")
         answer.raise_for_status()
@@ -98,14 +105,21 @@ async def push(http: httpx.AsyncClient, local: Channel, remote: str) -> None:
         sent += 1
 
 
+class SegmentAborted(Exception):
+    """The segment being sent on was dropped where it came from (refused, or cut short)."""
+
+
 async def _timed(segment: Segment) -> AsyncIterator[bytes]:
-    """The segment's chunks, noting how long its first waited at the gateway."""
+    """The segment's chunks, noting how long its first waited at the gateway; SegmentAborted
+    when it is dropped meanwhile, so that the upload breaks off and the far side drops it too."""
     first = True
     async for chunk in segment.chunks():
         if first and segment.first_byte_at is not None:
             metrics.STREAM_RELAY_DELAY.observe(time.monotonic() - segment.first_byte_at)
         first = False
         yield chunk
+    if segment.aborted:
+        raise SegmentAborted(f"segment {segment.seq} was dropped")
 
 
 async def watch_events(http: httpx.AsyncClient, remote: str, silence_seconds: float) -> None:

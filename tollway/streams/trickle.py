@@ -44,6 +44,7 @@ class Segment:
     """How often the segment was (re)started: a reader of an older write stops."""
     first_byte_at: float | None = None
     """When its first bytes arrived (time.monotonic)."""
+    aborted: bool = False
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def write(self, chunk: bytes, limit: int) -> None:
@@ -61,13 +62,31 @@ class Segment:
             self.closed = True
             self._changed.notify_all()
 
+    async def abort(self) -> None:
+        """Drop what was written (refused, or its publisher went away mid-segment): readers
+        stop, and a relay gives up sending it on."""
+        async with self._changed:
+            self.aborted = True
+            self.data = bytearray()
+            self.closed = True
+            self.writes += 1
+            self._changed.notify_all()
+
     async def reset(self) -> None:
         """Written again from the start (a publisher that restarted)."""
         async with self._changed:
             self.data = bytearray()
             self.closed = False
+            self.aborted = False
             self.writes += 1
             self._changed.notify_all()
+
+    async def begun(self) -> bool:
+        """Waits for the first bytes, or the end; True when there are bytes to read."""
+        async with self._changed:
+            while not self.data and not self.closed:
+                await self._changed.wait()
+            return bool(self.data)
 
     def fresh(self) -> bool:
         """Nothing written yet, and not closed."""
