@@ -46,6 +46,7 @@ class StandInStreams:
         self.closed: list[str] = []
         self.updates: list[tuple[str, dict[str, Any]]] = []
         self.started_with: list[dict[str, Any]] = []
+        self.relays: list[str] = []
 
     @activity.defn(name="discover_orchestrators")
     async def discover(self, request: DiscoverInput) -> Discovery:
@@ -68,6 +69,7 @@ class StandInStreams:
 
     @activity.defn(name="relay_stream")
     async def relay(self, request: RelayInput) -> None:
+        self.relays.append(request.urls.orchestrator)
         if request.urls.orchestrator in self.failing:
             await asyncio.sleep(self.fail_after)
             raise ApplicationError(
@@ -108,13 +110,16 @@ class StandInStreams:
         ]
 
 
-def spec(queue: str, payment_seconds: float = 60, max_swaps: int = 3) -> StreamSpec:
+def spec(
+    queue: str, payment_seconds: float = 60, max_swaps: int = 3, payments_per_run: int = 200
+) -> StreamSpec:
     return StreamSpec(
         stream_id=f"s-{uuid.uuid4().hex[:8]}",
         capability="live",
         relay_task_queue=queue,
         payment_seconds=payment_seconds,
         max_swaps=max_swaps,
+        payments_per_run=payments_per_run,
     )
 
 
@@ -127,7 +132,7 @@ async def run_for(
         env.client, task_queue=queue, workflows=[StreamWorkflow], activities=streams.all()
     ):
         handle = await env.client.start_workflow(
-            StreamWorkflow.run, stream, id=stream.stream_id, task_queue=queue
+            StreamWorkflow.run, args=[stream, None], id=stream.stream_id, task_queue=queue
         )
         await asyncio.sleep(seconds)
         await handle.signal(StreamWorkflow.stop)
@@ -144,6 +149,36 @@ async def test_a_running_stream_pays_on_its_interval(workflow_env: WorkflowEnvir
     assert status.payments == 1 + len(streams.paid)  # the start's, then each interval's
     assert status.ticket_ev_wei == 10 * status.payments
     assert streams.stopped == ["http://a"] and streams.closed == [status.stream_id]
+
+
+async def test_a_long_stream_continues_as_new_and_runs_on_where_it_was(
+    workflow_env: WorkflowEnvironment,
+) -> None:
+    queue = f"streams-{uuid.uuid4()}"
+    streams = StandInStreams(["http://a", "http://b"], failing=set())
+    stream = spec(queue, payment_seconds=0.5, payments_per_run=2)
+    async with Worker(
+        workflow_env.client, task_queue=queue, workflows=[StreamWorkflow], activities=streams.all()
+    ):
+        handle = await workflow_env.client.start_workflow(
+            StreamWorkflow.run, args=[stream, None], id=stream.stream_id, task_queue=queue
+        )
+        first_run = (await handle.describe()).run_id
+        while len(streams.relays) < 3:  # two runs after the first
+            await asyncio.sleep(0.05)
+        updated = await handle.execute_update(StreamWorkflow.update, {"strength": 3})
+        assert updated.state == "running" and updated.orchestrator == "http://a"
+        await handle.signal(StreamWorkflow.stop)
+        final = await handle.result()
+        last_run = (await handle.describe()).run_id
+    assert last_run != first_run
+    # One start, one stop: each new run relays again on the same orchestrator, no swap.
+    assert streams.started == ["http://a"] and streams.stopped == ["http://a"]
+    assert set(streams.relays) == {"http://a"} and final.swaps == 0
+    assert final.payments == 1 + len(streams.paid) and len(streams.paid) >= 4
+    assert streams.updates == [("http://a", {"strength": 3})]
+    assert streams.closed == [stream.stream_id]  # closed once, at the stop
+    assert final.state == "stopped"
 
 
 async def test_a_failing_orchestrator_is_stopped_and_the_stream_swaps(
@@ -169,7 +204,7 @@ async def test_a_stream_with_no_orchestrator_left_fails_naming_each(
     ):
         with pytest.raises(WorkflowFailureError) as failure:
             await workflow_env.client.execute_workflow(
-                StreamWorkflow.run, stream, id=stream.stream_id, task_queue=queue
+                StreamWorkflow.run, args=[stream, None], id=stream.stream_id, task_queue=queue
             )
     cause = failure.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == "AllOrchestratorsFailed"
@@ -188,7 +223,7 @@ async def test_an_update_reaches_the_container_now_and_the_next_on_a_swap(
         workflow_env.client, task_queue=queue, workflows=[StreamWorkflow], activities=streams.all()
     ):
         handle = await workflow_env.client.start_workflow(
-            StreamWorkflow.run, stream, id=stream.stream_id, task_queue=queue
+            StreamWorkflow.run, args=[stream, None], id=stream.stream_id, task_queue=queue
         )
         while not streams.started:
             await asyncio.sleep(0.05)

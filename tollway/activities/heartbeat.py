@@ -5,9 +5,9 @@ is noticed within the heartbeat timeout (seconds) instead of the whole start-to-
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio import activity
 
@@ -19,9 +19,14 @@ HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 HEARTBEAT_EVERY_SECONDS = 2.0
 
 
-async def heartbeating(work: Awaitable[T], every: float = HEARTBEAT_EVERY_SECONDS) -> T:
+async def heartbeating(
+    work: Awaitable[T],
+    every: float = HEARTBEAT_EVERY_SECONDS,
+    details: Callable[[], Any] | None = None,
+) -> T:
     """Await `work`, heartbeating every `every` seconds while it runs (a local activity has no
-    heartbeat: its workflow task's timeout notices a dead worker)."""
+    heartbeat: its workflow task's timeout notices a dead worker), with `details()` when given:
+    what a retry reads back to resume."""
     if activity.in_activity() and activity.info().is_local:
         return await work
     task = asyncio.ensure_future(work)
@@ -31,6 +36,6 @@ async def heartbeating(work: Awaitable[T], every: float = HEARTBEAT_EVERY_SECOND
             if done:
                 return task.result()
             if activity.in_activity():
-                activity.heartbeat()
+                activity.heartbeat(*([details()] if details is not None else []))
     finally:
         task.cancel()

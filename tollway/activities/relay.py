@@ -33,7 +33,13 @@ from tollway.streams.relay import (
 )
 from tollway.streams.trickle import Channels
 
-__all__ = ["ClientChannels", "RelayActivities", "RelayInput", "client_channels"]
+__all__ = [
+    "ClientChannels",
+    "RelayActivities",
+    "RelayInput",
+    "RelayPosition",
+    "client_channels",
+]
 
 HEARTBEAT_SECONDS = 1.0
 
@@ -58,25 +64,81 @@ def client_channels(stream_id: str) -> ClientChannels:
     return ClientChannels(stream_id, f"{stream_id}-out", f"{stream_id}-data")
 
 
+class RelayPosition(BaseModel):
+    """How far a stream's relay to one orchestrator has got: what a relay that starts again
+    (after its gateway API restarted, or in a workflow's next run) resumes from, so that the
+    client gets no segment twice and its channels number on."""
+
+    orchestrator: str
+    pull_next: int = 0
+    """The orchestrator's video-out segment to read next."""
+    data_next: int = 0
+    push_local_next: int | None = None
+    """The client's segment to send next (None: from the newest)."""
+    push_remote_next: int = 0
+    out_next: int = 0
+    """The number the client's video out goes on with."""
+    data_out_next: int = 0
+
+
 class RelayActivities:
     def __init__(self, channels: Channels, http: httpx.AsyncClient, segment_limit: int) -> None:
         self._channels = channels
         self._http = http
         self._limit = segment_limit
+        self._positions: dict[str, RelayPosition] = {}
+        """By stream: where its last relay in this process got to."""
 
-    def open(self, stream_id: str) -> None:
+    def open(self, stream_id: str, position: RelayPosition | None = None) -> None:
         names = client_channels(stream_id)
         self._channels.create(names.video_in, "video/MP2T")
-        self._channels.create(names.video_out, "video/MP2T")
-        self._channels.create(names.data, "application/json")
+        video_out = self._channels.create(names.video_out, "video/MP2T")
+        data = self._channels.create(names.data, "application/json")
+        if position is not None:  # channels made again after a restart number on
+            video_out.next_write = max(video_out.next_write, position.out_next)
+            data.next_write = max(data.next_write, position.data_out_next)
+
+    def _position(self, request: RelayInput) -> RelayPosition:
+        """Where this relay resumes: its previous attempt's last heartbeat, else this process's
+        last relay of the stream, when either was to the same orchestrator."""
+        orchestrator = request.urls.orchestrator
+        found: list[RelayPosition] = []
+        if activity.in_activity() and activity.info().heartbeat_details:
+            found.append(RelayPosition.model_validate(activity.info().heartbeat_details[0]))
+        if request.stream_id in self._positions:
+            found.append(self._positions[request.stream_id])
+        same = [p for p in found if p.orchestrator == orchestrator]
+        if same:
+            return same[0]
+        return RelayPosition(  # a new orchestrator: the client's channels still number on
+            orchestrator=orchestrator,
+            out_next=max((p.out_next for p in found), default=0),
+            data_out_next=max((p.data_out_next for p in found), default=0),
+        )
 
     @activity.defn(name="relay_stream")
     async def relay(self, request: RelayInput) -> str | None:
         """Relay until the orchestrator fails (raises: the stream moves on) or the client goes
         away (returns why: the stream stops)."""
-        self.open(request.stream_id)  # again, after this process restarted
+        position = self._position(request)
+        self._positions[request.stream_id] = position
+        self.open(request.stream_id, position)  # again, after this process restarted
         names = client_channels(request.stream_id)
         urls = request.urls
+
+        def pulled(seq: int) -> None:
+            position.pull_next = seq
+            if video_out is not None:
+                position.out_next = video_out.next_write
+
+        def pulled_data(seq: int) -> None:
+            position.data_next = seq
+            if data is not None:
+                position.data_out_next = data.next_write
+
+        def pushed(local: int, remote: int) -> None:
+            position.push_local_next, position.push_remote_next = local, remote
+
         pumps: list[asyncio.Future[None]] = []
         client_gone: asyncio.Future[str] | None = None
         video_in, video_out = (
@@ -85,20 +147,28 @@ class RelayActivities:
         )
         data = self._channels.get(names.data)
         if urls.publish_url and video_in is not None:
-            pumps.append(asyncio.ensure_future(push(self._http, video_in, urls.publish_url)))
+            sending = push(
+                self._http,
+                video_in,
+                urls.publish_url,
+                position.push_local_next,
+                position.push_remote_next,
+                pushed,
+            )
+            pumps.append(asyncio.ensure_future(sending))
             client_gone = asyncio.ensure_future(
                 wait_client_gone(video_in, request.client_idle_seconds)
             )
         if urls.subscribe_url and video_out is not None:
-            pumps.append(
-                asyncio.ensure_future(
-                    pull(self._http, urls.subscribe_url, video_out, self._limit, start=0)
-                )
+            receiving = pull(
+                self._http, urls.subscribe_url, video_out, self._limit, position.pull_next, pulled
             )
+            pumps.append(asyncio.ensure_future(receiving))
         if urls.data_url and data is not None:
-            pumps.append(
-                asyncio.ensure_future(pull(self._http, urls.data_url, data, self._limit, start=0))
+            notes = pull(
+                self._http, urls.data_url, data, self._limit, position.data_next, pulled_data
             )
+            pumps.append(asyncio.ensure_future(notes))
         if urls.events_url:
             pumps.append(
                 asyncio.ensure_future(
@@ -111,7 +181,9 @@ class RelayActivities:
         metrics.STREAMS_RELAYED.inc()
         try:
             done, _ = await heartbeating(
-                asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED), HEARTBEAT_SECONDS
+                asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED),
+                HEARTBEAT_SECONDS,
+                position.model_dump,
             )
             if client_gone is not None and client_gone in done:
                 return client_gone.result()
@@ -136,6 +208,7 @@ class RelayActivities:
 
     @activity.defn(name="close_stream_channels")
     async def close(self, stream_id: str) -> None:
+        self._positions.pop(stream_id, None)
         for name in client_channels(stream_id):
             await self._channels.close(name)
 

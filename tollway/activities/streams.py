@@ -56,6 +56,8 @@ class StreamSpec(BaseModel):
     """No event from the container for this long: the stream moves on."""
     client_idle_seconds: float = 60.0
     """Nothing from the client for this long: the stream stops."""
+    payments_per_run: int = 200
+    """Payments in one workflow run before it continues as new (its history stays small)."""
     tenant: str = "default"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 
@@ -33,6 +33,7 @@ FROM_THE_NEWEST = -2
 """A remote segment number: the one being written there, or the last written."""
 
 
+AHEAD_WAIT_SECONDS = 0.05
 EVENT_BYTES = 64 * 1024
 """The most of one event that is read (pytrickle's heartbeats are a few hundred bytes)."""
 
@@ -46,10 +47,16 @@ class ContainerSilent(Exception):
 
 
 async def pull(
-    http: httpx.AsyncClient, remote: str, local: Channel, limit: int, start: int = FROM_THE_NEWEST
+    http: httpx.AsyncClient,
+    remote: str,
+    local: Channel,
+    limit: int,
+    start: int = FROM_THE_NEWEST,
+    on_next: Callable[[int], None] | None = None,
 ) -> None:
     """Copy the segments of the remote channel at URL `remote` into `local`, as its next
-    segments, until the remote channel closes (returns) or is gone (RemoteChannelGone)."""
+    segments, until the remote channel closes (returns) or is gone (RemoteChannelGone).
+    `on_next` hears the remote number to read next after each segment."""
     seq = start
     while True:
         async with http.stream("GET", f"{remote}/{seq}", timeout=None) as answer:
@@ -71,22 +78,39 @@ async def pull(
                 await segment.close()
             metrics.STREAM_SEGMENTS.labels("out").inc()
             seq = served + 1
+            if on_next is not None:
+                on_next(seq)
 
 
-async def push(http: httpx.AsyncClient, local: Channel, remote: str) -> None:
-    """Send `local`'s segments to the remote channel at URL `remote` (numbered there from 0),
-    each as it is written, until `local` closes. It begins with the newest segment (the one
-    being written, or the last written), so a swap mid-segment loses nothing of it."""
-    seq = max(local.next_write - 1, 0)
-    sent = 0
+async def push(
+    http: httpx.AsyncClient,
+    local: Channel,
+    remote: str,
+    start: int | None = None,
+    first_remote: int = 0,
+    on_next: Callable[[int, int], None] | None = None,
+) -> None:
+    """Send `local`'s segments to the remote channel at URL `remote` (numbered there from
+    `first_remote`), each as it is written, until `local` closes. It begins with segment `start`,
+    or else the newest (the one being written, or the last written), so a swap mid-segment
+    loses nothing of it. `on_next` hears the local and remote numbers to send next."""
+    seq = max(local.next_write - 1, 0) if start is None else start
+    sent = first_remote
     while not local.closed:
         segment = local.for_read(seq)
-        if segment is None:  # fell out of the held window: on from the newest
-            seq = local.next_write
+        if segment is None:
+            if seq < local.next_write:  # fell out of the held window: on from the newest
+                seq = max(local.next_write - 1, 0)
+            else:  # ahead of a channel made again after a restart: wait for its publisher
+                await asyncio.sleep(AHEAD_WAIT_SECONDS)
+                if local.next_write > 0:
+                    seq = max(local.next_write - 1, 0)
             continue
         if not await segment.begun():  # refused, or ended empty: nothing to send on
             seq = segment.seq + 1
             continue
+        if on_next is not None:
+            on_next(segment.seq, sent)  # until it is sent whole, a resume sends it again
         try:
             answer = await http.post(
                 f"{remote}/{sent}",
@@ -103,6 +127,8 @@ async def push(http: httpx.AsyncClient, local: Channel, remote: str) -> None:
         metrics.STREAM_SEGMENTS.labels("in").inc()
         seq = segment.seq + 1
         sent += 1
+        if on_next is not None:
+            on_next(seq, sent)
 
 
 class SegmentAborted(Exception):

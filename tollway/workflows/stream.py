@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from tollway.errors import AllOrchestratorsFailed, StreamStopped
     from tollway.market.selection import Attempt
 
-__all__ = ["StreamStatus", "StreamWorkflow"]
+__all__ = ["StreamCarried", "StreamStatus", "StreamWorkflow"]
 
 QUICK_RETRIES = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(milliseconds=200))
 RELAY_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
@@ -65,6 +65,14 @@ class StreamStatus(BaseModel):
     """Why the stream stopped without a stop request (the client went away)."""
 
 
+class StreamCarried(BaseModel):
+    """What a stream's next run takes over: where it stands, and the orchestrator it runs on."""
+
+    status: StreamStatus
+    tried: list[str] = []
+    running_on: StreamUrls | None = None
+
+
 def _reason(err: ActivityError | ApplicationError) -> str:
     cause = err if isinstance(err, ApplicationError) else err.cause
     return cause.message if isinstance(cause, ApplicationError) else str(cause or err)
@@ -73,35 +81,51 @@ def _reason(err: ActivityError | ApplicationError) -> str:
 @workflow.defn(name="StreamWorkflow", sandboxed=False)
 class StreamWorkflow:
     @workflow.init
-    def __init__(self, spec: StreamSpec) -> None:
-        self._status = StreamStatus(stream_id=spec.stream_id, capability=spec.capability)
+    def __init__(self, spec: StreamSpec, carried: StreamCarried | None = None) -> None:
+        self._status = (
+            carried.status
+            if carried
+            else StreamStatus(stream_id=spec.stream_id, capability=spec.capability)
+        )
+        self._carried = carried
         self._stop = False
+        self._payments_this_run = 0
+        self._continue = False
         self._spec = spec
         """The stream as it is now: its parameters change with each update (a swap starts
         the next orchestrator with the latest)."""
 
     @workflow.run
-    async def run(self, spec: StreamSpec) -> StreamStatus:
+    async def run(self, spec: StreamSpec, carried: StreamCarried | None = None) -> StreamStatus:
         status = self._status
-        tried: list[str] = []
+        tried: list[str] = list(carried.tried) if carried else []
         try:
-            await self._serve(spec, tried)
+            running_on = await self._serve(spec, tried)
         except ApplicationError:
             # A failed stream answers the `started` update waiting on it before it ends.
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise
         await workflow.wait_condition(workflow.all_handlers_finished)  # an update in flight
+        if running_on is not None:  # long enough in this run: the next takes over
+            carried = StreamCarried(status=status, tried=tried, running_on=running_on)
+            workflow.continue_as_new(args=[self._spec, carried])
         status.state = "stopped"
         return status
 
-    async def _serve(self, spec: StreamSpec, tried: list[str]) -> None:
+    async def _serve(self, spec: StreamSpec, tried: list[str]) -> StreamUrls | None:
+        """Serve the stream until it stops (None), or until this run has paid enough times
+        (the orchestrator it runs on, to go on with in the next run)."""
         status = self._status
+        resume = self._carried.running_on if self._carried else None
         try:
             while not self._stop:
-                urls = await self._start_somewhere(spec, tried)
+                urls = resume or await self._start_somewhere(spec, tried)
+                resume = None
                 if urls is None:
                     break  # stopped while starting
                 failure = await self._relay(spec, urls)
+                if failure is None and self._continue and not self._stop:
+                    return urls  # the stream runs on; its channels stay open
                 await self._stop_on(spec, urls.orchestrator)
                 if failure is None:
                     break
@@ -113,14 +137,19 @@ class StreamWorkflow:
                     raise self._fail(f"the stream failed {status.swaps + 1} times: {failure}")
                 status.swaps += 1
                 status.state = "swapping"
+            return None
         finally:
-            await workflow.execute_activity_method(
-                RelayActivities.close,
-                spec.stream_id,
-                task_queue=spec.relay_task_queue,
-                start_to_close_timeout=timedelta(seconds=10),
-                retry_policy=QUICK_RETRIES,
-            )
+            if not self._continue or self._stop:
+                await self._close_channels(spec)
+
+    async def _close_channels(self, spec: StreamSpec) -> None:
+        await workflow.execute_activity_method(
+            RelayActivities.close,
+            spec.stream_id,
+            task_queue=spec.relay_task_queue,
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=QUICK_RETRIES,
+        )
 
     @workflow.signal
     def stop(self) -> None:
@@ -263,6 +292,13 @@ class StreamWorkflow:
                 break
             except TimeoutError:
                 await self._pay(spec, urls.orchestrator)
+                self._payments_this_run += 1
+                if (
+                    self._payments_this_run >= spec.payments_per_run
+                    or workflow.info().is_continue_as_new_suggested()
+                ):
+                    self._continue = True
+                    break
         if not relay.done():
             relay.cancel()
         try:
@@ -271,9 +307,9 @@ class StreamWorkflow:
                 self._stop = True
                 self._status.ended = gone
         except StepFailed as err:
-            return None if self._stop else _reason(err)
+            return None if self._stop or self._continue else _reason(err)
         except BaseException:
-            if not self._stop:
+            if not (self._stop or self._continue):
                 raise
         return None
 

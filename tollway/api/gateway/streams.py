@@ -79,7 +79,7 @@ async def start(services: GatewayServices, spec: StreamSpec) -> StreamStatus:
     services.relays.open(spec.stream_id)
     handle = await services.temporal.start_workflow(
         StreamWorkflow.run,
-        spec,
+        args=[spec, None],  # both, or the payload converter does not apply the type hints
         id=_workflow_id(spec.stream_id),
         task_queue=services.settings.task_queue,
     )
