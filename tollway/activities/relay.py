@@ -72,12 +72,16 @@ class RelayPosition(BaseModel):
     orchestrator: str
     pull_next: int = 0
     """The orchestrator's video-out segment to read next."""
+    pull_offset: int | None = None
+    """The client's video-out number of the orchestrator's segment 0."""
     data_next: int = 0
+    data_offset: int | None = None
     push_local_next: int | None = None
     """The client's segment to send next (None: from the newest)."""
-    push_remote_next: int = 0
+    push_offset: int | None = None
+    """The orchestrator's video-in number of the client's segment 0."""
     out_next: int = 0
-    """The number the client's video out goes on with."""
+    """The number the client's video out goes on with (a channel made again starts there)."""
     data_out_next: int = 0
 
 
@@ -126,18 +130,16 @@ class RelayActivities:
         names = client_channels(request.stream_id)
         urls = request.urls
 
-        def pulled(seq: int) -> None:
-            position.pull_next = seq
-            if video_out is not None:
-                position.out_next = video_out.next_write
+        def pulled(seq: int, offset: int) -> None:
+            position.pull_next, position.pull_offset = seq, offset
+            position.out_next = seq + offset
 
-        def pulled_data(seq: int) -> None:
-            position.data_next = seq
-            if data is not None:
-                position.data_out_next = data.next_write
+        def pulled_data(seq: int, offset: int) -> None:
+            position.data_next, position.data_offset = seq, offset
+            position.data_out_next = seq + offset
 
-        def pushed(local: int, remote: int) -> None:
-            position.push_local_next, position.push_remote_next = local, remote
+        def pushed(local: int, offset: int) -> None:
+            position.push_local_next, position.push_offset = local, offset
 
         pumps: list[asyncio.Future[None]] = []
         client_gone: asyncio.Future[str] | None = None
@@ -152,7 +154,7 @@ class RelayActivities:
                 video_in,
                 urls.publish_url,
                 position.push_local_next,
-                position.push_remote_next,
+                position.push_offset,
                 pushed,
             )
             pumps.append(asyncio.ensure_future(sending))
@@ -161,12 +163,24 @@ class RelayActivities:
             )
         if urls.subscribe_url and video_out is not None:
             receiving = pull(
-                self._http, urls.subscribe_url, video_out, self._limit, position.pull_next, pulled
+                self._http,
+                urls.subscribe_url,
+                video_out,
+                self._limit,
+                position.pull_next,
+                position.pull_offset,
+                pulled,
             )
             pumps.append(asyncio.ensure_future(receiving))
         if urls.data_url and data is not None:
             notes = pull(
-                self._http, urls.data_url, data, self._limit, position.data_next, pulled_data
+                self._http,
+                urls.data_url,
+                data,
+                self._limit,
+                position.data_next,
+                position.data_offset,
+                pulled_data,
             )
             pumps.append(asyncio.ensure_future(notes))
         if urls.events_url:

@@ -52,11 +52,14 @@ async def pull(
     local: Channel,
     limit: int,
     start: int = FROM_THE_NEWEST,
-    on_next: Callable[[int], None] | None = None,
+    offset: int | None = None,
+    on_next: Callable[[int, int], None] | None = None,
 ) -> None:
-    """Copy the segments of the remote channel at URL `remote` into `local`, as its next
-    segments, until the remote channel closes (returns) or is gone (RemoteChannelGone).
-    `on_next` hears the remote number to read next after each segment."""
+    """Copy the segments of the remote channel at URL `remote` into `local`, until the remote
+    channel closes (returns) or is gone (RemoteChannelGone). Remote segment `n` becomes local
+    segment `n + offset`; with no offset, the first one read becomes `local`'s next, so its
+    numbers go on across a swap, and a resume from an older position writes the same numbers
+    again. `on_next` hears the remote number to read next, and the offset."""
     seq = start
     while True:
         async with http.stream("GET", f"{remote}/{seq}", timeout=None) as answer:
@@ -68,7 +71,9 @@ async def pull(
             if CLOSED_HEADER in answer.headers:
                 return
             served = int(answer.headers.get(SEQ_HEADER, seq))
-            segment = await local.for_write(local.next_write)
+            if offset is None:
+                offset = local.next_write - served
+            segment = await local.for_write(served + offset)
             try:
                 async for chunk in answer.aiter_bytes():
                     if chunk:
@@ -79,7 +84,7 @@ async def pull(
             metrics.STREAM_SEGMENTS.labels("out").inc()
             seq = served + 1
             if on_next is not None:
-                on_next(seq)
+                on_next(seq, offset)
 
 
 async def push(
@@ -87,15 +92,15 @@ async def push(
     local: Channel,
     remote: str,
     start: int | None = None,
-    first_remote: int = 0,
+    offset: int | None = None,
     on_next: Callable[[int, int], None] | None = None,
 ) -> None:
-    """Send `local`'s segments to the remote channel at URL `remote` (numbered there from
-    `first_remote`), each as it is written, until `local` closes. It begins with segment `start`,
-    or else the newest (the one being written, or the last written), so a swap mid-segment
-    loses nothing of it. `on_next` hears the local and remote numbers to send next."""
+    """Send `local`'s segments to the remote channel at URL `remote`, each as it is written,
+    until `local` closes: local segment `n` becomes remote segment `n + offset`. It begins with
+    segment `start`, or else the newest (the one being written, or the last written), so a swap
+    mid-segment loses nothing of it; with no offset, that one is remote segment 0. `on_next`
+    hears the local number to send next, and the offset."""
     seq = max(local.next_write - 1, 0) if start is None else start
-    sent = first_remote
     while not local.closed:
         segment = local.for_read(seq)
         if segment is None:
@@ -109,26 +114,27 @@ async def push(
         if not await segment.begun():  # refused, or ended empty: nothing to send on
             seq = segment.seq + 1
             continue
+        if offset is None:
+            offset = -segment.seq
         if on_next is not None:
-            on_next(segment.seq, sent)  # until it is sent whole, a resume sends it again
+            on_next(segment.seq, offset)  # until it is sent whole, a resume sends it again
         try:
             answer = await http.post(
-                f"{remote}/{sent}",
+                f"{remote}/{segment.seq + offset}",
                 content=_timed(segment),
                 headers={"Content-Type": local.mime_type},
                 timeout=None,
             )
         except SegmentAborted:
-            seq = segment.seq + 1  # the far side dropped its part too; its number is reused
+            seq = segment.seq + 1  # the far side dropped its part too
             continue
         if answer.status_code == 404:
-            raise RemoteChannelGone(f"POST {remote}/{sent} answered 404")
+            raise RemoteChannelGone(f"POST {remote}/{segment.seq + offset} answered 404")
         answer.raise_for_status()
         metrics.STREAM_SEGMENTS.labels("in").inc()
         seq = segment.seq + 1
-        sent += 1
         if on_next is not None:
-            on_next(seq, sent)
+            on_next(seq, offset)
 
 
 class SegmentAborted(Exception):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -60,7 +61,13 @@ def create_app(settings: GatewaySettings, hosted_worker: HostedWorker | None = N
                 relays=relays,
             )
             workers = [
-                Worker(temporal, task_queue=settings.relay_task_queue, activities=relays.all())
+                Worker(
+                    temporal,
+                    task_queue=settings.relay_task_queue,
+                    activities=relays.all(),
+                    # A relay's heartbeat carries where it got to: keep it fresh for a resume.
+                    max_heartbeat_throttle_interval=timedelta(seconds=1),
+                )
             ]
             if hosted_worker is not None:
                 workers.append(await stack.enter_async_context(hosted_worker(temporal)))
