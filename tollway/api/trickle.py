@@ -141,7 +141,7 @@ async def publish(
         await _drop(found, segment)
         raise
     except ClientDisconnect:
-        await _drop(found, segment)  # a publisher that went away mid-segment
+        pass  # what arrived stands; readers see the segment end
     finally:
         await segment.close()
         metrics.TRICKLE_SEGMENTS.labels("published").inc()

@@ -12,6 +12,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -20,7 +21,7 @@ from tollway.byoc.health import wait_healthy
 from tollway.byoc.spec import ContainerSpec
 from tollway.errors import TollwayError
 
-__all__ = ["CHECK_LABEL", "CheckOptions", "CheckResult", "run_checks"]
+__all__ = ["CHECK_LABEL", "CheckOptions", "CheckResult", "check_spec", "run_checks"]
 
 CHECK_LABEL = "tollway.check"
 PROBE = {"tollway": "conformance", "n": 1}
@@ -46,19 +47,27 @@ class CheckOptions:
     content_type: str = "application/json"
 
 
-async def run_checks(
-    runtime: DockerRuntime, options: CheckOptions, report: Callable[[CheckResult], None]
-) -> bool:
-    """Run every check, reporting each as it ends; True when all passed."""
-    token = secrets.token_urlsafe(16)
-    spec = ContainerSpec(
+def check_spec(options: CheckOptions, token: str, **more: Any) -> ContainerSpec:
+    """The container a check runs: the image under test, with `token` as its WORKER_TOKEN
+    (`more`: other ContainerSpec fields; labels are added to the check's own)."""
+    labels = {CHECK_LABEL: "1", **more.pop("labels", {})}
+    return ContainerSpec(
         capability="conformance-check",
         image=options.image,
         container_port=options.port,
         health_path=options.health_path,
         env={"WORKER_TOKEN": token},
-        labels={CHECK_LABEL: "1"},
+        labels=labels,
+        **more,
     )
+
+
+async def run_checks(
+    runtime: DockerRuntime, options: CheckOptions, report: Callable[[CheckResult], None]
+) -> bool:
+    """Run every check, reporting each as it ends; True when all passed."""
+    token = secrets.token_urlsafe(16)
+    spec = check_spec(options, token)
 
     def result(name: str, passed: bool, detail: str) -> bool:
         report(CheckResult(name, passed, detail))

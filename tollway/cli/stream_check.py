@@ -23,10 +23,10 @@ from fastapi import FastAPI
 
 from tollway.api import trickle
 from tollway.api.errors import install_error_handlers
-from tollway.byoc.check import CHECK_LABEL, CheckOptions, CheckResult
+from tollway.byoc.check import CHECK_LABEL, CheckOptions, CheckResult, check_spec
 from tollway.byoc.docker_runtime import DockerRuntime
 from tollway.byoc.health import wait_healthy
-from tollway.byoc.spec import TRICKLE_PORT, WORKER_LABEL, ContainerSpec
+from tollway.byoc.spec import TRICKLE_PORT, WORKER_LABEL
 from tollway.byoc.trickle_bridge import TrickleBridges, trickle_url_inside
 from tollway.errors import TollwayError
 from tollway.netutil import free_port
@@ -86,15 +86,7 @@ async def run_stream_checks(
     """Run every check, reporting each as it ends; True when all passed."""
     token = secrets.token_urlsafe(16)
     check_id = f"check-{secrets.token_hex(4)}"
-    spec = ContainerSpec(
-        capability="conformance-check",
-        image=options.image,
-        container_port=options.port,
-        health_path=options.health_path,
-        env={"WORKER_TOKEN": token},
-        labels={CHECK_LABEL: "1", WORKER_LABEL: check_id},
-        trickle_port=TRICKLE_PORT,
-    )
+    spec = check_spec(options, token, labels={WORKER_LABEL: check_id}, trickle_port=TRICKLE_PORT)
 
     def result(name: str, passed: bool, detail: str) -> bool:
         report(CheckResult(name, passed, detail))
@@ -140,7 +132,6 @@ async def _stream_checks(
     result: Callable[[str, bool, str], bool],
 ) -> bool:
     from pytrickle.publisher import TricklePublisher
-    from pytrickle.subscriber import TrickleSubscriber
 
     stream_id = f"check-{secrets.token_hex(4)}"
     names = {
@@ -187,12 +178,7 @@ async def _stream_checks(
         try:
             output = f"{base}/ai/trickle/{names['publish_url']}"
             try:
-                async with TrickleSubscriber(output, start_seq=0) as subscriber:
-                    segment = await asyncio.wait_for(subscriber.next(), OUTPUT_TIMEOUT_SECONDS)
-                    data = b""
-                    while segment is not None and (chunk := await segment.read()):
-                        data += chunk
-                frames = decode_segment(data)
+                frames = decode_segment(await _first_segment(output, OUTPUT_TIMEOUT_SECONDS))
             except (TimeoutError, BadSegment) as exc:
                 why = "no output segment" if isinstance(exc, TimeoutError) else str(exc)
                 return result("streams video back", False, f"{why} in {OUTPUT_TIMEOUT_SECONDS:g} s")
@@ -207,11 +193,7 @@ async def _stream_checks(
             )
             events = f"{base}/ai/trickle/{names['events_url']}"
             try:
-                async with TrickleSubscriber(events, start_seq=0) as subscriber:
-                    event = await asyncio.wait_for(subscriber.next(), EVENT_TIMEOUT_SECONDS)
-                    text = b""
-                    while event is not None and (chunk := await event.read()):
-                        text += chunk
+                text = await _first_segment(events, EVENT_TIMEOUT_SECONDS)
             except TimeoutError:
                 return result(
                     "sends events", False, f"no event on events_url in {EVENT_TIMEOUT_SECONDS:g} s"
@@ -237,3 +219,16 @@ async def _stream_checks(
                 "expected 401",
             )
         return result("enforces WORKER_TOKEN", True, "no bearer token -> 401")
+
+
+async def _first_segment(url: str, timeout: float) -> bytes:
+    """The first segment of the channel at `url`, whole (pytrickle's subscriber);
+    TimeoutError when none begins within `timeout`."""
+    from pytrickle.subscriber import TrickleSubscriber
+
+    async with TrickleSubscriber(url, start_seq=0) as subscriber:
+        segment = await asyncio.wait_for(subscriber.next(), timeout)
+        data = b""
+        while segment is not None and (chunk := await segment.read()):
+            data += chunk
+    return data

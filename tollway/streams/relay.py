@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import httpx
 
@@ -46,6 +47,26 @@ class ContainerSilent(Exception):
     """The container sent no event for longer than it may."""
 
 
+@asynccontextmanager
+async def _segment(
+    http: httpx.AsyncClient, remote: str, seq: int
+) -> AsyncIterator[tuple[int, httpx.Response] | None]:
+    """Remote segment `seq` as it is written, or the newest when `seq` is not held (fell
+    behind, or ahead): its number and the answer streaming it; None once the channel closed."""
+    while True:
+        async with http.stream("GET", f"{remote}/{seq}", timeout=None) as answer:
+            if answer.status_code == NOT_HELD:
+                seq = int(answer.headers.get(LATEST_HEADER, LATEST))
+                continue
+            if answer.status_code != 200:
+                raise RemoteChannelGone(f"GET {remote}/{seq} answered {answer.status_code}")
+            if CLOSED_HEADER in answer.headers:
+                yield None
+            else:
+                yield int(answer.headers.get(SEQ_HEADER, seq)), answer
+            return
+
+
 async def pull(
     http: httpx.AsyncClient,
     remote: str,
@@ -62,15 +83,10 @@ async def pull(
     again. `on_next` hears the remote number to read next, and the offset."""
     seq = start
     while True:
-        async with http.stream("GET", f"{remote}/{seq}", timeout=None) as answer:
-            if answer.status_code == NOT_HELD:  # fell behind, or ahead: go to the newest
-                seq = int(answer.headers.get(LATEST_HEADER, LATEST))
-                continue
-            if answer.status_code != 200:
-                raise RemoteChannelGone(f"GET {remote}/{seq} answered {answer.status_code}")
-            if CLOSED_HEADER in answer.headers:
+        async with _segment(http, remote, seq) as found:
+            if found is None:
                 return
-            served = int(answer.headers.get(SEQ_HEADER, seq))
+            served, answer = found
             if offset is None:
                 offset = local.next_write - served
             segment = await local.for_write(served + offset)
@@ -79,6 +95,10 @@ async def pull(
                     if chunk:
                         local.wrote(segment.seq)
                         await segment.write(chunk, limit)
+            except httpx.RemoteProtocolError:
+                # Cut short over there: what arrived stands. An orchestrator that is gone
+                # fails the next request instead.
+                pass
             finally:
                 await segment.close()
             metrics.STREAM_SEGMENTS.labels("out").inc()
@@ -161,21 +181,16 @@ async def watch_events(http: httpx.AsyncClient, remote: str, silence_seconds: fl
     seq = 0
     while True:
         try:
-            async with asyncio.timeout(silence_seconds):
-                async with http.stream("GET", f"{remote}/{seq}", timeout=None) as answer:
-                    if answer.status_code == NOT_HELD:
-                        seq = int(answer.headers.get(LATEST_HEADER, LATEST))
-                        continue
-                    if answer.status_code != 200:
-                        raise RemoteChannelGone(f"GET {remote}/{seq} answered {answer.status_code}")
-                    if CLOSED_HEADER in answer.headers:
-                        return
-                    seq = int(answer.headers.get(SEQ_HEADER, seq)) + 1
-                    read = 0
-                    async for chunk in answer.aiter_bytes():
-                        read += len(chunk)
-                        if read > EVENT_BYTES:
-                            break
+            async with asyncio.timeout(silence_seconds), _segment(http, remote, seq) as found:
+                if found is None:
+                    return
+                served, answer = found
+                seq = served + 1
+                read = 0
+                async for chunk in answer.aiter_bytes():
+                    read += len(chunk)
+                    if read > EVENT_BYTES:
+                        break
         except TimeoutError:
             raise ContainerSilent(
                 f"no event from the container for {silence_seconds:g} s"

@@ -63,8 +63,7 @@ class Segment:
             self._changed.notify_all()
 
     async def abort(self) -> None:
-        """Drop what was written (refused, or its publisher went away mid-segment): readers
-        stop, and a relay gives up sending it on."""
+        """Drop what was written (refused): readers stop, and a relay gives up sending it on."""
         async with self._changed:
             self.aborted = True
             self.data = bytearray()
