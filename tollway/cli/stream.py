@@ -81,7 +81,7 @@ class StreamReport:
     cost_wei: int = 0
     state: str = "starting"
     sent_at: dict[int, float] = field(default_factory=dict)
-    """When each test-pattern frame was published (by frame number)."""
+    """When each test-pattern segment was published (by segment number; the newest only)."""
 
     def line(self) -> Text:
         latency = "-" if self.latency_seconds is None else f"{self.latency_seconds:.2f} s"
@@ -100,19 +100,31 @@ def _header(capability: str) -> str:
     return base64.b64encode(json.dumps(job).encode()).decode()
 
 
-def _segments(options: StreamOptions, report: StreamReport) -> Iterator[bytes]:
-    per_segment = max(1, round(options.fps * options.segment_seconds))
+SENT_KEPT = 256
+"""Segments whose send time is kept for the latency (far more than the stream's delay)."""
+
+
+def _frames_per_segment(options: StreamOptions) -> int:
+    return max(1, round(options.fps * options.segment_seconds))
+
+
+def _segments(options: StreamOptions) -> Iterator[bytes]:
+    per_segment = _frames_per_segment(options)
     if options.input is not None:
         yield from file_segments(options.input, per_segment)
         return
     count = max(1, round(options.seconds * options.fps / per_segment))
-    for n, data in enumerate(
-        pattern_segments(options.width, options.height, options.fps, per_segment, count)
-    ):
-        now = time.monotonic()
-        for i in range(per_segment):
-            report.sent_at[n * per_segment + i] = now + i / options.fps
-        yield data
+    yield from pattern_segments(options.width, options.height, options.fps, per_segment, count)
+
+
+def _latency(options: StreamOptions, report: StreamReport, number: int) -> float | None:
+    """Seconds since test-pattern frame `number` went out (its segment's send time plus its
+    place in the segment); None when that is not known."""
+    per_segment = _frames_per_segment(options)
+    sent = report.sent_at.get(number // per_segment)
+    if sent is None:
+        return None
+    return time.monotonic() - (sent + (number % per_segment) / options.fps)
 
 
 async def run_stream(options: StreamOptions, console: Console) -> StreamReport:
@@ -141,8 +153,10 @@ async def run_stream(options: StreamOptions, console: Console) -> StreamReport:
             every = options.segment_seconds
             began = time.monotonic()
             async with TricklePublisher(urls["publish_url"], "video/MP2T") as publisher:
-                for n, data in enumerate(_segments(options, report)):
+                for n, data in enumerate(_segments(options)):
                     await asyncio.sleep(max(0.0, began + n * every - time.monotonic()))
+                    report.sent_at[n] = time.monotonic()
+                    report.sent_at.pop(n - SENT_KEPT, None)
                     async with await publisher.next() as writer:
                         await writer.write(data)
                     report.segments_in += 1
@@ -168,10 +182,13 @@ async def run_stream(options: StreamOptions, console: Console) -> StreamReport:
                         continue
                     report.frames_out += len(frames)
                     if frames and options.input is None:
-                        sent = report.sent_at.get(frame_number(frames[-1], inverted=False))
-                        sent = sent or report.sent_at.get(frame_number(frames[-1], inverted=True))
-                        if sent is not None:
-                            report.latency_seconds = time.monotonic() - sent
+                        # The frame's number reads back plain, or inverted by the effect.
+                        for inverted in (False, True):
+                            number = frame_number(frames[-1], inverted=inverted)
+                            latency = _latency(options, report, number)
+                            if latency is not None and latency >= 0:
+                                report.latency_seconds = latency
+                                break
 
         async def follow(live: Live) -> None:
             while not finished.is_set():
