@@ -111,3 +111,10 @@ if ! docker image inspect "$trickle_image" >/dev/null 2>&1; then
     fi
     rm -rf "$tmp"
 fi
+
+# 7. PostgreSQL server binaries (Debian's postgresql): the store's tests run against a server of
+#    their own (tollway/devnet/postgres.py starts it on 127.0.0.1); nothing is started here.
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+    step "postgresql: installing the server (apt postgresql, about 15 s)"
+    apt_install postgresql
+fi

@@ -166,9 +166,15 @@ class GatewaySettings(RoleSettings):
     temporal_address: str = "127.0.0.1:7233"
     namespace: str = GATEWAY_NAMESPACE
     task_queue: str = GATEWAY_TASK_QUEUE
+    database_url: str | None = None
+    """The gateway's database (tenants, keys, idempotency records): `postgresql://...` where
+    several hosts share it, else the SQLite file `<data_dir>/gateway.db`."""
     api_key_sha256: list[str] = []
-    """Keys of the "default" tenant."""
+    """Keys of the "default" tenant, added to the database at start (scopes: `tenant_scopes`)."""
     tenants: dict[str, TenantSettings] = {}
+    livepeer_routes_need_key: bool = False
+    """Require a tenant's API key (`Authorization: Bearer`) on go-livepeer's `/process/*`
+    routes too; without it they are open, as go-livepeer's are, and a key sent is still used."""
     token_timeout_seconds: float = 2.0
     # Discovery: every source's URLs are merged into the network snapshot.
     orchestrators: list[str] = []
@@ -230,6 +236,10 @@ class GatewaySettings(RoleSettings):
     @property
     def relay_task_queue(self) -> str:
         return f"{self.task_queue}-relay-{self.api_instance}"
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'gateway.db').absolute()}"
 
 
 class GpuWorkerSettings(RoleSettings):

@@ -14,11 +14,15 @@
     │   ├── BodyTooLarge              (413)
     │   ├── BodyIncomplete            the client hung up before its body arrived
     │   └── RequestTimeout            (408) the body did not arrive in time
-    ├── Unauthorized                  (401) wrong orchestrator secret or API key
+    ├── Unauthorized                  (401) wrong orchestrator secret; bad, revoked or expired key
+    ├── Forbidden                     (403) the API key lacks the scope or capability
     ├── NotFound                      (404) unknown job
+    ├── Conflict                      (409) the name is taken (a tenant that exists already)
+    ├── IdempotencyKeyReused          (422) an idempotency key sent again with another body
     ├── RoundPassed                   (409) the round moved on before its reward() call
     ├── StreamStopped                 (409) the live stream was stopped already
     ├── PaymentRequired               (402) too little credit to start a live stream
+    ├── BudgetExceeded                (402) the job's worst case would pass a spend limit
     ├── UnknownCapability             (503) no such capability registered here
     ├── CapacityExhausted             (503) every slot of the capability is busy
     ├── InsufficientSenderReserve     (503) sender's deposit/reserve cannot back tickets
@@ -30,6 +34,7 @@
     │   ├── OrchestratorUnreachable   nothing answered (transport error): transient
     │   └── OrchestratorBusy          (503) it answered "not now" (capacity, chain): transient
     ├── DiscoveryFailed               (500) the gateway could not read its market view
+    ├── ConfigurationError            (500) a setting tollway cannot use (a database URL)
     ├── JobStillRunning               (504) a synchronous request outlived its wait
     ├── WorkerFailed                  (502) the BYOC container failed or timed out
     │   └── ContainerSetupFailed      bad image or spec; retrying cannot help
@@ -64,13 +69,18 @@ __all__ = [
     "BadRequest",
     "BadSignature",
     "BodyTooLarge",
+    "BudgetExceeded",
     "CapacityExhausted",
     "ChainError",
     "ChainFault",
+    "ConfigurationError",
+    "Conflict",
     "ContainerSetupFailed",
     "DeadlinePassed",
     "DeclarationError",
     "DiscoveryFailed",
+    "Forbidden",
+    "IdempotencyKeyReused",
     "InsufficientCredit",
     "InsufficientSenderReserve",
     "JobStillRunning",
@@ -178,8 +188,23 @@ class Unauthorized(TollwayError):
     retryable = False
 
 
+class Forbidden(TollwayError):
+    status_code = 403
+    retryable = False
+
+
 class NotFound(TollwayError):
     status_code = 404
+    retryable = False
+
+
+class Conflict(TollwayError):
+    status_code = 409
+    retryable = False
+
+
+class IdempotencyKeyReused(TollwayError):
+    status_code = 422
     retryable = False
 
 
@@ -214,6 +239,10 @@ class DeadlinePassed(TollwayError):
 
 
 class DiscoveryFailed(TollwayError):
+    retryable = False
+
+
+class ConfigurationError(TollwayError):
     retryable = False
 
 
@@ -254,6 +283,11 @@ class StreamStopped(TollwayError):
 
 
 class PaymentRequired(TollwayError):
+    status_code = 402
+    retryable = False
+
+
+class BudgetExceeded(TollwayError):
     status_code = 402
     retryable = False
 

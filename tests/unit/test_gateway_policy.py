@@ -1,5 +1,5 @@
-"""Which tenant a key belongs to, and a job's price cap and selection policy from the job, its
-tenant, its capability and the gateway."""
+"""Which tenant a configured key belongs to (on a real SQLite database), and a job's price cap
+and selection policy from the job, its tenant, its capability and the gateway."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from typing import Any, cast
 
 import pytest
 
-from tollway.api.gateway.deps import current_tenant
+from tollway.api.gateway.app import seed_configured_keys
+from tollway.api.gateway.deps import current_principal
 from tollway.api.gateway.services import GatewayServices
 from tollway.config import GatewaySettings, KeySettings, TenantSettings
 from tollway.errors import Unauthorized
+from tollway.store.database import open_database
+from tollway.store.tenants import CONFIGURED_SCOPES, TenantStore
 
 
 def sha(key: str) -> str:
@@ -27,20 +30,30 @@ def services(tmp_path: Path, **fields: Any) -> GatewayServices:
     )
     # Only settings are read by these methods; Temporal, artifacts and market are not touched.
     unused = cast(Any, None)
-    return GatewayServices(settings, unused, unused, unused, unused, unused, unused)
+    return GatewayServices(
+        settings, unused, unused, unused, unused, unused, unused, unused, unused, unused
+    )
 
 
-def test_keys_map_to_their_tenant(tmp_path: Path) -> None:
+async def test_configured_keys_map_to_their_tenant(tmp_path: Path) -> None:
     gateway = services(
         tmp_path,
         api_key_sha256=[sha("k-default")],
         tenants={"acme": TenantSettings(api_key_sha256=[sha("k-acme")])},
     )
-    assert current_tenant(gateway, "Bearer k-default") == "default"
-    assert current_tenant(gateway, "Bearer k-acme") == "acme"
-    for bad in ("Bearer nope", "k-acme", None, "Basic k-acme"):
-        with pytest.raises(Unauthorized):
-            current_tenant(gateway, bad)
+    database = open_database(f"sqlite:///{tmp_path / 'gateway.db'}")
+    try:
+        gateway.tenants = TenantStore(database)
+        await seed_configured_keys(gateway.tenants, gateway.settings)
+        assert (await current_principal(gateway, "Bearer k-default")).tenant == "default"
+        acme = await current_principal(gateway, "Bearer k-acme")
+        assert acme.tenant == "acme"
+        assert set(acme.scopes) == set(CONFIGURED_SCOPES)
+        for bad in ("Bearer nope", "k-acme", None, "Basic k-acme", "Bearer  "):
+            with pytest.raises(Unauthorized):
+                await current_principal(gateway, bad)
+    finally:
+        await database.close()
 
 
 def test_price_cap_is_the_lowest_that_applies(tmp_path: Path) -> None:

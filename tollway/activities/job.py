@@ -35,6 +35,15 @@ class JobSpec(BaseModel):
     policy: SelectionPolicy = "balanced"
     max_attempts: int = Field(default=4, ge=1, le=20)
     """Orchestrators tried (paid and dispatched to) before the job fails."""
+    budget_held: bool = False
+    """The job holds its worst-case cost against a budget: it settles its real cost at the end."""
+
+    def max_cost_wei(self) -> int:
+        """The most the job can cost: a whole second over its timeout at its per-second cap
+        (orchestrators bill whole seconds), or one request at its per-request cap. Frame-priced
+        work has no bound before it runs: it settles at its real cost."""
+        per_second = self.price_caps.get("second", 0) * (self.timeout_seconds + 1)
+        return max(per_second, self.price_caps.get("request", 0))
 
 
 class DispatchOutcome(BaseModel):

@@ -16,6 +16,7 @@ from rich.console import Console
 
 from tollway.cli.byoc import app as byoc_app
 from tollway.cli.chain import app as chain_app
+from tollway.cli.tenants import keys_app, tenants_app
 from tollway.config import GatewaySettings, GpuWorkerSettings, OrchestratorSettings, load_settings
 
 __all__ = [
@@ -46,6 +47,8 @@ app.add_typer(gateway_app, name="gateway")
 app.add_typer(orchestrator_app, name="orchestrator")
 app.add_typer(chain_app, name="chain")
 app.add_typer(byoc_app, name="byoc")
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(keys_app, name="keys")
 
 console = Console()
 MAX_HEAD = 256 * 1024

@@ -49,6 +49,8 @@ class StackState(BaseModel):
     orchestrator_secret: str
     gateway_keystore: str
     api_key: str
+    admin_key: str = ""
+    """The gateway operator's key (scope `admin`: every tenant and key)."""
     capabilities: dict[str, str]
     processes: dict[str, ProcessRecord]
 

@@ -40,6 +40,8 @@ from tollway.devnet.state import Endpoints, ProcessRecord, StackState
 from tollway.devnet.toolpaths import REPO_ROOT, anvil_binary, venv_binary
 from tollway.netutil import free_port
 from tollway.payments.keys import create_keystore
+from tollway.store.database import open_database
+from tollway.store.tenants import TenantStore
 from tollway.temporal import connect
 from tollway.workflows.container import ContainerWorkflow
 
@@ -243,6 +245,9 @@ def _bring_up(
         paths[name] = directory / f"{name}.json"
         paths[name].write_text(settings.model_dump_json(indent=2))
         paths[name].chmod(0o600)
+    gateway_settings = configs["gateway"]
+    assert isinstance(gateway_settings, GatewaySettings)
+    admin_key = asyncio.run(_operator_key(gateway_settings.database))
 
     launcher.role(
         "orchestrator-api", "orchestrator", "api",
@@ -292,6 +297,7 @@ def _bring_up(
         orchestrator_secret=secret,
         gateway_keystore=str(gateway_key.keystore),
         api_key=api_key,
+        admin_key=admin_key,
         capabilities={"echo": echo_workflow},
         processes=launcher.records,
     )
@@ -404,3 +410,15 @@ async def _serve_echo(
             await asyncio.sleep(0.2)
     status = (await handle.query(ContainerWorkflow.status)).model_dump_json()
     raise processes.StartupError(f"capability echo not registered after 180 s: {status}")
+
+
+async def _operator_key(database_url: str) -> str:
+    """The stack's operator key (scope `admin`), made on the gateway's fresh database."""
+    database = open_database(database_url)
+    try:
+        tenants = TenantStore(database)
+        await tenants.ensure_tenant("default")
+        made = await tenants.create_key("default", "operator", ["admin"])
+    finally:
+        await database.close()
+    return made.secret

@@ -4,6 +4,7 @@ and its start/stop steps, and the NetworkSnapshotWorkflow that keeps the market 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,6 +13,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
+from tollway.activities.budget import BudgetActivities
 from tollway.activities.discovery import DiscoveryActivities
 from tollway.activities.dispatch import DispatchActivities
 from tollway.activities.payment import PaymentActivities
@@ -29,6 +31,8 @@ from tollway.payments.keys import load_key
 from tollway.payments.sender import NonceStore, SenderLimits, TicketSender
 from tollway.payments.spend import SpendLedger
 from tollway.store.artifacts import ArtifactStore
+from tollway.store.budgets import BudgetStore
+from tollway.store.database import open_database
 from tollway.store.live import LiveOutputs
 from tollway.temporal import connect
 from tollway.workers.run import run_until_signalled, serve_metrics
@@ -93,7 +97,9 @@ async def job_worker(settings: GatewaySettings, client: Client) -> AsyncIterator
     funds = SenderFunds(chain, address, settings.deposit_multiplier) if chain else None
     market = open_market_store(settings)
     tokens = RecentTokens(settings.token_reuse_seconds)
-    async with httpx.AsyncClient() as http:
+    database = await asyncio.to_thread(open_database, settings.database)
+    budgets = BudgetStore(database, settings.usd_per_eth)
+    async with httpx.AsyncClient() as http, database:
         refresher = NetworkRefresher(
             http, market, discovery_sources(settings, http, chain), settings.token_timeout_seconds
         )
@@ -128,6 +134,7 @@ async def job_worker(settings: GatewaySettings, client: Client) -> AsyncIterator
                     tokens,
                 ).dispatch,
                 SettlementActivities(spend).settle,
+                BudgetActivities(budgets).settle_budget,
                 *StreamActivities(http, key, address, spend).all(),
             ],
         )

@@ -32,6 +32,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from tollway.activities.budget import BudgetActivities, SettleBudgetInput
     from tollway.activities.discovery import DiscoverInput, Discovery, DiscoveryActivities
     from tollway.activities.dispatch import DispatchActivities, DispatchInput
     from tollway.activities.job import DispatchOutcome, JobSpec, JobState, JobStatus
@@ -103,6 +104,24 @@ class JobWorkflow:
 
     @workflow.run
     async def run(self, spec: JobSpec) -> JobStatus:
+        if not spec.budget_held:
+            return await self._run(spec)
+        try:
+            status = await self._run(spec)
+        except ApplicationError:
+            await self._settle_budget(spec, 0)  # failed: nobody charged it
+            raise
+        await self._settle_budget(spec, status.cost_wei or 0)
+        return status
+
+    async def _settle_budget(self, spec: JobSpec, cost_wei: int) -> None:
+        await workflow.execute_local_activity_method(
+            BudgetActivities.settle_budget,
+            SettleBudgetInput(job_id=spec.job_id, cost_wei=cost_wei),
+            start_to_close_timeout=timedelta(seconds=10),
+        )
+
+    async def _run(self, spec: JobSpec) -> JobStatus:
         status = self._status
         failed = expired = 0
         fresh: list[str] = []  # orchestrators whose params expired in flight: new tokens

@@ -18,22 +18,29 @@ from tollway.activities.relay import RelayActivities
 from tollway.api import metrics, trickle
 from tollway.api.errors import install_error_handlers
 from tollway.api.gateway.routes import (
+    budgets,
     health,
     jobs,
+    keys,
     market,
     process,
     streams,
     tenant_streams,
+    tenants,
 )
 from tollway.api.gateway.services import GatewayServices
 from tollway.config import GatewaySettings
 from tollway.market.store import open_market_store
 from tollway.store.artifacts import ArtifactStore
+from tollway.store.budgets import BudgetStore
+from tollway.store.database import open_database
+from tollway.store.idempotency import IdempotencyStore
 from tollway.store.live import LiveOutputs
+from tollway.store.tenants import CONFIGURED_SCOPES, TenantStore
 from tollway.streams.trickle import Channels, close_idle_forever
 from tollway.temporal import connect
 
-__all__ = ["HostedWorker", "create_app"]
+__all__ = ["HostedWorker", "create_app", "seed_configured_keys"]
 
 HostedWorker = Callable[[Client], AbstractAsyncContextManager[Worker]]
 """Builds a worker for the gateway's task queue on the app's own Temporal client."""
@@ -49,6 +56,10 @@ def create_app(settings: GatewaySettings, hosted_worker: HostedWorker | None = N
         temporal = await connect(settings.temporal_address, settings.namespace)
         channels = Channels()
         async with AsyncExitStack() as stack:
+            database = await asyncio.to_thread(open_database, settings.database)
+            stack.push_async_callback(database.close)
+            tenants = TenantStore(database)
+            await seed_configured_keys(tenants, settings)
             http = await stack.enter_async_context(httpx.AsyncClient())
             relays = RelayActivities(channels, http, settings.trickle_max_segment_bytes)
             app.state.services = GatewayServices(
@@ -59,6 +70,9 @@ def create_app(settings: GatewaySettings, hosted_worker: HostedWorker | None = N
                 live=LiveOutputs(settings.data_dir / "artifacts" / "live"),
                 trickle=channels,
                 relays=relays,
+                tenants=tenants,
+                idempotency=IdempotencyStore(database),
+                budgets=BudgetStore(database, settings.usd_per_eth),
             )
             workers = [
                 Worker(
@@ -84,11 +98,25 @@ def create_app(settings: GatewaySettings, hosted_worker: HostedWorker | None = N
     app.include_router(process.router)
     app.include_router(streams.router)
     app.include_router(tenant_streams.router)
+    app.include_router(keys.router)
+    app.include_router(tenants.router)
+    app.include_router(budgets.router)
     app.include_router(trickle.router(None))
     app.include_router(market.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     return app
+
+
+async def seed_configured_keys(tenants: TenantStore, settings: GatewaySettings) -> None:
+    """The keys named in the settings, as keys of their tenants in the database."""
+    configured = [("default", digest) for digest in settings.api_key_sha256] + [
+        (name, digest)
+        for name, tenant in settings.tenants.items()
+        for digest in tenant.api_key_sha256
+    ]
+    for name, digest in configured:
+        await tenants.seed_key(name, digest, CONFIGURED_SCOPES)
 
 
 async def _stopped(worker: Worker, running: asyncio.Task[None]) -> None:

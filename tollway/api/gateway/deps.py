@@ -1,17 +1,31 @@
-"""Dependency aliases for gateway routes: services and the tenant behind an API key."""
+"""Dependency aliases for gateway routes: services, and the tenant's key behind a request with
+the scope the route needs (401 for a missing, unknown, revoked or expired key; 403 for a key
+without the scope)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
 from tollway.api.gateway.services import GatewayServices
 from tollway.errors import Unauthorized
+from tollway.store.tenants import Principal, Scope
 
-__all__ = ["Services", "Tenant", "current_tenant", "get_services"]
+__all__ = [
+    "Admin",
+    "Caller",
+    "JobReader",
+    "JobWriter",
+    "KeyManager",
+    "LivepeerCaller",
+    "Services",
+    "StreamUser",
+    "UsageReader",
+    "current_principal",
+    "get_services",
+]
 
 
 def get_services(request: Request) -> GatewayServices:
@@ -21,25 +35,57 @@ def get_services(request: Request) -> GatewayServices:
 
 Services = Annotated[GatewayServices, Depends(get_services)]
 
+AuthorizationHeader = Annotated[
+    str | None,
+    Header(description="`Bearer <API key>`: a tenant's key, made by `tollway keys create`."),
+]
 
-def current_tenant(
-    services: Services, authorization: Annotated[str | None, Header()] = None
-) -> str:
+
+async def current_principal(
+    services: Services, authorization: AuthorizationHeader = None
+) -> Principal:
     scheme, _, key = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not key:
+    if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("send the API key as `Authorization: Bearer <key>`")
-    digest = hashlib.sha256(key.encode()).hexdigest()
-    settings = services.settings
-    keys = [("default", known) for known in settings.api_key_sha256] + [
-        (name, known)
-        for name, tenant in settings.tenants.items()
-        for known in tenant.api_key_sha256
-    ]
-    # Compare against every key so the time taken does not say which tenant came close.
-    matches = [name for name, known in keys if hmac.compare_digest(digest, known)]
-    if not matches:
-        raise Unauthorized("unknown API key")
-    return matches[0]
+    return await services.tenants.authenticate(key.strip())
 
 
-Tenant = Annotated[str, Depends(current_tenant)]
+async def optional_principal(
+    services: Services, authorization: AuthorizationHeader = None
+) -> Principal | None:
+    """The key's principal when one is sent; None on a route that may be used without one."""
+    if authorization is None:
+        return None
+    return await current_principal(services, authorization)
+
+
+async def livepeer_principal(
+    services: Services, authorization: AuthorizationHeader = None
+) -> Principal | None:
+    """On go-livepeer's routes: the key's principal when one is sent, and one is required when
+    the operator says so (`livepeer_routes_need_key`)."""
+    principal = await optional_principal(services, authorization)
+    if principal is None and services.settings.livepeer_routes_need_key:
+        raise Unauthorized(
+            "this gateway requires an API key on /process routes: "
+            "send `Authorization: Bearer <key>`"
+        )
+    return principal
+
+
+def _scoped(scope: Scope) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        principal.require(scope)
+        return principal
+
+    return check
+
+
+Caller = Annotated[Principal, Depends(current_principal)]
+LivepeerCaller = Annotated[Principal | None, Depends(livepeer_principal)]
+JobWriter = Annotated[Principal, Depends(_scoped("jobs:write"))]
+JobReader = Annotated[Principal, Depends(_scoped("jobs:read"))]
+StreamUser = Annotated[Principal, Depends(_scoped("streams"))]
+UsageReader = Annotated[Principal, Depends(_scoped("usage:read"))]
+KeyManager = Annotated[Principal, Depends(_scoped("keys:write"))]
+Admin = Annotated[Principal, Depends(_scoped("admin"))]

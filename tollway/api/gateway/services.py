@@ -19,7 +19,10 @@ from tollway.errors import JobStillRunning, NotFound, TollwayError, error_type
 from tollway.market.selection import Attempt
 from tollway.market.store import MarketStore
 from tollway.store.artifacts import ArtifactStore
+from tollway.store.budgets import BudgetStore, Hold
+from tollway.store.idempotency import IdempotencyStore
 from tollway.store.live import LiveHead, LiveOutputs
+from tollway.store.tenants import TenantStore
 from tollway.streams.trickle import Channels
 from tollway.workflows.job import JOB_TASK_TIMEOUT, JobWorkflow
 
@@ -43,6 +46,9 @@ class GatewayServices:
     live: LiveOutputs
     trickle: Channels
     relays: RelayActivities
+    tenants: TenantStore
+    idempotency: IdempotencyStore
+    budgets: BudgetStore
     _finished: OrderedDict[str, JobStatus] = field(default_factory=OrderedDict)
 
     def price_caps(
@@ -98,6 +104,19 @@ class GatewayServices:
             )
         except WorkflowAlreadyStartedError:
             pass
+
+    async def start_budgeted_job(self, spec: JobSpec, key_id: str | None) -> None:
+        """Hold the job's worst-case cost against its tenant's and key's budgets (402
+        BudgetExceeded past one), then start it; it settles its real cost when it ends."""
+        hold = await self.budgets.reserve(spec.job_id, spec.tenant, key_id, spec.max_cost_wei())
+        if hold != Hold.NONE:
+            spec = spec.model_copy(update={"budget_held": True})
+        try:
+            await self.start_job(spec)
+        except BaseException:
+            if hold == Hold.NEW:  # never started: nothing will settle it
+                await self.budgets.settle(spec.job_id, 0)
+            raise
 
     async def wait_job(self, job_id: str, timeout_seconds: float) -> JobStatus:
         """The finished job, or the TollwayError its workflow failed with."""

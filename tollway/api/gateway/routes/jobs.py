@@ -17,11 +17,12 @@ from pydantic import BaseModel, Field, Strict, field_validator
 
 from tollway.activities.job import JobSpec, JobState, JobStatus
 from tollway.api.body import parse_json_body, read_body
-from tollway.api.gateway.deps import Services, Tenant
+from tollway.api.gateway.deps import JobReader, JobWriter, Services
 from tollway.api.gateway.outputs import output_response
 from tollway.config import SelectionPolicy
 from tollway.errors import BadRequest, NotFound
 from tollway.protocol.header import MAX_PATH_CHARS, JobParameters, job_path
+from tollway.store.idempotency import request_digest
 
 __all__ = ["JobAccepted", "JobSubmission", "job_output", "job_status", "router", "submit_job"]
 
@@ -96,24 +97,36 @@ def _input_bytes(submission: JobSubmission) -> tuple[bytes, str]:
 @router.post("", status_code=202)
 async def submit_job(
     request: Request,
+    response: Response,
     services: Services,
-    tenant: Tenant,
+    caller: JobWriter,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> JobAccepted:
+    """Start a job. An `Idempotency-Key` (or the body's `idempotency_key`) names one request of
+    the tenant's: sent again with the same body it is the same job (`Idempotent-Replayed:
+    true`), with another body 422."""
     body = await read_body(
         request, services.settings.max_body_bytes, services.settings.body_read_timeout_seconds
     )
     submission = parse_json_body(JobSubmission, body)
-    key = submission.idempotency_key or idempotency_key or uuid.uuid4().hex
+    caller.require_capability(submission.capability)
+    tenant = caller.tenant
+    given = submission.idempotency_key or idempotency_key
+    key = given or uuid.uuid4().hex
     if not _KEY.match(key):
         raise BadRequest(
             "idempotency key must be 1-128 of [A-Za-z0-9_.:-]", field="idempotency_key"
         )
+    job_id = f"{tenant}.{key}"
+    if given is not None:
+        digest = request_digest(submission.model_dump(mode="json", exclude={"idempotency_key"}))
+        if not await services.idempotency.claim(tenant, key, digest, job_id):
+            response.headers["Idempotent-Replayed"] = "true"
+    # Started even on a replay: the first request's process may have died before its start.
     data, content_type = _input_bytes(submission)
     parameters = json.dumps(submission.parameters)
     job_parameters = JobParameters.parse(parameters)
-    job_id = f"{tenant}.{key}"
-    await services.start_job(
+    await services.start_budgeted_job(
         JobSpec(
             job_id=job_id,
             capability=submission.capability,
@@ -135,7 +148,8 @@ async def submit_job(
             parameters=parameters,
             job_parameters=job_parameters,
             tenant=tenant,
-        )
+        ),
+        caller.key_id,
     )
     return JobAccepted(
         job_id=job_id, status_url=f"/v1/jobs/{job_id}", output_url=f"/v1/jobs/{job_id}/output"
@@ -149,15 +163,15 @@ def _owned(job_id: str, tenant: str) -> str:
 
 
 @router.get("/{job_id}")
-async def job_status(job_id: str, services: Services, tenant: Tenant) -> JobStatus:
-    return await services.job_status(_owned(job_id, tenant))
+async def job_status(job_id: str, services: Services, caller: JobReader) -> JobStatus:
+    return await services.job_status(_owned(job_id, caller.tenant))
 
 
 @router.get("/{job_id}/output")
-async def job_output(job_id: str, services: Services, tenant: Tenant) -> Response:
+async def job_output(job_id: str, services: Services, caller: JobReader) -> Response:
     """The job's output; while it is still arriving as server-sent events, those events as
     they come."""
-    live = services.live.head(_owned(job_id, tenant))
+    live = services.live.head(_owned(job_id, caller.tenant))
     if live is not None and not services.live.finished(job_id):
         # Still arriving: followed as it comes, without waiting on the job's worker.
         return StreamingResponse(

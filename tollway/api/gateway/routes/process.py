@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from tollway.activities.job import JobSpec
 from tollway.api.body import body_chunks
-from tollway.api.gateway.deps import Services
+from tollway.api.gateway.deps import LivepeerCaller, Services
 from tollway.api.gateway.outputs import output_response
 from tollway.protocol.header import JobRequest, job_path
 from tollway.store.live import LiveHead
@@ -28,14 +28,23 @@ router = APIRouter()
 
 
 @router.post("/process/request/{path:path}")
-async def process_request(path: str, request: Request, services: Services) -> Response:
+async def process_request(
+    path: str, request: Request, services: Services, caller: LivepeerCaller
+) -> Response:
+    if caller is not None:
+        caller.require("jobs:write")
     job = JobRequest.decode(request.headers.get("Livepeer"))
+    tenant = "default"
+    if caller is not None:
+        caller.require_capability(job.capability)
+        tenant = caller.tenant
     settings = services.settings
     input_artifact, _ = await services.artifacts.put_chunks(
         body_chunks(request, settings.max_body_bytes, settings.body_read_timeout_seconds)
     )
-    job_id = f"livepeer.{uuid.uuid4().hex}"
-    await services.start_job(
+    # A tenant's job is listed among its own; an anonymous one is the gateway's.
+    job_id = f"{tenant}.lp-{uuid.uuid4().hex}" if caller else f"livepeer.{uuid.uuid4().hex}"
+    await services.start_budgeted_job(
         JobSpec(
             job_id=job_id,
             capability=job.capability,
@@ -43,13 +52,15 @@ async def process_request(path: str, request: Request, services: Services) -> Re
             input_artifact=input_artifact,
             content_type=request.headers.get("Content-Type", "application/octet-stream"),
             timeout_seconds=job.timeout_seconds,
-            price_caps=services.price_caps(job.capability, "default"),
-            policy=services.policy("default"),
+            price_caps=services.price_caps(job.capability, tenant),
+            policy=services.policy(tenant),
             max_attempts=services.settings.max_dispatch_attempts,
             request=job.request,
             parameters=job.parameters,
             job_parameters=job.job_parameters,
-        )
+            tenant=tenant,
+        ),
+        caller.key_id if caller else None,
     )
     # The job ends by its deadline (start + timeout); the margin covers settling.
     status = await services.wait_job_or_live(job_id, job.timeout_seconds + 15)

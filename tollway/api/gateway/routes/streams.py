@@ -20,9 +20,10 @@ from sse_starlette import EventSourceResponse
 
 from tollway.api.body import parse_json_body, read_body
 from tollway.api.gateway import streams
-from tollway.api.gateway.deps import Services
+from tollway.api.gateway.deps import LivepeerCaller, Services
 from tollway.errors import BadRequest
 from tollway.protocol.header import JobRequest
+from tollway.store.tenants import Principal
 from tollway.workflows.stream import StreamStatus
 
 __all__ = [
@@ -65,9 +66,23 @@ def params_of(text: str) -> dict[str, Any]:
     return params
 
 
+def _tenant(caller: Principal | None) -> str:
+    """The tenant a stream request speaks for: its key's (which needs `streams`), or the
+    gateway's own without one."""
+    if caller is None:
+        return "default"
+    caller.require("streams")
+    return caller.tenant
+
+
 @router.post("/start")
-async def start_stream(request: Request, services: Services) -> dict[str, str]:
+async def start_stream(
+    request: Request, services: Services, caller: LivepeerCaller
+) -> dict[str, str]:
     job = JobRequest.decode(request.headers.get("Livepeer"))
+    tenant = _tenant(caller)
+    if caller is not None:
+        caller.require_capability(job.capability)
     body = await read_body(request, START_BODY_LIMIT, services.settings.body_read_timeout_seconds)
     start = parse_json_body(StartRequest, body or b"{}")
     name = _NAME.sub("-", start.stream_name) or "stream"
@@ -78,8 +93,8 @@ async def start_stream(request: Request, services: Services) -> dict[str, str]:
         job.capability,
         params_of(start.params),
         job.parameters,
-        "default",
-        services.price_caps(job.capability, "default"),
+        tenant,
+        services.price_caps(job.capability, tenant),
     )
     await streams.start(services, spec)
     base = str(request.base_url).rstrip("/")
@@ -87,26 +102,34 @@ async def start_stream(request: Request, services: Services) -> dict[str, str]:
 
 
 @router.get("/{stream_id}/status")
-async def stream_status(stream_id: str, services: Services) -> StreamStatus:
+async def stream_status(stream_id: str, services: Services, caller: LivepeerCaller) -> StreamStatus:
+    _tenant(caller)
     return await streams.status(services, stream_id)
 
 
 @router.post("/{stream_id}/update")
-async def update_stream(stream_id: str, request: Request, services: Services) -> StreamStatus:
+async def update_stream(
+    stream_id: str, request: Request, services: Services, caller: LivepeerCaller
+) -> StreamStatus:
     """New parameters (a JSON object) for the running stream: its container gets them now, and
     the next orchestrator's does on a swap. 409 once the stream stopped."""
+    _tenant(caller)
     body = await read_body(request, START_BODY_LIMIT, services.settings.body_read_timeout_seconds)
     return await streams.update(services, stream_id, params_of(body.decode(errors="replace")))
 
 
 @router.post("/{stream_id}/stop")
-async def stop_stream(stream_id: str, services: Services) -> StreamStatus:
+async def stop_stream(stream_id: str, services: Services, caller: LivepeerCaller) -> StreamStatus:
     """Stop the stream; stopping a stopped stream answers its status again."""
+    _tenant(caller)
     return await streams.stop(services, stream_id)
 
 
 @router.get("/{stream_id}/data")
-async def stream_data(stream_id: str, services: Services) -> EventSourceResponse:
+async def stream_data(
+    stream_id: str, services: Services, caller: LivepeerCaller
+) -> EventSourceResponse:
     """The stream's data output (with `enable_data_output`) as server-sent events, one `data`
     event per segment the container published, from the first; it ends with the stream."""
+    _tenant(caller)
     return EventSourceResponse(await streams.data_events(services, stream_id))

@@ -16,7 +16,7 @@ from sse_starlette import EventSourceResponse
 
 from tollway.api.body import parse_json_body, read_body
 from tollway.api.gateway import streams
-from tollway.api.gateway.deps import Services, Tenant
+from tollway.api.gateway.deps import Services, StreamUser
 from tollway.api.gateway.routes.streams import START_BODY_LIMIT, params_of
 from tollway.config import SelectionPolicy
 from tollway.errors import NotFound
@@ -53,10 +53,12 @@ def _owned(stream_id: str, tenant: str) -> str:
 
 
 @router.post("", status_code=201)
-async def create_stream(request: Request, services: Services, tenant: Tenant) -> dict[str, str]:
+async def create_stream(request: Request, services: Services, caller: StreamUser) -> dict[str, str]:
     settings = services.settings
     body = await read_body(request, START_BODY_LIMIT, settings.body_read_timeout_seconds)
     submission = parse_json_body(StreamSubmission, body)
+    caller.require_capability(submission.capability)
+    tenant = caller.tenant
     stream_id = f"{_prefix(tenant)}{submission.name}-{uuid.uuid4().hex}"
     parameters = json.dumps(
         {
@@ -85,24 +87,28 @@ async def create_stream(request: Request, services: Services, tenant: Tenant) ->
 
 
 @router.get("/{stream_id}")
-async def stream_status(stream_id: str, services: Services, tenant: Tenant) -> StreamStatus:
-    return await streams.status(services, _owned(stream_id, tenant))
+async def stream_status(stream_id: str, services: Services, caller: StreamUser) -> StreamStatus:
+    return await streams.status(services, _owned(stream_id, caller.tenant))
 
 
 @router.post("/{stream_id}/update")
 async def update_stream(
-    stream_id: str, request: Request, services: Services, tenant: Tenant
+    stream_id: str, request: Request, services: Services, caller: StreamUser
 ) -> StreamStatus:
-    _owned(stream_id, tenant)
+    _owned(stream_id, caller.tenant)
     body = await read_body(request, START_BODY_LIMIT, services.settings.body_read_timeout_seconds)
     return await streams.update(services, stream_id, params_of(body.decode(errors="replace")))
 
 
 @router.post("/{stream_id}/stop")
-async def stop_stream(stream_id: str, services: Services, tenant: Tenant) -> StreamStatus:
-    return await streams.stop(services, _owned(stream_id, tenant))
+async def stop_stream(stream_id: str, services: Services, caller: StreamUser) -> StreamStatus:
+    return await streams.stop(services, _owned(stream_id, caller.tenant))
 
 
 @router.get("/{stream_id}/data")
-async def stream_data(stream_id: str, services: Services, tenant: Tenant) -> EventSourceResponse:
-    return EventSourceResponse(await streams.data_events(services, _owned(stream_id, tenant)))
+async def stream_data(
+    stream_id: str, services: Services, caller: StreamUser
+) -> EventSourceResponse:
+    return EventSourceResponse(
+        await streams.data_events(services, _owned(stream_id, caller.tenant))
+    )

@@ -1,0 +1,134 @@
+"""The gateway database's tables (SQLAlchemy Core). A change here needs a migration in
+`migrations/versions/`; a test compares the migrated schema with this one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+
+__all__ = [
+    "UtcDateTime",
+    "api_keys",
+    "budget_holds",
+    "budget_usage",
+    "budgets",
+    "idempotency_keys",
+    "metadata",
+    "tenants",
+]
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on both databases (SQLite keeps no zone, so it is added back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: tollway stores aware UTC times only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("disabled_at", UtcDateTime()),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant", String(64), ForeignKey("tenants.name"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("secret_sha256", String(64), nullable=False, unique=True),
+    Column("scopes", JSON(), nullable=False),
+    Column("capabilities", JSON()),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime()),
+    Column("revoked_at", UtcDateTime()),
+    Column("last_used_at", UtcDateTime()),
+    Column("replaced_by", String(32)),
+    Index("ix_api_keys_tenant", "tenant"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_sha256", String(64), nullable=False),
+    Column("job_id", String(512), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+WEI = String(80)
+"""Wei amounts as decimal text: they pass 2^63, and SQLite's numbers would round them."""
+
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant", String(64), ForeignKey("tenants.name"), nullable=False),
+    Column("key_id", String(32), ForeignKey("api_keys.id")),
+    Column("period", String(8), nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("amount", String(80), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Index("ix_budgets_tenant", "tenant"),
+)
+
+budget_usage = Table(
+    "budget_usage",
+    metadata,
+    Column("budget_id", String(32), ForeignKey("budgets.id", ondelete="CASCADE"), primary_key=True),
+    Column("window_start", UtcDateTime(), primary_key=True),
+    Column("spent_wei", WEI, nullable=False),
+)
+
+budget_holds = Table(
+    "budget_holds",
+    metadata,
+    Column("job_id", String(512), primary_key=True),
+    Column("budget_id", String(32), ForeignKey("budgets.id", ondelete="CASCADE"), primary_key=True),
+    Column("window_start", UtcDateTime(), nullable=False),
+    Column("reserved_wei", WEI, nullable=False),
+    Column("cost_wei", WEI),
+    Column("settled_at", UtcDateTime()),
+)
