@@ -172,6 +172,11 @@ class GatewaySettings(RoleSettings):
     api_key_sha256: list[str] = []
     """Keys of the "default" tenant, added to the database at start (scopes: `tenant_scopes`)."""
     tenants: dict[str, TenantSettings] = {}
+    output_retention_seconds: float = Field(default=86400.0, gt=0)
+    """How long a finished job's input and output are kept; then they are removed, its output
+    answers 410 and its record stays."""
+    retention_sweep_seconds: float = Field(default=60.0, gt=0)
+    """How often the gateway worker removes expired job data."""
     livepeer_routes_need_key: bool = False
     """Require a tenant's API key (`Authorization: Bearer`) on go-livepeer's `/process/*`
     routes too; without it they are open, as go-livepeer's are, and a key sent is still used."""

@@ -17,7 +17,8 @@
     ├── Unauthorized                  (401) wrong orchestrator secret; bad, revoked or expired key
     ├── Forbidden                     (403) the API key lacks the scope or capability
     ├── NotFound                      (404) unknown job
-    ├── Conflict                      (409) the name is taken (a tenant that exists already)
+    ├── Conflict                      (409) the name is taken; the job is still running
+    ├── OutputExpired                 (410) the job's output was removed (expired or deleted)
     ├── IdempotencyKeyReused          (422) an idempotency key sent again with another body
     ├── RoundPassed                   (409) the round moved on before its reward() call
     ├── StreamStopped                 (409) the live stream was stopped already
@@ -90,6 +91,7 @@ __all__ = [
     "OrchestratorBusy",
     "OrchestratorFailed",
     "OrchestratorUnreachable",
+    "OutputExpired",
     "ParamsNotExpired",
     "PaymentRequired",
     "PlacementError",
@@ -200,6 +202,11 @@ class NotFound(TollwayError):
 
 class Conflict(TollwayError):
     status_code = 409
+    retryable = False
+
+
+class OutputExpired(TollwayError):
+    status_code = 410
     retryable = False
 
 

@@ -35,6 +35,7 @@ STREAM_PRICEY = "stream-pricey"
 STREAM_PRICEY_PRICE = 10**17
 """Wei per second: a ticket buys less than the 60 s a start needs."""
 STREAM_CAPACITY = 2
+RETENTION_SWEEP_SECONDS = 1.0
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +63,7 @@ def stack(
         "TOLLWAY_GATEWAY_STREAM_PAYMENT_SECONDS": str(STREAM_PAYMENT_SECONDS),
         "TOLLWAY_GATEWAY_STREAM_EVENT_SILENCE_SECONDS": str(STREAM_EVENT_SILENCE_SECONDS),
         "TOLLWAY_GATEWAY_STREAM_CLIENT_IDLE_SECONDS": str(STREAM_CLIENT_IDLE_SECONDS),
+        "TOLLWAY_GATEWAY_RETENTION_SWEEP_SECONDS": str(RETENTION_SWEEP_SECONDS),
     }
     saved = {k: os.environ.get(k) for k in limits}
     os.environ.update(limits)

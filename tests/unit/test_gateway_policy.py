@@ -31,7 +31,7 @@ def services(tmp_path: Path, **fields: Any) -> GatewayServices:
     # Only settings are read by these methods; Temporal, artifacts and market are not touched.
     unused = cast(Any, None)
     return GatewayServices(
-        settings, unused, unused, unused, unused, unused, unused, unused, unused, unused
+        settings, unused, unused, unused, unused, unused, unused, unused, unused, unused, unused
     )
 
 

@@ -35,6 +35,8 @@ class JobSpec(BaseModel):
     policy: SelectionPolicy = "balanced"
     max_attempts: int = Field(default=4, ge=1, le=20)
     """Orchestrators tried (paid and dispatched to) before the job fails."""
+    retention_seconds: float | None = None
+    """How long its input and output are kept after it ends (None: the gateway's setting)."""
     budget_held: bool = False
     """The job holds its worst-case cost against a budget: it settles its real cost at the end."""
 
@@ -83,5 +85,8 @@ class JobStatus(BaseModel):
     tickets_sent: int = 0
     ticket_ev_wei: int = 0
     cost_wei: int | None = None
+    unit: str | None = None
+    units: int | None = None
+    """What the orchestrator billed, in `unit`s."""
     outcome: DispatchOutcome | None = None
     error: str | None = None

@@ -1,4 +1,17 @@
-"""Job bytes: the gateway's inputs and outputs as files named by id, its live outputs, and the
-spools that keep large bodies out of memory."""
+"""The gateway's database (tenants and keys, idempotency records, budgets, the job index:
+SQLAlchemy on SQLite or PostgreSQL, one schema with Alembic migrations) and its job bytes: inputs
+and outputs as files named by id, live outputs, the spools that keep large bodies out of memory,
+and their retention."""
 
-__all__ = ["artifacts", "live", "spool"]
+__all__ = [
+    "artifacts",
+    "budgets",
+    "database",
+    "idempotency",
+    "jobs",
+    "live",
+    "retention",
+    "schema",
+    "spool",
+    "tenants",
+]

@@ -66,6 +66,10 @@ class ArtifactStore:
     def chunks(self, artifact_id: str) -> AsyncIterator[bytes]:
         return file_chunks(self.path(artifact_id))
 
+    def remove(self, artifact_id: str) -> None:
+        """Remove the artifact (nothing happens when it is gone already)."""
+        self.path(artifact_id).unlink(missing_ok=True)
+
     def get(self, artifact_id: str) -> bytes:
         path = self.path(artifact_id)
         if not path.exists():

@@ -72,6 +72,11 @@ class LiveOutputs:
         os.replace(tmp, head_path)
         return LiveWriter(body, end_path)
 
+    def remove(self, job_id: str) -> None:
+        """Remove the job's live output, if it had one."""
+        for path in self._paths(job_id):
+            path.unlink(missing_ok=True)
+
     def head_path(self, job_id: str) -> str:
         """Where the job's head appears (for a waiter that looks often: `os.path.exists`)."""
         return str(self._paths(job_id)[0])

@@ -27,6 +27,7 @@ __all__ = [
     "budget_usage",
     "budgets",
     "idempotency_keys",
+    "jobs",
     "metadata",
     "tenants",
 ]
@@ -131,4 +132,27 @@ budget_holds = Table(
     Column("reserved_wei", WEI, nullable=False),
     Column("cost_wei", WEI),
     Column("settled_at", UtcDateTime()),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(512), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("key_id", String(32)),
+    Column("capability", String(128), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("completed_at", UtcDateTime()),
+    Column("orchestrator", String(512)),
+    Column("unit", String(16)),
+    Column("units", Integer()),
+    Column("cost_wei", WEI),
+    Column("error", String(2048)),
+    Column("input_artifact", String(64)),
+    Column("output_artifact", String(64)),
+    Column("expires_at", UtcDateTime()),
+    Column("data_removed_at", UtcDateTime()),
+    Index("ix_jobs_tenant_created", "tenant", "created_at", "id"),
+    Index("ix_jobs_expires", "expires_at"),
 )

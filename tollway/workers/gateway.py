@@ -7,16 +7,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
-from tollway.activities.budget import BudgetActivities
 from tollway.activities.discovery import DiscoveryActivities
 from tollway.activities.dispatch import DispatchActivities
 from tollway.activities.payment import PaymentActivities
+from tollway.activities.records import JobRecordActivities
 from tollway.activities.settlement import SettlementActivities
 from tollway.activities.streams import StreamActivities
 from tollway.chain.client import ChainClient
@@ -33,7 +34,9 @@ from tollway.payments.spend import SpendLedger
 from tollway.store.artifacts import ArtifactStore
 from tollway.store.budgets import BudgetStore
 from tollway.store.database import open_database
+from tollway.store.jobs import JobIndex
 from tollway.store.live import LiveOutputs
+from tollway.store.retention import remove_expired_forever
 from tollway.temporal import connect
 from tollway.workers.run import run_until_signalled, serve_metrics
 from tollway.workflows.job import JobWorkflow
@@ -73,9 +76,28 @@ async def start_network_snapshot(client: Client, settings: GatewaySettings) -> N
 async def run(settings: GatewaySettings) -> None:
     client = await connect(settings.temporal_address, settings.namespace)
     serve_metrics(settings.worker_metrics_port)  # `tollway up` reads it as "ready"
-    async with job_worker(settings, client) as worker:
+    async with job_worker(settings, client) as worker, _removing_expired_data(settings):
         await start_network_snapshot(client, settings)
         await run_until_signalled(worker)
+
+
+@asynccontextmanager
+async def _removing_expired_data(settings: GatewaySettings) -> AsyncIterator[None]:
+    """Finished jobs' inputs and outputs removed as they expire, while the worker runs."""
+    artifacts = ArtifactStore(settings.data_dir / "artifacts")
+    async with await asyncio.to_thread(open_database, settings.database) as database:
+        sweeper = asyncio.create_task(
+            remove_expired_forever(
+                JobIndex(database),
+                artifacts,
+                LiveOutputs(artifacts.root / "live"),
+                settings.retention_sweep_seconds,
+            )
+        )
+        try:
+            yield
+        finally:
+            sweeper.cancel()
 
 
 @asynccontextmanager
@@ -134,7 +156,11 @@ async def job_worker(settings: GatewaySettings, client: Client) -> AsyncIterator
                     tokens,
                 ).dispatch,
                 SettlementActivities(spend).settle,
-                BudgetActivities(budgets).settle_budget,
+                JobRecordActivities(
+                    JobIndex(database),
+                    budgets,
+                    timedelta(seconds=settings.output_retention_seconds),
+                ).job_ended,
                 *StreamActivities(http, key, address, spend).all(),
             ],
         )

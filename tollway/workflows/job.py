@@ -32,11 +32,11 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from tollway.activities.budget import BudgetActivities, SettleBudgetInput
     from tollway.activities.discovery import DiscoverInput, Discovery, DiscoveryActivities
     from tollway.activities.dispatch import DispatchActivities, DispatchInput
     from tollway.activities.job import DispatchOutcome, JobSpec, JobState, JobStatus
     from tollway.activities.payment import PaymentActivities, PaymentInput, PaymentPlan
+    from tollway.activities.records import JobEnded, JobRecordActivities
     from tollway.activities.settlement import SettlementActivities
     from tollway.errors import (
         AllOrchestratorsFailed,
@@ -104,20 +104,32 @@ class JobWorkflow:
 
     @workflow.run
     async def run(self, spec: JobSpec) -> JobStatus:
-        if not spec.budget_held:
-            return await self._run(spec)
         try:
             status = await self._run(spec)
         except ApplicationError:
-            await self._settle_budget(spec, 0)  # failed: nobody charged it
+            await self._record_end(spec)
             raise
-        await self._settle_budget(spec, status.cost_wei or 0)
+        await self._record_end(spec)
         return status
 
-    async def _settle_budget(self, spec: JobSpec, cost_wei: int) -> None:
+    async def _record_end(self, spec: JobSpec) -> None:
+        """The job index's record of how it ended, and its budget hold settled."""
+        status = self._status
+        outcome = status.outcome
         await workflow.execute_local_activity_method(
-            BudgetActivities.settle_budget,
-            SettleBudgetInput(job_id=spec.job_id, cost_wei=cost_wei),
+            JobRecordActivities.job_ended,
+            JobEnded(
+                job_id=spec.job_id,
+                state=status.state.value,
+                budget_held=spec.budget_held,
+                cost_wei=status.cost_wei,
+                orchestrator=status.orchestrator,
+                unit=status.unit,
+                units=status.units,
+                error=status.error,
+                output_artifact=outcome.output_artifact if outcome else None,
+                retention_seconds=spec.retention_seconds,
+            ),
             start_to_close_timeout=timedelta(seconds=10),
         )
 
@@ -297,6 +309,7 @@ class JobWorkflow:
         status.state = JobState.SETTLING
         units = billed_units(candidate.unit, outcome.elapsed_seconds, outcome.units)
         status.cost_wei = candidate.price.cost(units)
+        status.unit, status.units = candidate.unit, units
         await workflow.execute_local_activity_method(
             SettlementActivities.settle,
             SettleInput(

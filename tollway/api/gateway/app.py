@@ -27,6 +27,7 @@ from tollway.api.gateway.routes import (
     streams,
     tenant_streams,
     tenants,
+    usage,
 )
 from tollway.api.gateway.services import GatewayServices
 from tollway.config import GatewaySettings
@@ -35,6 +36,7 @@ from tollway.store.artifacts import ArtifactStore
 from tollway.store.budgets import BudgetStore
 from tollway.store.database import open_database
 from tollway.store.idempotency import IdempotencyStore
+from tollway.store.jobs import JobIndex
 from tollway.store.live import LiveOutputs
 from tollway.store.tenants import CONFIGURED_SCOPES, TenantStore
 from tollway.streams.trickle import Channels, close_idle_forever
@@ -73,6 +75,7 @@ def create_app(settings: GatewaySettings, hosted_worker: HostedWorker | None = N
                 tenants=tenants,
                 idempotency=IdempotencyStore(database),
                 budgets=BudgetStore(database, settings.usd_per_eth),
+                jobs=JobIndex(database),
             )
             workers = [
                 Worker(
@@ -101,6 +104,7 @@ def create_app(settings: GatewaySettings, hosted_worker: HostedWorker | None = N
     app.include_router(keys.router)
     app.include_router(tenants.router)
     app.include_router(budgets.router)
+    app.include_router(usage.router)
     app.include_router(trickle.router(None))
     app.include_router(market.router)
     app.include_router(health.router)

@@ -21,6 +21,7 @@ from tollway.market.store import MarketStore
 from tollway.store.artifacts import ArtifactStore
 from tollway.store.budgets import BudgetStore, Hold
 from tollway.store.idempotency import IdempotencyStore
+from tollway.store.jobs import JobIndex
 from tollway.store.live import LiveHead, LiveOutputs
 from tollway.store.tenants import TenantStore
 from tollway.streams.trickle import Channels
@@ -49,6 +50,7 @@ class GatewayServices:
     tenants: TenantStore
     idempotency: IdempotencyStore
     budgets: BudgetStore
+    jobs: JobIndex
     _finished: OrderedDict[str, JobStatus] = field(default_factory=OrderedDict)
 
     def price_caps(
@@ -105,18 +107,28 @@ class GatewayServices:
         except WorkflowAlreadyStartedError:
             pass
 
-    async def start_budgeted_job(self, spec: JobSpec, key_id: str | None) -> None:
-        """Hold the job's worst-case cost against its tenant's and key's budgets (402
-        BudgetExceeded past one), then start it; it settles its real cost when it ends."""
+    async def accept_job(self, spec: JobSpec, key_id: str | None) -> None:
+        """Index the job, hold its worst-case cost against its tenant's and key's budgets (402
+        BudgetExceeded past one), then start it; it records how it ended and settles its real
+        cost. A replayed submission finds its record and hold and starts nothing new."""
+        await self.jobs.add(spec.job_id, spec.tenant, key_id, spec.capability, spec.input_artifact)
         hold = await self.budgets.reserve(spec.job_id, spec.tenant, key_id, spec.max_cost_wei())
         if hold != Hold.NONE:
             spec = spec.model_copy(update={"budget_held": True})
         try:
             await self.start_job(spec)
         except BaseException:
-            if hold == Hold.NEW:  # never started: nothing will settle it
-                await self.budgets.settle(spec.job_id, 0)
+            if hold == Hold.NEW and not await self._job_exists(spec.job_id):
+                await self.budgets.settle(spec.job_id, 0)  # never started: nothing will settle it
             raise
+
+    async def _job_exists(self, job_id: str) -> bool:
+        """Whether Temporal has the job (True when it cannot tell: a hold is kept, not lost)."""
+        try:
+            await self.temporal.get_workflow_handle(job_id).describe()
+        except RPCError as exc:
+            return exc.status != RPCStatusCode.NOT_FOUND
+        return True
 
     async def wait_job(self, job_id: str, timeout_seconds: float) -> JobStatus:
         """The finished job, or the TollwayError its workflow failed with."""

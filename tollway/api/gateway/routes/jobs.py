@@ -9,9 +9,10 @@ import math
 import re
 import time
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, Strict, field_validator
 
@@ -20,11 +21,24 @@ from tollway.api.body import parse_json_body, read_body
 from tollway.api.gateway.deps import JobReader, JobWriter, Services
 from tollway.api.gateway.outputs import output_response
 from tollway.config import SelectionPolicy
-from tollway.errors import BadRequest, NotFound
+from tollway.errors import BadRequest, Conflict, NotFound, OutputExpired
 from tollway.protocol.header import MAX_PATH_CHARS, JobParameters, job_path
+from tollway.store.database import utc_now
 from tollway.store.idempotency import request_digest
+from tollway.store.jobs import JOB_STATES, JobPage
+from tollway.store.retention import remove_job_data
 
-__all__ = ["JobAccepted", "JobSubmission", "job_output", "job_status", "router", "submit_job"]
+__all__ = [
+    "JobAccepted",
+    "JobSubmission",
+    "JobView",
+    "delete_job",
+    "job_output",
+    "job_status",
+    "list_jobs",
+    "router",
+    "submit_job",
+]
 
 router = APIRouter(prefix="/v1/jobs")
 
@@ -54,6 +68,9 @@ class JobSubmission(BaseModel):
     policy: SelectionPolicy | None = None
     max_attempts: Count | None = Field(default=None, ge=1, le=20)
     idempotency_key: str | None = None
+    retention_seconds: Count | None = Field(
+        default=None, ge=1, description="Keep its input and output shorter than the gateway does."
+    )
     parameters: dict[str, Any] = {}
 
     @field_validator("input", "parameters")
@@ -126,7 +143,7 @@ async def submit_job(
     data, content_type = _input_bytes(submission)
     parameters = json.dumps(submission.parameters)
     job_parameters = JobParameters.parse(parameters)
-    await services.start_budgeted_job(
+    await services.accept_job(
         JobSpec(
             job_id=job_id,
             capability=submission.capability,
@@ -148,6 +165,7 @@ async def submit_job(
             parameters=parameters,
             job_parameters=job_parameters,
             tenant=tenant,
+            retention_seconds=submission.retention_seconds,
         ),
         caller.key_id,
     )
@@ -162,16 +180,106 @@ def _owned(job_id: str, tenant: str) -> str:
     return job_id
 
 
+class JobView(JobStatus):
+    """A job as its tenant sees it: its workflow's status and its record in the job index."""
+
+    created_at: datetime | None = None
+    completed_at: datetime | None = None
+    expires_at: datetime | None = None
+    """When its input and output are removed; its record stays."""
+    data_removed: bool = False
+
+
+@router.get("")
+async def list_jobs(
+    services: Services,
+    caller: JobReader,
+    status: Annotated[
+        list[str] | None,
+        Query(description="Only jobs in these states (repeat, or separate with commas)."),
+    ] = None,
+    capability: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the page before.")] = None,
+) -> JobPage:
+    """The tenant's jobs, newest first, from the job index."""
+    states = [s for given in status or [] for s in given.split(",") if s]
+    unknown = sorted(set(states) - set(JOB_STATES))
+    if unknown:
+        raise BadRequest(f"unknown states {unknown}; known: {list(JOB_STATES)}", field="status")
+    return await services.jobs.page(
+        caller.tenant,
+        states=states,
+        capability=capability,
+        created_after=_aware(created_after, "created_after"),
+        created_before=_aware(created_before, "created_before"),
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+def _aware(moment: datetime | None, field: str) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        raise BadRequest(f"{field} needs a time zone (e.g. 2026-12-01T00:00:00Z)", field=field)
+    return moment
+
+
 @router.get("/{job_id}")
-async def job_status(job_id: str, services: Services, caller: JobReader) -> JobStatus:
-    return await services.job_status(_owned(job_id, caller.tenant))
+async def job_status(job_id: str, services: Services, caller: JobReader) -> JobView:
+    _owned(job_id, caller.tenant)
+    record = await services.jobs.get(job_id)
+    try:
+        status = await services.job_status(job_id)
+    except NotFound:
+        if record is None:
+            raise
+        # Temporal forgot the closed workflow (its retention passed): the index remembers.
+        status = JobStatus(
+            job_id=job_id,
+            capability=record.capability,
+            state=JobState(record.state),
+            orchestrator=record.orchestrator,
+            cost_wei=record.cost_wei,
+            unit=record.unit,
+            units=record.units,
+            error=record.error,
+        )
+    view = JobView(**status.model_dump())
+    if record is not None:
+        view.created_at, view.completed_at = record.created_at, record.completed_at
+        view.expires_at, view.data_removed = record.expires_at, record.data_removed
+    return view
+
+
+@router.delete("/{job_id}", status_code=204)
+async def delete_job(job_id: str, services: Services, caller: JobWriter) -> None:
+    """Remove a finished job's input and output now; its record stays (`data_removed`)."""
+    record = await services.jobs.get(_owned(job_id, caller.tenant))
+    if record is None:
+        raise NotFound(f"no job {job_id!r}")
+    if record.completed_at is None:
+        raise Conflict(f"job {job_id!r} is still running", field="job_id", state=record.state)
+    await remove_job_data(services.jobs, services.artifacts, services.live, job_id)
 
 
 @router.get("/{job_id}/output")
 async def job_output(job_id: str, services: Services, caller: JobReader) -> Response:
     """The job's output; while it is still arriving as server-sent events, those events as
-    they come."""
-    live = services.live.head(_owned(job_id, caller.tenant))
+    they come. 410 once it expired or was deleted."""
+    _owned(job_id, caller.tenant)
+    record = await services.jobs.get(job_id)
+    if record is not None and (
+        record.data_removed or (record.expires_at is not None and record.expires_at <= utc_now())
+    ):
+        raise OutputExpired(
+            f"job {job_id!r}'s output was removed at {record.expires_at:%Y-%m-%dT%H:%M:%SZ}; "
+            "its record stays",
+            job_id=job_id,
+            expired_at=record.expires_at.isoformat() if record.expires_at else None,
+        )
+    live = services.live.head(job_id)
     if live is not None and not services.live.finished(job_id):
         # Still arriving: followed as it comes, without waiting on the job's worker.
         return StreamingResponse(

@@ -44,7 +44,7 @@ async def process_request(
     )
     # A tenant's job is listed among its own; an anonymous one is the gateway's.
     job_id = f"{tenant}.lp-{uuid.uuid4().hex}" if caller else f"livepeer.{uuid.uuid4().hex}"
-    await services.start_budgeted_job(
+    await services.accept_job(
         JobSpec(
             job_id=job_id,
             capability=job.capability,

@@ -1,0 +1,263 @@
+"""The job index: one row per job, written when the gateway accepts it and when it ends, so a
+tenant lists and filters its jobs, reads its usage, and keeps a job's record after its output
+expires or is deleted (Temporal forgets a closed workflow after its namespace's retention).
+
+Listing pages by keyset on (created_at, id), newest first: the cursor is the last row's pair,
+so a page is as cheap deep in the list as at its head and a job made meanwhile moves nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from tollway.errors import BadRequest
+from tollway.store.database import Database, utc_now
+from tollway.store.schema import jobs
+
+__all__ = ["JOB_STATES", "JobIndex", "JobPage", "JobRecord", "UsageGroup", "UsageRow"]
+
+UsageGroup = Literal["day", "key", "capability"]
+JOB_STATES = ("running", "succeeded", "rejected", "failed")
+
+
+class JobRecord(BaseModel):
+    id: str
+    tenant: str
+    key_id: str | None = None
+    capability: str
+    state: str
+    """`running` until it ends: then `succeeded`, `rejected` (the orchestrator's 4xx) or
+    `failed`."""
+    created_at: datetime
+    completed_at: datetime | None = None
+    orchestrator: str | None = None
+    unit: str | None = None
+    units: int | None = None
+    """What the orchestrator billed, in `unit`s (seconds, requests or frames)."""
+    cost_wei: int | None = None
+    error: str | None = None
+    expires_at: datetime | None = None
+    """When its input and output are removed (its record stays)."""
+    data_removed: bool = False
+
+
+class JobPage(BaseModel):
+    data: list[JobRecord]
+    next_cursor: str | None = None
+    has_more: bool = False
+
+
+class UsageRow(BaseModel):
+    day: date | None = None
+    key_id: str | None = None
+    capability: str | None = None
+    jobs: int
+    units: dict[str, int]
+    """Billed units by unit: `second`, `request`, `frame`."""
+    cost_wei: int
+    cost_usd: float | None = None
+
+
+class JobIndex:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def add(
+        self, job_id: str, tenant: str, key_id: str | None, capability: str, input_artifact: str
+    ) -> None:
+        """Record an accepted job (once: a replayed submission keeps the first record)."""
+        try:
+            async with self._db.sessions.begin() as session:
+                await session.execute(
+                    insert(jobs).values(
+                        id=job_id,
+                        tenant=tenant,
+                        key_id=key_id,
+                        capability=capability,
+                        state="running",
+                        created_at=utc_now(),
+                        input_artifact=input_artifact,
+                    )
+                )
+        except IntegrityError:
+            pass
+
+    async def finish(
+        self,
+        job_id: str,
+        state: str,
+        retention: timedelta,
+        *,
+        orchestrator: str | None = None,
+        unit: str | None = None,
+        units: int | None = None,
+        cost_wei: int | None = None,
+        error: str | None = None,
+        output_artifact: str | None = None,
+    ) -> None:
+        """Record how the job ended; its data expires `retention` later. Idempotent."""
+        now = utc_now()
+        values: dict[str, Any] = {
+            "state": state,
+            "completed_at": now,
+            "orchestrator": orchestrator,
+            "unit": unit,
+            "units": units,
+            "cost_wei": str(cost_wei) if cost_wei is not None else None,
+            "error": (error or "")[:2000] or None,
+            "output_artifact": output_artifact,
+            "expires_at": now + retention,
+        }
+        async with self._db.sessions.begin() as session:
+            await session.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.completed_at.is_(None))
+                .values(**values)
+            )
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        async with self._db.sessions() as session:
+            row = (
+                (await session.execute(select(jobs).where(jobs.c.id == job_id))).mappings().first()
+            )
+        return _record(row) if row is not None else None
+
+    async def artifacts(self, job_id: str) -> list[str]:
+        async with self._db.sessions() as session:
+            row = (
+                await session.execute(
+                    select(jobs.c.input_artifact, jobs.c.output_artifact).where(jobs.c.id == job_id)
+                )
+            ).first()
+        return [a for a in (row or ()) if a]
+
+    async def page(
+        self,
+        tenant: str,
+        *,
+        states: list[str] | None = None,
+        capability: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> JobPage:
+        """The tenant's jobs, newest first, filtered, `limit` at a time from `cursor`."""
+        query = select(jobs).where(jobs.c.tenant == tenant)
+        if states:
+            query = query.where(jobs.c.state.in_(states))
+        if capability is not None:
+            query = query.where(jobs.c.capability == capability)
+        if created_after is not None:
+            query = query.where(jobs.c.created_at >= created_after)
+        if created_before is not None:
+            query = query.where(jobs.c.created_at < created_before)
+        if cursor is not None:
+            at, last_id = _decode_cursor(cursor)
+            query = query.where(
+                or_(jobs.c.created_at < at, and_(jobs.c.created_at == at, jobs.c.id < last_id))
+            )
+        query = query.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit + 1)
+        async with self._db.sessions() as session:
+            rows = (await session.execute(query)).mappings().all()
+        records = [_record(row) for row in rows[:limit]]
+        more = len(rows) > limit
+        next_cursor = _encode_cursor(records[-1]) if more and records else None
+        return JobPage(data=records, next_cursor=next_cursor, has_more=more)
+
+    async def expired(self, now: datetime, limit: int = 500) -> list[tuple[str, list[str]]]:
+        """Jobs whose data expired and is still kept: (job id, its artifacts)."""
+        query = (
+            select(jobs.c.id, jobs.c.input_artifact, jobs.c.output_artifact)
+            .where(jobs.c.expires_at <= now, jobs.c.data_removed_at.is_(None))
+            .limit(limit)
+        )
+        async with self._db.sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [
+            (row.id, [a for a in (row.input_artifact, row.output_artifact) if a]) for row in rows
+        ]
+
+    async def mark_removed(self, job_id: str) -> None:
+        async with self._db.sessions.begin() as session:
+            now = utc_now()
+            await session.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.data_removed_at.is_(None))
+                .values(data_removed_at=now, expires_at=now)
+            )
+
+    async def usage(
+        self,
+        tenant: str,
+        start: datetime,
+        end: datetime,
+        group_by: list[UsageGroup],
+        key_id: str | None = None,
+        usd_per_eth: float | None = None,
+    ) -> list[UsageRow]:
+        """Finished jobs that ended in [start, end), summed by the chosen groups."""
+        query = select(
+            jobs.c.completed_at, jobs.c.key_id, jobs.c.capability, jobs.c.unit, jobs.c.units,
+            jobs.c.cost_wei,
+        ).where(
+            jobs.c.tenant == tenant,
+            jobs.c.completed_at >= start,
+            jobs.c.completed_at < end,
+        )  # fmt: skip
+        if key_id is not None:
+            query = query.where(jobs.c.key_id == key_id)
+        totals: dict[tuple[Any, ...], UsageRow] = {}
+        units: dict[tuple[Any, ...], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        async with self._db.sessions() as session:
+            for row in (await session.execute(query)).all():
+                fields = {
+                    "day": row.completed_at.date() if "day" in group_by else None,
+                    "key_id": row.key_id if "key" in group_by else None,
+                    "capability": row.capability if "capability" in group_by else None,
+                }
+                group = tuple(fields.values())
+                total = totals.setdefault(group, UsageRow(**fields, jobs=0, units={}, cost_wei=0))
+                total.jobs += 1
+                total.cost_wei += int(row.cost_wei or 0)
+                if row.unit and row.units:
+                    units[group][row.unit] += row.units
+        for group, total in totals.items():
+            total.units = dict(units[group])
+            if usd_per_eth:
+                total.cost_usd = round(total.cost_wei / 10**18 * usd_per_eth, 6)
+        return sorted(
+            totals.values(),
+            key=lambda r: (r.day or date.min, r.key_id or "", r.capability or ""),
+        )
+
+
+def _record(row: Any) -> JobRecord:
+    return JobRecord(
+        **{k: row[k] for k in JobRecord.model_fields if k in row and k not in ("cost_wei",)},
+        cost_wei=int(row["cost_wei"]) if row["cost_wei"] is not None else None,
+        data_removed=row["data_removed_at"] is not None,
+    )
+
+
+def _encode_cursor(record: JobRecord) -> str:
+    raw = json.dumps([record.created_at.isoformat(), record.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, job_id = json.loads(raw)
+        return datetime.fromisoformat(at), str(job_id)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise BadRequest("cursor is not one this API gave out", field="cursor") from exc
