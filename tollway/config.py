@@ -177,6 +177,15 @@ class GatewaySettings(RoleSettings):
     answers 410 and its record stays."""
     retention_sweep_seconds: float = Field(default=60.0, gt=0)
     """How often the gateway worker removes expired job data."""
+    rate_limit_storage: str = "memory://"
+    """Where keys' request counts live (the `limits` package's storage URI): `memory://`
+    counts per API process; `redis://host:port` shares them between processes."""
+    rate_limit_create_per_minute: int = Field(default=600, ge=1)
+    """A key's job and stream submissions a minute (a key's `limits` may differ)."""
+    rate_limit_read_per_minute: int = Field(default=3000, ge=1)
+    """A key's other requests a minute."""
+    jobs_in_flight_per_key: int = Field(default=100, ge=1)
+    """A key's jobs running at once; more get 429 until one ends."""
     livepeer_routes_need_key: bool = False
     """Require a tenant's API key (`Authorization: Bearer`) on go-livepeer's `/process/*`
     routes too; without it they are open, as go-livepeer's are, and a key sent is still used."""

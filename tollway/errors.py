@@ -1,6 +1,7 @@
 """tollway's exception tree, mapped in one place to HTTP statuses and Temporal errors.
 
     TollwayError                      (500, retryable)
+    ├── InternalError                 (500) a fault of tollway's own, never the client's
     ├── BadRequest                    (400)
     │   ├── BadJobHeader              malformed or missing `Livepeer` header / field
     │   ├── BadSignature              job or address signature does not recover
@@ -17,9 +18,11 @@
     ├── Unauthorized                  (401) wrong orchestrator secret; bad, revoked or expired key
     ├── Forbidden                     (403) the API key lacks the scope or capability
     ├── NotFound                      (404) unknown job
+    ├── MethodNotAllowed              (405) the route exists, not with this method
     ├── Conflict                      (409) the name is taken; the job is still running
     ├── OutputExpired                 (410) the job's output was removed (expired or deleted)
     ├── IdempotencyKeyReused          (422) an idempotency key sent again with another body
+    ├── RateLimited                   (429) the key passed a quota; `Retry-After` says when
     ├── RoundPassed                   (409) the round moved on before its reward() call
     ├── StreamStopped                 (409) the live stream was stopped already
     ├── PaymentRequired               (402) too little credit to start a live stream
@@ -48,7 +51,10 @@
 A `transient` class names a condition that passes (an orchestrator restarting, the chain away,
 every slot busy): a job that met only such errors waits and asks again until its deadline.
 
-Every error answers HTTP with `{"error": {"type", "message", ...details}}`. `to_application_error`
+Every error answers HTTP as RFC 9457 problem details (`application/problem+json`, `problem()`):
+`type` (`urn:tollway:problem:<kebab-name>`), `title`, `status`, `detail` (the message), `code`
+(the class name) and the error's details beside them (`field` names the field at fault); the API
+adds `instance` and `request_id`. `to_application_error`
 turns one into a Temporal `ApplicationError` whose type is the class name, non-retryable unless
 the class is retryable, with the class's retry delay; `ERROR_TYPES` maps each type back to its
 class (derived from the tree), so a workflow decides by `error_type(...)`, never by text.
@@ -56,6 +62,7 @@ class (derived from the tree), so a workflow decides by `error_type(...)`, never
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -84,7 +91,9 @@ __all__ = [
     "IdempotencyKeyReused",
     "InsufficientCredit",
     "InsufficientSenderReserve",
+    "InternalError",
     "JobStillRunning",
+    "MethodNotAllowed",
     "NoGpuWorker",
     "NoOrchestrator",
     "NotFound",
@@ -95,6 +104,7 @@ __all__ = [
     "ParamsNotExpired",
     "PaymentRequired",
     "PlacementError",
+    "RateLimited",
     "RecipientNotActive",
     "RegistrationRefused",
     "RoundPassed",
@@ -124,9 +134,28 @@ class TollwayError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details
+        self.headers: dict[str, str] = {}
+        """HTTP headers its answer carries (`Retry-After` on a 429)."""
 
-    def to_json(self) -> dict[str, Any]:
-        return {"error": {"type": type(self).__name__, "message": self.message, **self.details}}
+    def problem(self) -> dict[str, Any]:
+        """The RFC 9457 problem document of this error (without `instance`)."""
+        code = type(self).__name__
+        return {
+            **self.details,
+            "type": f"urn:tollway:problem:{_kebab(code)}",
+            "title": _kebab(code).replace("-", " ").capitalize(),
+            "status": self.status_code,
+            "detail": self.message,
+            "code": code,
+        }
+
+
+def _kebab(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", name).lower()
+
+
+class InternalError(TollwayError):
+    pass
 
 
 class BadRequest(TollwayError):
@@ -142,7 +171,8 @@ class BadRequest(TollwayError):
             if isinstance(e, dict)
         ]
         names = ", ".join(f["field"] for f in fields if f["field"]) or "body"
-        return cls(f"invalid fields: {names}", fields=fields)
+        first = next((f["field"] for f in fields if f["field"]), "body")
+        return cls(f"invalid fields: {names}", field=first, errors=fields)
 
 
 class BadJobHeader(BadRequest):
@@ -200,6 +230,11 @@ class NotFound(TollwayError):
     retryable = False
 
 
+class MethodNotAllowed(TollwayError):
+    status_code = 405
+    retryable = False
+
+
 class Conflict(TollwayError):
     status_code = 409
     retryable = False
@@ -208,6 +243,15 @@ class Conflict(TollwayError):
 class OutputExpired(TollwayError):
     status_code = 410
     retryable = False
+
+
+class RateLimited(TollwayError):
+    status_code = 429
+    retryable = False
+
+    def __init__(self, message: str, headers: dict[str, str], **details: Any) -> None:
+        super().__init__(message, **details)
+        self.headers = headers
 
 
 class IdempotencyKeyReused(TollwayError):

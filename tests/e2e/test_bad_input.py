@@ -24,10 +24,14 @@ from tollway.protocol.price import Price
 
 
 def error_of(answer: httpx.Response, status: int) -> dict[str, Any]:
+    """The answer's RFC 9457 problem document, checked for its standard members."""
     assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/json")
-    error: dict[str, Any] = answer.json()["error"]
-    assert error["message"]
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    error: dict[str, Any] = answer.json()
+    assert error["detail"] and error["status"] == status and error["title"]
+    assert error["type"].startswith("urn:tollway:problem:")
+    assert error["instance"] == answer.request.url.path
+    assert error["request_id"] == answer.headers["X-Request-Id"]
     return error
 
 
@@ -61,7 +65,7 @@ def test_bad_livepeer_header_names_the_field(
     headers = {"Livepeer": header} if header is not None else {}
     for client in (stack.gateway, stack.orchestrator):
         error = error_of(client.post("/process/request/x", headers=headers), 400)
-        assert error["type"] == "BadJobHeader"
+        assert error["code"] == "BadJobHeader"
         assert error["field"] == field
 
 
@@ -95,8 +99,8 @@ def test_forged_ticket_signature_credits_nothing(stack: StackClient, tmp_path: P
         headers={"Livepeer": stack.signed_header(), "Livepeer-Payment": forged},
     )
     error = error_of(answer, 400)
-    assert error["type"] == "BadPayment"
-    assert "not signed by the sender" in error["message"]
+    assert error["code"] == "BadPayment"
+    assert "not signed by the sender" in error["detail"]
     assert stack.credit() == before
 
 
@@ -108,8 +112,8 @@ def test_replayed_ticket_is_refused_and_credits_nothing(stack: StackClient, tmp_
     after_first = stack.credit()
     replay = stack.orchestrator.post("/process/request/x", headers=headers, content=b"twice")
     error = error_of(replay, 400)
-    assert error["type"] == "BadPayment"
-    assert "already used" in error["message"]
+    assert error["code"] == "BadPayment"
+    assert "already used" in error["detail"]
     assert stack.credit() == after_first
 
 
@@ -120,8 +124,8 @@ def test_a_sender_without_funds_gets_no_ticket_params(stack: StackClient) -> Non
         "/process/token", headers={"Livepeer-Eth-Address": proof, "Livepeer-Capability": "echo"}
     )
     error = error_of(answer, 503)
-    assert error["type"] == "InsufficientSenderReserve"
-    assert stranger.address in error["message"]
+    assert error["code"] == "InsufficientSenderReserve"
+    assert stranger.address in error["detail"]
 
 
 def test_garbled_payment_header_is_a_4xx_not_a_dropped_connection(stack: StackClient) -> None:
@@ -146,14 +150,14 @@ def test_unknown_capability(stack: StackClient, dead_orchestrator: str) -> None:
     header = livepeer_header(b'{"capability": "no-such-capability", "timeout_seconds": 10}')
     answer = stack.gateway.post("/process/request/x", headers={"Livepeer": header})
     error = error_of(answer, 503)
-    assert error["type"] == "NoOrchestrator"
-    assert "no-such-capability" in error["message"]
+    assert error["code"] == "NoOrchestrator"
+    assert "no-such-capability" in error["detail"]
     reasons = {a["orchestrator"]: a["reason"] for a in error["attempts"]}
     # The dead one is suspended (or, past its cool-down, found unreachable again); the live
     # one's /v1/info does not list the capability, so it is not even asked.
     assert "unreachable" in reasons[dead_orchestrator]
     # The live one is counted in the message, not listed: every attempt names an orchestrator.
-    assert "(1 known orchestrator(s) do not offer it)" in error["message"]
+    assert "(1 known orchestrator(s) do not offer it)" in error["detail"]
     assert all(a["orchestrator"].startswith("http://") for a in error["attempts"])
 
 
@@ -163,7 +167,7 @@ def test_every_orchestrator_failing_lists_each_attempt(
     header = livepeer_header(b'{"capability": "echo", "timeout_seconds": 10}')
     answer = stack.gateway.post("/process/request/fail", headers={"Livepeer": header})
     error = error_of(answer, 502)
-    assert error["type"] == "AllOrchestratorsFailed"
+    assert error["code"] == "AllOrchestratorsFailed"
     stages = {(a["orchestrator"], a["stage"]) for a in error["attempts"]}
     assert {(dead_orchestrator, "select"), (dead_orchestrator, "discover")} & stages
     assert (stack.state.endpoints.orchestrator_api, "dispatch") in stages
@@ -189,7 +193,7 @@ def test_registration_validates_its_body(stack: StackClient) -> None:
         headers=headers,
     )
     error = error_of(answer, 400)
-    assert "currency" in error["message"]
+    assert "currency" in error["detail"]
 
 
 def declared_too_large(base_url: str, headers: dict[str, str]) -> httpx.Response:
@@ -259,7 +263,7 @@ def test_registration_takes_only_urls_a_capability_may_use(stack: StackClient) -
     body = {"name": "proxy", "url": "http://10.11.12.13:8000", "capacity": 1, "price_per_unit": 0}
     answer = stack.orchestrator.post("/capability/register", json=body, headers=headers)
     assert answer.status_code in (400, 503), answer.text
-    assert "capability_hosts" in answer.json()["error"]["message"]
+    assert "capability_hosts" in answer.json()["detail"]
     names = [c["name"] for c in stack.orchestrator.get("/v1/capabilities").json()["capabilities"]]
     assert "proxy" not in names
 

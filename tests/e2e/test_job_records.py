@@ -56,7 +56,7 @@ def test_list_usage_retention_and_delete(stack: StackClient, tenant_client: http
     assert client.get("/v1/jobs", params={"status": "failed"}).json()["data"] == []
     assert client.get("/v1/jobs", params={"capability": "torch"}).json()["data"] == []
     bad = client.get("/v1/jobs", params={"status": "exploded"})
-    assert bad.status_code == 400 and bad.json()["error"]["field"] == "status"
+    assert bad.status_code == 400 and bad.json()["field"] == "status"
     assert client.get("/v1/jobs", params={"cursor": "nope"}).status_code == 400
 
     [usage] = client.get("/v1/usage", params={"group_by": "capability"}).json()
@@ -71,7 +71,7 @@ def test_list_usage_retention_and_delete(stack: StackClient, tenant_client: http
     expired = client.get(f"/v1/jobs/{short}/output")
     wait_for(lambda: client.get(f"/v1/jobs/{short}/output").status_code == 410, "expiry", 10)
     expired = client.get(f"/v1/jobs/{short}/output")
-    assert expired.json()["error"]["type"] == "OutputExpired"
+    assert expired.json()["code"] == "OutputExpired"
     wait_for(lambda: client.get(f"/v1/jobs/{short}").json()["data_removed"], "removal", 15)
     artifacts = Path(stack.state.directory) / "gateway" / "artifacts"
     output = client.get(f"/v1/jobs/{short}").json()["outcome"]["output_artifact"]
@@ -86,5 +86,5 @@ def test_list_usage_retention_and_delete(stack: StackClient, tenant_client: http
         "/v1/jobs", json={**JOB, "path": "/sleep", "input": {"seconds": 2}}
     ).json()["job_id"]
     refused = client.delete(f"/v1/jobs/{running}")
-    assert refused.status_code == 409 and refused.json()["error"]["type"] == "Conflict"
+    assert refused.status_code == 409 and refused.json()["code"] == "Conflict"
     finished(client, running)

@@ -39,7 +39,7 @@ def test_orchestrator_restart_keeps_credit_params_and_nonces(
         # The payment accepted before the restart is not credited twice.
         replay = stack.orchestrator.post("/process/request/one", headers=headers, content=b"1")
         assert replay.status_code == 400
-        assert "already used" in replay.json()["error"]["message"]
+        assert "already used" in replay.json()["detail"]
         assert stack.credit() == credit_before
         # Params issued before the restart still validate (the HMAC secret persisted).
         after_restart = sender.batch(params, price, 1)

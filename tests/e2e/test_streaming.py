@@ -52,7 +52,7 @@ def test_events_reach_a_process_request_client_one_at_a_time(stack: StackClient)
     ) as answer:
         assert answer.status_code == 200, answer.read()
         assert answer.headers["content-type"].startswith("text/event-stream")
-        assert answer.headers["X-Tollway-Job-Id"].startswith("livepeer.")
+        assert answer.headers["X-Tollway-Job-Id"].startswith("default.lp-")  # its key's tenant
         events = read_events(answer)
     assert_live(events, "/process/request")
 

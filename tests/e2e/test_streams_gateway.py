@@ -127,7 +127,7 @@ async def test_a_stream_through_the_gateway_flows_and_stops(
         assert again.status_code == 200 and again.json()["state"] == "stopped"
         assert (await http.get(f"{urls['publish_url']}/next")).status_code == 404
         late = await http.post(f"/process/stream/{stream_id}/update", json={"strength": 3})
-        assert late.status_code == 409 and late.json()["error"]["type"] == "StreamStopped"
+        assert late.status_code == 409 and late.json()["code"] == "StreamStopped"
         unknown = await http.get("/process/stream/never-started/status")
         assert unknown.status_code == 404
         bad = await http.post(f"/process/stream/{stream_id}/update", content=b"[1, 2]")
@@ -217,7 +217,7 @@ async def test_a_streams_data_output_arrives_as_server_sent_events(
         stopped = await http.post(urls["stop_url"])
         assert stopped.status_code == 200, stopped.text
         after = await http.get(urls["data_url"])
-        assert after.status_code == 409 and after.json()["error"]["type"] == "StreamStopped"
+        assert after.status_code == 409 and after.json()["code"] == "StreamStopped"
         never = await http.get("/process/stream/never-started/data")
         assert never.status_code == 404
 

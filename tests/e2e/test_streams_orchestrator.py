@@ -92,7 +92,7 @@ async def test_a_stream_starts_flows_updates_stops_and_is_billed_by_the_second(
         again = await orchestrator.post("/ai/stream/stop", headers=stop, json={})
         assert again.status_code == 200 and again.json()["stopped"] is False  # idempotent
         late = await orchestrator.post("/ai/stream/update", headers=stop, json={"x": 1})
-        assert late.status_code == 409 and late.json()["error"]["type"] == "StreamStopped"
+        assert late.status_code == 409 and late.json()["code"] == "StreamStopped"
         gone = await orchestrator.get(f"/ai/trickle/{stream_id}/next")
         assert gone.status_code == 404  # its channels are closed
     assert available(stack) == CAPACITY
@@ -117,9 +117,9 @@ def test_a_start_without_credit_for_a_minimum_run_gets_402(
         headers={"Livepeer": signed(stack, stream_id, PRICEY), "Livepeer-Payment": payment},
         json={},
     )
-    error = answer.json()["error"]
-    assert answer.status_code == 402 and error["type"] == "PaymentRequired", answer.text
-    assert "a stream needs to start" in error["message"]
+    error = answer.json()
+    assert answer.status_code == 402 and error["code"] == "PaymentRequired", answer.text
+    assert "a stream needs to start" in error["detail"]
     assert available(stack, PRICEY) == before  # no slot kept
     assert stack.orchestrator.get(f"/ai/trickle/{stream_id}/next").status_code == 404
 
@@ -133,10 +133,10 @@ def test_unknown_streams_and_bad_stream_requests_get_clear_answers(
         assert answer.status_code == 404 and "never-started" in answer.text, path
     bad_id = stack.signed_header(CAPABILITY, timeout=30, request='{"stream_id": "a/b"}')
     answer = stack.orchestrator.post("/ai/stream/stop", headers={"Livepeer": bad_id})
-    assert answer.status_code == 400 and answer.json()["error"]["field"] == "request"
+    assert answer.status_code == 400 and answer.json()["field"] == "request"
     no_payment = stack.orchestrator.post("/ai/stream/payment", headers=unknown)
     assert no_payment.status_code == 400
-    assert no_payment.json()["error"]["field"] == "Livepeer-Payment"
+    assert no_payment.json()["field"] == "Livepeer-Payment"
 
 
 def test_a_stream_nobody_pays_for_is_stopped_when_its_credit_runs_out(

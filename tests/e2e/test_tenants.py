@@ -42,7 +42,7 @@ def tenant(operator: httpx.Client) -> str:
     made = operator.post("/v1/tenants", json={"name": name})
     assert made.status_code == 201, made.text
     again = operator.post("/v1/tenants", json={"name": name})
-    assert again.status_code == 409 and again.json()["error"]["type"] == "Conflict"
+    assert again.status_code == 409 and again.json()["code"] == "Conflict"
     return name
 
 
@@ -68,10 +68,17 @@ def test_scopes_and_capabilities_are_enforced(
     with as_key(stack, reader_secret) as reader:
         refused = reader.post("/v1/jobs", json=ECHO_JOB)
         assert refused.status_code == 403
-        assert refused.json()["error"] == {
-            "type": "Forbidden",
-            "message": "this API key lacks the scope 'jobs:write'",
+        problem = refused.json()
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert problem == {
+            "type": "urn:tollway:problem:forbidden",
+            "title": "Forbidden",
+            "status": 403,
+            "detail": "this API key lacks the scope 'jobs:write'",
+            "code": "Forbidden",
             "scope": "jobs:write",
+            "instance": "/v1/jobs",
+            "request_id": refused.headers["X-Request-Id"],
         }
         assert reader.post("/v1/streams", json={"capability": "echo"}).status_code == 403
         assert reader.get("/v1/tenants").status_code == 403
@@ -83,7 +90,7 @@ def test_scopes_and_capabilities_are_enforced(
     with as_key(stack, echo_secret) as writer:
         elsewhere = writer.post("/v1/jobs", json={**ECHO_JOB, "capability": "torch-filter"})
         assert elsewhere.status_code == 403
-        assert elsewhere.json()["error"]["capability"] == "torch-filter"
+        assert elsewhere.json()["capability"] == "torch-filter"
         accepted = writer.post("/v1/jobs", json=ECHO_JOB)
         assert accepted.status_code == 202, accepted.text
         job_id = accepted.json()["job_id"]
@@ -114,7 +121,7 @@ def test_a_key_manager_stays_within_its_tenant_and_scopes(
     )
     with as_key(stack, manager_secret) as manager:
         escalate = manager.post("/v1/keys", json={"scopes": ["admin"]})
-        assert escalate.status_code == 403 and escalate.json()["error"]["field"] == "scopes"
+        assert escalate.status_code == 403 and escalate.json()["field"] == "scopes"
         assert manager.post("/v1/keys", json={"scopes": ["jobs:write"]}).status_code == 403
         made = manager.post("/v1/keys", json={"scopes": ["jobs:read"], "name": "ro"})
         assert made.status_code == 201 and made.json()["key"]["tenant"] == tenant
@@ -145,7 +152,7 @@ def test_rotation_keeps_the_old_key_for_its_grace(
     )
     with as_key(stack, new) as client:
         gone = client.get(f"/v1/jobs/{tenant}.x")
-        assert gone.status_code == 401 and "expired" in gone.json()["error"]["message"]
+        assert gone.status_code == 401 and "expired" in gone.json()["detail"]
     with as_key(stack, again.json()["secret"]) as client:
         assert client.get(f"/v1/jobs/{tenant}.x").status_code == 404
 
@@ -185,7 +192,7 @@ def test_a_revoked_key_is_refused_at_once_by_both_api_processes(
         for client in clients:
             answer = client.get(f"/v1/jobs/{tenant}.x")
             assert answer.status_code == 401
-            assert answer.json()["error"]["message"] == f"API key {key_id} was revoked"
+            assert answer.json()["detail"] == f"API key {key_id} was revoked"
         assert time.monotonic() - refused_at < 1.0
         for client in clients:
             client.close()
@@ -206,8 +213,8 @@ def test_idempotency_key_replays_the_same_request_and_refuses_another(
         "/v1/jobs", json={**ECHO_JOB, "input": {"hi": 2}}, headers={"Idempotency-Key": key}
     )
     assert other.status_code == 422
-    error = other.json()["error"]
-    assert error["type"] == "IdempotencyKeyReused" and error["field"] == "idempotency_key"
+    error = other.json()
+    assert error["code"] == "IdempotencyKeyReused" and error["field"] == "idempotency_key"
     assert error["job_id"] == f"default.{key}"
     wait_for(
         lambda: stack.gateway.get(f"/v1/jobs/default.{key}").json()["state"] == "succeeded",

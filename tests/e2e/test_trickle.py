@@ -128,12 +128,12 @@ def test_bad_trickle_requests_get_clear_answers(stack: StackClient) -> None:
     url = new_channel(stack)
     with httpx.Client(timeout=10) as http:
         unknown = http.get(f"{stack.state.endpoints.orchestrator_api}/ai/trickle/nope/0")
-        assert unknown.status_code == 404 and "nope" in unknown.json()["error"]["message"]
+        assert unknown.status_code == 404 and "nope" in unknown.json()["detail"]
         assert http.post(f"{url}/not-a-number", content=b"x").status_code == 400
         anyone = http.post(f"{stack.state.endpoints.orchestrator_api}/ai/trickle/mine")
         assert anyone.status_code == 401  # only the orchestrator creates channels
         huge = http.post(f"{url}/0", content=b"x" * (TRICKLE_SEGMENT_LIMIT + 1))
-        assert huge.status_code == 413 and huge.json()["error"]["type"] == "BodyTooLarge"
+        assert huge.status_code == 413 and huge.json()["code"] == "BodyTooLarge"
         # The server is whole: the next segment is served.
         assert http.post(f"{url}/1", content=b"fine").status_code == 200
         served = http.get(f"{url}/1")

@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from starlette.requests import Request
 
 from tollway.api.gateway.app import seed_configured_keys
 from tollway.api.gateway.deps import current_principal
+from tollway.api.gateway.ratelimit import RateLimits
 from tollway.api.gateway.services import GatewayServices
 from tollway.config import GatewaySettings, KeySettings, TenantSettings
-from tollway.errors import Unauthorized
+from tollway.errors import RateLimited, Unauthorized
 from tollway.store.database import open_database
 from tollway.store.tenants import CONFIGURED_SCOPES, TenantStore
 
@@ -30,9 +32,7 @@ def services(tmp_path: Path, **fields: Any) -> GatewayServices:
     )
     # Only settings are read by these methods; Temporal, artifacts and market are not touched.
     unused = cast(Any, None)
-    return GatewayServices(
-        settings, unused, unused, unused, unused, unused, unused, unused, unused, unused, unused
-    )
+    return GatewayServices(settings, *[unused] * 11)
 
 
 async def test_configured_keys_map_to_their_tenant(tmp_path: Path) -> None:
@@ -44,14 +44,33 @@ async def test_configured_keys_map_to_their_tenant(tmp_path: Path) -> None:
     database = open_database(f"sqlite:///{tmp_path / 'gateway.db'}")
     try:
         gateway.tenants = TenantStore(database)
+        gateway.rate_limits = RateLimits("memory://", create_per_minute=5, read_per_minute=3)
         await seed_configured_keys(gateway.tenants, gateway.settings)
-        assert (await current_principal(gateway, "Bearer k-default")).tenant == "default"
-        acme = await current_principal(gateway, "Bearer k-acme")
+
+        def request() -> Request:
+            return Request({"type": "http", "method": "GET", "path": "/v1/jobs", "headers": []})
+
+        default = await current_principal(request(), gateway, "Bearer k-default")
+        assert default.tenant == "default"
+        read = request()
+        acme = await current_principal(read, gateway, "Bearer k-acme")
         assert acme.tenant == "acme"
         assert set(acme.scopes) == set(CONFIGURED_SCOPES)
+        assert read.state.headers == {
+            "RateLimit-Policy": '"read";q=3;w=60',
+            "RateLimit": f'"read";r=2;t={read.state.headers["RateLimit"].rsplit("=", 1)[1]}',
+        }
         for bad in ("Bearer nope", "k-acme", None, "Basic k-acme", "Bearer  "):
             with pytest.raises(Unauthorized):
-                await current_principal(gateway, bad)
+                await current_principal(request(), gateway, bad)
+        for _ in range(2):  # the quota of 3 used up
+            await current_principal(request(), gateway, "Bearer k-acme")
+        with pytest.raises(RateLimited) as limited:
+            await current_principal(request(), gateway, "Bearer k-acme")
+        assert limited.value.status_code == 429
+        assert 1 <= int(limited.value.headers["Retry-After"]) <= 60
+        # Another key has its own quota.
+        await current_principal(request(), gateway, "Bearer k-default")
     finally:
         await database.close()
 

@@ -79,12 +79,15 @@ def _ask_again(text: str) -> type[TollwayError] | None:
         answer = json.loads(text)
     except ValueError:
         return TicketParamsExpired if "ticketparams expired" in text.lower() else None
-    error = answer.get("error", {}) if isinstance(answer, dict) else {}
-    if not isinstance(error, dict):
+    if not isinstance(answer, dict):
         return None
-    if error.get("field") == "expiration_block":
+    # A tollway orchestrator answers problem details; older ones nested them under "error".
+    problem = answer.get("error", answer)
+    if not isinstance(problem, dict):
+        return None
+    if problem.get("field") == "expiration_block":
         return TicketParamsExpired
-    if error.get("type") == "InsufficientCredit":
+    if problem.get("code", problem.get("type")) == "InsufficientCredit":
         return InsufficientCredit
     return None
 

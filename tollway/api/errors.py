@@ -1,31 +1,77 @@
-"""One mapping from tollway's exception tree (and request validation) to JSON responses."""
+"""One mapping from tollway's exception tree (and request validation, and the router's own 404
+and 405) to RFC 9457 problem details (`application/problem+json`), each naming the request's
+`instance` (its path) and `request_id` (its `X-Request-Id`)."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
-from tollway.errors import BadRequest, TollwayError
+from tollway.api.request_context import request_id_of
+from tollway.errors import (
+    BadRequest,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    TollwayError,
+)
 
-__all__ = ["install_error_handlers"]
+__all__ = ["PROBLEM_JSON", "install_error_handlers", "problem_response"]
+
+PROBLEM_JSON = "application/problem+json"
 
 log = logging.getLogger("tollway.api")
 
 
+def problem_response(request: Request, error: TollwayError) -> JSONResponse:
+    body: dict[str, Any] = {
+        **error.problem(),
+        "instance": request.url.path,
+        "request_id": request_id_of(request.scope),
+    }
+    return JSONResponse(
+        body, status_code=error.status_code, media_type=PROBLEM_JSON, headers=error.headers
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TollwayError)
-    async def tollway_error(_: Request, exc: TollwayError) -> JSONResponse:
-        return JSONResponse(exc.to_json(), status_code=exc.status_code)
+    async def tollway_error(request: Request, exc: TollwayError) -> JSONResponse:
+        return problem_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(BadRequest.from_validation(list(exc.errors())).to_json(), 400)
+    async def request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem_response(request, BadRequest.from_validation(list(exc.errors())))
+
+    @app.exception_handler(HTTPException)
+    async def router_error(request: Request, exc: HTTPException) -> JSONResponse:
+        error: TollwayError
+        if exc.status_code == 404:
+            error = NotFound(f"no route {request.url.path!r}", path=request.url.path)
+        elif exc.status_code == 405:
+            error = MethodNotAllowed(
+                f"{request.method} is not allowed on {request.url.path!r}",
+                allowed=(exc.headers or {}).get("Allow", ""),
+            )
+            error.headers = dict(exc.headers or {})
+        else:  # Starlette's own, of another status: the same document shape
+            body = {
+                "type": "about:blank",
+                "title": str(exc.detail),
+                "status": exc.status_code,
+                "detail": str(exc.detail),
+                "instance": request.url.path,
+                "request_id": request_id_of(request.scope),
+            }
+            return JSONResponse(body, exc.status_code, dict(exc.headers or {}), PROBLEM_JSON)
+        return problem_response(request, error)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        body = {"error": {"type": "InternalError", "message": f"{type(exc).__name__}: {exc}"}}
-        return JSONResponse(body, status_code=500)
+        return problem_response(request, InternalError(f"{type(exc).__name__}: {exc}"))

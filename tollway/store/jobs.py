@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tollway.errors import BadRequest
@@ -123,6 +123,12 @@ class JobIndex:
                 .where(jobs.c.id == job_id, jobs.c.completed_at.is_(None))
                 .values(**values)
             )
+
+    async def running(self, key_id: str) -> int:
+        """How many of the key's jobs are running."""
+        query = select(func.count()).where(jobs.c.key_id == key_id, jobs.c.state == "running")
+        async with self._db.sessions() as session:
+            return int((await session.execute(query)).scalar_one())
 
     async def get(self, job_id: str) -> JobRecord | None:
         async with self._db.sessions() as session:

@@ -85,6 +85,7 @@ api_keys = Table(
     Column("revoked_at", UtcDateTime()),
     Column("last_used_at", UtcDateTime()),
     Column("replaced_by", String(32)),
+    Column("limits", JSON()),
     Index("ix_api_keys_tenant", "tenant"),
 )
 
@@ -155,4 +156,5 @@ jobs = Table(
     Column("data_removed_at", UtcDateTime()),
     Index("ix_jobs_tenant_created", "tenant", "created_at", "id"),
     Index("ix_jobs_expires", "expires_at"),
+    Index("ix_jobs_key_state", "key_id", "state"),
 )

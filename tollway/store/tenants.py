@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -29,6 +29,7 @@ __all__ = [
     "DEFAULT_SCOPES",
     "SCOPES",
     "ApiKey",
+    "KeyLimits",
     "NewKey",
     "Principal",
     "Scope",
@@ -59,6 +60,14 @@ class Tenant(BaseModel):
     disabled_at: datetime | None = None
 
 
+class KeyLimits(BaseModel):
+    """A key's own quotas, beside the gateway's defaults (None: the default)."""
+
+    create_per_minute: int | None = Field(default=None, ge=1)
+    read_per_minute: int | None = Field(default=None, ge=1)
+    jobs_in_flight: int | None = Field(default=None, ge=1)
+
+
 class ApiKey(BaseModel):
     """A key as listed: never its secret."""
 
@@ -75,6 +84,7 @@ class ApiKey(BaseModel):
     last_used_at: datetime | None = None
     replaced_by: str | None = None
     """The key that a rotation made to take this one's place."""
+    limits: KeyLimits | None = None
 
 
 class NewKey(BaseModel):
@@ -90,6 +100,7 @@ class Principal(BaseModel):
     key_id: str
     scopes: list[Scope]
     capabilities: list[str] | None = None
+    limits: KeyLimits | None = None
 
     def require(self, scope: Scope) -> None:
         if scope not in self.scopes and "admin" not in self.scopes:
@@ -183,6 +194,7 @@ class TenantStore:
         scopes: Sequence[Scope] = DEFAULT_SCOPES,
         capabilities: Sequence[str] | None = None,
         expires_at: datetime | None = None,
+        limits: KeyLimits | None = None,
     ) -> NewKey:
         await self.get_tenant(tenant)
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
@@ -195,12 +207,17 @@ class TenantStore:
             capabilities=sorted(set(capabilities)) if capabilities is not None else None,
             created_at=utc_now(),
             expires_at=expires_at,
+            limits=limits,
         )
         if expires_at is not None and expires_at <= key.created_at:
             raise BadRequest("the key would expire before it is made", field="expires_at")
         async with self._db.sessions.begin() as session:
             await session.execute(
-                insert(api_keys).values(**key.model_dump(), secret_sha256=key_digest(secret))
+                insert(api_keys).values(
+                    **key.model_dump(exclude={"limits"}),
+                    limits=limits.model_dump(exclude_none=True) if limits else None,
+                    secret_sha256=key_digest(secret),
+                )
             )
         return NewKey(key=key, secret=secret)
 
@@ -258,7 +275,7 @@ class TenantStore:
                 replaced_by=old.replaced_by,
             )
         new = await self.create_key(
-            old.tenant, old.name, old.scopes, old.capabilities, old.expires_at
+            old.tenant, old.name, old.scopes, old.capabilities, old.expires_at, old.limits
         )
         ends = utc_now() + grace
         if old.expires_at is not None:
@@ -294,6 +311,7 @@ class TenantStore:
                         api_keys.c.tenant,
                         api_keys.c.scopes,
                         api_keys.c.capabilities,
+                        api_keys.c.limits,
                         api_keys.c.expires_at,
                         api_keys.c.revoked_at,
                         api_keys.c.last_used_at,
@@ -318,7 +336,11 @@ class TenantStore:
                     update(api_keys).where(api_keys.c.id == row.id).values(last_used_at=now)
                 )
         return Principal(
-            tenant=row.tenant, key_id=row.id, scopes=row.scopes, capabilities=row.capabilities
+            tenant=row.tenant,
+            key_id=row.id,
+            scopes=row.scopes,
+            capabilities=row.capabilities,
+            limits=row.limits,
         )
 
 

@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 from tollway.activities.relay import RelayActivities
 from tollway.api import metrics, trickle
 from tollway.api.errors import install_error_handlers
+from tollway.api.gateway.ratelimit import RateLimits
 from tollway.api.gateway.routes import (
     budgets,
     health,
@@ -30,6 +31,7 @@ from tollway.api.gateway.routes import (
     usage,
 )
 from tollway.api.gateway.services import GatewayServices
+from tollway.api.request_context import RequestContext
 from tollway.config import GatewaySettings
 from tollway.market.store import open_market_store
 from tollway.store.artifacts import ArtifactStore
@@ -76,6 +78,11 @@ def create_app(settings: GatewaySettings, hosted_worker: HostedWorker | None = N
                 idempotency=IdempotencyStore(database),
                 budgets=BudgetStore(database, settings.usd_per_eth),
                 jobs=JobIndex(database),
+                rate_limits=RateLimits(
+                    settings.rate_limit_storage,
+                    settings.rate_limit_create_per_minute,
+                    settings.rate_limit_read_per_minute,
+                ),
             )
             workers = [
                 Worker(
@@ -97,6 +104,7 @@ def create_app(settings: GatewaySettings, hosted_worker: HostedWorker | None = N
 
     app = FastAPI(title="tollway gateway", lifespan=lifespan)
     install_error_handlers(app)
+    app.add_middleware(RequestContext)
     app.include_router(jobs.router)
     app.include_router(process.router)
     app.include_router(streams.router)

@@ -8,7 +8,9 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.routing import APIRoute
 
+from tollway.api.gateway.ratelimit import Bucket
 from tollway.api.gateway.services import GatewayServices
 from tollway.errors import Unauthorized
 from tollway.store.tenants import Principal, Scope
@@ -35,6 +37,14 @@ def get_services(request: Request) -> GatewayServices:
 
 Services = Annotated[GatewayServices, Depends(get_services)]
 
+CREATE_ROUTES = {
+    ("POST", "/v1/jobs"),
+    ("POST", "/v1/streams"),
+    ("POST", "/process/request/{path:path}"),
+    ("POST", "/process/stream/start"),
+}
+"""The routes that start work, counted in a key's `create` bucket; the rest in `read`."""
+
 AuthorizationHeader = Annotated[
     str | None,
     Header(description="`Bearer <API key>`: a tenant's key, made by `tollway keys create`."),
@@ -42,29 +52,41 @@ AuthorizationHeader = Annotated[
 
 
 async def current_principal(
-    services: Services, authorization: AuthorizationHeader = None
+    request: Request, services: Services, authorization: AuthorizationHeader = None
 ) -> Principal:
+    """The key's principal, its request counted against its rate limit (429 past it); the
+    answer will carry the `RateLimit` headers."""
     scheme, _, key = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("send the API key as `Authorization: Bearer <key>`")
-    return await services.tenants.authenticate(key.strip())
+    principal = await services.tenants.authenticate(key.strip())
+    route = request.scope.get("route")
+    path = route.path if isinstance(route, APIRoute) else request.url.path
+    bucket: Bucket = "create" if (request.method, path) in CREATE_ROUTES else "read"
+    limits = principal.limits
+    own = None
+    if limits is not None:
+        own = limits.create_per_minute if bucket == "create" else limits.read_per_minute
+    state = await services.rate_limits.hit(principal.key_id, bucket, own)
+    request.state.headers = state.headers()
+    return principal
 
 
 async def optional_principal(
-    services: Services, authorization: AuthorizationHeader = None
+    request: Request, services: Services, authorization: AuthorizationHeader = None
 ) -> Principal | None:
     """The key's principal when one is sent; None on a route that may be used without one."""
     if authorization is None:
         return None
-    return await current_principal(services, authorization)
+    return await current_principal(request, services, authorization)
 
 
 async def livepeer_principal(
-    services: Services, authorization: AuthorizationHeader = None
+    request: Request, services: Services, authorization: AuthorizationHeader = None
 ) -> Principal | None:
     """On go-livepeer's routes: the key's principal when one is sent, and one is required when
     the operator says so (`livepeer_routes_need_key`)."""
-    principal = await optional_principal(services, authorization)
+    principal = await optional_principal(request, services, authorization)
     if principal is None and services.settings.livepeer_routes_need_key:
         raise Unauthorized(
             "this gateway requires an API key on /process routes: "

@@ -14,8 +14,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from tollway.activities.job import JobSpec, JobState, JobStatus
 from tollway.activities.relay import RelayActivities
+from tollway.api.gateway.ratelimit import RateLimits
 from tollway.config import GatewaySettings, SelectionPolicy
-from tollway.errors import JobStillRunning, NotFound, TollwayError, error_type
+from tollway.errors import JobStillRunning, NotFound, RateLimited, TollwayError, error_type
 from tollway.market.selection import Attempt
 from tollway.market.store import MarketStore
 from tollway.store.artifacts import ArtifactStore
@@ -23,7 +24,7 @@ from tollway.store.budgets import BudgetStore, Hold
 from tollway.store.idempotency import IdempotencyStore
 from tollway.store.jobs import JobIndex
 from tollway.store.live import LiveHead, LiveOutputs
-from tollway.store.tenants import TenantStore
+from tollway.store.tenants import Principal, TenantStore
 from tollway.streams.trickle import Channels
 from tollway.workflows.job import JOB_TASK_TIMEOUT, JobWorkflow
 
@@ -51,6 +52,7 @@ class GatewayServices:
     idempotency: IdempotencyStore
     budgets: BudgetStore
     jobs: JobIndex
+    rate_limits: RateLimits
     _finished: OrderedDict[str, JobStatus] = field(default_factory=OrderedDict)
 
     def price_caps(
@@ -107,10 +109,14 @@ class GatewayServices:
         except WorkflowAlreadyStartedError:
             pass
 
-    async def accept_job(self, spec: JobSpec, key_id: str | None) -> None:
+    async def accept_job(self, spec: JobSpec, caller: Principal | None) -> None:
         """Index the job, hold its worst-case cost against its tenant's and key's budgets (402
         BudgetExceeded past one), then start it; it records how it ended and settles its real
-        cost. A replayed submission finds its record and hold and starts nothing new."""
+        cost. A replayed submission finds its record and hold and starts nothing new. A key
+        with too many jobs running gets 429."""
+        key_id = caller.key_id if caller else None
+        if caller is not None:
+            await self._check_in_flight(caller)
         await self.jobs.add(spec.job_id, spec.tenant, key_id, spec.capability, spec.input_artifact)
         hold = await self.budgets.reserve(spec.job_id, spec.tenant, key_id, spec.max_cost_wei())
         if hold != Hold.NONE:
@@ -121,6 +127,18 @@ class GatewayServices:
             if hold == Hold.NEW and not await self._job_exists(spec.job_id):
                 await self.budgets.settle(spec.job_id, 0)  # never started: nothing will settle it
             raise
+
+    async def _check_in_flight(self, caller: Principal) -> None:
+        own = caller.limits.jobs_in_flight if caller.limits else None
+        most = own or self.settings.jobs_in_flight_per_key
+        if await self.jobs.running(caller.key_id) >= most:
+            raise RateLimited(
+                f"API key {caller.key_id} has {most} jobs running, its most: retry when one ends",
+                {"Retry-After": "1"},
+                bucket="jobs_in_flight",
+                quota=most,
+                retry_after_seconds=1,
+            )
 
     async def _job_exists(self, job_id: str) -> bool:
         """Whether Temporal has the job (True when it cannot tell: a hold is kept, not lost)."""

@@ -22,6 +22,7 @@ from tollway.api.orchestrator.serving import JobServer
 from tollway.api.orchestrator.streams import StreamServer
 from tollway.api.orchestrator.winners import WinnerHandOff
 from tollway.api.orchestrator.workers import GpuWorkerRoster
+from tollway.api.request_context import RequestContext
 from tollway.byoc.destinations import CapabilityDestinations
 from tollway.byoc.registrations import RegistrationStore
 from tollway.byoc.registry import CapabilityRegistry
@@ -123,6 +124,7 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
 
     app = FastAPI(title="tollway orchestrator", lifespan=lifespan)
     install_error_handlers(app)
+    app.add_middleware(RequestContext)
     app.include_router(capability.router)
     app.include_router(process.router)
     app.include_router(stream.router)

@@ -20,8 +20,16 @@ from tollway.activities.job import JobSpec, JobState, JobStatus
 from tollway.api.body import parse_json_body, read_body
 from tollway.api.gateway.deps import JobReader, JobWriter, Services
 from tollway.api.gateway.outputs import output_response
+from tollway.api.gateway.services import GatewayServices
 from tollway.config import SelectionPolicy
-from tollway.errors import BadRequest, Conflict, NotFound, OutputExpired
+from tollway.errors import (
+    BadRequest,
+    Conflict,
+    JobStillRunning,
+    NotFound,
+    OutputExpired,
+    TollwayError,
+)
 from tollway.protocol.header import MAX_PATH_CHARS, JobParameters, job_path
 from tollway.store.database import utc_now
 from tollway.store.idempotency import request_digest
@@ -38,6 +46,7 @@ __all__ = [
     "list_jobs",
     "router",
     "submit_job",
+    "wait_seconds",
 ]
 
 router = APIRouter(prefix="/v1/jobs")
@@ -92,10 +101,22 @@ def _all_finite(value: Any) -> bool:
     return True
 
 
+class JobView(JobStatus):
+    """A job as its tenant sees it: its workflow's status and its record in the job index."""
+
+    created_at: datetime | None = None
+    completed_at: datetime | None = None
+    expires_at: datetime | None = None
+    """When its input and output are removed; its record stays."""
+    data_removed: bool = False
+
+
 class JobAccepted(BaseModel):
     job_id: str
     status_url: str
     output_url: str
+    job: JobView | None = None
+    """With `Prefer: wait`: the job as it stood when the answer was given."""
 
 
 def _input_bytes(submission: JobSubmission) -> tuple[bytes, str]:
@@ -111,13 +132,24 @@ def _input_bytes(submission: JobSubmission) -> tuple[bytes, str]:
     return text.encode(), submission.content_type or "application/json"
 
 
-@router.post("", status_code=202)
+@router.post(
+    "",
+    status_code=202,
+    responses={200: {"model": JobAccepted, "description": "Finished within `Prefer: wait`."}},
+)
 async def submit_job(
     request: Request,
     response: Response,
     services: Services,
     caller: JobWriter,
     idempotency_key: Annotated[str | None, Header()] = None,
+    prefer: Annotated[
+        str | None,
+        Header(
+            description="`wait=N` (1-60 s; bare `wait`: 60): answer 200 with the job if it "
+            "finishes in time, else 202 with it as it stands."
+        ),
+    ] = None,
 ) -> JobAccepted:
     """Start a job. An `Idempotency-Key` (or the body's `idempotency_key`) names one request of
     the tenant's: sent again with the same body it is the same job (`Idempotent-Replayed:
@@ -167,27 +199,43 @@ async def submit_job(
             tenant=tenant,
             retention_seconds=submission.retention_seconds,
         ),
-        caller.key_id,
+        caller,
     )
-    return JobAccepted(
+    accepted = JobAccepted(
         job_id=job_id, status_url=f"/v1/jobs/{job_id}", output_url=f"/v1/jobs/{job_id}/output"
     )
+    wait = wait_seconds(prefer)
+    if wait is None:
+        return accepted
+    response.headers["Preference-Applied"] = f"wait={wait}"
+    try:
+        await services.wait_job(job_id, wait)
+        response.status_code = 200
+    except JobStillRunning:
+        pass
+    except TollwayError:
+        response.status_code = 200  # it finished, failing: the job says how
+    accepted.job = await _view(services, job_id)
+    return accepted
+
+
+_PREFER_WAIT = re.compile(r"(?:^|[\s,;])wait(?:\s*=\s*\"?(\d+)\"?)?(?=$|[\s,;])", re.IGNORECASE)
+LONGEST_WAIT_SECONDS = 60
+
+
+def wait_seconds(prefer: str | None) -> int | None:
+    """The seconds `Prefer: wait=N` asks for (1-60; a bare `wait` is 60), None without it."""
+    match = _PREFER_WAIT.search(prefer or "")
+    if match is None:
+        return None
+    asked = int(match[1]) if match[1] else LONGEST_WAIT_SECONDS
+    return max(1, min(LONGEST_WAIT_SECONDS, asked))
 
 
 def _owned(job_id: str, tenant: str) -> str:
     if not job_id.startswith(f"{tenant}."):
         raise NotFound(f"no job {job_id!r}")
     return job_id
-
-
-class JobView(JobStatus):
-    """A job as its tenant sees it: its workflow's status and its record in the job index."""
-
-    created_at: datetime | None = None
-    completed_at: datetime | None = None
-    expires_at: datetime | None = None
-    """When its input and output are removed; its record stays."""
-    data_removed: bool = False
 
 
 @router.get("")
@@ -228,7 +276,10 @@ def _aware(moment: datetime | None, field: str) -> datetime | None:
 
 @router.get("/{job_id}")
 async def job_status(job_id: str, services: Services, caller: JobReader) -> JobView:
-    _owned(job_id, caller.tenant)
+    return await _view(services, _owned(job_id, caller.tenant))
+
+
+async def _view(services: GatewayServices, job_id: str) -> JobView:
     record = await services.jobs.get(job_id)
     try:
         status = await services.job_status(job_id)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from tollway.api.gateway.deps import KeyManager, Services
 from tollway.errors import Forbidden, NotFound
-from tollway.store.tenants import DEFAULT_SCOPES, ApiKey, NewKey, Principal, Scope
+from tollway.store.tenants import DEFAULT_SCOPES, ApiKey, KeyLimits, NewKey, Principal, Scope
 
 __all__ = ["KeyRequest", "RotateRequest", "router"]
 
@@ -27,6 +27,9 @@ class KeyRequest(BaseModel):
         default=None, description="The only capabilities the key may use; omitted: any."
     )
     expires_at: datetime | None = None
+    limits: KeyLimits | None = Field(
+        default=None, description="Its own quotas; omitted: the gateway's defaults."
+    )
     tenant: str | None = Field(default=None, description="Another tenant's key: `admin` only.")
 
 
@@ -47,7 +50,12 @@ async def create_key(request: KeyRequest, services: Services, caller: KeyManager
         if beyond:
             raise Forbidden(f"a key cannot grant scopes it lacks: {beyond}", field="scopes")
     return await services.tenants.create_key(
-        tenant, request.name, request.scopes, request.capabilities, request.expires_at
+        tenant,
+        request.name,
+        request.scopes,
+        request.capabilities,
+        request.expires_at,
+        request.limits,
     )
 
 

@@ -60,7 +60,7 @@ async def process_request(
             job_parameters=job.job_parameters,
             tenant=tenant,
         ),
-        caller.key_id if caller else None,
+        caller,
     )
     # The job ends by its deadline (start + timeout); the margin covers settling.
     status = await services.wait_job_or_live(job_id, job.timeout_seconds + 15)
