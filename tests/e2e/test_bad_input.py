@@ -76,7 +76,7 @@ def test_bad_job_signature_is_refused(stack: StackClient) -> None:
     answer = stack.orchestrator.post(
         "/process/request/x", headers={"Livepeer": base64.b64encode(tampered).decode()}
     )
-    assert error_of(answer, 400)["type"] == "BadSignature"
+    assert error_of(answer, 400)["code"] == "BadSignature"
 
 
 def _payment(
@@ -133,19 +133,19 @@ def test_garbled_payment_header_is_a_4xx_not_a_dropped_connection(stack: StackCl
     for garbage in ("%%%", base64.b64encode(b"\xff\x00garbage").decode()):
         headers = {"Livepeer": stack.signed_header(), "Livepeer-Payment": garbage}
         answer = stack.orchestrator.post("/process/request/x", headers=headers)
-        assert error_of(answer, 400)["type"] == "BadPayment"
+        assert error_of(answer, 400)["code"] == "BadPayment"
     assert stack.credit() == before
     # An empty header is no payment: the job runs on credit left, or is refused for want of it.
     headers = {"Livepeer": stack.signed_header(), "Livepeer-Payment": ""}
     answer = stack.orchestrator.post("/process/request/x", headers=headers)
-    assert answer.status_code == 200 or error_of(answer, 400)["type"] == "InsufficientCredit"
+    assert answer.status_code == 200 or error_of(answer, 400)["code"] == "InsufficientCredit"
 
 
 def test_unknown_capability(stack: StackClient, dead_orchestrator: str) -> None:
     direct = stack.orchestrator.post(
         "/process/request/x", headers={"Livepeer": stack.signed_header("no-such-capability")}
     )
-    assert error_of(direct, 503)["type"] == "UnknownCapability"
+    assert error_of(direct, 503)["code"] == "UnknownCapability"
 
     header = livepeer_header(b'{"capability": "no-such-capability", "timeout_seconds": 10}')
     answer = stack.gateway.post("/process/request/x", headers={"Livepeer": header})
@@ -180,7 +180,7 @@ def test_registration_with_a_wrong_secret_is_401(stack: StackClient) -> None:
     for secret in ("wrong-secret", None, stack.state.orchestrator_secret + "x"):
         headers = {"Authorization": secret} if secret else {}
         answer = stack.orchestrator.post("/capability/register", json=body, headers=headers)
-        assert error_of(answer, 401)["type"] == "Unauthorized"
+        assert error_of(answer, 401)["code"] == "Unauthorized"
     names = [c["name"] for c in stack.orchestrator.get("/v1/capabilities").json()["capabilities"]]
     assert "evil" not in names
 
@@ -206,7 +206,12 @@ def declared_too_large(base_url: str, headers: dict[str, str]) -> httpx.Response
             connection.putheader(name, value)
         connection.endheaders()
         answer = connection.getresponse()
-        return httpx.Response(answer.status, headers=answer.getheaders(), content=answer.read())
+        return httpx.Response(
+            answer.status,
+            headers=answer.getheaders(),
+            content=answer.read(),
+            request=httpx.Request("POST", url.join("/process/request/x")),
+        )
     finally:
         connection.close()
 
@@ -214,22 +219,22 @@ def declared_too_large(base_url: str, headers: dict[str, str]) -> httpx.Response
 def test_huge_bodies_are_refused_with_413(stack: StackClient) -> None:
     header = livepeer_header(b'{"capability": "echo", "timeout_seconds": 10}')
     gateway = declared_too_large(stack.state.endpoints.gateway_api, {"Livepeer": header})
-    assert error_of(gateway, 413)["type"] == "BodyTooLarge"
+    assert error_of(gateway, 413)["code"] == "BodyTooLarge"
     orchestrator = declared_too_large(
         stack.state.endpoints.orchestrator_api, {"Livepeer": stack.signed_header()}
     )
-    assert error_of(orchestrator, 413)["type"] == "BodyTooLarge"
+    assert error_of(orchestrator, 413)["code"] == "BodyTooLarge"
 
 
 def test_job_api_needs_a_key_and_valid_fields(stack: StackClient) -> None:
     anonymous = httpx.post(f"{stack.state.endpoints.gateway_api}/v1/jobs", json={})
-    assert error_of(anonymous, 401)["type"] == "Unauthorized"
+    assert error_of(anonymous, 401)["code"] == "Unauthorized"
     bad = stack.gateway.post("/v1/jobs", json={"capability": "echo", "timeout_seconds": 0})
-    assert "timeout_seconds" in error_of(bad, 400)["message"]
+    assert "timeout_seconds" in error_of(bad, 400)["detail"]
     garbage = stack.gateway.post("/v1/jobs", content=b"{not json")
-    assert error_of(garbage, 400)["type"] == "BadRequest"
+    assert error_of(garbage, 400)["code"] == "BadRequest"
     missing = stack.gateway.get("/v1/jobs/default.nope")
-    assert error_of(missing, 404)["type"] == "NotFound"
+    assert error_of(missing, 404)["code"] == "NotFound"
 
 
 def test_a_path_that_leaves_the_capability_is_refused(stack: StackClient) -> None:
@@ -288,7 +293,7 @@ def test_submissions_refuse_bad_types_and_numbers_before_any_orchestrator(
         (job + '"timeout_seconds": "30"}', "timeout_seconds"),
     ):
         answer = stack.gateway.post("/v1/jobs", content=body.encode())
-        assert field in error_of(answer, 400)["message"], body
+        assert field in error_of(answer, 400)["detail"], body
     assert echo_record() == before  # a client's bad input is never an orchestrator's failure
 
 
