@@ -5,9 +5,13 @@ the durable `/v1/jobs` (submit, poll, fetch the output), each beside the others 
 Prints jobs/s, latency p50/p95/p99 and, for the gateway paths, CPU milliseconds per job of every
 process of the stack, read from /proc before and after (the container's own CPU is not counted).
 Brings up a stack of its own in a temporary folder and stops it after, unless `--dir` names a
-running one (`tollway up`).
+running one (`tollway up`). `--postgres` runs that stack's gateway database on a PostgreSQL
+server of its own (else SQLite); `--budget` gives the default tenant a budget, so every job
+holds and settles its cost. Every job is sent with the tenant's key, so keys and rate limits are
+always in the path (the quotas are raised far above the load).
 
     .venv/bin/python bench/load.py [--jobs 200] [--concurrency 16] [--dir .tollway]
+                                   [--postgres] [--budget]
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import argparse
 import asyncio
 import base64
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -26,8 +31,10 @@ import httpx
 from rich.console import Console
 
 from tollway.devnet.down import bring_down
+from tollway.devnet.postgres import PostgresServer
 from tollway.devnet.state import StackState
 from tollway.devnet.up import Ports, bring_up
+from tollway.netutil import free_port
 
 TICKS = os.sysconf("SC_CLK_TCK")
 Job = Callable[[httpx.AsyncClient, int], Awaitable[None]]
@@ -119,7 +126,13 @@ async def run(state: StackState, args: argparse.Namespace) -> None:
     url = state.replica_url()
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=64)
     headers = {"Authorization": f"Bearer {state.api_key}"}
-    print(f"{args.jobs} echo jobs at concurrency {args.concurrency}, {os.cpu_count()} CPUs")
+    if args.budget:
+        await set_budget(state)
+    database = "PostgreSQL" if args.postgres else "SQLite"
+    print(
+        f"{args.jobs} echo jobs at concurrency {args.concurrency}, {os.cpu_count()} CPUs, "
+        f"gateway database {database}{', a budget on the tenant' if args.budget else ''}"
+    )
     async with (
         httpx.AsyncClient(limits=limits, timeout=120) as plain,
         httpx.AsyncClient(
@@ -131,11 +144,28 @@ async def run(state: StackState, args: argparse.Namespace) -> None:
         await measure("durable (/v1/jobs)", gateway, durable_job, args, state)
 
 
+async def set_budget(state: StackState) -> None:
+    admin = {"Authorization": f"Bearer {state.admin_key}"}
+    budget = {"tenant": "default", "period": "day", "amount_wei": str(10**24)}
+    async with httpx.AsyncClient(base_url=state.endpoints.gateway_api, headers=admin) as http:
+        answer = await http.post("/v1/budgets", json=budget)
+        assert answer.status_code == 201, answer.text
+
+
+UNTHROTTLED = {
+    "TOLLWAY_GATEWAY_RATE_LIMIT_CREATE_PER_MINUTE": str(10**7),
+    "TOLLWAY_GATEWAY_RATE_LIMIT_READ_PER_MINUTE": str(10**7),
+    "TOLLWAY_GATEWAY_JOBS_IN_FLIGHT_PER_KEY": str(10**6),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--dir", type=Path, help="a running stack's folder (default: start one)")
+    parser.add_argument("--postgres", action="store_true", help="the gateway on PostgreSQL")
+    parser.add_argument("--budget", action="store_true", help="a budget on the default tenant")
     args = parser.parse_args()
     console = Console(stderr=True)
     if args.dir is not None:
@@ -146,10 +176,19 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="tollway-load-") as folder:
         directory = Path(folder) / "stack"
+        postgres = None
+        if args.postgres:  # in a folder of its own: the `postgres` user cannot enter `folder`
+            postgres = PostgresServer(Path(tempfile.mkdtemp(prefix="tollway-pg-")), free_port())
+        os.environ.update(UNTHROTTLED)
         try:
+            if postgres is not None:
+                os.environ["TOLLWAY_GATEWAY_DATABASE_URL"] = postgres.start()
             asyncio.run(run(bring_up(directory, Ports.free(), console), args))
         finally:
             bring_down(directory, console)
+            if postgres is not None:
+                postgres.stop()
+                shutil.rmtree(postgres.directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

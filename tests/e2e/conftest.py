@@ -12,8 +12,10 @@ import pytest
 from rich.console import Console
 
 from tests.e2e.stack_client import StackClient
+from tests.postgres import postgres
 from tollway.devnet import processes
 from tollway.devnet.down import bring_down
+from tollway.devnet.postgres import PostgresServer
 from tollway.devnet.up import Ports, bring_up
 from tollway.netutil import free_port
 
@@ -34,6 +36,8 @@ STREAM_PRICE = 10**9
 STREAM_PRICEY = "stream-pricey"
 STREAM_PRICEY_PRICE = 10**17
 """Wei per second: a ticket buys less than the 60 s a start needs."""
+__all__ = ["dead_orchestrator", "postgres", "stack", "stream_worker"]
+
 STREAM_CAPACITY = 2
 RETENTION_SWEEP_SECONDS = 1.0
 
@@ -46,8 +50,9 @@ def dead_orchestrator() -> str:
 
 @pytest.fixture(scope="session")
 def stack(
-    tmp_path_factory: pytest.TempPathFactory, dead_orchestrator: str
+    tmp_path_factory: pytest.TempPathFactory, dead_orchestrator: str, postgres: PostgresServer
 ) -> Iterator[StackClient]:
+    """The stack, its gateway on PostgreSQL (the market tests' stacks keep the SQLite default)."""
     directory: Path = tmp_path_factory.mktemp("stack")
     console = Console(stderr=True)
     limits = {
@@ -64,6 +69,12 @@ def stack(
         "TOLLWAY_GATEWAY_STREAM_EVENT_SILENCE_SECONDS": str(STREAM_EVENT_SILENCE_SECONDS),
         "TOLLWAY_GATEWAY_STREAM_CLIENT_IDLE_SECONDS": str(STREAM_CLIENT_IDLE_SECONDS),
         "TOLLWAY_GATEWAY_RETENTION_SWEEP_SECONDS": str(RETENTION_SWEEP_SECONDS),
+        "TOLLWAY_GATEWAY_DATABASE_URL": postgres.url,
+        # Tests poll hard and run hundreds of jobs at once on one key: quotas far above that
+        # (test_job_api.py sets a key's own small ones to test them).
+        "TOLLWAY_GATEWAY_RATE_LIMIT_READ_PER_MINUTE": str(10**7),
+        "TOLLWAY_GATEWAY_RATE_LIMIT_CREATE_PER_MINUTE": str(10**7),
+        "TOLLWAY_GATEWAY_JOBS_IN_FLIGHT_PER_KEY": str(10**6),
     }
     saved = {k: os.environ.get(k) for k in limits}
     os.environ.update(limits)

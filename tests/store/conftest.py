@@ -4,32 +4,19 @@
 from __future__ import annotations
 
 import itertools
-import shutil
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.postgres import postgres
 from tollway.devnet.postgres import PostgresServer
-from tollway.netutil import free_port
 from tollway.store.database import Database, database_urls, open_database
 
+__all__ = ["database", "database_url", "postgres"]
+
 _databases = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    # Not under pytest's own temporary directory: the `postgres` user cannot enter that one.
-    directory = Path(tempfile.mkdtemp(prefix="tollway-postgres-"))
-    server = PostgresServer(directory, free_port())
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

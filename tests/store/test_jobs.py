@@ -97,3 +97,24 @@ async def test_expired_data_is_found_and_marked_removed(database: Database) -> N
     assert await index.expired(datetime.now(UTC) + timedelta(seconds=1)) == []
     record = await index.get("a")
     assert record is not None and record.data_removed
+
+
+async def test_events_are_numbered_per_job_and_end_once(database: Database) -> None:
+    index = JobIndex(database)
+    await index.add("a", "acme", None, "echo", "in")
+    await index.add("a", "acme", None, "echo", "in")  # a replay adds no event
+    await index.add_event("a", "job.started", {"orchestrator": "http://o1"})
+    await index.add_event("a", "job.started", {"orchestrator": "http://o2"})
+    await index.finish("a", "succeeded", timedelta(hours=1), cost_wei=5)
+    await index.finish("a", "failed", timedelta(hours=1))  # ended already: no event
+    events = await index.events("a")
+    assert [(e.seq, e.type) for e in events] == [
+        (1, "job.queued"),
+        (2, "job.started"),
+        (3, "job.started"),
+        (4, "job.succeeded"),
+    ]
+    assert events[2].data == {"orchestrator": "http://o2"} and events[3].final
+    assert events[3].data["cost_wei"] == "5"
+    assert [e.seq for e in await index.events("a", after=2)] == [3, 4]
+    assert await index.events("missing") == []

@@ -19,6 +19,7 @@ from tollway.activities.discovery import DiscoverInput, Discovery
 from tollway.activities.dispatch import DispatchInput
 from tollway.activities.job import DispatchOutcome, JobSpec, JobStatus
 from tollway.activities.payment import PaymentInput, PaymentPlan
+from tollway.activities.records import JobEnded
 from tollway.market.selection import Candidate
 from tollway.payments.spend import SettleInput
 from tollway.workflows.job import JobWorkflow
@@ -46,6 +47,7 @@ class StandInMarket:
         self.fanout = fanout
         self.dispatched: list[str] = []
         self.settled: list[SettleInput] = []
+        self.ended: list[JobEnded] = []
         self.discoveries: list[DiscoverInput] = []
 
     @activity.defn(name="discover_orchestrators")
@@ -84,8 +86,12 @@ class StandInMarket:
         self.settled.append(entry)
         return True
 
+    @activity.defn(name="record_job_end")
+    async def job_ended(self, end: JobEnded) -> None:
+        self.ended.append(end)
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.discover, self.pay, self.dispatch, self.settle]
+        return [self.discover, self.pay, self.dispatch, self.settle, self.job_ended]
 
 
 async def run_job(
@@ -130,6 +136,10 @@ async def test_fails_over_in_the_order_discovery_ranked(
     assert status.cost_wei == 40
     assert status.tickets_sent == 4
     assert [s.cost_wei for s in market.settled] == [40]
+    # Its end is recorded once, for the job index and its budget.
+    [end] = market.ended
+    assert (end.state, end.cost_wei, end.orchestrator) == ("succeeded", 40, "http://b")
+    assert (end.unit, end.units, end.budget_held) == ("second", 2, False)
 
 
 async def test_discovery_gets_the_jobs_policy_and_price_cap(
@@ -186,6 +196,7 @@ async def test_every_candidate_failing_fails_the_job_with_each_attempt(
         ("http://b", 502),
     ]
     assert market.settled == []
+    assert [(e.state, e.cost_wei) for e in market.ended] == [("failed", None)]
 
 
 async def test_no_candidate_is_no_orchestrator(workflow_env: WorkflowEnvironment) -> None:

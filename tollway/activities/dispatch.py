@@ -42,6 +42,7 @@ from tollway.payments.spend import SpendLedger
 from tollway.protocol.header import JobRequest
 from tollway.protocol.price import UNITS_HEADER
 from tollway.store.artifacts import ArtifactStore
+from tollway.store.jobs import JobIndex
 from tollway.store.live import LiveHead, LiveOutputs
 
 __all__ = ["HEARTBEAT_SECONDS", "DispatchActivities", "DispatchInput"]
@@ -103,6 +104,7 @@ class DispatchActivities:
         spend: SpendLedger,
         live: LiveOutputs,
         tokens: RecentTokens | None = None,
+        index: JobIndex | None = None,
     ) -> None:
         self._http = http
         self._key = private_key
@@ -112,6 +114,7 @@ class DispatchActivities:
         self._spend = spend
         self._live = live
         self._tokens = tokens or RecentTokens(0)
+        self._index = index
 
     def _failed(self, url: str, capability: str, kind: FailureKind, reason: str) -> None:
         self._market.record_failure(url, capability, kind, reason)
@@ -156,6 +159,8 @@ class DispatchActivities:
         if request.payment_header:
             headers["Livepeer-Payment"] = request.payment_header
         url = f"{candidate.url}/process/request/{spec.path.lstrip('/')}"
+        if self._index is not None:
+            await self._index.add_event(spec.job_id, "job.started", {"orchestrator": candidate.url})
         started = time.monotonic()
         try:
             sent = self._http.build_request(

@@ -13,20 +13,22 @@ import binascii
 import json
 from collections import defaultdict
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import CursorResult, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tollway.errors import BadRequest
 from tollway.store.database import Database, utc_now
-from tollway.store.schema import jobs
+from tollway.store.schema import job_events, jobs
 
-__all__ = ["JOB_STATES", "JobIndex", "JobPage", "JobRecord", "UsageGroup", "UsageRow"]
+__all__ = ["JOB_STATES", "JobEvent", "JobIndex", "JobPage", "JobRecord", "UsageGroup", "UsageRow"]
 
 UsageGroup = Literal["day", "key", "capability"]
 JOB_STATES = ("running", "succeeded", "rejected", "failed")
+FINAL_EVENTS = frozenset(f"job.{state}" for state in JOB_STATES[1:])
 
 
 class JobRecord(BaseModel):
@@ -48,6 +50,19 @@ class JobRecord(BaseModel):
     expires_at: datetime | None = None
     """When its input and output are removed (its record stays)."""
     data_removed: bool = False
+
+
+class JobEvent(BaseModel):
+    seq: int
+    """1, 2, ... per job: an SSE client resumes after the last it saw (`Last-Event-ID`)."""
+    type: str
+    """`job.queued`, `job.started`, then `job.succeeded`, `job.rejected` or `job.failed`."""
+    data: dict[str, Any]
+    created_at: datetime
+
+    @property
+    def final(self) -> bool:
+        return self.type in FINAL_EVENTS
 
 
 class JobPage(BaseModel):
@@ -88,6 +103,7 @@ class JobIndex:
                         input_artifact=input_artifact,
                     )
                 )
+                await _add_event(session, job_id, "job.queued", {"capability": capability})
         except IntegrityError:
             pass
 
@@ -118,11 +134,38 @@ class JobIndex:
             "expires_at": now + retention,
         }
         async with self._db.sessions.begin() as session:
-            await session.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.completed_at.is_(None))
-                .values(**values)
-            )
+            unfinished = (jobs.c.id == job_id, jobs.c.completed_at.is_(None))
+            ended = await session.execute(update(jobs).where(*unfinished).values(**values))
+            if cast(CursorResult[Any], ended).rowcount:
+                data = {
+                    "state": state,
+                    "orchestrator": orchestrator,
+                    "cost_wei": str(cost_wei) if cost_wei is not None else None,
+                    "error": error,
+                }
+                await _add_event(session, job_id, f"job.{state}", data)
+
+    async def add_event(self, job_id: str, kind: str, data: dict[str, Any]) -> None:
+        """Record an event of the job's (numbered after its others)."""
+        for _ in range(3):
+            try:
+                async with self._db.sessions.begin() as session:
+                    await _add_event(session, job_id, kind, data)
+                return
+            except IntegrityError:
+                continue  # another writer took the number: take the next
+
+    async def events(self, job_id: str, after: int = 0, limit: int = 100) -> list[JobEvent]:
+        """The job's events numbered after `after`, oldest first."""
+        query = (
+            select(job_events)
+            .where(job_events.c.job_id == job_id, job_events.c.seq > after)
+            .order_by(job_events.c.seq)
+            .limit(limit)
+        )
+        async with self._db.sessions() as session:
+            rows = (await session.execute(query)).mappings().all()
+        return [JobEvent.model_validate(dict(row)) for row in rows]
 
     async def running(self, key_id: str) -> int:
         """How many of the key's jobs are running."""
@@ -245,6 +288,18 @@ class JobIndex:
             totals.values(),
             key=lambda r: (r.day or date.min, r.key_id or "", r.capability or ""),
         )
+
+
+async def _add_event(session: AsyncSession, job_id: str, kind: str, data: dict[str, Any]) -> None:
+    last = await session.execute(
+        select(func.max(job_events.c.seq)).where(job_events.c.job_id == job_id)
+    )
+    seq = (last.scalar_one() or 0) + 1
+    await session.execute(
+        insert(job_events).values(
+            job_id=job_id, seq=seq, type=kind, data=data, created_at=utc_now()
+        )
+    )
 
 
 def _record(row: Any) -> JobRecord:

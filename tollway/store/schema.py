@@ -27,6 +27,7 @@ __all__ = [
     "budget_usage",
     "budgets",
     "idempotency_keys",
+    "job_events",
     "jobs",
     "metadata",
     "tenants",
@@ -157,4 +158,14 @@ jobs = Table(
     Index("ix_jobs_tenant_created", "tenant", "created_at", "id"),
     Index("ix_jobs_expires", "expires_at"),
     Index("ix_jobs_key_state", "key_id", "state"),
+)
+
+job_events = Table(
+    "job_events",
+    metadata,
+    Column("job_id", String(512), primary_key=True),
+    Column("seq", Integer(), primary_key=True, autoincrement=False),
+    Column("type", String(32), nullable=False),
+    Column("data", JSON(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )

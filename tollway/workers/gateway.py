@@ -121,6 +121,7 @@ async def job_worker(settings: GatewaySettings, client: Client) -> AsyncIterator
     tokens = RecentTokens(settings.token_reuse_seconds)
     database = await asyncio.to_thread(open_database, settings.database)
     budgets = BudgetStore(database, settings.usd_per_eth)
+    index = JobIndex(database)
     async with httpx.AsyncClient() as http, database:
         refresher = NetworkRefresher(
             http, market, discovery_sources(settings, http, chain), settings.token_timeout_seconds
@@ -154,10 +155,11 @@ async def job_worker(settings: GatewaySettings, client: Client) -> AsyncIterator
                     spend,
                     LiveOutputs(artifacts.root / "live"),
                     tokens,
+                    index,
                 ).dispatch,
                 SettlementActivities(spend).settle,
                 JobRecordActivities(
-                    JobIndex(database),
+                    index,
                     budgets,
                     timedelta(seconds=settings.output_retention_seconds),
                 ).job_ended,

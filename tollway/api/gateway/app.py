@@ -20,6 +20,7 @@ from tollway.api.errors import install_error_handlers
 from tollway.api.gateway.ratelimit import RateLimits
 from tollway.api.gateway.routes import (
     budgets,
+    events,
     health,
     jobs,
     keys,
@@ -113,6 +114,7 @@ def create_app(settings: GatewaySettings, hosted_worker: HostedWorker | None = N
     app.include_router(tenants.router)
     app.include_router(budgets.router)
     app.include_router(usage.router)
+    app.include_router(events.router)
     app.include_router(trickle.router(None))
     app.include_router(market.router)
     app.include_router(health.router)

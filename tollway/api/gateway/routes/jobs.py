@@ -44,6 +44,7 @@ __all__ = [
     "job_output",
     "job_status",
     "list_jobs",
+    "owned",
     "router",
     "submit_job",
     "wait_seconds",
@@ -232,7 +233,8 @@ def wait_seconds(prefer: str | None) -> int | None:
     return max(1, min(LONGEST_WAIT_SECONDS, asked))
 
 
-def _owned(job_id: str, tenant: str) -> str:
+def owned(job_id: str, tenant: str) -> str:
+    """`job_id`, when it is the tenant's (404 otherwise)."""
     if not job_id.startswith(f"{tenant}."):
         raise NotFound(f"no job {job_id!r}")
     return job_id
@@ -276,7 +278,7 @@ def _aware(moment: datetime | None, field: str) -> datetime | None:
 
 @router.get("/{job_id}")
 async def job_status(job_id: str, services: Services, caller: JobReader) -> JobView:
-    return await _view(services, _owned(job_id, caller.tenant))
+    return await _view(services, owned(job_id, caller.tenant))
 
 
 async def _view(services: GatewayServices, job_id: str) -> JobView:
@@ -307,7 +309,7 @@ async def _view(services: GatewayServices, job_id: str) -> JobView:
 @router.delete("/{job_id}", status_code=204)
 async def delete_job(job_id: str, services: Services, caller: JobWriter) -> None:
     """Remove a finished job's input and output now; its record stays (`data_removed`)."""
-    record = await services.jobs.get(_owned(job_id, caller.tenant))
+    record = await services.jobs.get(owned(job_id, caller.tenant))
     if record is None:
         raise NotFound(f"no job {job_id!r}")
     if record.completed_at is None:
@@ -319,7 +321,7 @@ async def delete_job(job_id: str, services: Services, caller: JobWriter) -> None
 async def job_output(job_id: str, services: Services, caller: JobReader) -> Response:
     """The job's output; while it is still arriving as server-sent events, those events as
     they come. 410 once it expired or was deleted."""
-    _owned(job_id, caller.tenant)
+    owned(job_id, caller.tenant)
     record = await services.jobs.get(job_id)
     if record is not None and (
         record.data_removed or (record.expires_at is not None and record.expires_at <= utc_now())
