@@ -20,6 +20,7 @@
     ├── NotFound                      (404) unknown job
     ├── MethodNotAllowed              (405) the route exists, not with this method
     ├── Conflict                      (409) the name is taken; the job is still running
+    ├── JobCanceled                   (409) its gateway canceled the job while it ran
     ├── OutputExpired                 (410) the job's output was removed (expired or deleted)
     ├── IdempotencyKeyReused          (422) an idempotency key sent again with another body
     ├── RateLimited                   (429) the key passed a quota; `Retry-After` says when
@@ -92,6 +93,7 @@ __all__ = [
     "InsufficientCredit",
     "InsufficientSenderReserve",
     "InternalError",
+    "JobCanceled",
     "JobStillRunning",
     "MethodNotAllowed",
     "NoGpuWorker",
@@ -240,6 +242,11 @@ class Conflict(TollwayError):
     retryable = False
 
 
+class JobCanceled(TollwayError):
+    status_code = 409
+    retryable = False
+
+
 class OutputExpired(TollwayError):
     status_code = 410
     retryable = False
@@ -249,9 +256,9 @@ class RateLimited(TollwayError):
     status_code = 429
     retryable = False
 
-    def __init__(self, message: str, headers: dict[str, str], **details: Any) -> None:
+    def __init__(self, message: str, headers: dict[str, str] | None = None, **details: Any) -> None:
         super().__init__(message, **details)
-        self.headers = headers
+        self.headers = headers or {}
 
 
 class IdempotencyKeyReused(TollwayError):

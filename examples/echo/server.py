@@ -1,8 +1,9 @@
 """A stdlib-only BYOC worker: echoes POST bodies, and fails, sleeps or streams on request.
 
-Routes: GET /health; POST /fail (500); POST /sleep {"seconds": x}; POST /events {"events": n,
-"interval": s} answers server-sent events, one every `s` seconds, each `data: {"i": k, "sent":
-<unix time>}`; POST anything else echoes.
+Routes: GET /health; GET /stats (sleeps finished and abandoned); POST /fail (500); POST /sleep
+{"seconds": x}, which stops early when its client hangs up (a canceled job's work stops); POST
+/events {"events": n, "interval": s} answers server-sent events, one every `s` seconds, each
+`data: {"i": k, "sent": <unix time>}`; POST anything else echoes.
 Environment: HOST (default 0.0.0.0), PORT (default 5000, 0 picks a free one), WORKER_TOKEN
 (when set, every route but /health needs `Authorization: Bearer <token>`), MAX_BODY_BYTES.
 """
@@ -12,8 +13,11 @@ from __future__ import annotations
 import hmac
 import json
 import os
+import select
 import signal
+import socket
 import sys
+import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +25,9 @@ from typing import Any, NoReturn
 
 MAX_BODY_BYTES = int(os.environ.get("MAX_BODY_BYTES", str(64 * 1024 * 1024)))
 MAX_SLEEP_SECONDS = 300.0
+SLEEP_STEP_SECONDS = 0.05
+STATS = {"slept": 0, "abandoned": 0}
+STATS_LOCK = threading.Lock()
 
 
 class BadInput(Exception):
@@ -41,8 +48,11 @@ class EchoHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self._path() == "/health":
             self._send_json(HTTPStatus.OK, {"status": "OK"})
+        elif self._path() == "/stats":
+            with STATS_LOCK:
+                self._send_json(HTTPStatus.OK, dict(STATS))
         else:
-            self._send_error(HTTPStatus.NOT_FOUND, "NotFound", "GET serves only /health")
+            self._send_error(HTTPStatus.NOT_FOUND, "NotFound", "GET serves only /health, /stats")
 
     def do_POST(self) -> None:
         # The body is read before anything else so that an early answer never leaves unread
@@ -86,8 +96,27 @@ class EchoHandler(BaseHTTPRequestHandler):
         except BadInput as error:
             self._send_error(error.status, "BadRequest", error.message)
             return
-        time.sleep(seconds)
+        until = time.monotonic() + seconds
+        while (left := until - time.monotonic()) > 0:
+            time.sleep(min(left, SLEEP_STEP_SECONDS))
+            if self._client_gone():
+                with STATS_LOCK:
+                    STATS["abandoned"] += 1
+                self.close_connection = True
+                return
+        with STATS_LOCK:
+            STATS["slept"] += 1
         self._send_json(HTTPStatus.OK, {"slept": seconds})
+
+    def _client_gone(self) -> bool:
+        """The client closed its connection (it reads as at its end), so nobody waits."""
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        if not readable:
+            return False
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
 
     def _events(self, body: bytes) -> None:
         try:

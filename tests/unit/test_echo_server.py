@@ -117,6 +117,20 @@ def test_sleep(client: httpx.Client) -> None:
     assert time.perf_counter() - started >= 0.2
 
 
+def test_a_sleep_stops_when_its_client_hangs_up(client: httpx.Client) -> None:
+    before = client.get("/stats").json()
+    with pytest.raises(httpx.ReadTimeout):
+        client.post("/sleep", json={"seconds": 30}, timeout=0.3)  # hangs up after 0.3 s
+    deadline = time.monotonic() + 5
+    while client.get("/stats").json()["abandoned"] == before["abandoned"]:
+        assert time.monotonic() < deadline, "the sleep went on after its client left"
+        time.sleep(0.05)
+    after = client.get("/stats").json()
+    assert after["slept"] == before["slept"]
+    assert client.post("/sleep", json={"seconds": 0}).status_code == 200
+    assert client.get("/stats").json()["slept"] == before["slept"] + 1
+
+
 def read_events(stream: httpx.Response) -> list[tuple[float, dict[str, Any]]]:
     """Each event's data and when it arrived."""
     events = []

@@ -3,6 +3,7 @@ stand-in activities; ranking itself is tollway.market.selection's (tests/unit/te
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -10,13 +11,13 @@ from typing import Any
 
 import pytest
 from temporalio import activity
-from temporalio.client import WorkflowFailureError
+from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from tollway.activities.discovery import DiscoverInput, Discovery
-from tollway.activities.dispatch import DispatchInput
+from tollway.activities.dispatch import CancelAnswer, CancelInput, DispatchInput
 from tollway.activities.job import DispatchOutcome, JobSpec, JobStatus
 from tollway.activities.payment import PaymentInput, PaymentPlan
 from tollway.activities.records import JobEnded
@@ -48,6 +49,7 @@ class StandInMarket:
         self.dispatched: list[str] = []
         self.settled: list[SettleInput] = []
         self.ended: list[JobEnded] = []
+        self.canceled: list[str] = []
         self.discoveries: list[DiscoverInput] = []
 
     @activity.defn(name="discover_orchestrators")
@@ -90,8 +92,15 @@ class StandInMarket:
     async def job_ended(self, end: JobEnded) -> None:
         self.ended.append(end)
 
+    @activity.defn(name="cancel_dispatch")
+    async def cancel(self, request: CancelInput) -> CancelAnswer:
+        self.canceled.append(request.orchestrator)
+        return CancelAnswer(canceled=True, units=2, cost_wei=2 * 20)
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.discover, self.pay, self.dispatch, self.settle, self.job_ended]
+        return [
+            self.discover, self.pay, self.dispatch, self.settle, self.job_ended, self.cancel
+        ]  # fmt: skip
 
 
 async def run_job(
@@ -330,3 +339,74 @@ async def test_orchestrators_not_offering_the_capability_are_not_attempts(
     assert cause.type == "NoOrchestrator"
     assert "(2 known orchestrator(s) do not offer it)" in str(cause.message)
     assert cause.details[0] == []
+
+
+class SlowMarket(StandInMarket):
+    """Its one orchestrator takes a minute over a job (until the job is canceled)."""
+
+    def __init__(self) -> None:
+        super().__init__([candidate("http://slow", 20)], failing={})
+
+    @activity.defn(name="dispatch_job")
+    async def dispatch(self, request: DispatchInput) -> DispatchOutcome:
+        self.dispatched.append(request.candidate.url)
+        await asyncio.sleep(60)  # canceled: CancelledError
+        return await super().dispatch(request)
+
+
+async def start_job(
+    env: WorkflowEnvironment, market: StandInMarket, queue: str, timeout_seconds: int = 60
+) -> WorkflowHandle[JobWorkflow, JobStatus]:
+    spec = JobSpec(
+        job_id=f"job-{uuid.uuid4()}",
+        capability="echo",
+        input_artifact="0" * 32,
+        timeout_seconds=timeout_seconds,
+    )
+    return await env.client.start_workflow(JobWorkflow.run, spec, id=spec.job_id, task_queue=queue)
+
+
+async def test_a_job_canceled_while_it_runs_costs_the_time_it_ran(
+    workflow_env: WorkflowEnvironment,
+) -> None:
+    market = SlowMarket()
+    queue = f"jobs-{uuid.uuid4()}"
+    async with Worker(
+        workflow_env.client, task_queue=queue, workflows=[JobWorkflow], activities=market.all()
+    ):
+        handle = await start_job(workflow_env, market, queue)
+        deadline = time.monotonic() + 10
+        while not market.dispatched:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        answered = await handle.execute_update(JobWorkflow.cancel)
+        status = await handle.result()
+    assert answered.state == status.state == "canceled"
+    assert market.canceled == ["http://slow"]
+    assert (status.cost_wei, status.units, status.orchestrator) == (40, 2, "http://slow")
+    assert [s.cost_wei for s in market.settled] == [40]
+    [end] = market.ended
+    assert (end.state, end.cost_wei) == ("canceled", 40)
+
+
+async def test_a_job_canceled_before_dispatch_costs_nothing(
+    workflow_env: WorkflowEnvironment,
+) -> None:
+    market = RestartingMarket(down_for=1_000)  # it waits for an orchestrator to come back
+    queue = f"jobs-{uuid.uuid4()}"
+    async with Worker(
+        workflow_env.client, task_queue=queue, workflows=[JobWorkflow], activities=market.all()
+    ):
+        handle = await start_job(workflow_env, market, queue)
+        deadline = time.monotonic() + 10
+        while (await handle.query(JobWorkflow.status)).state != "waiting":
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        answered = await handle.execute_update(JobWorkflow.cancel)
+        status = await handle.result()
+        # Canceling an ended job changes nothing.
+        again = await handle.query(JobWorkflow.status)
+    assert answered.state == status.state == again.state == "canceled"
+    assert market.canceled == [] and market.settled == []
+    assert status.cost_wei is None
+    assert [(e.state, e.cost_wei) for e in market.ended] == [("canceled", None)]

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 from pydantic import BaseModel
@@ -45,7 +47,13 @@ from tollway.store.artifacts import ArtifactStore
 from tollway.store.jobs import JobIndex
 from tollway.store.live import LiveHead, LiveOutputs
 
-__all__ = ["HEARTBEAT_SECONDS", "DispatchActivities", "DispatchInput"]
+__all__ = [
+    "HEARTBEAT_SECONDS",
+    "CancelAnswer",
+    "CancelInput",
+    "DispatchActivities",
+    "DispatchInput",
+]
 
 HEARTBEAT_SECONDS = 1.0
 
@@ -58,8 +66,24 @@ class DispatchInput(BaseModel):
     """When the job's time is up (epoch seconds): the orchestrator gets what is left of it."""
 
 
+class CancelInput(BaseModel):
+    job_id: str
+    capability: str
+    orchestrator: str
+
+
+class CancelAnswer(BaseModel):
+    """What the orchestrator said of a cancel: whether the job still ran, and what the time it
+    ran cost."""
+
+    canceled: bool
+    units: int = 0
+    cost_wei: int = 0
+
+
 ERROR_BYTES = 64 * 1024
 """The most of a refusal's body read: enough for any message."""
+CANCEL_TIMEOUT_SECONDS = 30.0
 
 
 async def _error_text(response: httpx.Response) -> str:
@@ -116,6 +140,9 @@ class DispatchActivities:
         self._tokens = tokens or RecentTokens(0)
         self._index = index
 
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.dispatch, self.cancel]
+
     def _failed(self, url: str, capability: str, kind: FailureKind, reason: str) -> None:
         self._market.record_failure(url, capability, kind, reason)
         metrics.ORCHESTRATOR_DISPATCHES.labels(url, kind.value).inc()
@@ -136,6 +163,38 @@ class DispatchActivities:
         elif outcome.balance_wei is not None:
             self._tokens.balance(url, capability, outcome.balance_wei)
         return outcome
+
+    @activity.defn(name="cancel_dispatch")
+    async def cancel(self, request: CancelInput) -> CancelAnswer:
+        """Tell the orchestrator that the job is canceled (its own signed header names it), so
+        it stops the job's work and bills only the time it ran."""
+        job = JobRequest(
+            id=request.job_id, capability=request.capability, timeout_seconds=1
+        ).signed_by(self._key, self._address)
+        try:
+            answer = await self._http.post(
+                f"{request.orchestrator}/process/cancel",
+                headers={"Livepeer": job.encode()},
+                timeout=CANCEL_TIMEOUT_SECONDS,
+            )
+        except httpx.HTTPError as exc:
+            raise to_application_error(
+                OrchestratorUnreachable(f"the cancel did not reach the orchestrator: {exc!r}")
+            ) from exc
+        if answer.status_code != 200:
+            raise to_application_error(
+                OrchestratorFailed(
+                    f"the orchestrator answered the cancel {answer.status_code}: "
+                    f"{answer.text[:300]}",
+                    status_code=answer.status_code,
+                )
+            )
+        body = answer.json()
+        return CancelAnswer(
+            canceled=bool(body.get("canceled")),
+            units=int(body.get("units", 0)),
+            cost_wei=int(body.get("cost_wei", 0)),
+        )
 
     async def _dispatch(self, request: DispatchInput) -> DispatchOutcome:
         spec, candidate = request.spec, request.candidate

@@ -74,6 +74,7 @@ class JobState(StrEnum):
     SUCCEEDED = "succeeded"
     REJECTED = "rejected"
     FAILED = "failed"
+    CANCELED = "canceled"
 
 
 class JobStatus(BaseModel):

@@ -16,6 +16,7 @@ from rich.console import Console
 
 from tollway.cli.byoc import app as byoc_app
 from tollway.cli.chain import app as chain_app
+from tollway.cli.jobs import app as jobs_app
 from tollway.cli.tenants import keys_app, tenants_app
 from tollway.config import GatewaySettings, GpuWorkerSettings, OrchestratorSettings, load_settings
 
@@ -49,6 +50,7 @@ app.add_typer(chain_app, name="chain")
 app.add_typer(byoc_app, name="byoc")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
+app.add_typer(jobs_app, name="jobs")
 
 console = Console()
 MAX_HEAD = 256 * 1024

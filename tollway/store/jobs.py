@@ -27,7 +27,7 @@ from tollway.store.schema import job_events, jobs
 __all__ = ["JOB_STATES", "JobEvent", "JobIndex", "JobPage", "JobRecord", "UsageGroup", "UsageRow"]
 
 UsageGroup = Literal["day", "key", "capability"]
-JOB_STATES = ("running", "succeeded", "rejected", "failed")
+JOB_STATES = ("running", "succeeded", "rejected", "failed", "canceled")
 FINAL_EVENTS = frozenset(f"job.{state}" for state in JOB_STATES[1:])
 
 
@@ -37,8 +37,8 @@ class JobRecord(BaseModel):
     key_id: str | None = None
     capability: str
     state: str
-    """`running` until it ends: then `succeeded`, `rejected` (the orchestrator's 4xx) or
-    `failed`."""
+    """`running` until it ends: then `succeeded`, `rejected` (the orchestrator's 4xx),
+    `failed` or `canceled`."""
     created_at: datetime
     completed_at: datetime | None = None
     orchestrator: str | None = None
@@ -56,7 +56,8 @@ class JobEvent(BaseModel):
     seq: int
     """1, 2, ... per job: an SSE client resumes after the last it saw (`Last-Event-ID`)."""
     type: str
-    """`job.queued`, `job.started`, then `job.succeeded`, `job.rejected` or `job.failed`."""
+    """`job.queued`, `job.started`, then `job.succeeded`, `job.rejected`, `job.failed` or
+    `job.canceled`."""
     data: dict[str, Any]
     created_at: datetime
 

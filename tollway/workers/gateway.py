@@ -146,7 +146,7 @@ async def job_worker(settings: GatewaySettings, client: Client) -> AsyncIterator
                 discovery.discover,
                 discovery.refresh_network,
                 PaymentActivities(sender, spend, limits, funds).create_payment,
-                DispatchActivities(
+                *DispatchActivities(
                     http,
                     key,
                     address,
@@ -156,7 +156,7 @@ async def job_worker(settings: GatewaySettings, client: Client) -> AsyncIterator
                     LiveOutputs(artifacts.root / "live"),
                     tokens,
                     index,
-                ).dispatch,
+                ).all(),
                 SettlementActivities(spend).settle,
                 JobRecordActivities(
                     index,

@@ -21,11 +21,18 @@ away: `TollwayError.transient`); otherwise every orchestrator refused or failed 
 It also fails after `max_attempts` failed dispatches, or when its deadline (start +
 `timeout_seconds`) passes. A failure lists each attempt, each naming a real orchestrator; never an
 empty success. Decisions go by the activity's error type (tollway.errors), never by its text.
+
+The `cancel` Update ends the job: before dispatch at the next step, costing nothing; during one
+it cancels the dispatch step and tells the orchestrator (`cancel_dispatch`), which stops the job
+and bills the time it ran. However it ends, a last local activity records it in the job index
+and settles its budget hold.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+import contextlib
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -33,7 +40,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from tollway.activities.discovery import DiscoverInput, Discovery, DiscoveryActivities
-    from tollway.activities.dispatch import DispatchActivities, DispatchInput
+    from tollway.activities.dispatch import CancelInput, DispatchActivities, DispatchInput
     from tollway.activities.job import DispatchOutcome, JobSpec, JobState, JobStatus
     from tollway.activities.payment import PaymentActivities, PaymentInput, PaymentPlan
     from tollway.activities.records import JobEnded, JobRecordActivities
@@ -71,6 +78,7 @@ the Temporal server per step. A worker that dies mid-dispatch is noticed when th
 times out (JOB_TASK_TIMEOUT) and the job runs again elsewhere with the same job id. Longer jobs
 dispatch by a regular activity that heartbeats."""
 JOB_TASK_TIMEOUT = timedelta(seconds=5)
+FINISHED = frozenset({JobState.SUCCEEDED, JobState.REJECTED, JobState.FAILED, JobState.CANCELED})
 DISPATCH_RETRIES = RetryPolicy(
     initial_interval=timedelta(milliseconds=500),
     maximum_interval=timedelta(seconds=5),
@@ -93,6 +101,10 @@ def _reason(err: ActivityError | ApplicationError) -> tuple[str, int | None, typ
     return str(cause or err), None, TollwayError
 
 
+class _Canceled(Exception):
+    """The job's cancel came: it ends as canceled, its state and cost already recorded."""
+
+
 @workflow.defn(name="JobWorkflow", sandboxed=False)  # see the module's docstring
 class JobWorkflow:
     @workflow.init
@@ -101,16 +113,38 @@ class JobWorkflow:
             job_id=spec.job_id, capability=spec.capability, state=JobState.DISCOVERING
         )
         self._deadline = workflow.info().start_time + timedelta(seconds=spec.timeout_seconds)
+        self._cancel_requested = False
+        self._dispatching: asyncio.Task[DispatchOutcome] | None = None
 
     @workflow.run
     async def run(self, spec: JobSpec) -> JobStatus:
         try:
             status = await self._run(spec)
+        except _Canceled:
+            status = self._status
         except ApplicationError:
             await self._record_end(spec)
             raise
         await self._record_end(spec)
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return status
+
+    @workflow.update
+    async def cancel(self) -> JobStatus:
+        """Cancel the job: one not yet dispatched ends at once, costing nothing; one running on
+        an orchestrator is stopped there and costs the time it ran. Answers how the job ended
+        (a job that ended first is not changed)."""
+        if self._status.state not in FINISHED:
+            self._cancel_requested = True
+            if self._dispatching is not None:
+                self._dispatching.cancel()
+            await workflow.wait_condition(lambda: self._status.state in FINISHED)
+        return self._status
+
+    def _stop_if_canceled(self) -> None:
+        if self._cancel_requested:
+            self._status.state = JobState.CANCELED
+            raise _Canceled
 
     async def _record_end(self, spec: JobSpec) -> None:
         """The job index's record of how it ended, and its budget hold settled."""
@@ -143,6 +177,7 @@ class JobWorkflow:
             tried: list[str] = []
             transient = False
             while True:  # one round: each candidate at most once
+                self._stop_if_canceled()
                 if workflow.now() >= self._deadline:
                     raise self._fail(self._deadline_passed(spec))
                 discovery = await self._discover(spec, tried, fresh)
@@ -153,6 +188,7 @@ class JobWorkflow:
                 if not discovery.candidates:
                     break
                 for candidate in discovery.candidates:
+                    self._stop_if_canceled()
                     outcome, kind = await self._try(spec, candidate)
                     if outcome is not None:
                         return await self._settle(spec, candidate, outcome)
@@ -172,7 +208,8 @@ class JobWorkflow:
             if workflow.now() + wait >= self._deadline:
                 raise self._fail(self._deadline_passed(spec))
             status.state = JobState.WAITING
-            await workflow.sleep(wait)
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: self._cancel_requested, timeout=wait)
             wait = min(wait * 2, LONGEST_WAIT)
 
     def _deadline_passed(self, spec: JobSpec) -> DeadlinePassed:
@@ -248,6 +285,9 @@ class JobWorkflow:
             )
         except StepFailed as err:
             return None, self._attempt_failed(candidate, "pay", err)
+        if self._cancel_requested:
+            self._paid(plan)  # its tickets went: the orchestrator keeps the credit for later jobs
+            self._stop_if_canceled()
         status.state = JobState.DISPATCHING
         left = self._deadline - workflow.now() + timedelta(seconds=10)
         request = DispatchInput(
@@ -256,31 +296,65 @@ class JobWorkflow:
             payment_header=plan.header,
             deadline=self._deadline.timestamp(),
         )
+        started = workflow.now()
+        if spec.timeout_seconds <= LOCAL_DISPATCH_SECONDS:
+            self._dispatching = workflow.start_local_activity_method(
+                DispatchActivities.dispatch,
+                request,
+                start_to_close_timeout=left,
+                schedule_to_close_timeout=left,
+                retry_policy=DISPATCH_RETRIES,
+            )
+        else:
+            self._dispatching = workflow.start_activity_method(
+                DispatchActivities.dispatch,
+                request,
+                start_to_close_timeout=left,
+                schedule_to_close_timeout=left,
+                heartbeat_timeout=DISPATCH_HEARTBEAT_TIMEOUT,
+                retry_policy=DISPATCH_RETRIES,
+            )
         try:
-            if spec.timeout_seconds <= LOCAL_DISPATCH_SECONDS:
-                outcome = await workflow.execute_local_activity_method(
-                    DispatchActivities.dispatch,
-                    request,
-                    start_to_close_timeout=left,
-                    schedule_to_close_timeout=left,
-                    retry_policy=DISPATCH_RETRIES,
-                )
-            else:
-                outcome = await workflow.execute_activity_method(
-                    DispatchActivities.dispatch,
-                    request,
-                    start_to_close_timeout=left,
-                    schedule_to_close_timeout=left,
-                    heartbeat_timeout=DISPATCH_HEARTBEAT_TIMEOUT,
-                    retry_policy=DISPATCH_RETRIES,
-                )
-        except StepFailed as err:
+            outcome = await self._dispatching
+        except (*StepFailed, asyncio.CancelledError) as err:
+            if self._cancel_requested:
+                self._paid(plan)
+                await self._cancel_at(spec, candidate, started)
+            if isinstance(err, asyncio.CancelledError):
+                raise
             kind = self._attempt_failed(candidate, "dispatch", err)
             if not issubclass(kind, TicketParamsExpired):  # else refused: nothing credited
                 self._paid(plan)
             return None, kind
+        finally:
+            self._dispatching = None
         self._paid(plan)
         return outcome, TollwayError
+
+    async def _cancel_at(self, spec: JobSpec, candidate: Candidate, started: datetime) -> None:
+        """Stop the job at the orchestrator it runs on, record what that run cost, and end the
+        job as canceled. When the orchestrator cannot be told, the cost is what it would bill
+        for the time until now, and the job's error says so."""
+        status = self._status
+        try:
+            answer = await workflow.execute_local_activity_method(
+                DispatchActivities.cancel,
+                CancelInput(
+                    job_id=spec.job_id, capability=spec.capability, orchestrator=candidate.url
+                ),
+                start_to_close_timeout=timedelta(seconds=35),
+                retry_policy=QUICK_RETRIES,
+            )
+            units, cost = answer.units, answer.cost_wei
+        except StepFailed as err:
+            reason, _, _ = _reason(err)
+            ran = (workflow.now() - started).total_seconds()
+            units = billed_units(candidate.unit, ran, None)
+            cost = candidate.price.cost(units)
+            status.error = f"canceled, but the orchestrator was not told: {reason}"
+        await self._record_cost(spec, candidate, units, cost)
+        status.state = JobState.CANCELED
+        raise _Canceled
 
     def _paid(self, plan: PaymentPlan) -> None:
         self._status.tickets_sent += plan.tickets
@@ -308,8 +382,16 @@ class JobWorkflow:
         status.outcome = outcome
         status.state = JobState.SETTLING
         units = billed_units(candidate.unit, outcome.elapsed_seconds, outcome.units)
-        status.cost_wei = candidate.price.cost(units)
-        status.unit, status.units = candidate.unit, units
+        await self._record_cost(spec, candidate, units, candidate.price.cost(units))
+        status.state = JobState.SUCCEEDED if outcome.status_code < 400 else JobState.REJECTED
+        return status
+
+    async def _record_cost(
+        self, spec: JobSpec, candidate: Candidate, units: int, cost_wei: int
+    ) -> None:
+        """What the job cost at `candidate`, in its status and (once) in the spend ledger."""
+        status = self._status
+        status.unit, status.units, status.cost_wei = candidate.unit, units, cost_wei
         await workflow.execute_local_activity_method(
             SettlementActivities.settle,
             SettleInput(
@@ -318,14 +400,12 @@ class JobWorkflow:
                 capability=spec.capability,
                 orchestrator=candidate.url,
                 orchestrator_address=candidate.address,
-                cost_wei=status.cost_wei,
+                cost_wei=cost_wei,
                 tickets=status.tickets_sent,
                 ev_wei=status.ticket_ev_wei,
             ),
             start_to_close_timeout=timedelta(seconds=10),
         )
-        status.state = JobState.SUCCEEDED if outcome.status_code < 400 else JobState.REJECTED
-        return status
 
     @workflow.query
     def status(self) -> JobStatus:

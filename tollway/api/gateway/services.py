@@ -7,7 +7,12 @@ import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -147,6 +152,15 @@ class GatewayServices:
         except RPCError as exc:
             return exc.status != RPCStatusCode.NOT_FOUND
         return True
+
+    async def cancel_job(self, job_id: str) -> JobStatus:
+        """Cancel a running job; how it ended (canceled, or as it ended first)."""
+        handle = self.temporal.get_workflow_handle(job_id, result_type=JobStatus)
+        try:
+            return await handle.execute_update(JobWorkflow.cancel)
+        except (WorkflowUpdateFailedError, RPCError):
+            # It closed before the update landed: it ended first.
+            return await self._read_status(job_id)
 
     async def wait_job(self, job_id: str, timeout_seconds: float) -> JobStatus:
         """The finished job, or the TollwayError its workflow failed with."""

@@ -37,7 +37,7 @@ from tollway.api.orchestrator.winners import WinnerHandOff
 from tollway.byoc import triton_wire
 from tollway.byoc.registry import CapabilityRegistry
 from tollway.config import OrchestratorSettings
-from tollway.errors import BadPayment, CapacityExhausted, WorkerFailed
+from tollway.errors import BadPayment, CapacityExhausted, JobCanceled, WorkerFailed
 from tollway.netutil import is_event_stream
 from tollway.payments.ledger import ChargedJob, JobPayment, Ledger
 from tollway.payments.recipient import TicketRecipient
@@ -47,7 +47,10 @@ from tollway.protocol.payment import Payment
 from tollway.protocol.price import UNITS_HEADER, Price, billed_units
 from tollway.store.spool import Spool
 
-__all__ = ["JobServer", "ServedJob"]
+__all__ = ["CancelOutcome", "JobServer", "ServedJob"]
+
+CANCELED = "canceled"
+"""The reason kept with the charge of a job its gateway canceled."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,16 @@ class ServedJob:
         return ChargedJob(job_id, json.dumps(outcome), self.body)
 
 
+@dataclass(frozen=True)
+class CancelOutcome:
+    """What a cancel did: whether the job was still running, and what its run was billed."""
+
+    canceled: bool
+    units: int = 0
+    cost_wei: int = 0
+    balance: int = 0
+
+
 @dataclass
 class _Running:
     """A job id being served: retries wait for `answer`; `payment` is the digest of the
@@ -109,6 +122,8 @@ class JobServer:
     http: httpx.AsyncClient
     files: BodyFiles
     _running: dict[tuple[str, str], _Running] = field(default_factory=dict)
+    _canceled: dict[tuple[str, str], float] = field(default_factory=dict)
+    """Job ids canceled before they arrived (a cancel can overtake its request), and when."""
 
     async def serve(
         self,
@@ -123,6 +138,9 @@ class JobServer:
         id this orchestrator runs or has charged (see the module's docstring). `body` is
         discarded once the job no longer needs it."""
         key = (sender, job.id)
+        if job.id and key in self._canceled:
+            body.discard()
+            raise JobCanceled(f"job {job.id} was canceled by its gateway", job_id=job.id)
         if job.id:
             try:
                 again = await self._again(key, job, payment_header)
@@ -145,7 +163,36 @@ class JobServer:
         answer.add_done_callback(lambda _: body.discard())
         # The live head as soon as it is in, else the whole answer.
         await asyncio.wait({answer, live}, return_when=asyncio.FIRST_COMPLETED)
-        return live.result() if live.done() else answer.result()
+        if live.done():
+            return live.result()
+        if answer.cancelled():
+            raise JobCanceled(f"job {job.id} was canceled by its gateway", job_id=job.id)
+        return answer.result()
+
+    async def cancel(self, sender: str, job_id: str, capability: str) -> CancelOutcome:
+        """Stop `sender`'s job `job_id` if it runs: its request to the replica is dropped (a
+        replica stops work whose client left) and the time it ran is billed."""
+        running = self._running.get((sender, job_id))
+        if running is None:
+            # Not here (yet): should its request still come, it is refused.
+            now = time.time()
+            forget = now - self.settings.job_answer_ttl_seconds
+            for old in [k for k, at in self._canceled.items() if at < forget]:
+                del self._canceled[old]
+            self._canceled[(sender, job_id)] = now
+            return CancelOutcome(False, balance=self.ledger.balance_wei(sender, capability))
+        running.answer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await running.answer
+        since = time.time() - self.settings.job_answer_ttl_seconds
+        kept = self.ledger.charged_job(sender, job_id, since)
+        outcome = json.loads(kept.outcome) if kept is not None else {}
+        return CancelOutcome(
+            True,
+            units=int(outcome.get("units", 0)),
+            cost_wei=int(outcome.get("cost_wei", 0)),
+            balance=self.ledger.balance_wei(sender, capability),
+        )
 
     async def _again(
         self, key: tuple[str, str], job: JobRequest, payment_header: str | None
@@ -168,6 +215,8 @@ class JobServer:
             served = await asyncio.shield(running.answer)
             return replace(served, balance=self.ledger.balance_wei(sender, job.capability))
         assert kept is not None
+        if outcome.get("reason") == CANCELED:
+            raise JobCanceled(outcome["error"], job_id=job_id)
         if "error" in outcome:
             raise WorkerFailed(outcome["error"], reason=outcome["reason"])
         file = outcome.get("file")
@@ -272,6 +321,25 @@ class JobServer:
                 await answer.aclose()
         except BaseException as exc:
             content.discard()
+            if isinstance(exc, asyncio.CancelledError) and job.id:
+                # Canceled by its gateway: the replica's request is dropped; its time is billed.
+                units = billed_units(capability.unit, time.monotonic() - started, None)
+                cost = price.cost(units)
+                outcome = {
+                    "error": f"job {job.id} was canceled by its gateway",
+                    "reason": CANCELED,
+                    "payment": payment,
+                    "units": units,
+                    "cost_wei": cost,
+                }
+                self._bill(
+                    sender,
+                    job.capability,
+                    price,
+                    units,
+                    ChargedJob(job.id, json.dumps(outcome), b""),
+                )
+                raise
             if isinstance(exc, httpx.TimeoutException):
                 units = billed_units(capability.unit, time.monotonic() - started, None)
                 failure = WorkerFailed(

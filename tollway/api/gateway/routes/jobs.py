@@ -40,6 +40,7 @@ __all__ = [
     "JobAccepted",
     "JobSubmission",
     "JobView",
+    "cancel_job",
     "delete_job",
     "job_output",
     "job_status",
@@ -315,6 +316,24 @@ async def delete_job(job_id: str, services: Services, caller: JobWriter) -> None
     if record.completed_at is None:
         raise Conflict(f"job {job_id!r} is still running", field="job_id", state=record.state)
     await remove_job_data(services.jobs, services.artifacts, services.live, job_id)
+
+
+@router.post("/{job_id}/cancel")
+async def cancel_job(job_id: str, services: Services, caller: JobWriter) -> JobView:
+    """Cancel the job: one not yet dispatched ends at once and costs nothing; one running is
+    stopped at its orchestrator (its container's request dropped) and costs the time it ran.
+    Answers the canceled job; 409 when it ended first."""
+    record = await services.jobs.get(owned(job_id, caller.tenant))
+    if record is None:
+        raise NotFound(f"no job {job_id!r}")
+    if record.completed_at is None:
+        status = await services.cancel_job(job_id)
+        if status.state == JobState.CANCELED:
+            return await _view(services, job_id)
+        state = status.state.value
+    else:
+        state = record.state
+    raise Conflict(f"job {job_id!r} already ended: {state}", field="job_id", state=state)
 
 
 @router.get("/{job_id}/output")

@@ -79,6 +79,24 @@ async def process_request(path: str, request: Request, services: Services) -> Re
     return _relay(served)
 
 
+@router.post("/process/cancel")
+async def cancel_job(request: Request, services: Services) -> dict[str, Any]:
+    """Stop a job its gateway no longer wants (tollway's, beside go-livepeer's protocol): the
+    signed `Livepeer` header names it by `id`; the time it ran is billed, and a retry of its id
+    gets 409 `JobCanceled`. `canceled` is false when it was not running."""
+    job = JobRequest.decode(request.headers.get("Livepeer"))
+    sender = job.verify()
+    if not job.id:
+        raise BadJobHeader("a cancel names the job by its id", field="id")
+    outcome = await services.jobs.cancel(sender, job.id, job.capability)
+    return {
+        "canceled": outcome.canceled,
+        "units": outcome.units,
+        "cost_wei": str(outcome.cost_wei),
+        "balance_wei": str(outcome.balance),
+    }
+
+
 def _relay(served: ServedJob) -> Response:
     headers = {"Livepeer-Balance": str(served.balance), UNIT_HEADER: served.unit}
     if served.metadata is not None:

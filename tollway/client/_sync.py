@@ -1,0 +1,131 @@
+"""The sync client: the async one's calls, on `httpx.Client`."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from tollway.api.gateway.routes.jobs import JobAccepted, JobView
+from tollway.client._shared import (
+    headers,
+    page_params,
+    raise_for_problem,
+    submission,
+    submit_headers,
+)
+from tollway.store.jobs import JobEvent, JobPage, JobRecord, UsageRow
+
+__all__ = ["Client"]
+
+RECONNECT_SECONDS = 1.0
+
+
+class Client:
+    def __init__(self, base_url: str, api_key: str, timeout: float = 90.0) -> None:
+        self._http = httpx.Client(base_url=base_url, headers=headers(api_key), timeout=timeout)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def submit(
+        self,
+        capability: str,
+        input: Any = None,
+        *,
+        input_bytes: bytes | None = None,
+        content_type: str | None = None,
+        idempotency_key: str | None = None,
+        wait: int | None = None,
+        **fields: Any,
+    ) -> JobAccepted:
+        """Start a job (`fields`: `timeout_seconds`, `max_price_wei_per_second`, `path`, ...);
+        with `wait`, its `job` is filled in, finished if it finished in time."""
+        answer = self._http.post(
+            "/v1/jobs",
+            json=submission(capability, input, input_bytes, content_type, fields),
+            headers=submit_headers(idempotency_key, wait),
+            timeout=(wait or 0) + 30,
+        )
+        raise_for_problem(answer)
+        return JobAccepted.model_validate(answer.json())
+
+    def get(self, job_id: str) -> JobView:
+        answer = self._http.get(f"/v1/jobs/{job_id}")
+        raise_for_problem(answer)
+        return JobView.model_validate(answer.json())
+
+    def page(
+        self,
+        status: list[str] | None = None,
+        capability: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> JobPage:
+        params = page_params(status, capability, limit, cursor)
+        answer = self._http.get("/v1/jobs", params=params)
+        raise_for_problem(answer)
+        return JobPage.model_validate(answer.json())
+
+    def jobs(self, **filters: Any) -> Iterator[JobRecord]:
+        """Every job that `filters` select, newest first, page after page."""
+        cursor = None
+        while True:
+            page = self.page(cursor=cursor, **filters)
+            yield from page.data
+            if not page.has_more:
+                return
+            cursor = page.next_cursor
+
+    def output(self, job_id: str) -> bytes:
+        answer = self._http.get(f"/v1/jobs/{job_id}/output")
+        raise_for_problem(answer)
+        return answer.content
+
+    def cancel(self, job_id: str) -> JobView:
+        """Cancel the job; the canceled job (Conflict, 409, when it ended first)."""
+        answer = self._http.post(f"/v1/jobs/{job_id}/cancel")
+        raise_for_problem(answer)
+        return JobView.model_validate(answer.json())
+
+    def delete(self, job_id: str) -> None:
+        raise_for_problem(self._http.delete(f"/v1/jobs/{job_id}"))
+
+    def usage(self, **params: Any) -> list[UsageRow]:
+        answer = self._http.get("/v1/usage", params=params)
+        raise_for_problem(answer)
+        return [UsageRow.model_validate(row) for row in answer.json()]
+
+    def events(self, job_id: str, after: int = 0) -> Iterator[JobEvent]:
+        """The job's events as they happen (server-sent events) until it ends; a dropped
+        connection is taken up again after the last event seen (`Last-Event-ID`)."""
+        while True:
+            sent = {"Accept": "text/event-stream", "Last-Event-ID": str(after)}
+            try:
+                with self._http.stream(
+                    "GET", f"/v1/jobs/{job_id}/events", headers=sent, timeout=None
+                ) as answer:
+                    if answer.status_code >= 400:
+                        answer.read()
+                        raise_for_problem(answer)
+                    kind = ""
+                    for line in answer.iter_lines():
+                        if line.startswith("event:"):
+                            kind = line[6:].strip()
+                        elif line.startswith("data:") and kind == "done":
+                            return
+                        elif line.startswith("data:") and kind:
+                            event = JobEvent.model_validate(json.loads(line[5:]))
+                            after = event.seq
+                            yield event
+            except httpx.TransportError:
+                time.sleep(RECONNECT_SECONDS)
