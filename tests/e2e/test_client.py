@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import httpx
 import pytest
 
 from tests.e2e.stack_client import StackClient
@@ -45,8 +46,14 @@ def test_the_sync_client(stack: StackClient) -> None:
             client.submit(
                 "echo", {"n": 2}, idempotency_key="client-same", max_price_wei_per_second=PRICE
             )
-    with Client(url, stack.state.admin_key) as operator, pytest.raises(Forbidden):
-        operator.submit("echo", {})
+    reader = httpx.post(
+        f"{url}/v1/keys",
+        json={"scopes": ["jobs:read"]},
+        headers={"Authorization": f"Bearer {stack.state.api_key}"},
+    ).json()["secret"]
+    with Client(url, reader) as read_only, pytest.raises(Forbidden) as refused:
+        read_only.submit("echo", {})
+    assert refused.value.details["scope"] == "jobs:write"
 
 
 async def test_the_async_client_follows_events_live(stack: StackClient) -> None:
