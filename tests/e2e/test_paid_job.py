@@ -19,14 +19,16 @@ def test_job_output_credit_and_redemption(stack: StackClient) -> None:
     credit_before = stack.credit()
     redeemed_before = set(stack.redeemed())
     face_value = int.from_bytes(base64.b64decode(stack.token()["ticket_params"]["face_value"]))
+    # A timeout longer than the credit that earlier tests left covers, so the job must pay.
+    timeout = credit_before // ECHO_PRICE + 120
+    assert timeout <= 3600, f"earlier tests left {credit_before} wei of credit: too much"
     answer = stack.gateway.post(
         "/v1/jobs",
         json={
             "capability": "echo",
             "path": "bytes",
             "input_base64": base64.b64encode(data).decode(),
-            # Credit never covers 600 s here (a ticket buys 60 s), so the job must pay.
-            "timeout_seconds": 600,
+            "timeout_seconds": timeout,
         },
     )
     assert answer.status_code == 202, answer.text
