@@ -103,7 +103,12 @@ def open_database(url: str) -> Database:
     """Migrate the database at `url`, then open it for async use."""
     migrate(url)
     _, async_url = database_urls(url)
-    engine = create_async_engine(async_url, pool_pre_ping=True)
+    if async_url.startswith("sqlite"):
+        # One connection per process: its transactions queue for it in asyncio instead of
+        # polling SQLite's lock; a local file needs no liveness ping.
+        engine = create_async_engine(async_url, pool_size=1, max_overflow=0, pool_timeout=60)
+    else:
+        engine = create_async_engine(async_url, pool_pre_ping=True)
     _sqlite_pragmas(engine.sync_engine)
     return Database(
         url=url, engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False)
@@ -139,6 +144,9 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         # WAL: readers never wait for the writer, and several processes share the file.
         cursor.execute("PRAGMA journal_mode=WAL")
+        # No fsync per commit: a killed process loses nothing (only an OS crash could lose the
+        # last commits), as with the gateway's other SQLite files.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

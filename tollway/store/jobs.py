@@ -16,13 +16,13 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel
-from sqlalchemy import CursorResult, and_, func, insert, or_, select, update
+from sqlalchemy import JSON, CursorResult, String, and_, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tollway.errors import BadRequest
 from tollway.store.database import Database, utc_now
-from tollway.store.schema import job_events, jobs
+from tollway.store.schema import UtcDateTime, job_events, jobs
 
 __all__ = ["JOB_STATES", "JobEvent", "JobIndex", "JobPage", "JobRecord", "UsageGroup", "UsageRow"]
 
@@ -292,13 +292,17 @@ class JobIndex:
 
 
 async def _add_event(session: AsyncSession, job_id: str, kind: str, data: dict[str, Any]) -> None:
-    last = await session.execute(
-        select(func.max(job_events.c.seq)).where(job_events.c.job_id == job_id)
-    )
-    seq = (last.scalar_one() or 0) + 1
+    """Insert the event numbered after the job's last, in one statement."""
     await session.execute(
-        insert(job_events).values(
-            job_id=job_id, seq=seq, type=kind, data=data, created_at=utc_now()
+        insert(job_events).from_select(
+            ["job_id", "seq", "type", "data", "created_at"],
+            select(
+                literal(job_id, String()),
+                func.coalesce(func.max(job_events.c.seq), 0) + 1,
+                literal(kind, String()),
+                literal(data, JSON()),
+                literal(utc_now(), UtcDateTime()),
+            ).where(job_events.c.job_id == job_id),
         )
     )
 
