@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -136,7 +137,8 @@ async def test_bad_tenants_and_scopes_are_refused(database: Database) -> None:
 async def test_configured_keys_are_seeded_once(database: Database) -> None:
     store = TenantStore(database)
     digest = key_digest("tw_configured")
-    await store.seed_key("default", digest, DEFAULT_SCOPES)
+    # Several processes starting at once seed the same key: one row, no error.
+    await asyncio.gather(*(store.seed_key("default", digest, DEFAULT_SCOPES) for _ in range(4)))
     await store.seed_key("default", digest, DEFAULT_SCOPES)
     keys = await store.list_keys("default")
     assert len(keys) == 1

@@ -225,23 +225,26 @@ class TenantStore:
         """A key configured by its hash (the gateway's settings), added once: a key revoked
         since stays revoked."""
         await self.ensure_tenant(tenant)
-        async with self._db.sessions.begin() as session:
-            known = await session.execute(
-                select(api_keys.c.id).where(api_keys.c.secret_sha256 == secret_sha256)
-            )
-            if known.first() is not None:
-                return
-            await session.execute(
-                insert(api_keys).values(
-                    id="key_" + secret_sha256[:16],
-                    tenant=tenant,
-                    name="configured",
-                    prefix="(configured)",
-                    secret_sha256=secret_sha256,
-                    scopes=_scopes(scopes),
-                    created_at=utc_now(),
+        try:
+            async with self._db.sessions.begin() as session:
+                known = await session.execute(
+                    select(api_keys.c.id).where(api_keys.c.secret_sha256 == secret_sha256)
                 )
-            )
+                if known.first() is not None:
+                    return
+                await session.execute(
+                    insert(api_keys).values(
+                        id="key_" + secret_sha256[:16],
+                        tenant=tenant,
+                        name="configured",
+                        prefix="(configured)",
+                        secret_sha256=secret_sha256,
+                        scopes=_scopes(scopes),
+                        created_at=utc_now(),
+                    )
+                )
+        except IntegrityError:
+            pass  # another process, starting beside this one, seeded it first
 
     async def get_key(self, key_id: str) -> ApiKey:
         async with self._db.sessions() as session:
