@@ -193,6 +193,17 @@ def test_no_job_is_lost_when_any_process_dies(stack: StackClient) -> None:
         assert json.loads(done.output) == expected_output(done.n), done.n
         assert done.seconds <= JOB_TIMEOUT_SECONDS, (done.n, done.seconds)
 
+    # The job index (on PostgreSQL) saw each job once: queued once, ended once, at its cost.
+    for done in finished:
+        job_id = done.status["job_id"]
+        events = stack.gateway.get(f"/v1/jobs/{job_id}/events").json()
+        kinds = [e["type"] for e in events]
+        assert kinds.count("job.queued") == 1 and kinds[-1] == "job.succeeded", (job_id, kinds)
+        assert sum(k.endswith(("succeeded", "failed", "rejected")) for k in kinds) == 1, kinds
+        assert int(events[-1]["data"]["cost_wei"]) == done.status["cost_wei"], job_id
+        record = stack.gateway.get(f"/v1/jobs/{job_id}").json()
+        assert record["completed_at"] and record["state"] == "succeeded", record
+
     # Credit: what the orchestrator accepted, less one charge per job (echo bills by second).
     charges = sum(int(f.status["outcome"]["units"]) * ECHO_PRICE for f in finished)
     received = received_wei(ledger, stack.gateway_address) - received_before
