@@ -33,7 +33,7 @@ from tollway.payments.sender import NonceStore, SenderLimits, TicketSender
 from tollway.payments.spend import SpendLedger
 from tollway.store.artifacts import ArtifactStore
 from tollway.store.budgets import BudgetStore
-from tollway.store.database import open_database
+from tollway.store.database import Database, open_database
 from tollway.store.jobs import JobIndex
 from tollway.store.live import LiveOutputs
 from tollway.store.retention import remove_expired_forever
@@ -76,36 +76,45 @@ async def start_network_snapshot(client: Client, settings: GatewaySettings) -> N
 async def run(settings: GatewaySettings) -> None:
     client = await connect(settings.temporal_address, settings.namespace)
     serve_metrics(settings.worker_metrics_port)  # `tollway up` reads it as "ready"
-    async with job_worker(settings, client) as worker, _removing_expired_data(settings):
+    database = await asyncio.to_thread(open_database, settings.database)
+    async with (
+        database,
+        job_worker(settings, client, database) as worker,
+        _removing_expired_data(settings, database),
+    ):
         await start_network_snapshot(client, settings)
         await run_until_signalled(worker)
 
 
 @asynccontextmanager
-async def _removing_expired_data(settings: GatewaySettings) -> AsyncIterator[None]:
+async def _removing_expired_data(
+    settings: GatewaySettings, database: Database
+) -> AsyncIterator[None]:
     """Finished jobs' inputs and outputs removed as they expire, while the worker runs."""
     artifacts = ArtifactStore(settings.data_dir / "artifacts")
-    async with await asyncio.to_thread(open_database, settings.database) as database:
-        sweeper = asyncio.create_task(
-            remove_expired_forever(
-                JobIndex(database),
-                artifacts,
-                LiveOutputs(artifacts.root / "live"),
-                settings.retention_sweep_seconds,
-            )
+    sweeper = asyncio.create_task(
+        remove_expired_forever(
+            JobIndex(database),
+            artifacts,
+            LiveOutputs(artifacts.root / "live"),
+            settings.retention_sweep_seconds,
         )
-        try:
-            yield
-        finally:
-            sweeper.cancel()
+    )
+    try:
+        yield
+    finally:
+        sweeper.cancel()
 
 
 @asynccontextmanager
-async def job_worker(settings: GatewaySettings, client: Client) -> AsyncIterator[Worker]:
+async def job_worker(
+    settings: GatewaySettings, client: Client, database: Database
+) -> AsyncIterator[Worker]:
     """A worker for the gateway's task queue (not yet running): JobWorkflow and its
     discover/pay/dispatch/settle activities, and the NetworkSnapshotWorkflow. The gateway API
-    hosts one too, on its own client, so that the jobs it starts run at once in its process
-    (eager start) rather than wait for a worker's poll."""
+    hosts one too, on its own client and database, so that the jobs it starts run at once in
+    its process (eager start) rather than wait for a worker's poll. `database` is the
+    process's own, which the caller opens and closes."""
     key, address = load_key(settings.key)
     artifacts = ArtifactStore(settings.data_dir / "artifacts")
     sender = TicketSender(key, address, NonceStore(settings.data_dir / "nonces.sqlite"))
@@ -119,10 +128,9 @@ async def job_worker(settings: GatewaySettings, client: Client) -> AsyncIterator
     funds = SenderFunds(chain, address, settings.deposit_multiplier) if chain else None
     market = open_market_store(settings)
     tokens = RecentTokens(settings.token_reuse_seconds)
-    database = await asyncio.to_thread(open_database, settings.database)
     budgets = BudgetStore(database, settings.usd_per_eth)
     index = JobIndex(database)
-    async with httpx.AsyncClient() as http, database:
+    async with httpx.AsyncClient() as http:
         refresher = NetworkRefresher(
             http, market, discovery_sources(settings, http, chain), settings.token_timeout_seconds
         )

@@ -37,7 +37,7 @@ from tollway.config import GatewaySettings
 from tollway.market.store import open_market_store
 from tollway.store.artifacts import ArtifactStore
 from tollway.store.budgets import BudgetStore
-from tollway.store.database import open_database
+from tollway.store.database import Database, open_database
 from tollway.store.idempotency import IdempotencyStore
 from tollway.store.jobs import JobIndex
 from tollway.store.live import LiveOutputs
@@ -47,8 +47,9 @@ from tollway.temporal import connect
 
 __all__ = ["HostedWorker", "create_app", "seed_configured_keys"]
 
-HostedWorker = Callable[[Client], AbstractAsyncContextManager[Worker]]
-"""Builds a worker for the gateway's task queue on the app's own Temporal client."""
+HostedWorker = Callable[[Client, Database], AbstractAsyncContextManager[Worker]]
+"""Builds a worker for the gateway's task queue on the app's own Temporal client and database
+(one engine, one SQLite connection, per process)."""
 
 
 def create_app(settings: GatewaySettings, hosted_worker: HostedWorker | None = None) -> FastAPI:
@@ -95,7 +96,7 @@ def create_app(settings: GatewaySettings, hosted_worker: HostedWorker | None = N
                 )
             ]
             if hosted_worker is not None:
-                workers.append(await stack.enter_async_context(hosted_worker(temporal)))
+                workers.append(await stack.enter_async_context(hosted_worker(temporal, database)))
             for worker in workers:
                 running = asyncio.create_task(worker.run())
                 stack.push_async_callback(_stopped, worker, running)
