@@ -32,7 +32,6 @@ StackDir = Annotated[
     Path | None, typer.Option("--dir", help="The stack's folder, for its gateway and key.")
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-TERMINAL = ("succeeded", "rejected", "failed")
 
 
 @contextmanager

@@ -17,7 +17,6 @@ from tollway.store.tenants import Principal, Scope
 
 __all__ = [
     "Admin",
-    "Caller",
     "JobReader",
     "JobWriter",
     "KeyManager",
@@ -103,7 +102,6 @@ def _scoped(scope: Scope) -> Callable[[Principal], Awaitable[Principal]]:
     return check
 
 
-Caller = Annotated[Principal, Depends(current_principal)]
 LivepeerCaller = Annotated[Principal | None, Depends(livepeer_principal)]
 JobWriter = Annotated[Principal, Depends(_scoped("jobs:write"))]
 JobReader = Annotated[Principal, Depends(_scoped("jobs:read"))]
