@@ -186,6 +186,16 @@ class GatewaySettings(RoleSettings):
     """A key's other requests a minute."""
     jobs_in_flight_per_key: int = Field(default=100, ge=1)
     """A key's jobs running at once; more get 429 until one ends."""
+    webhook_retry_seconds: list[float] = [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0]
+    """The waits between a webhook delivery's attempts: after the first, at once, a retry
+    after each (about 28 hours in all); then it is `failed` until replayed."""
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=50)
+    """How long one attempt waits for the receiver's answer."""
+    webhook_allow_private_targets: bool = False
+    """Send webhooks to private, loopback and link-local addresses too (a gateway whose
+    tenants are its own services); otherwise such URLs are refused."""
+    webhook_dispatch_seconds: float = Field(default=0.5, gt=0)
+    """How often a gateway worker looks for new deliveries to start."""
     livepeer_routes_need_key: bool = False
     """Require a tenant's API key (`Authorization: Bearer`) on go-livepeer's `/process/*`
     routes too; without it they are open, as go-livepeer's are, and a key sent is still used."""

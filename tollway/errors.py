@@ -12,6 +12,7 @@
     │   ├── RegistrationRefused       the orchestrator refused a replica's (un)registration
     │   ├── DeclarationError          a capability declaration file that cannot be served
     │   │   └── PlacementError        a declared replica fits on no GPU worker
+    │   ├── WebhookTargetRefused      a webhook URL not http(s), or private and not allowed
     │   ├── BodyTooLarge              (413)
     │   ├── BodyIncomplete            the client hung up before its body arrived
     │   └── RequestTimeout            (408) the body did not arrive in time
@@ -116,6 +117,7 @@ __all__ = [
     "UnacceptableTicketParams",
     "Unauthorized",
     "UnknownCapability",
+    "WebhookTargetRefused",
     "WorkerFailed",
     "error_type",
     "to_application_error",
@@ -202,6 +204,10 @@ class DeclarationError(BadRequest):
 
 
 class PlacementError(DeclarationError):
+    pass
+
+
+class WebhookTargetRefused(BadRequest):
     pass
 
 

@@ -3,6 +3,7 @@ dockerd running the echo container, and every role as its own process talking HT
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -40,6 +41,7 @@ __all__ = ["dead_orchestrator", "postgres", "stack", "stream_worker"]
 
 STREAM_CAPACITY = 2
 RETENTION_SWEEP_SECONDS = 1.0
+WEBHOOK_RETRY_SECONDS = [0.5, 0.5, 1.0, 1.0, 2.0, 5.0]
 
 
 @pytest.fixture(scope="session")
@@ -75,6 +77,9 @@ def stack(
         "TOLLWAY_GATEWAY_RATE_LIMIT_READ_PER_MINUTE": str(10**7),
         "TOLLWAY_GATEWAY_RATE_LIMIT_CREATE_PER_MINUTE": str(10**7),
         "TOLLWAY_GATEWAY_JOBS_IN_FLIGHT_PER_KEY": str(10**6),
+        # The webhook receivers are test servers on 127.0.0.1; their retries come in seconds.
+        "TOLLWAY_GATEWAY_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+        "TOLLWAY_GATEWAY_WEBHOOK_RETRY_SECONDS": json.dumps(WEBHOOK_RETRY_SECONDS),
     }
     saved = {k: os.environ.get(k) for k in limits}
     os.environ.update(limits)

@@ -32,7 +32,7 @@ def services(tmp_path: Path, **fields: Any) -> GatewayServices:
     )
     # Only settings are read by these methods; Temporal, artifacts and market are not touched.
     unused = cast(Any, None)
-    return GatewayServices(settings, *[unused] * 11)
+    return GatewayServices(settings, *[unused] * 12)
 
 
 async def test_configured_keys_map_to_their_tenant(tmp_path: Path) -> None:

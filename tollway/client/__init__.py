@@ -6,9 +6,12 @@ problem document in `.details`, so callers decide by type.
     with Client("http://127.0.0.1:9935", api_key) as tollway:
         job = tollway.submit("echo", {"hello": "world"}, wait=30).job
         print(tollway.output(job.job_id))
+
+A webhook receiver checks each delivery with `verify_webhook(secret, body, headers)`.
 """
 
 from tollway.client._async import AsyncClient
+from tollway.client._shared import verify_webhook
 from tollway.client._sync import Client
 
-__all__ = ["AsyncClient", "Client"]
+__all__ = ["AsyncClient", "Client", "verify_webhook"]

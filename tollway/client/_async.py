@@ -16,8 +16,16 @@ from tollway.client._shared import (
     raise_for_problem,
     submission,
     submit_headers,
+    webhook_body,
 )
 from tollway.store.jobs import JobEvent, JobPage, JobRecord, UsageRow
+from tollway.store.webhooks import (
+    DeliveryPage,
+    EventType,
+    NewWebhook,
+    Webhook,
+    WebhookDelivery,
+)
 
 __all__ = ["AsyncClient"]
 
@@ -105,6 +113,45 @@ class AsyncClient:
         answer = await self._http.get("/v1/usage", params=params)
         raise_for_problem(answer)
         return [UsageRow.model_validate(row) for row in answer.json()]
+
+    async def create_webhook(
+        self, url: str, event_types: list[EventType] | None = None, description: str | None = None
+    ) -> NewWebhook:
+        """A webhook for the tenant's events (all, or `event_types`); its `secret` shown once."""
+        body = webhook_body(url, event_types, description)
+        answer = await self._http.post("/v1/webhooks", json=body)
+        raise_for_problem(answer)
+        return NewWebhook.model_validate(answer.json())
+
+    async def webhooks(self) -> list[Webhook]:
+        answer = await self._http.get("/v1/webhooks")
+        raise_for_problem(answer)
+        return [Webhook.model_validate(w) for w in answer.json()]
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        raise_for_problem(await self._http.delete(f"/v1/webhooks/{webhook_id}"))
+
+    async def webhook_secret(self) -> str:
+        """The secret that signs the webhooks given with jobs (`webhook=` in `submit`)."""
+        answer = await self._http.get("/v1/webhooks/default/secret")
+        raise_for_problem(answer)
+        return str(answer.json()["secret"])
+
+    async def webhook_deliveries(self, **filters: Any) -> DeliveryPage:
+        """The delivery log, newest first (`webhook_id`, `job_id`, `state`, `cursor`...)."""
+        answer = await self._http.get("/v1/webhook-deliveries", params=filters)
+        raise_for_problem(answer)
+        return DeliveryPage.model_validate(answer.json())
+
+    async def webhook_delivery(self, delivery_id: str) -> WebhookDelivery:
+        answer = await self._http.get(f"/v1/webhook-deliveries/{delivery_id}")
+        raise_for_problem(answer)
+        return WebhookDelivery.model_validate(answer.json())
+
+    async def replay_webhook_delivery(self, delivery_id: str) -> WebhookDelivery:
+        answer = await self._http.post(f"/v1/webhook-deliveries/{delivery_id}/replay")
+        raise_for_problem(answer)
+        return WebhookDelivery.model_validate(answer.json())
 
     async def events(self, job_id: str, after: int = 0) -> AsyncIterator[JobEvent]:
         """The job's events as they happen (server-sent events) until it ends; a dropped

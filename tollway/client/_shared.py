@@ -7,10 +7,19 @@ import base64
 from typing import Any
 
 import httpx
+from standardwebhooks import Webhook, WebhookVerificationError
 
-from tollway.errors import TollwayError, error_type
+from tollway.errors import BadSignature, TollwayError, error_type
 
-__all__ = ["headers", "page_params", "raise_for_problem", "submission", "submit_headers"]
+__all__ = [
+    "headers",
+    "page_params",
+    "raise_for_problem",
+    "submission",
+    "submit_headers",
+    "verify_webhook",
+    "webhook_body",
+]
 
 
 def headers(api_key: str) -> dict[str, str]:
@@ -74,3 +83,23 @@ def raise_for_problem(answer: httpx.Response) -> None:
     error = error_type(str(problem.get("code")))(str(problem["detail"]), **problem)
     error.headers = dict(answer.headers)
     raise error
+
+
+def webhook_body(
+    url: str, event_types: list[Any] | None, description: str | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"url": url, "event_types": list(event_types or [])}
+    if description is not None:
+        body["description"] = description
+    return body
+
+
+def verify_webhook(secret: str, body: bytes | str, headers: dict[str, str]) -> dict[str, Any]:
+    """A delivery a receiver got, checked: its event (`type`, `timestamp`, `data`) when the
+    Standard Webhooks signature matches `secret` and its timestamp is within five minutes,
+    else BadSignature. Drop one whose `webhook-id` was seen already: a retry or a replay."""
+    try:
+        event: dict[str, Any] = Webhook(secret).verify(body, headers)
+    except WebhookVerificationError as exc:
+        raise BadSignature(f"the webhook does not verify: {exc}") from exc
+    return event

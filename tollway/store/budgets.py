@@ -23,13 +23,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tollway.errors import BadRequest, BudgetExceeded, NotFound
 from tollway.store.database import Database, utc_now
-from tollway.store.schema import budget_holds, budget_usage, budgets
+from tollway.store.schema import budget_alerts, budget_holds, budget_usage, budgets
+from tollway.store.webhooks import enqueue_event
 
 __all__ = ["Budget", "BudgetStore", "Currency", "Hold", "Period", "window_of"]
 
 Period = Literal["day", "month", "total"]
 Currency = Literal["wei", "usd"]
 WEI_PER_ETH = 10**18
+ALERT_PERCENTS = (50, 80, 100)
+"""A budget's window raises a `budget.threshold` webhook event as its spend (settled costs and
+running jobs' holds, counted as each job settles) reaches each of these shares of the limit."""
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -231,7 +235,54 @@ class BudgetStore:
             for hold in held:
                 delta = cost_wei - int(hold["reserved_wei"])
                 await _add(session, hold["budget_id"], hold["window_start"], delta)
+                await self._alert(session, hold["budget_id"], hold["window_start"])
         return True
+
+    async def _alert(self, session: AsyncSession, budget_id: str, start: datetime) -> None:
+        """Raise `budget.threshold` for each of ALERT_PERCENTS the window's spend has reached
+        since the last settlement, once per window (the caller holds the budget's lock)."""
+        row = (
+            (await session.execute(select(budgets).where(budgets.c.id == budget_id)))
+            .mappings()
+            .first()
+        )
+        limit = limit_in_wei(row["currency"], row["amount"], self._usd_per_eth) if row else None
+        if row is None or not limit:
+            return
+        spent = await _spent(session, budget_id, start)
+        reached = [p for p in ALERT_PERCENTS if spent * 100 >= limit * p]
+        if not reached:
+            return
+        sent: set[int] = set(
+            (
+                await session.execute(
+                    select(budget_alerts.c.percent).where(
+                        budget_alerts.c.budget_id == budget_id,
+                        budget_alerts.c.window_start == start,
+                    )
+                )
+            ).scalars()
+        )
+        now = utc_now()
+        _, resets = window_of(row["period"], start)
+        for percent in (p for p in reached if p not in sent):
+            await session.execute(
+                insert(budget_alerts).values(
+                    budget_id=budget_id, window_start=start, percent=percent, created_at=now
+                )
+            )
+            data = {
+                "budget_id": budget_id,
+                "tenant": row["tenant"],
+                "key_id": row["key_id"],
+                "period": row["period"],
+                "percent": percent,
+                "limit_wei": str(limit),
+                "spent_wei": str(spent),
+                "window_start": start.isoformat(),
+                "resets_at": resets.isoformat() if resets else None,
+            }
+            await enqueue_event(session, row["tenant"], None, "budget.threshold", data)
 
     async def _budgets(self, where: object | None) -> list[Budget]:
         query = select(budgets).order_by(budgets.c.tenant, budgets.c.created_at)

@@ -8,9 +8,6 @@ so a page is as cheap deep in the list as at its head and a job made meanwhile m
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, cast
@@ -20,9 +17,10 @@ from sqlalchemy import JSON, CursorResult, String, and_, func, insert, literal, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tollway.errors import BadRequest
+from tollway.store.cursors import decode_cursor, encode_cursor
 from tollway.store.database import Database, utc_now
 from tollway.store.schema import UtcDateTime, job_events, jobs
+from tollway.store.webhooks import webhooks_wanting, write_deliveries
 
 __all__ = ["JOB_STATES", "JobEvent", "JobIndex", "JobPage", "JobRecord", "UsageGroup", "UsageRow"]
 
@@ -212,7 +210,7 @@ class JobIndex:
         if created_before is not None:
             query = query.where(jobs.c.created_at < created_before)
         if cursor is not None:
-            at, last_id = _decode_cursor(cursor)
+            at, last_id = decode_cursor(cursor)
             query = query.where(
                 or_(jobs.c.created_at < at, and_(jobs.c.created_at == at, jobs.c.id < last_id))
             )
@@ -221,7 +219,9 @@ class JobIndex:
             rows = (await session.execute(query)).mappings().all()
         records = [_record(row) for row in rows[:limit]]
         more = len(rows) > limit
-        next_cursor = _encode_cursor(records[-1]) if more and records else None
+        next_cursor = (
+            encode_cursor(records[-1].created_at, records[-1].id) if more and records else None
+        )
         return JobPage(data=records, next_cursor=next_cursor, has_more=more)
 
     async def expired(self, now: datetime, limit: int = 500) -> list[tuple[str, list[str]]]:
@@ -292,7 +292,8 @@ class JobIndex:
 
 
 async def _add_event(session: AsyncSession, job_id: str, kind: str, data: dict[str, Any]) -> None:
-    """Insert the event numbered after the job's last, in one statement."""
+    """Insert the event numbered after the job's last, in one statement, and its webhook
+    deliveries (the job's record with the event's data) in the same transaction."""
     await session.execute(
         insert(job_events).from_select(
             ["job_id", "seq", "type", "data", "created_at"],
@@ -305,6 +306,11 @@ async def _add_event(session: AsyncSession, job_id: str, kind: str, data: dict[s
             ).where(job_events.c.job_id == job_id),
         )
     )
+    wanted = await webhooks_wanting(session, kind, tenant=None, job_id=job_id)
+    if wanted:
+        row = (await session.execute(select(jobs).where(jobs.c.id == job_id))).mappings().one()
+        record = _record(row).model_dump(mode="json")
+        await write_deliveries(session, wanted, row["tenant"], job_id, kind, {**record, **data})
 
 
 def _record(row: Any) -> JobRecord:
@@ -313,17 +319,3 @@ def _record(row: Any) -> JobRecord:
         cost_wei=int(row["cost_wei"]) if row["cost_wei"] is not None else None,
         data_removed=row["data_removed_at"] is not None,
     )
-
-
-def _encode_cursor(record: JobRecord) -> str:
-    raw = json.dumps([record.created_at.isoformat(), record.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, job_id = json.loads(raw)
-        return datetime.fromisoformat(at), str(job_id)
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise BadRequest("cursor is not one this API gave out", field="cursor") from exc

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Dialect
 __all__ = [
     "UtcDateTime",
     "api_keys",
+    "budget_alerts",
     "budget_holds",
     "budget_usage",
     "budgets",
@@ -31,6 +32,9 @@ __all__ = [
     "jobs",
     "metadata",
     "tenants",
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhooks",
 ]
 
 
@@ -69,6 +73,8 @@ tenants = Table(
     Column("name", String(64), primary_key=True),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("disabled_at", UtcDateTime()),
+    # Signs the webhooks given with a job (`whsec_...`); made when first needed.
+    Column("webhook_secret", String(64)),
 )
 
 api_keys = Table(
@@ -168,4 +174,62 @@ job_events = Table(
     Column("type", String(32), nullable=False),
     Column("data", JSON(), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
+)
+
+budget_alerts = Table(
+    "budget_alerts",
+    metadata,
+    Column("budget_id", String(32), ForeignKey("budgets.id", ondelete="CASCADE"), primary_key=True),
+    Column("window_start", UtcDateTime(), primary_key=True),
+    Column("percent", Integer(), primary_key=True, autoincrement=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant", String(64), ForeignKey("tenants.name"), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("event_types", JSON(), nullable=False),
+    Column("job_id", String(512)),
+    Column("secret", String(64), nullable=False),
+    Column("description", String(256)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("deleted_at", UtcDateTime()),
+    Index("ix_webhooks_tenant", "tenant"),
+    Index("ix_webhooks_job_id", "job_id"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("webhook_id", String(32), nullable=False),
+    Column("tenant", String(64), nullable=False),
+    Column("job_id", String(512)),
+    Column("event_type", String(32), nullable=False),
+    Column("payload", JSON(), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    Column("replays", Integer(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("dispatched_at", UtcDateTime()),
+    Column("last_attempt_at", UtcDateTime()),
+    Column("last_status", Integer()),
+    Column("last_error", String(1024)),
+    Column("delivered_at", UtcDateTime()),
+    Index("ix_webhook_deliveries_tenant_created", "tenant", "created_at", "id"),
+    Index("ix_webhook_deliveries_dispatched", "dispatched_at"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("delivery_id", String(40), primary_key=True),
+    Column("number", Integer(), primary_key=True, autoincrement=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("status", Integer()),
+    Column("error", String(1024)),
+    Column("duration_ms", Integer(), nullable=False),
 )

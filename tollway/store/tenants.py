@@ -38,11 +38,14 @@ __all__ = [
     "key_digest",
 ]
 
-Scope = Literal["jobs:write", "jobs:read", "streams", "usage:read", "keys:write", "admin"]
+Scope = Literal[
+    "jobs:write", "jobs:read", "streams", "usage:read", "webhooks", "keys:write", "admin"
+]
 """What a key may do: submit and cancel jobs, read them, run live streams, read usage, manage
-its own tenant's keys; `admin` is the gateway operator's: every tenant and key."""
+its tenant's webhooks and read their deliveries, manage its own tenant's keys; `admin` is the
+gateway operator's: every tenant and key."""
 SCOPES: tuple[Scope, ...] = get_args(Scope)
-DEFAULT_SCOPES: tuple[Scope, ...] = ("jobs:write", "jobs:read", "streams", "usage:read")
+DEFAULT_SCOPES: tuple[Scope, ...] = ("jobs:write", "jobs:read", "streams", "usage:read", "webhooks")
 CONFIGURED_SCOPES: tuple[Scope, ...] = (*DEFAULT_SCOPES, "keys:write")
 """A key named in the gateway's settings is its tenant's own: it may manage the tenant's keys."""
 

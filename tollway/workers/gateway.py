@@ -1,6 +1,7 @@
 """Gateway worker: JobWorkflow and its discover/pay/dispatch/settle activities, StreamWorkflow
-and its start/stop steps, and the NetworkSnapshotWorkflow that keeps the market view fresh
-(started here if not running). A stream's relay runs in the gateway API holding its channels."""
+and its start/stop steps, the NetworkSnapshotWorkflow that keeps the market view fresh
+(started here if not running), and WebhookDeliveryWorkflow, started here for each delivery the
+outbox gains. A stream's relay runs in the gateway API holding its channels."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tollway.activities.payment import PaymentActivities
 from tollway.activities.records import JobRecordActivities
 from tollway.activities.settlement import SettlementActivities
 from tollway.activities.streams import StreamActivities
+from tollway.activities.webhooks import WebhookActivities
 from tollway.chain.client import ChainClient
 from tollway.chain.connect import chain_client
 from tollway.config import GatewaySettings
@@ -37,7 +39,9 @@ from tollway.store.database import Database, open_database
 from tollway.store.jobs import JobIndex
 from tollway.store.live import LiveOutputs
 from tollway.store.retention import remove_expired_forever
+from tollway.store.webhooks import WebhookStore
 from tollway.temporal import connect
+from tollway.webhooks.sender import WebhookSender
 from tollway.workers.run import run_until_signalled, serve_metrics
 from tollway.workflows.job import JobWorkflow
 from tollway.workflows.network import (
@@ -46,6 +50,8 @@ from tollway.workflows.network import (
     NetworkSnapshotWorkflow,
 )
 from tollway.workflows.stream import StreamWorkflow
+from tollway.workflows.webhook import WebhookDeliveryWorkflow
+from tollway.workflows.webhook_outbox import dispatch_forever
 
 __all__ = ["discovery_sources", "job_worker", "run", "start_network_snapshot"]
 
@@ -81,6 +87,7 @@ async def run(settings: GatewaySettings) -> None:
         database,
         job_worker(settings, client, database) as worker,
         _removing_expired_data(settings, database),
+        _dispatching_webhooks(settings, client, database),
     ):
         await start_network_snapshot(client, settings)
         await run_until_signalled(worker)
@@ -104,6 +111,27 @@ async def _removing_expired_data(
         yield
     finally:
         sweeper.cancel()
+
+
+@asynccontextmanager
+async def _dispatching_webhooks(
+    settings: GatewaySettings, client: Client, database: Database
+) -> AsyncIterator[None]:
+    """A delivery workflow started for each webhook delivery the outbox gains, while the
+    worker runs."""
+    dispatcher = asyncio.create_task(
+        dispatch_forever(
+            WebhookStore(database),
+            client,
+            settings.task_queue,
+            settings.webhook_retry_seconds,
+            settings.webhook_dispatch_seconds,
+        )
+    )
+    try:
+        yield
+    finally:
+        dispatcher.cancel()
 
 
 @asynccontextmanager
@@ -149,7 +177,12 @@ async def job_worker(
         yield Worker(
             client,
             task_queue=settings.task_queue,
-            workflows=[JobWorkflow, NetworkSnapshotWorkflow, StreamWorkflow],
+            workflows=[
+                JobWorkflow,
+                NetworkSnapshotWorkflow,
+                StreamWorkflow,
+                WebhookDeliveryWorkflow,
+            ],
             activities=[
                 discovery.discover,
                 discovery.refresh_network,
@@ -172,5 +205,13 @@ async def job_worker(
                     timedelta(seconds=settings.output_retention_seconds),
                 ).job_ended,
                 *StreamActivities(http, key, address, spend).all(),
+                WebhookActivities(
+                    WebhookStore(database),
+                    WebhookSender(
+                        http,
+                        allow_private=settings.webhook_allow_private_targets,
+                        timeout_seconds=settings.webhook_timeout_seconds,
+                    ),
+                ).deliver,
             ],
         )

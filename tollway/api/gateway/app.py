@@ -30,6 +30,7 @@ from tollway.api.gateway.routes import (
     tenant_streams,
     tenants,
     usage,
+    webhooks,
 )
 from tollway.api.gateway.services import GatewayServices
 from tollway.api.request_context import RequestContext
@@ -42,6 +43,7 @@ from tollway.store.idempotency import IdempotencyStore
 from tollway.store.jobs import JobIndex
 from tollway.store.live import LiveOutputs
 from tollway.store.tenants import CONFIGURED_SCOPES, TenantStore
+from tollway.store.webhooks import WebhookStore
 from tollway.streams.trickle import Channels, close_idle_forever
 from tollway.temporal import connect
 
@@ -85,6 +87,7 @@ def create_app(settings: GatewaySettings, hosted_worker: HostedWorker | None = N
                     settings.rate_limit_create_per_minute,
                     settings.rate_limit_read_per_minute,
                 ),
+                webhooks=WebhookStore(database),
             )
             workers = [
                 Worker(
@@ -116,6 +119,7 @@ def create_app(settings: GatewaySettings, hosted_worker: HostedWorker | None = N
     app.include_router(budgets.router)
     app.include_router(usage.router)
     app.include_router(events.router)
+    app.include_router(webhooks.router)
     app.include_router(trickle.router(None))
     app.include_router(market.router)
     app.include_router(health.router)

@@ -24,6 +24,7 @@ __all__ = [
     "Services",
     "StreamUser",
     "UsageReader",
+    "WebhookManager",
     "current_principal",
     "get_services",
 ]
@@ -107,5 +108,6 @@ JobWriter = Annotated[Principal, Depends(_scoped("jobs:write"))]
 JobReader = Annotated[Principal, Depends(_scoped("jobs:read"))]
 StreamUser = Annotated[Principal, Depends(_scoped("streams"))]
 UsageReader = Annotated[Principal, Depends(_scoped("usage:read"))]
+WebhookManager = Annotated[Principal, Depends(_scoped("webhooks"))]
 KeyManager = Annotated[Principal, Depends(_scoped("keys:write"))]
 Admin = Annotated[Principal, Depends(_scoped("admin"))]

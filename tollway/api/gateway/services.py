@@ -30,6 +30,7 @@ from tollway.store.idempotency import IdempotencyStore
 from tollway.store.jobs import JobIndex
 from tollway.store.live import LiveHead, LiveOutputs
 from tollway.store.tenants import Principal, TenantStore
+from tollway.store.webhooks import WebhookStore
 from tollway.streams.trickle import Channels
 from tollway.workflows.job import JOB_TASK_TIMEOUT, JobWorkflow
 
@@ -58,6 +59,7 @@ class GatewayServices:
     budgets: BudgetStore
     jobs: JobIndex
     rate_limits: RateLimits
+    webhooks: WebhookStore
     _finished: OrderedDict[str, JobStatus] = field(default_factory=OrderedDict)
 
     def price_caps(

@@ -35,6 +35,8 @@ from tollway.store.database import utc_now
 from tollway.store.idempotency import request_digest
 from tollway.store.jobs import JOB_STATES, JobPage
 from tollway.store.retention import remove_job_data
+from tollway.store.webhooks import EventType
+from tollway.webhooks.targets import check_url
 
 __all__ = [
     "JobAccepted",
@@ -83,6 +85,16 @@ class JobSubmission(BaseModel):
         default=None, ge=1, description="Keep its input and output shorter than the gateway does."
     )
     parameters: dict[str, Any] = {}
+    webhook: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2048,
+        description="An http(s) URL sent this job's events, signed with the tenant's "
+        "`GET /v1/webhooks/default/secret`.",
+    )
+    webhook_events_filter: list[EventType] = Field(
+        default=[], description="The events sent to `webhook`; empty: every event."
+    )
 
     @field_validator("input", "parameters")
     @classmethod
@@ -161,6 +173,8 @@ async def submit_job(
     )
     submission = parse_json_body(JobSubmission, body)
     caller.require_capability(submission.capability)
+    if submission.webhook is not None:
+        check_url(submission.webhook, services.settings.webhook_allow_private_targets)
     tenant = caller.tenant
     given = submission.idempotency_key or idempotency_key
     key = given or uuid.uuid4().hex
@@ -177,6 +191,10 @@ async def submit_job(
     data, content_type = _input_bytes(submission)
     parameters = json.dumps(submission.parameters)
     job_parameters = JobParameters.parse(parameters)
+    if submission.webhook is not None:
+        await services.webhooks.add_for_job(
+            tenant, job_id, submission.webhook, submission.webhook_events_filter
+        )
     await services.accept_job(
         JobSpec(
             job_id=job_id,
