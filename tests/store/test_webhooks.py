@@ -51,7 +51,7 @@ async def test_job_events_reach_the_webhooks_that_want_them(database: Database) 
     [ended] = (await store.page("acme", webhook_id=endings.id)).data
     assert ended.payload["type"] == "job.succeeded"
     assert ended.payload["data"]["id"] == "acme.j1"
-    assert ended.payload["data"]["cost_wei"] == "42"
+    assert ended.payload["data"]["cost_wei"] == 42
     assert ended.state == "pending" and ended.attempts == 0
     started = (await store.page("acme", webhook_id=everything.id, event_type="job.started")).data
     assert started[0].payload["data"]["orchestrator"] == "https://o1"

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tollway.errors import BadRequest, BudgetExceeded, NotFound
 from tollway.store.database import Database, utc_now
 from tollway.store.schema import budget_alerts, budget_holds, budget_usage, budgets
-from tollway.store.webhooks import enqueue_event
+from tollway.store.webhooks import BudgetAlert, enqueue_event
 
 __all__ = ["Budget", "BudgetStore", "Currency", "Hold", "Period", "window_of"]
 
@@ -271,17 +271,18 @@ class BudgetStore:
                     budget_id=budget_id, window_start=start, percent=percent, created_at=now
                 )
             )
-            data = {
-                "budget_id": budget_id,
-                "tenant": row["tenant"],
-                "key_id": row["key_id"],
-                "period": row["period"],
-                "percent": percent,
-                "limit_wei": str(limit),
-                "spent_wei": str(spent),
-                "window_start": start.isoformat(),
-                "resets_at": resets.isoformat() if resets else None,
-            }
+            alert = BudgetAlert(
+                budget_id=budget_id,
+                tenant=row["tenant"],
+                key_id=row["key_id"],
+                period=row["period"],
+                percent=percent,
+                limit_wei=str(limit),
+                spent_wei=str(spent),
+                window_start=start,
+                resets_at=resets,
+            )
+            data = alert.model_dump(mode="json")
             await enqueue_event(session, row["tenant"], None, "budget.threshold", data)
 
     async def _budgets(self, where: object | None) -> list[Budget]:

@@ -310,7 +310,8 @@ async def _add_event(session: AsyncSession, job_id: str, kind: str, data: dict[s
     if wanted:
         row = (await session.execute(select(jobs).where(jobs.c.id == job_id))).mappings().one()
         record = _record(row).model_dump(mode="json")
-        await write_deliveries(session, wanted, row["tenant"], job_id, kind, {**record, **data})
+        known = {k: v for k, v in record.items() if v is not None}
+        await write_deliveries(session, wanted, row["tenant"], job_id, kind, {**data, **known})
 
 
 def _record(row: Any) -> JobRecord:

@@ -30,6 +30,7 @@ from tollway.store.schema import jobs, tenants, webhook_attempts, webhook_delive
 
 __all__ = [
     "EVENT_TYPES",
+    "BudgetAlert",
     "DeliveryPage",
     "DeliveryState",
     "EventType",
@@ -57,6 +58,22 @@ DeliveryState = Literal["pending", "retrying", "delivered", "failed"]
 """`pending` until its first attempt; `retrying` after a failed one; `delivered` once a
 receiver answered 2xx; `failed` when its retries ran out (a replay sends it again)."""
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's prefix, not a secret)
+
+
+class BudgetAlert(BaseModel):
+    """The `data` of a `budget.threshold` event."""
+
+    budget_id: str
+    tenant: str
+    key_id: str | None = None
+    period: str
+    percent: int
+    """50, 80 or 100: the share of the limit the window's spend reached."""
+    limit_wei: str
+    spent_wei: str
+    """Settled costs and running jobs' holds in the window."""
+    window_start: datetime
+    resets_at: datetime | None = None
 
 
 class Webhook(BaseModel):

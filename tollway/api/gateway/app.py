@@ -33,6 +33,7 @@ from tollway.api.gateway.routes import (
     webhooks,
 )
 from tollway.api.gateway.services import GatewayServices
+from tollway.api.gateway.webhook_events import declare_webhooks
 from tollway.api.request_context import RequestContext
 from tollway.config import GatewaySettings
 from tollway.market.store import open_market_store
@@ -120,6 +121,7 @@ def create_app(settings: GatewaySettings, hosted_worker: HostedWorker | None = N
     app.include_router(usage.router)
     app.include_router(events.router)
     app.include_router(webhooks.router)
+    declare_webhooks(app)
     app.include_router(trickle.router(None))
     app.include_router(market.router)
     app.include_router(health.router)
