@@ -9,6 +9,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from tollway.devnet.toolpaths import venv_binary
+from tollway.temporal import ensure_search_attributes
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +20,7 @@ async def workflow_env() -> AsyncIterator[WorkflowEnvironment]:
         ip="127.0.0.1",
         ui=False,
     )
+    await ensure_search_attributes(env.client)
     try:
         yield env
     finally:

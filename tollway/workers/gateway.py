@@ -40,7 +40,7 @@ from tollway.store.jobs import JobIndex
 from tollway.store.live import LiveOutputs
 from tollway.store.retention import remove_expired_forever
 from tollway.store.webhooks import WebhookStore
-from tollway.temporal import connect
+from tollway.temporal import connect, ensure_search_attributes
 from tollway.webhooks.sender import WebhookSender
 from tollway.workers.run import run_until_signalled, serve_metrics
 from tollway.workflows.job import JobWorkflow
@@ -81,6 +81,7 @@ async def start_network_snapshot(client: Client, settings: GatewaySettings) -> N
 
 async def run(settings: GatewaySettings) -> None:
     client = await connect(settings.temporal_address, settings.namespace)
+    await ensure_search_attributes(client)
     serve_metrics(settings.worker_metrics_port)  # `tollway up` reads it as "ready"
     database = await asyncio.to_thread(open_database, settings.database)
     async with (

@@ -33,9 +33,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -58,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
     from tollway.market.selection import Attempt, Candidate
     from tollway.payments.spend import SettleInput
     from tollway.protocol.price import billed_units
+    from tollway.temporal import COST_ETH, ORCHESTRATOR, STATE
 
 __all__ = ["JOB_TASK_TIMEOUT", "JobWorkflow"]
 
@@ -99,6 +101,10 @@ def _reason(err: ActivityError | ApplicationError) -> tuple[str, int | None, typ
         status = details.get("status_code") if isinstance(details, dict) else None
         return cause.message, status, error_type(cause.type)
     return str(cause or err), None, TollwayError
+
+
+SEARCH_ATTRIBUTES_PATCH = "search-attributes"
+WEI_PER_ETH = 10**18
 
 
 class _Canceled(Exception):
@@ -147,9 +153,17 @@ class JobWorkflow:
             raise _Canceled
 
     async def _record_end(self, spec: JobSpec) -> None:
-        """The job index's record of how it ended, and its budget hold settled."""
+        """The job index's record of how it ended, and its budget hold settled; its search
+        attributes say it too (a job started before they were set records without them)."""
         status = self._status
         outcome = status.outcome
+        if workflow.patched(SEARCH_ATTRIBUTES_PATCH):
+            updates: list[SearchAttributeUpdate[Any]] = [STATE.value_set(status.state.value)]
+            if status.orchestrator is not None:
+                updates.append(ORCHESTRATOR.value_set(status.orchestrator))
+            if status.cost_wei is not None:
+                updates.append(COST_ETH.value_set(status.cost_wei / WEI_PER_ETH))
+            workflow.upsert_search_attributes(updates)
         await workflow.execute_local_activity_method(
             JobRecordActivities.job_ended,
             JobEnded(

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from tollway.errors import AllOrchestratorsFailed, StreamStopped
     from tollway.market.selection import Attempt
+    from tollway.temporal import ORCHESTRATOR, STATE, SWAPS
 
 __all__ = ["StreamCarried", "StreamStatus", "StreamWorkflow"]
 
@@ -78,6 +79,9 @@ def _reason(err: ActivityError | ApplicationError) -> str:
     return cause.message if isinstance(cause, ApplicationError) else str(cause or err)
 
 
+SEARCH_ATTRIBUTES_PATCH = "search-attributes"
+
+
 @workflow.defn(name="StreamWorkflow", sandboxed=False)
 class StreamWorkflow:
     @workflow.init
@@ -110,6 +114,7 @@ class StreamWorkflow:
             carried = StreamCarried(status=status, tried=tried, running_on=running_on)
             workflow.continue_as_new(args=[self._spec, carried])
         status.state = "stopped"
+        self._show()
         return status
 
     async def _serve(self, spec: StreamSpec, tried: list[str]) -> StreamUrls | None:
@@ -137,6 +142,7 @@ class StreamWorkflow:
                     raise self._fail(f"the stream failed {status.swaps + 1} times: {failure}")
                 status.swaps += 1
                 status.state = "swapping"
+                self._show()
             return None
         finally:
             if not self._continue or self._stop:
@@ -189,9 +195,24 @@ class StreamWorkflow:
     def status(self) -> StreamStatus:
         return self._status
 
+    def _show(self) -> None:
+        """The stream's state, orchestrator and swaps in its search attributes (not for a
+        stream started before they were set)."""
+        if not workflow.patched(SEARCH_ATTRIBUTES_PATCH):
+            return
+        status = self._status
+        updates: list[SearchAttributeUpdate[Any]] = [
+            STATE.value_set(status.state),
+            SWAPS.value_set(status.swaps),
+        ]
+        if status.orchestrator is not None:
+            updates.append(ORCHESTRATOR.value_set(status.orchestrator))
+        workflow.upsert_search_attributes(updates)
+
     def _fail(self, message: str) -> ApplicationError:
         self._status.state = "failed"
         self._status.error = message
+        self._show()
         return ApplicationError(
             message,
             [a.model_dump() for a in self._status.attempts],
@@ -266,6 +287,7 @@ class StreamWorkflow:
             status.ticket_ev_wei += plan.ev_wei
             status.orchestrator = urls.orchestrator
             status.state = "running"
+            self._show()
             return urls
         return None
 

@@ -46,7 +46,7 @@ from tollway.store.live import LiveOutputs
 from tollway.store.tenants import CONFIGURED_SCOPES, TenantStore
 from tollway.store.webhooks import WebhookStore
 from tollway.streams.trickle import Channels, close_idle_forever
-from tollway.temporal import connect
+from tollway.temporal import connect, ensure_search_attributes
 
 __all__ = ["HostedWorker", "create_app", "seed_configured_keys"]
 
@@ -63,6 +63,7 @@ def create_app(settings: GatewaySettings, hosted_worker: HostedWorker | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         temporal = await connect(settings.temporal_address, settings.namespace)
+        await ensure_search_attributes(temporal)
         channels = Channels()
         async with AsyncExitStack() as stack:
             database = await asyncio.to_thread(open_database, settings.database)

@@ -32,6 +32,7 @@ from tollway.store.live import LiveHead, LiveOutputs
 from tollway.store.tenants import Principal, TenantStore
 from tollway.store.webhooks import WebhookStore
 from tollway.streams.trickle import Channels
+from tollway.temporal import start_attributes
 from tollway.workflows.job import JOB_TASK_TIMEOUT, JobWorkflow
 
 __all__ = ["GatewayServices"]
@@ -111,6 +112,7 @@ class GatewayServices:
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 task_timeout=JOB_TASK_TIMEOUT,
                 memo={"capability": spec.capability},
+                search_attributes=start_attributes(spec.tenant, spec.capability, "running"),
                 request_eager_start=True,
             )
         except WorkflowAlreadyStartedError:

@@ -25,6 +25,7 @@ from tollway.errors import (
 )
 from tollway.protocol.stream import StreamOptions
 from tollway.streams.trickle import Channel
+from tollway.temporal import start_attributes
 from tollway.workflows.stream import StreamStatus, StreamWorkflow
 
 __all__ = [
@@ -82,6 +83,7 @@ async def start(services: GatewayServices, spec: StreamSpec) -> StreamStatus:
         args=[spec, None],  # both, or the payload converter does not apply the type hints
         id=_workflow_id(spec.stream_id),
         task_queue=services.settings.task_queue,
+        search_attributes=start_attributes(spec.tenant, spec.capability, "starting"),
     )
     started: StreamStatus = await handle.execute_update(StreamWorkflow.started)
     if started.state == "failed":
