@@ -5,6 +5,7 @@ finds the jobs of a tenant, or the failed jobs of a capability."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from temporalio.client import Client
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 
 async def attributes_of(client: Client, query: str) -> dict[str, dict[str, object]]:
-    found = {}
+    found: dict[str, dict[str, object]] = {}
     async for execution in client.list_workflows(query):
         attributes = execution.typed_search_attributes
         found[execution.id] = {
@@ -68,3 +69,16 @@ def test_jobs_are_found_by_their_search_attributes(stack: StackClient) -> None:
     cost = attributes["TollwayCostEth"]
     assert isinstance(cost, float) and cost == pytest.approx(int(job["cost_wei"]) / 10**18)
     assert found["failed"][failed_id]["TollwayState"] == "failed"
+
+    async def summaries() -> list[str]:
+        client = await connect(stack.state.endpoints.temporal_address, "gateway")
+        history = await client.get_workflow_handle(job["job_id"]).fetch_history()
+        return [
+            json.loads(event.user_metadata.summary.data)
+            for event in history.events
+            if event.HasField("user_metadata") and event.user_metadata.HasField("summary")
+        ]
+
+    steps = asyncio.run(summaries())
+    assert "discover echo" in steps and f"dispatch to {job['orchestrator']}" in steps
+    assert any(s.startswith("settle ") for s in steps) and "record succeeded" in steps

@@ -178,6 +178,7 @@ class JobWorkflow:
                 output_artifact=outcome.output_artifact if outcome else None,
                 retention_seconds=spec.retention_seconds,
             ),
+            summary=f"record {status.state.value}",
             start_to_close_timeout=timedelta(seconds=10),
         )
 
@@ -269,6 +270,8 @@ class JobWorkflow:
             return await workflow.execute_local_activity_method(
                 DiscoveryActivities.discover,
                 request,
+                summary=f"discover {spec.capability}"
+                + (f", not {len(tried)} tried" if tried else ""),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=QUICK_RETRIES,
             )
@@ -294,6 +297,7 @@ class JobWorkflow:
                     candidate=candidate,
                     timeout_seconds=spec.timeout_seconds,
                 ),
+                summary=f"pay {candidate.url}",
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=QUICK_RETRIES,
             )
@@ -315,6 +319,7 @@ class JobWorkflow:
             self._dispatching = workflow.start_local_activity_method(
                 DispatchActivities.dispatch,
                 request,
+                summary=f"dispatch to {candidate.url}",
                 start_to_close_timeout=left,
                 schedule_to_close_timeout=left,
                 retry_policy=DISPATCH_RETRIES,
@@ -323,6 +328,7 @@ class JobWorkflow:
             self._dispatching = workflow.start_activity_method(
                 DispatchActivities.dispatch,
                 request,
+                summary=f"dispatch to {candidate.url}",
                 start_to_close_timeout=left,
                 schedule_to_close_timeout=left,
                 heartbeat_timeout=DISPATCH_HEARTBEAT_TIMEOUT,
@@ -356,6 +362,7 @@ class JobWorkflow:
                 CancelInput(
                     job_id=spec.job_id, capability=spec.capability, orchestrator=candidate.url
                 ),
+                summary=f"cancel at {candidate.url}",
                 start_to_close_timeout=timedelta(seconds=35),
                 retry_policy=QUICK_RETRIES,
             )
@@ -418,7 +425,12 @@ class JobWorkflow:
                 tickets=status.tickets_sent,
                 ev_wei=status.ticket_ev_wei,
             ),
+            summary=f"settle {cost_wei} wei at {candidate.url}",
             start_to_close_timeout=timedelta(seconds=10),
+        )
+        workflow.set_current_details(
+            f"ran on {candidate.url}: {units} {candidate.unit}(s), {cost_wei} wei, "
+            f"{status.tickets_sent} ticket(s) sent worth {status.ticket_ev_wei} wei"
         )
 
     @workflow.query
