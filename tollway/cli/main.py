@@ -74,7 +74,16 @@ def _serve(app: FastAPI, host: str, port: int) -> None:
     )
 
 
-def _logging() -> None:
+def _temporal_metrics() -> None:
+    """The Temporal SDK's metrics on this role process's Prometheus endpoint."""
+    from tollway.temporal_metrics import use_temporal_metrics
+
+    use_temporal_metrics()
+
+
+def _role_process() -> None:
+    """A role's process: the SDK's metrics exported, logs at INFO."""
+    _temporal_metrics()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -232,6 +241,7 @@ def gateway_api(config: ConfigFile = None) -> None:
     from tollway.api.gateway.app import create_app
     from tollway.workers import gateway
 
+    _temporal_metrics()
     settings = load_settings(GatewaySettings, config)
     hosted = partial(gateway.job_worker, settings) if settings.api_hosts_worker else None
     _serve(create_app(settings, hosted), settings.host, settings.port)
@@ -242,7 +252,7 @@ def gateway_worker(config: ConfigFile = None) -> None:
     """The gateway's Temporal worker (job workflows and their activities)."""
     from tollway.workers import gateway
 
-    _logging()
+    _role_process()
     asyncio.run(gateway.run(load_settings(GatewaySettings, config)))
 
 
@@ -251,7 +261,7 @@ def orchestrator_api(config: ConfigFile = None) -> None:
     """The orchestrator's Livepeer-compatible HTTP API."""
     from tollway.api.orchestrator.app import create_app
 
-    _logging()
+    _role_process()
     settings = load_settings(OrchestratorSettings, config)
     _serve(create_app(settings), settings.host, settings.port)
 
@@ -261,7 +271,7 @@ def orchestrator_worker(config: ConfigFile = None) -> None:
     """The orchestrator's Temporal worker (redemption and container workflows)."""
     from tollway.workers import orchestrator
 
-    _logging()
+    _role_process()
     asyncio.run(orchestrator.run(load_settings(OrchestratorSettings, config)))
 
 
@@ -270,5 +280,5 @@ def gpu_worker(config: ConfigFile = None) -> None:
     """A GPU worker: runs BYOC containers through Docker on its own task queue."""
     from tollway.workers import gpu
 
-    _logging()
+    _role_process()
     asyncio.run(gpu.run(load_settings(GpuWorkerSettings, config)))
