@@ -118,3 +118,12 @@ if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
     step "postgresql: installing the server (apt postgresql, about 15 s)"
     apt_install postgresql
 fi
+
+# 8. Prometheus and promtool (Debian's prometheus): the tests check the alert rules and scrape
+#    the embedded stack; `tollway up --observe` runs it. The package's own service is not started.
+if ! command -v promtool >/dev/null 2>&1; then
+    step "prometheus: installing Prometheus and promtool (apt prometheus, about 10 s)"
+    apt_install prometheus
+    # Where systemd runs, the package starts its own server on every address: stop it.
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi

@@ -7,6 +7,7 @@ from prometheus_client import Counter, Gauge, Histogram
 __all__ = [
     "CAPABILITY_ERRORS",
     "CAPABILITY_LATENCY",
+    "CAPABILITY_ORCHESTRATORS",
     "CAPABILITY_REQUESTS",
     "CONTAINER_HEALTHY",
     "CONTAINER_STARTS",
@@ -26,6 +27,8 @@ __all__ = [
     "REPLICAS",
     "REPLICA_FAILOVERS",
     "RESERVE",
+    "REWARD_LAST_ROUND",
+    "ROUND_CURRENT",
     "SENDER_FUNDS",
     "STREAMS_ACTIVE",
     "STREAMS_OVERDRAWN",
@@ -43,6 +46,7 @@ __all__ = [
     "TICKET_EV_SENT",
     "TICKET_VALUE_REDEEMED",
     "TICKET_VALUE_WON",
+    "TRANSCODER_ACTIVE",
     "TRICKLE_BYTES",
     "TRICKLE_CHANNELS",
     "TRICKLE_SEGMENTS",
@@ -93,6 +97,21 @@ DISCOVERY_ERRORS = Counter(
 )
 ORCHESTRATORS_KNOWN = Gauge(
     "tollway_orchestrators_known", "Orchestrators in the gateway's latest network snapshot"
+)
+CAPABILITY_ORCHESTRATORS = Gauge(
+    "tollway_capability_orchestrators_usable",
+    "Orchestrators in the gateway's snapshot offering a capability whose breaker is closed "
+    "(0: no job of it can run)",
+    ["capability"],
+)
+ROUND_CURRENT = Gauge(
+    "tollway_round_current", "The chain's current round, as the orchestrator saw it"
+)
+REWARD_LAST_ROUND = Gauge(
+    "tollway_reward_last_round", "The last round the orchestrator called reward() in"
+)
+TRANSCODER_ACTIVE = Gauge(
+    "tollway_transcoder_active", "1 while the orchestrator is an active transcoder this round"
 )
 ORCHESTRATORS_SUSPENDED = Gauge(
     "tollway_orchestrators_suspended", "Orchestrators whose circuit breaker is open"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 from temporalio import activity
 
+from tollway import metrics
 from tollway.activities.heartbeat import heartbeating
 from tollway.chain.client import ChainClient
 from tollway.errors import ChainError, RoundPassed, to_application_error
@@ -42,12 +43,16 @@ class RewardActivities:
 
     @activity.defn(name="round_status")
     async def round_status(self, address: str) -> RoundStatus:
-        return RoundStatus(
+        status = RoundStatus(
             current_round=await self._chain.rounds.current_round(),
             initialized=await self._chain.rounds.current_round_initialized(),
             active=await self._chain.bonding.is_active_transcoder(address),
             last_reward_round=await self._chain.bonding.last_reward_round(address),
         )
+        metrics.ROUND_CURRENT.set(status.current_round)
+        metrics.REWARD_LAST_ROUND.set(status.last_reward_round)
+        metrics.TRANSCODER_ACTIVE.set(int(status.active))
+        return status
 
     @activity.defn(name="initialize_round")
     async def initialize_round(self) -> None:
@@ -82,6 +87,7 @@ class RewardActivities:
             if "already called reward" in exc.message:
                 return RewardOutcome(round=current, action="already rewarded")
             raise
+        metrics.REWARD_LAST_ROUND.set(current)
         return RewardOutcome(
             round=current, action="rewarded", tx_hash=receipt.tx_hash, minted=receipt.amount
         )

@@ -98,16 +98,25 @@ def up(
         list[str] | None,
         typer.Option(help="Another orchestrator URL for the gateway to discover (repeatable)."),
     ] = None,
+    observe: Annotated[
+        bool,
+        typer.Option(help="Also run Prometheus (with tollway's alert rules) scraping the stack."),
+    ] = False,
+    prometheus_port: Annotated[int, typer.Option(help="Prometheus's port with --observe.")] = 9090,
 ) -> None:
     """Start the embedded stack and print where everything listens."""
+    from tollway.devnet.observe import start_prometheus
     from tollway.devnet.processes import StartupError
     from tollway.devnet.state import StackState
     from tollway.devnet.up import Ports, bring_up
+    from tollway.netutil import free_port
 
     directory = _stack_dir(directory)
     ports = Ports.free() if free_ports else Ports()
     try:
         state = bring_up(directory, ports, console, tuple(orchestrator or ()))
+        if observe:
+            start_prometheus(state, free_port() if free_ports else prometheus_port, console)
     except StartupError as exc:
         console.print(f"[red]tollway up failed:[/] {exc}")
         raise typer.Exit(1) from exc

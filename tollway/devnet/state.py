@@ -23,6 +23,8 @@ class Endpoints(BaseModel):
     gateway_worker_metrics: str
     orchestrator_worker_metrics: str
     gpu_worker_metrics: str
+    prometheus: str | None = None
+    """Where `tollway up --observe` runs Prometheus."""
 
 
 class ProcessRecord(BaseModel):

@@ -41,6 +41,7 @@ class NetworkRefresher:
         self._sources = sources
         self._timeout = timeout_seconds
         self._limit = asyncio.Semaphore(CONCURRENT_FETCHES)
+        self._offered: set[str] = set()
 
     async def refresh(self) -> list[KnownOrchestrator]:
         begun = time.time()
@@ -54,6 +55,15 @@ class NetworkRefresher:
         breakers = self._store.view().breakers
         metrics.ORCHESTRATORS_KNOWN.set(len(known))
         metrics.ORCHESTRATORS_SUSPENDED.set(sum(b.is_open(now) for b in breakers.values()))
+        usable: dict[str, int] = dict.fromkeys(self._offered, 0)
+        for orchestrator in known:
+            breaker = breakers.get(orchestrator.url)
+            for offer in orchestrator.info.capabilities if orchestrator.info else []:
+                open_now = breaker is not None and breaker.is_open(now)
+                usable[offer.name] = usable.get(offer.name, 0) + (0 if open_now else 1)
+        for capability, count in usable.items():
+            metrics.CAPABILITY_ORCHESTRATORS.labels(capability=capability).set(count)
+        self._offered |= set(usable)  # one no longer offered reads 0, not its last count
         return list(known)
 
     async def _known(
