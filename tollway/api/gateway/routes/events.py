@@ -15,6 +15,7 @@ from sse_starlette import EventSourceResponse
 
 from tollway.api.gateway.deps import JobReader, Services
 from tollway.api.gateway.routes.jobs import LONGEST_JOB_SECONDS, owned
+from tollway.api.openapi import problems
 from tollway.errors import BadRequest, NotFound
 from tollway.store.jobs import JobEvent, JobIndex
 
@@ -29,7 +30,10 @@ PING_SECONDS = 15
 @router.get(
     "/{job_id}/events",
     response_model=list[JobEvent],
-    responses={200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE"},
+        **problems(BadRequest, NotFound),
+    },
 )
 async def job_events(
     job_id: str,

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response
 
 from tollway.api.gateway.deps import Services, UsageReader
+from tollway.api.openapi import problems
 from tollway.errors import BadRequest
 from tollway.store.database import utc_now
 from tollway.store.jobs import UsageGroup, UsageRow
@@ -26,7 +27,10 @@ CSV_COLUMNS = ("day", "key_id", "capability", "jobs", "units", "cost_wei", "cost
 @router.get(
     "",
     response_model=list[UsageRow],
-    responses={200: {"content": {"text/csv": {}}, "description": "JSON rows, or CSV"}},
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "JSON rows, or CSV"},
+        **problems(BadRequest),
+    },
 )
 async def usage(
     services: Services,
