@@ -36,7 +36,7 @@ from tollway.errors import (
     RequestTimeout,
     TollwayError,
 )
-from tollway.protocol.header import MAX_PATH_CHARS, JobParameters, job_path
+from tollway.protocol.header import CAPABILITY_NAME, MAX_PATH_CHARS, JobParameters, job_path
 from tollway.store.database import utc_now
 from tollway.store.idempotency import request_digest
 from tollway.store.jobs import JOB_STATES, JobPage
@@ -73,7 +73,7 @@ Count = Annotated[int, Strict()]
 
 
 class JobSubmission(BaseModel):
-    capability: str = Field(min_length=1, max_length=128)
+    capability: str = Field(pattern=CAPABILITY_NAME)
     path: str = Field(default="", max_length=MAX_PATH_CHARS)
     input: Any = None
     input_base64: str | None = None

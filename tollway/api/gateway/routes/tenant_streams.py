@@ -30,6 +30,7 @@ from tollway.errors import (
     RequestTimeout,
     StreamStopped,
 )
+from tollway.protocol.header import CAPABILITY_NAME
 from tollway.workflows.stream import StreamStatus
 
 __all__ = ["StreamSubmission", "router"]
@@ -41,7 +42,7 @@ _NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_-]")
 class StreamSubmission(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    capability: str = Field(min_length=1, max_length=128)
+    capability: str = Field(pattern=CAPABILITY_NAME)
     params: dict[str, Any] = {}
     """The pipeline's parameters, given to the container at the start (and at each swap)."""
     name: str = Field(default="stream", pattern=r"^[A-Za-z0-9_-]{1,32}$")
