@@ -227,8 +227,6 @@ def _complete(app: FastAPI, document: dict[str, Any]) -> None:
             if one.call is not None
             for error in _RAISED_BY.get(one.call, ())
         ]
-        if _may_refuse(dependant):
-            from_dependencies.append(BadRequest)
         for method in sorted(context.methods or ()):
             operation = document["paths"][context.path_format][method.lower()]
             _complete_operation(operation, from_dependencies)
@@ -244,26 +242,14 @@ def _dependants(dependant: Dependant) -> Iterator[Dependant]:
         yield from _dependants(sub)
 
 
-def _may_refuse(dependant: Dependant) -> bool:
-    """Whether FastAPI's validation may refuse a request (400): one with a body, or with a
-    parameter that is not free text."""
-    for one in _dependants(dependant):
-        if one.body_params:
-            return True
-        fields = [*one.path_params, *one.query_params, *one.header_params, *one.cookie_params]
-        if any(
-            f.field_info.annotation not in (str, str | None) or f.field_info.metadata
-            for f in fields
-        ):
-            return True
-    return False
-
-
 def _complete_operation(operation: dict[str, Any], raised: list[type[TollwayError]]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     validation = responses.get("422", {}).get("content", {}).get("application/json", {})
     if validation.get("schema", {}).get("$ref") == _SCHEMAS + "HTTPValidationError":
-        del responses["422"]  # FastAPI's: tollway answers a request it cannot validate with 400
+        # FastAPI's, on a route with parameters or a body: tollway answers one it cannot
+        # validate (or whose value the database cannot hold) with 400.
+        del responses["422"]
+        raised = [*raised, BadRequest]
     names: dict[str, list[str]] = {}
     for status, response in responses.items():
         names[status] = list(response.pop(_ERRORS_KEY, []))

@@ -4,10 +4,10 @@ answer once and never again."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from tollway.api.gateway.deps import KeyManager, Services
 from tollway.api.openapi import problems
@@ -27,7 +27,7 @@ class KeyRequest(BaseModel):
     capabilities: list[str] | None = Field(
         default=None, description="The only capabilities the key may use; omitted: any."
     )
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = None
     limits: KeyLimits | None = Field(
         default=None, description="Its own quotas; omitted: the gateway's defaults."
     )
