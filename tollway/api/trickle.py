@@ -214,7 +214,7 @@ def router(create_dependencies: Sequence[Any] | None) -> APIRouter:
             200: {
                 "description": "The segment, as it is written, in the channel's media type; "
                 f"empty with `{CLOSED_HEADER}` once the channel closed.",
-                "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                "content": {"*/*": {}},
                 "headers": _headers(SEQ_HEADER, LATEST_HEADER, CLOSED_HEADER),
             },
             NOT_HELD: {

@@ -388,13 +388,13 @@ async def cancel_job(job_id: str, services: Services, caller: JobWriter) -> JobV
         200: {
             "description": "The job's output, in its own media type; server-sent events while "
             "they still arrive.",
-            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {"*/*": {}},
             "headers": {"X-Orchestrator-Url": _ORCHESTRATOR_URL},
         },
         "4XX": {
             "description": "A rejected job's output: its orchestrator's answer, relayed with its "
             "status code.",
-            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {"*/*": {}},
             "headers": {"X-Orchestrator-Url": _ORCHESTRATOR_URL},
         },
         **problems(NotFound, OutputExpired),
