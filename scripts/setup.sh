@@ -118,3 +118,10 @@ if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
     step "postgresql: installing the server (apt postgresql, about 15 s)"
     apt_install postgresql
 fi
+
+# 8. Chromium (Debian's) for the browser tests of the /docs pages: Playwright drives this one and
+#    never downloads a browser of its own (`playwright install` cannot work here).
+if ! command -v chromium >/dev/null 2>&1; then
+    step "chromium: installing Debian's browser for the /docs tests (about a minute)"
+    apt_install chromium
+fi

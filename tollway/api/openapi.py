@@ -12,8 +12,7 @@ schema-driven fuzzer, knows every answer a route can give:
   header with its own error) is declared with `hand_read(body=json_body(Model), headers=...)`.
 
 `api_app` builds an app so: its error handlers, its `X-Request-Id`, this document, and `/docs`
-and `/redoc` served with their scripts from this process (fastapi-offline ships them), never a
-CDN.
+served with Swagger UI's scripts from this process (fastapi-offline ships them), never a CDN.
 
 A new route needs only `responses=problems(...)` for the errors its handler raises; a new
 dependency that raises is marked `@raises(...)`.
@@ -313,8 +312,9 @@ def api_app(
     title: str, lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]
 ) -> FastAPI:
     """An API app of tollway's: problem details for every error, `X-Request-Id` on every answer,
-    this document, and `/docs` and `/redoc` that load nothing from outside this process."""
-    app = FastAPIOffline(title=title, lifespan=lifespan)
+    this document, and a `/docs` page that loads nothing from outside this process."""
+    # No /redoc: ReDoc's page asks a CDN for its attribution logo, so it is not offline.
+    app = FastAPIOffline(title=title, lifespan=lifespan, redoc_url=None)
     install_error_handlers(app)
     app.add_middleware(RequestContext)
     install_openapi(app)
