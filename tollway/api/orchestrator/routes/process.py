@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
@@ -55,6 +55,9 @@ _ETH_ADDRESS_HEADER = header(
     "The gateway's address and its signature over it: base64 of JSON `{addr, sig}`.",
     required=True,
 )
+_CAPABILITY_HEADER = header(
+    "Livepeer-Capability", "The capability the token prices.", required=True
+)
 _BALANCE = {
     "description": "The sender's credit left for the capability, in wei.",
     "schema": {"type": "string"},
@@ -73,17 +76,15 @@ _SIGNED_JOB_ERRORS = (BadJobHeader, BadSignature)
 @router.get(
     "/process/token",
     responses=problems(BadJobHeader, BadSignature, ChainError, InsufficientSenderReserve),
-    openapi_extra=hand_read(headers=(_ETH_ADDRESS_HEADER,)),
+    openapi_extra=hand_read(headers=(_ETH_ADDRESS_HEADER, _CAPABILITY_HEADER)),
 )
 async def job_token(
     request: Request,
     services: Services,
-    livepeer_capability: Annotated[
-        str | None, Header(description="The capability the token prices (required).")
-    ] = None,
 ) -> dict[str, Any]:
     address_header = request.headers.get("Livepeer-Eth-Address")
     sender = verify_eth_address_header(address_header)
+    livepeer_capability = request.headers.get("Livepeer-Capability")
     if not livepeer_capability:
         raise BadJobHeader("missing Livepeer-Capability header", field="Livepeer-Capability")
     registry = services.registry
