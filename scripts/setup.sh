@@ -127,3 +127,10 @@ if ! command -v promtool >/dev/null 2>&1; then
     # Where systemd runs, the package starts its own server on every address: stop it.
     systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
+
+# 9. Chromium (Debian's) for the browser tests of the /docs pages: Playwright drives this one and
+#    never downloads a browser of its own (`playwright install` cannot work here).
+if ! command -v chromium >/dev/null 2>&1; then
+    step "chromium: installing Debian's browser for the /docs tests (about a minute)"
+    apt_install chromium
+fi

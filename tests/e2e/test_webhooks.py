@@ -112,9 +112,19 @@ def test_a_failing_receiver_still_gets_every_event_signed(
         def got() -> set[tuple[str, str]]:
             return {(p, json.loads(b)["type"]) for p, _, b in received.delivered()}
 
-        wait_for(lambda: got() >= wanted, "every event delivered past the failures", 60)
+        def log_of_job() -> list[dict[str, Any]]:
+            page = client.get("/v1/webhook-deliveries", params={"job_id": job_id}).json()
+            return list(page["data"])
+
+        def all_delivered() -> bool:
+            log = log_of_job()
+            return got() >= wanted and {d["state"] for d in log} == {"delivered"}
+
+        wait_for(all_delivered, "every event delivered past the failures", 60)
         delivered = received.delivered()
-        assert sorted(got()) == sorted(wanted) and len(delivered) == len(wanted)  # once each
+        assert got() == wanted  # job.started comes once per orchestrator tried
+        ids = [h["webhook-id"] for _, h, _ in delivered]
+        assert len(ids) == len(set(ids))  # each delivered once
         failed = [r for r in received.requests if r[3] == 500]
         assert len(failed) == FAILURES
         for path, headers, body in delivered:
@@ -127,10 +137,9 @@ def test_a_failing_receiver_still_gets_every_event_signed(
         final = next(json.loads(b) for p, _, b in delivered if p == "/job")
         assert final["data"]["state"] == "succeeded" and int(final["data"]["cost_wei"]) > 0
 
-        log = client.get("/v1/webhook-deliveries", params={"job_id": job_id}).json()["data"]
-        assert len(log) == len(wanted)
-        assert {d["state"] for d in log} == {"delivered"}
-        assert sum(d["attempts"] for d in log) == len(wanted) + FAILURES
+        log = log_of_job()
+        assert len(log) == len(delivered)
+        assert sum(d["attempts"] for d in log) == len(delivered) + FAILURES
         retried = next(d for d in log if d["attempts"] > 1)
         detail = client.get(f"/v1/webhook-deliveries/{retried['id']}").json()
         assert [a["status"] for a in detail["attempt_log"]][-1] == 204
@@ -198,15 +207,17 @@ def test_events_wait_out_a_killed_gateway_worker(
             assert submitted.status_code == 200, submitted.text
             job_id = submitted.json()["job_id"]
             log = client.get("/v1/webhook-deliveries", params={"job_id": job_id}).json()
-            assert sorted(d["event_type"] for d in log["data"]) == [
+            # job.started once per orchestrator tried (the stack's dead one may come first)
+            assert {d["event_type"] for d in log["data"]} == {
                 "job.queued",
                 "job.started",
                 "job.succeeded",
-            ]
+            }
             assert {d["attempts"] for d in log["data"]} == {0} and received.requests == []
         finally:
             stack.start("gateway-worker", worker)
-        wait_for(lambda: len(received.delivered()) == 3, "the kept events delivered", 60)
+        kept = len(log["data"])
+        wait_for(lambda: len(received.delivered()) == kept, "the kept events delivered", 60)
         assert {h["webhook-id"] for _, h, _ in received.delivered()} == {
             d["id"] for d in log["data"]
         }

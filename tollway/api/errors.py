@@ -1,6 +1,7 @@
-"""One mapping from tollway's exception tree (and request validation, and the router's own 404
-and 405) to RFC 9457 problem details (`application/problem+json`), each naming the request's
-`instance` (its path) and `request_id` (its `X-Request-Id`)."""
+"""One mapping from tollway's exception tree (and request validation, the router's own 404 and
+405, and a value the database cannot hold) to RFC 9457 problem details
+(`application/problem+json`), each naming the request's `instance` (its path) and `request_id`
+(its `X-Request-Id`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from tollway.api.request_context import request_id_of
@@ -47,6 +49,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return problem_response(request, BadRequest.from_validation(list(exc.errors())))
+
+    @app.exception_handler(DataError)
+    async def unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # A value sent that the database cannot hold or compare: a NUL in PostgreSQL's text, a
+        # number past its column. The request's fault, as a failed validation is.
+        return problem_response(
+            request, BadRequest(f"a value the database cannot hold: {exc.orig}")
+        )
 
     @app.exception_handler(HTTPException)
     async def router_error(request: Request, exc: HTTPException) -> JSONResponse:

@@ -20,10 +20,12 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi.responses import PlainTextResponse
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from tollway import metrics
+from tollway.api.openapi import binary_body, hand_read, problems
 from tollway.errors import BadRequest, BodyTooLarge, NotFound
 from tollway.streams.trickle import LATEST, Channel, Channels, Segment, SegmentTooLarge
 
@@ -190,12 +192,55 @@ def router(create_dependencies: Sequence[Any] | None) -> APIRouter:
     routes = APIRouter(prefix="/ai/trickle")
     if create_dependencies is not None:
         routes.post("/{channel}", dependencies=list(create_dependencies))(create_channel)
-    routes.delete("/{channel}")(close_channel)
-    routes.get("/{channel}/next")(next_segment)
-    routes.post("/{channel}/{seq}")(publish)
-    routes.delete("/{channel}/{seq}")(close_segment)
-    routes.get("/{channel}/{seq}")(subscribe)
+    routes.delete("/{channel}", responses=problems(NotFound))(close_channel)
+    routes.get(
+        "/{channel}/next",
+        response_class=PlainTextResponse,
+        responses={
+            200: {"description": "The next segment's number.", "headers": _headers(LATEST_HEADER)},
+            **problems(NotFound),
+        },
+    )(next_segment)
+    routes.post(
+        "/{channel}/{seq}",
+        responses=problems(BadRequest, NotFound, BodyTooLarge),
+        openapi_extra=hand_read(binary_body("The segment, passed on to readers as it arrives.")),
+    )(publish)
+    routes.delete("/{channel}/{seq}", responses=problems(NotFound))(close_segment)
+    routes.get(
+        "/{channel}/{seq}",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The segment, as it is written, in the channel's media type; "
+                f"empty with `{CLOSED_HEADER}` once the channel closed.",
+                "content": {"*/*": {}},
+                "headers": _headers(SEQ_HEADER, LATEST_HEADER, CLOSED_HEADER),
+            },
+            NOT_HELD: {
+                "description": f"The segment is no longer (or not yet) held: `{LATEST_HEADER}` "
+                "names the one to jump to.",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+                "headers": _headers(SEQ_HEADER, LATEST_HEADER),
+            },
+            **problems(NotFound),
+        },
+    )(subscribe)
     return routes
+
+
+_HEADER_MEANINGS = {
+    SEQ_HEADER: "The segment's number.",
+    LATEST_HEADER: "The newest segment's number, when another is newer than this one.",
+    CLOSED_HEADER: "`terminated`: the channel closed.",
+}
+
+
+def _headers(*names: str) -> dict[str, Any]:
+    return {
+        name: {"description": _HEADER_MEANINGS[name], "schema": {"type": "string"}}
+        for name in names
+    }
 
 
 class SegmentResponse(Response):

@@ -9,13 +9,14 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from tollway.protocol.header import CAPABILITY_NAME
 from tollway.protocol.price import PriceUnit, to_wei
 
 __all__ = ["ExternalCapability"]
 
 
 class ExternalCapability(BaseModel):
-    name: str = Field(min_length=1, max_length=128)
+    name: str = Field(pattern=CAPABILITY_NAME)
     description: str = ""
     url: str = ""
     capacity: int = Field(default=1, ge=1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 from urllib.parse import unquote
 
@@ -22,6 +23,7 @@ from tollway.errors import BadJobHeader, BadRequest, BadSignature
 from tollway.protocol.signing import parse_hex_signature, recover_message, sign_message
 
 __all__ = [
+    "CAPABILITY_NAME",
     "MAX_HEADER_BYTES",
     "MAX_PATH_CHARS",
     "MAX_TIMEOUT_SECONDS",
@@ -33,6 +35,9 @@ __all__ = [
 ]
 
 MAX_HEADER_BYTES = 16 * 1024
+CAPABILITY_NAME = r"^[!-~]{1,128}$"
+"""A capability's name travels in HTTP headers (`Livepeer-Capability`): visible ASCII only (a
+name no header can carry would leave a job asking for tokens it can never get)."""
 MAX_TIMEOUT_SECONDS = 3600
 MAX_PATH_CHARS = 512
 _DECODINGS = 3
@@ -128,6 +133,10 @@ class JobRequest(BaseModel):
         capability = data.get("capability")
         if not isinstance(capability, str) or not capability:
             raise BadJobHeader("Livepeer header needs a capability", field="capability")
+        if not re.match(CAPABILITY_NAME, capability):
+            raise BadJobHeader(
+                "a capability's name is 1-128 visible ASCII characters", field="capability"
+            )
         timeout = data.get("timeout_seconds")
         if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
             raise BadJobHeader(

@@ -16,7 +16,6 @@ from temporalio.worker import Worker
 
 from tollway.activities.relay import RelayActivities
 from tollway.api import metrics, trickle
-from tollway.api.errors import install_error_handlers
 from tollway.api.gateway.ratelimit import RateLimits
 from tollway.api.gateway.routes import (
     budgets,
@@ -34,7 +33,7 @@ from tollway.api.gateway.routes import (
 )
 from tollway.api.gateway.services import GatewayServices
 from tollway.api.gateway.webhook_events import declare_webhooks
-from tollway.api.request_context import RequestContext
+from tollway.api.openapi import api_app
 from tollway.config import GatewaySettings
 from tollway.market.store import open_market_store
 from tollway.store.artifacts import ArtifactStore
@@ -109,9 +108,7 @@ def create_app(settings: GatewaySettings, hosted_worker: HostedWorker | None = N
             stack.callback(idle.cancel)
             yield
 
-    app = FastAPI(title="tollway gateway", lifespan=lifespan)
-    install_error_handlers(app)
-    app.add_middleware(RequestContext)
+    app = api_app("tollway gateway", lifespan)
     app.include_router(jobs.router)
     app.include_router(process.router)
     app.include_router(streams.router)

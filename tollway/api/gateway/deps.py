@@ -7,12 +7,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.openapi.models import HTTPBearer
 from fastapi.routing import APIRoute
 
 from tollway.api.gateway.ratelimit import Bucket
 from tollway.api.gateway.services import GatewayServices
-from tollway.errors import Unauthorized
+from tollway.api.openapi import RawAuthorization, raises
+from tollway.errors import Forbidden, RateLimited, Unauthorized
 from tollway.store.tenants import Principal, Scope
 
 __all__ = [
@@ -47,10 +49,16 @@ CREATE_ROUTES = {
 
 AuthorizationHeader = Annotated[
     str | None,
-    Header(description="`Bearer <API key>`: a tenant's key, made by `tollway keys create`."),
+    Depends(
+        RawAuthorization(
+            HTTPBearer(description="A tenant's API key, made by `tollway keys create`."),
+            "ApiKey",
+        )
+    ),
 ]
 
 
+@raises(Unauthorized, RateLimited)
 async def current_principal(
     request: Request, services: Services, authorization: AuthorizationHeader = None
 ) -> Principal:
@@ -81,6 +89,7 @@ async def optional_principal(
     return await current_principal(request, services, authorization)
 
 
+@raises(Unauthorized, RateLimited)
 async def livepeer_principal(
     request: Request, services: Services, authorization: AuthorizationHeader = None
 ) -> Principal | None:
@@ -96,6 +105,7 @@ async def livepeer_principal(
 
 
 def _scoped(scope: Scope) -> Callable[[Principal], Awaitable[Principal]]:
+    @raises(Forbidden)
     async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         principal.require(scope)
         return principal

@@ -11,7 +11,7 @@ import httpx
 from fastapi import FastAPI
 
 from tollway.api import metrics, trickle
-from tollway.api.errors import install_error_handlers
+from tollway.api.openapi import api_app
 from tollway.api.orchestrator.bodies import BodyFiles
 from tollway.api.orchestrator.credit import CreditHolds
 from tollway.api.orchestrator.deps import SecretChecked
@@ -22,7 +22,6 @@ from tollway.api.orchestrator.serving import JobServer
 from tollway.api.orchestrator.streams import StreamServer
 from tollway.api.orchestrator.winners import WinnerHandOff
 from tollway.api.orchestrator.workers import GpuWorkerRoster
-from tollway.api.request_context import RequestContext
 from tollway.byoc.destinations import CapabilityDestinations
 from tollway.byoc.registrations import RegistrationStore
 from tollway.byoc.registry import CapabilityRegistry
@@ -122,9 +121,7 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
                 registrations.close()
                 await chain.aclose()
 
-    app = FastAPI(title="tollway orchestrator", lifespan=lifespan)
-    install_error_handlers(app)
-    app.add_middleware(RequestContext)
+    app = api_app("tollway orchestrator", lifespan)
     app.include_router(capability.router)
     app.include_router(process.router)
     app.include_router(stream.router)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.openapi.models import APIKey, APIKeyIn
 
+from tollway.api.openapi import RawAuthorization, raises
 from tollway.api.orchestrator.services import OrchestratorServices
 from tollway.errors import Unauthorized
 
@@ -21,8 +23,19 @@ def get_services(request: Request) -> OrchestratorServices:
 Services = Annotated[OrchestratorServices, Depends(get_services)]
 
 
+_SECRET = RawAuthorization(
+    APIKey(
+        **{"in": APIKeyIn.header},
+        name="Authorization",
+        description="The orchestrator's secret, as it is (no `Bearer`), as go-livepeer's.",
+    ),
+    "OrchestratorSecret",
+)
+
+
+@raises(Unauthorized)
 def require_secret(
-    services: Services, authorization: Annotated[str | None, Header()] = None
+    services: Services, authorization: Annotated[str | None, Depends(_SECRET)] = None
 ) -> None:
     """The raw orchestrator secret in `Authorization` (no Bearer prefix, as go-livepeer)."""
     given = (authorization or "").encode()

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, model_validator
 
 from tollway.api.gateway.deps import KeyManager, Services, UsageReader
+from tollway.api.openapi import problems
 from tollway.errors import BadRequest, NotFound
 from tollway.store.budgets import Budget, Period
 from tollway.store.tenants import Principal
@@ -37,7 +38,7 @@ class BudgetRequest(BaseModel):
         return self
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=problems(BadRequest, NotFound))
 async def set_budget(request: BudgetRequest, services: Services, caller: KeyManager) -> Budget:
     """Set the budget of a tenant or one of its keys for a period, replacing that one's limit
     (what it spent stays). A tenant's own budget is the operator's to set."""
@@ -66,7 +67,7 @@ async def list_budgets(
     return await services.budgets.list_budgets(caller.tenant_for(tenant))
 
 
-@router.delete("/{budget_id}", status_code=204)
+@router.delete("/{budget_id}", status_code=204, responses=problems(NotFound))
 async def delete_budget(budget_id: str, services: Services, caller: KeyManager) -> None:
     budget = await _visible(budget_id, services, caller)
     if budget.key_id is None:

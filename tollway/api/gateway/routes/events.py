@@ -15,6 +15,7 @@ from sse_starlette import EventSourceResponse
 
 from tollway.api.gateway.deps import JobReader, Services
 from tollway.api.gateway.routes.jobs import LONGEST_JOB_SECONDS, owned
+from tollway.api.openapi import problems
 from tollway.errors import BadRequest, NotFound
 from tollway.store.jobs import JobEvent, JobIndex
 
@@ -24,18 +25,26 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 POLL_SECONDS = 0.25
 PING_SECONDS = 15
+LAST_SEQ = 2**31 - 1
+"""Event numbers are a database INTEGER: a number past it names no event (and PostgreSQL
+refuses to compare with it)."""
 
 
 @router.get(
     "/{job_id}/events",
     response_model=list[JobEvent],
-    responses={200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE"},
+        **problems(BadRequest, NotFound),
+    },
 )
 async def job_events(
     job_id: str,
     services: Services,
     caller: JobReader,
-    after: Annotated[int, Query(ge=0, description="Events numbered after this one.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=LAST_SEQ, description="Events numbered after this one.")
+    ] = 0,
     accept: Annotated[str | None, Header()] = None,
     last_event_id: Annotated[
         str | None, Header(description="SSE: resume after this event's number.")
@@ -47,9 +56,10 @@ async def job_events(
     if "text/event-stream" not in (accept or ""):
         return await services.jobs.events(job_id, after)
     if last_event_id is not None:
-        if not last_event_id.strip().isdigit():
+        seq = last_event_id.strip()
+        if not (seq.isascii() and seq.isdigit()) or int(seq) > LAST_SEQ:
             raise BadRequest("Last-Event-ID is an event's number", field="Last-Event-ID")
-        after = int(last_event_id)
+        after = int(seq)
     return EventSourceResponse(_stream(services.jobs, job_id, after), ping=PING_SECONDS)
 
 

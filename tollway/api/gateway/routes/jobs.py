@@ -21,16 +21,22 @@ from tollway.api.body import parse_json_body, read_body
 from tollway.api.gateway.deps import JobReader, JobWriter, Services
 from tollway.api.gateway.outputs import output_response
 from tollway.api.gateway.services import GatewayServices
+from tollway.api.openapi import hand_read, json_body, problems
 from tollway.config import SelectionPolicy
 from tollway.errors import (
     BadRequest,
+    BodyTooLarge,
+    BudgetExceeded,
     Conflict,
+    Forbidden,
+    IdempotencyKeyReused,
     JobStillRunning,
     NotFound,
     OutputExpired,
+    RequestTimeout,
     TollwayError,
 )
-from tollway.protocol.header import MAX_PATH_CHARS, JobParameters, job_path
+from tollway.protocol.header import CAPABILITY_NAME, MAX_PATH_CHARS, JobParameters, job_path
 from tollway.store.database import utc_now
 from tollway.store.idempotency import request_digest
 from tollway.store.jobs import JOB_STATES, JobPage
@@ -69,7 +75,7 @@ Count = Annotated[int, Strict()]
 
 
 class JobSubmission(BaseModel):
-    capability: str = Field(min_length=1, max_length=128)
+    capability: str = Field(pattern=CAPABILITY_NAME)
     path: str = Field(default="", max_length=MAX_PATH_CHARS)
     input: Any = None
     input_base64: str | None = None
@@ -146,17 +152,51 @@ def _input_bytes(submission: JobSubmission) -> tuple[bytes, str]:
     return text.encode(), submission.content_type or "application/json"
 
 
+_SUBMITTED_HEADERS = {
+    "Idempotent-Replayed": {
+        "description": "`true`: the idempotency key named a job already submitted, answered again.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+    "Preference-Applied": {
+        "description": "`wait=N`: the `Prefer: wait` the answer honoured.",
+        "schema": {"type": "string"},
+    },
+}
+
+
 @router.post(
     "",
     status_code=202,
-    responses={200: {"model": JobAccepted, "description": "Finished within `Prefer: wait`."}},
+    responses={
+        200: {
+            "model": JobAccepted,
+            "description": "With `Prefer: wait`: the job finished in time.",
+            "headers": _SUBMITTED_HEADERS,
+        },
+        202: {"description": "Accepted: the job runs.", "headers": _SUBMITTED_HEADERS},
+        **problems(
+            BadRequest,
+            BodyTooLarge,
+            RequestTimeout,
+            Forbidden,
+            BudgetExceeded,
+            IdempotencyKeyReused,
+        ),
+    },
+    openapi_extra=hand_read(json_body(JobSubmission)),
 )
 async def submit_job(
     request: Request,
     response: Response,
     services: Services,
     caller: JobWriter,
-    idempotency_key: Annotated[str | None, Header()] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            description="Names this request among the tenant's (1-128 of `[A-Za-z0-9_.:-]`): "
+            "sent again with the same body it answers the same job."
+        ),
+    ] = None,
     prefer: Annotated[
         str | None,
         Header(
@@ -174,6 +214,7 @@ async def submit_job(
     submission = parse_json_body(JobSubmission, body)
     caller.require_capability(submission.capability)
     if submission.webhook is not None:
+        caller.require("webhooks")  # only a key that may manage webhooks points events at URLs
         check_url(submission.webhook, services.settings.webhook_allow_private_targets)
     tenant = caller.tenant
     given = submission.idempotency_key or idempotency_key
@@ -239,6 +280,11 @@ async def submit_job(
     return accepted
 
 
+_ORCHESTRATOR_URL = {
+    "description": "The orchestrator that ran the job.",
+    "schema": {"type": "string"},
+}
+
 _PREFER_WAIT = re.compile(r"(?:^|[\s,;])wait(?:\s*=\s*\"?(\d+)\"?)?(?=$|[\s,;])", re.IGNORECASE)
 LONGEST_WAIT_SECONDS = 60
 
@@ -295,7 +341,7 @@ def _aware(moment: datetime | None, field: str) -> datetime | None:
     return moment
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", responses=problems(NotFound))
 async def job_status(job_id: str, services: Services, caller: JobReader) -> JobView:
     return await _view(services, owned(job_id, caller.tenant))
 
@@ -325,7 +371,7 @@ async def _view(services: GatewayServices, job_id: str) -> JobView:
     return view
 
 
-@router.delete("/{job_id}", status_code=204)
+@router.delete("/{job_id}", status_code=204, responses=problems(NotFound, Conflict))
 async def delete_job(job_id: str, services: Services, caller: JobWriter) -> None:
     """Remove a finished job's input and output now; its record stays (`data_removed`)."""
     record = await services.jobs.get(owned(job_id, caller.tenant))
@@ -336,7 +382,7 @@ async def delete_job(job_id: str, services: Services, caller: JobWriter) -> None
     await remove_job_data(services.jobs, services.artifacts, services.live, job_id)
 
 
-@router.post("/{job_id}/cancel")
+@router.post("/{job_id}/cancel", responses=problems(NotFound, Conflict))
 async def cancel_job(job_id: str, services: Services, caller: JobWriter) -> JobView:
     """Cancel the job: one not yet dispatched ends at once and costs nothing; one running is
     stopped at its orchestrator (its container's request dropped) and costs the time it ran.
@@ -354,7 +400,25 @@ async def cancel_job(job_id: str, services: Services, caller: JobWriter) -> JobV
     raise Conflict(f"job {job_id!r} already ended: {state}", field="job_id", state=state)
 
 
-@router.get("/{job_id}/output")
+@router.get(
+    "/{job_id}/output",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The job's output, in its own media type; server-sent events while "
+            "they still arrive.",
+            "content": {"*/*": {}},
+            "headers": {"X-Orchestrator-Url": _ORCHESTRATOR_URL},
+        },
+        "4XX": {
+            "description": "A rejected job's output: its orchestrator's answer, relayed with its "
+            "status code.",
+            "content": {"*/*": {}},
+            "headers": {"X-Orchestrator-Url": _ORCHESTRATOR_URL},
+        },
+        **problems(NotFound, OutputExpired),
+    },
+)
 async def job_output(job_id: str, services: Services, caller: JobReader) -> Response:
     """The job's output; while it is still arriving as server-sent events, those events as
     they come. 410 once it expired or was deleted."""

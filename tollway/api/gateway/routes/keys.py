@@ -4,13 +4,14 @@ answer once and never again."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from tollway.api.gateway.deps import KeyManager, Services
-from tollway.errors import Forbidden, NotFound
+from tollway.api.openapi import problems
+from tollway.errors import BadRequest, Conflict, Forbidden, NotFound
 from tollway.store.tenants import DEFAULT_SCOPES, ApiKey, KeyLimits, NewKey, Principal, Scope
 
 __all__ = ["KeyRequest", "RotateRequest", "router"]
@@ -26,7 +27,7 @@ class KeyRequest(BaseModel):
     capabilities: list[str] | None = Field(
         default=None, description="The only capabilities the key may use; omitted: any."
     )
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = None
     limits: KeyLimits | None = Field(
         default=None, description="Its own quotas; omitted: the gateway's defaults."
     )
@@ -42,7 +43,7 @@ class RotateRequest(BaseModel):
     )
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=problems(BadRequest, NotFound))
 async def create_key(request: KeyRequest, services: Services, caller: KeyManager) -> NewKey:
     tenant = caller.tenant_for(request.tenant)
     if "admin" not in caller.scopes:
@@ -69,12 +70,12 @@ async def list_keys(
     return await services.tenants.list_keys(caller.tenant_for(tenant))
 
 
-@router.get("/{key_id}")
+@router.get("/{key_id}", responses=problems(NotFound))
 async def get_key(key_id: str, services: Services, caller: KeyManager) -> ApiKey:
     return await _visible(key_id, services, caller)
 
 
-@router.post("/{key_id}/rotate", status_code=201)
+@router.post("/{key_id}/rotate", status_code=201, responses=problems(NotFound, Conflict))
 async def rotate_key(
     key_id: str, services: Services, caller: KeyManager, request: RotateRequest | None = None
 ) -> NewKey:
@@ -84,7 +85,7 @@ async def rotate_key(
     return await services.tenants.rotate_key(key_id, timedelta(seconds=grace))
 
 
-@router.delete("/{key_id}")
+@router.delete("/{key_id}", responses=problems(NotFound))
 async def revoke_key(key_id: str, services: Services, caller: KeyManager) -> ApiKey:
     """Revoke the key: from now on it gets 401, on every gateway API process."""
     await _visible(key_id, services, caller)

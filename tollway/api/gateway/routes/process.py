@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
@@ -19,15 +20,86 @@ from tollway.activities.job import JobSpec
 from tollway.api.body import body_chunks
 from tollway.api.gateway.deps import LivepeerCaller, Services
 from tollway.api.gateway.outputs import output_response
+from tollway.api.openapi import binary_body, hand_read, header, problems
+from tollway.errors import (
+    AllOrchestratorsFailed,
+    BadJobHeader,
+    BodyIncomplete,
+    BodyTooLarge,
+    BudgetExceeded,
+    DeadlinePassed,
+    DiscoveryFailed,
+    Forbidden,
+    JobCanceled,
+    JobStillRunning,
+    NoOrchestrator,
+    RateLimited,
+    RequestTimeout,
+)
 from tollway.protocol.header import JobRequest, job_path
 from tollway.store.live import LiveHead
 
-__all__ = ["process_request", "router"]
+__all__ = ["LIVEPEER_HEADER", "process_request", "router"]
 
 router = APIRouter()
 
+LIVEPEER_HEADER = header(
+    "Livepeer",
+    "The job, as go-livepeer's clients send it: base64 of JSON with `capability`, "
+    "`timeout_seconds` and, as JSON in strings, `request` and `parameters`.",
+    required=True,
+)
+_ANSWER_HEADERS = {
+    name: {"description": description, "schema": {"type": "string"}}
+    for name, description in (
+        ("X-Orchestrator-Url", "The orchestrator that answered."),
+        ("X-Tollway-Job-Id", "The job's id, for `/v1/jobs/{job_id}` with a key."),
+        ("Livepeer-Balance", "The gateway's credit left at the orchestrator, in wei."),
+        ("X-Metadata", "The container's metadata header, relayed."),
+    )
+}
+_ANSWER: dict[str, Any] = {"*/*": {}}
+"""Whatever the container answered, in its media type: no schema can say more."""
 
-@router.post("/process/request/{path:path}")
+
+@router.post(
+    "/process/request/{path:path}",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The container's answer, in its own media type (server-sent events "
+            "relayed as they arrive).",
+            "content": _ANSWER,
+            "headers": _ANSWER_HEADERS,
+        },
+        "4XX": {
+            "description": "The container refused the request: its answer, relayed.",
+            "content": _ANSWER,
+            "headers": _ANSWER_HEADERS,
+        },
+        **problems(
+            BadJobHeader,
+            BodyIncomplete,
+            BodyTooLarge,
+            RequestTimeout,
+            Forbidden,
+            BudgetExceeded,
+            JobCanceled,
+            RateLimited,
+            AllOrchestratorsFailed,
+            NoOrchestrator,
+            DeadlinePassed,
+            JobStillRunning,
+            DiscoveryFailed,
+        ),
+    },
+    openapi_extra={
+        **hand_read(
+            binary_body("The request for the container, passed on as is."), (LIVEPEER_HEADER,)
+        ),
+        "security": [{}],  # a key is optional unless the operator requires one
+    },
+)
 async def process_request(
     path: str, request: Request, services: Services, caller: LivepeerCaller
 ) -> Response:
@@ -75,7 +147,8 @@ async def process_request(
                 "Cache-Control": "no-cache",
             },
         )
-    assert status.outcome is not None
+    if status.outcome is None:  # its tenant canceled it (`/v1/jobs/{id}/cancel`) first
+        raise JobCanceled(f"job {job_id} was canceled before it answered", job_id=job_id)
     headers = {"X-Orchestrator-Url": status.orchestrator or "", "X-Tollway-Job-Id": job_id}
     if status.outcome.balance_wei is not None:
         headers["Livepeer-Balance"] = str(status.outcome.balance_wei)

@@ -15,13 +15,26 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, RootModel
 from sse_starlette import EventSourceResponse
 
 from tollway.api.body import parse_json_body, read_body
 from tollway.api.gateway import streams
 from tollway.api.gateway.deps import LivepeerCaller, Services
-from tollway.errors import BadRequest
+from tollway.api.gateway.routes.process import LIVEPEER_HEADER
+from tollway.api.openapi import hand_read, json_body, problems
+from tollway.errors import (
+    AllOrchestratorsFailed,
+    BadJobHeader,
+    BadRequest,
+    BodyTooLarge,
+    Forbidden,
+    NoOrchestrator,
+    NotFound,
+    OrchestratorFailed,
+    RequestTimeout,
+    StreamStopped,
+)
 from tollway.protocol.header import JobRequest
 from tollway.store.tenants import Principal
 from tollway.workflows.stream import StreamStatus
@@ -29,6 +42,7 @@ from tollway.workflows.stream import StreamStatus
 __all__ = [
     "START_BODY_LIMIT",
     "StartRequest",
+    "StreamParams",
     "params_of",
     "router",
     "start_stream",
@@ -37,6 +51,10 @@ __all__ = [
     "stream_status",
     "update_stream",
 ]
+
+_KEY_OPTIONAL: dict[str, Any] = {"security": [{}]}
+"""go-livepeer's routes are open unless the operator requires a key."""
+_STREAM_ERRORS = problems(Forbidden, NotFound)
 
 router = APIRouter(prefix="/process/stream")
 
@@ -53,6 +71,10 @@ class StartRequest(BaseModel):
     rtmp_output: str = ""
     params: str = "{}"
     """The pipeline's parameters, a JSON object in a string."""
+
+
+class StreamParams(RootModel[dict[str, Any]]):
+    """A stream's parameters: a JSON object, given to its container."""
 
 
 def params_of(text: str) -> dict[str, Any]:
@@ -75,7 +97,23 @@ def _tenant(caller: Principal | None) -> str:
     return caller.tenant
 
 
-@router.post("/start")
+@router.post(
+    "/start",
+    responses=problems(
+        BadJobHeader,
+        BadRequest,
+        BodyTooLarge,
+        RequestTimeout,
+        Forbidden,
+        StreamStopped,
+        AllOrchestratorsFailed,
+        NoOrchestrator,
+    ),
+    openapi_extra={
+        **hand_read(json_body(StartRequest, required=False), (LIVEPEER_HEADER,)),
+        **_KEY_OPTIONAL,
+    },
+)
 async def start_stream(
     request: Request, services: Services, caller: LivepeerCaller
 ) -> dict[str, str]:
@@ -101,13 +139,25 @@ async def start_stream(
     return streams.stream_urls(base, stream_id, f"{base}/process/stream/{stream_id}")
 
 
-@router.get("/{stream_id}/status")
+@router.get("/{stream_id}/status", responses=_STREAM_ERRORS, openapi_extra=_KEY_OPTIONAL)
 async def stream_status(stream_id: str, services: Services, caller: LivepeerCaller) -> StreamStatus:
     _tenant(caller)
     return await streams.status(services, stream_id)
 
 
-@router.post("/{stream_id}/update")
+@router.post(
+    "/{stream_id}/update",
+    responses=problems(
+        BadRequest,
+        BodyTooLarge,
+        RequestTimeout,
+        Forbidden,
+        NotFound,
+        StreamStopped,
+        OrchestratorFailed,
+    ),
+    openapi_extra={**hand_read(json_body(StreamParams, required=False)), **_KEY_OPTIONAL},
+)
 async def update_stream(
     stream_id: str, request: Request, services: Services, caller: LivepeerCaller
 ) -> StreamStatus:
@@ -118,14 +168,22 @@ async def update_stream(
     return await streams.update(services, stream_id, params_of(body.decode(errors="replace")))
 
 
-@router.post("/{stream_id}/stop")
+@router.post("/{stream_id}/stop", responses=_STREAM_ERRORS, openapi_extra=_KEY_OPTIONAL)
 async def stop_stream(stream_id: str, services: Services, caller: LivepeerCaller) -> StreamStatus:
     """Stop the stream; stopping a stopped stream answers its status again."""
     _tenant(caller)
     return await streams.stop(services, stream_id)
 
 
-@router.get("/{stream_id}/data")
+@router.get(
+    "/{stream_id}/data",
+    response_class=EventSourceResponse,
+    responses={
+        200: {"description": "Server-sent events, one `data` event per segment."},
+        **problems(Forbidden, NotFound, StreamStopped),
+    },
+    openapi_extra=_KEY_OPTIONAL,
+)
 async def stream_data(
     stream_id: str, services: Services, caller: LivepeerCaller
 ) -> EventSourceResponse:

@@ -17,9 +17,20 @@ from sse_starlette import EventSourceResponse
 from tollway.api.body import parse_json_body, read_body
 from tollway.api.gateway import streams
 from tollway.api.gateway.deps import Services, StreamUser
-from tollway.api.gateway.routes.streams import START_BODY_LIMIT, params_of
+from tollway.api.gateway.routes.streams import START_BODY_LIMIT, StreamParams, params_of
+from tollway.api.openapi import hand_read, json_body, problems
 from tollway.config import SelectionPolicy
-from tollway.errors import NotFound
+from tollway.errors import (
+    AllOrchestratorsFailed,
+    BadRequest,
+    BodyTooLarge,
+    NoOrchestrator,
+    NotFound,
+    OrchestratorFailed,
+    RequestTimeout,
+    StreamStopped,
+)
+from tollway.protocol.header import CAPABILITY_NAME
 from tollway.workflows.stream import StreamStatus
 
 __all__ = ["StreamSubmission", "router"]
@@ -31,7 +42,7 @@ _NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_-]")
 class StreamSubmission(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    capability: str = Field(min_length=1, max_length=128)
+    capability: str = Field(pattern=CAPABILITY_NAME)
     params: dict[str, Any] = {}
     """The pipeline's parameters, given to the container at the start (and at each swap)."""
     name: str = Field(default="stream", pattern=r"^[A-Za-z0-9_-]{1,32}$")
@@ -52,7 +63,19 @@ def _owned(stream_id: str, tenant: str) -> str:
     return stream_id
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    responses=problems(
+        BadRequest,
+        BodyTooLarge,
+        RequestTimeout,
+        StreamStopped,
+        AllOrchestratorsFailed,
+        NoOrchestrator,
+    ),
+    openapi_extra=hand_read(json_body(StreamSubmission)),
+)
 async def create_stream(request: Request, services: Services, caller: StreamUser) -> dict[str, str]:
     settings = services.settings
     body = await read_body(request, START_BODY_LIMIT, settings.body_read_timeout_seconds)
@@ -86,12 +109,18 @@ async def create_stream(request: Request, services: Services, caller: StreamUser
     return {**streams.stream_urls(base, stream_id, control), "status_url": control}
 
 
-@router.get("/{stream_id}")
+@router.get("/{stream_id}", responses=problems(NotFound))
 async def stream_status(stream_id: str, services: Services, caller: StreamUser) -> StreamStatus:
     return await streams.status(services, _owned(stream_id, caller.tenant))
 
 
-@router.post("/{stream_id}/update")
+@router.post(
+    "/{stream_id}/update",
+    responses=problems(
+        BadRequest, BodyTooLarge, RequestTimeout, NotFound, StreamStopped, OrchestratorFailed
+    ),
+    openapi_extra=hand_read(json_body(StreamParams, required=False)),
+)
 async def update_stream(
     stream_id: str, request: Request, services: Services, caller: StreamUser
 ) -> StreamStatus:
@@ -100,12 +129,19 @@ async def update_stream(
     return await streams.update(services, stream_id, params_of(body.decode(errors="replace")))
 
 
-@router.post("/{stream_id}/stop")
+@router.post("/{stream_id}/stop", responses=problems(NotFound))
 async def stop_stream(stream_id: str, services: Services, caller: StreamUser) -> StreamStatus:
     return await streams.stop(services, _owned(stream_id, caller.tenant))
 
 
-@router.get("/{stream_id}/data")
+@router.get(
+    "/{stream_id}/data",
+    response_class=EventSourceResponse,
+    responses={
+        200: {"description": "Server-sent events, one `data` event per segment."},
+        **problems(NotFound, StreamStopped),
+    },
+)
 async def stream_data(
     stream_id: str, services: Services, caller: StreamUser
 ) -> EventSourceResponse:

@@ -6,6 +6,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from tollway.api.gateway.deps import Admin, Services
+from tollway.api.openapi import problems
+from tollway.errors import BadRequest, Conflict, NotFound
 from tollway.store.tenants import Tenant
 
 __all__ = ["TenantRequest", "router"]
@@ -21,7 +23,7 @@ class TenantChange(BaseModel):
     disabled: bool
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=problems(BadRequest, Conflict))
 async def create_tenant(request: TenantRequest, services: Services, _: Admin) -> Tenant:
     return await services.tenants.create_tenant(request.name)
 
@@ -31,12 +33,12 @@ async def list_tenants(services: Services, _: Admin) -> list[Tenant]:
     return await services.tenants.list_tenants()
 
 
-@router.get("/{name}")
+@router.get("/{name}", responses=problems(NotFound))
 async def get_tenant(name: str, services: Services, _: Admin) -> Tenant:
     return await services.tenants.get_tenant(name)
 
 
-@router.patch("/{name}")
+@router.patch("/{name}", responses=problems(NotFound))
 async def change_tenant(name: str, change: TenantChange, services: Services, _: Admin) -> Tenant:
     """Disable a tenant (every key of it gets 401) or enable it again."""
     return await services.tenants.disable_tenant(name, change.disabled)

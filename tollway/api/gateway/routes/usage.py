@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 
 from tollway.api.gateway.deps import Services, UsageReader
+from tollway.api.openapi import problems
 from tollway.errors import BadRequest
 from tollway.store.database import utc_now
 from tollway.store.jobs import UsageGroup, UsageRow
@@ -26,7 +27,10 @@ CSV_COLUMNS = ("day", "key_id", "capability", "jobs", "units", "cost_wei", "cost
 @router.get(
     "",
     response_model=list[UsageRow],
-    responses={200: {"content": {"text/csv": {}}, "description": "JSON rows, or CSV"}},
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "JSON rows, or CSV"},
+        **problems(BadRequest),
+    },
 )
 async def usage(
     services: Services,
@@ -41,11 +45,14 @@ async def usage(
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
     """Jobs that ended in [start, end), summed by the groups asked for (default: by day)."""
-    until = end or utc_now()
-    since = start or until - DEFAULT_SPAN
-    for name, moment in (("start", since), ("end", until)):
-        if moment.tzinfo is None:
+    for name, moment in (("start", start), ("end", end)):
+        if moment is not None and moment.tzinfo is None:
             raise BadRequest(f"{name} needs a time zone (e.g. 2026-12-01T00:00:00Z)", field=name)
+    until = end or utc_now()
+    try:
+        since = start or until - DEFAULT_SPAN
+    except OverflowError:  # an `end` in the first days of year 1: from the earliest time
+        since = datetime.min.replace(tzinfo=UTC)
     if since >= until:
         raise BadRequest("start must come before end", field="start")
     rows = await services.jobs.usage(

@@ -12,6 +12,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from tollway.api.gateway.deps import Services, WebhookManager
+from tollway.api.openapi import problems
+from tollway.errors import NotFound
 from tollway.store.webhooks import (
     DeliveryPage,
     DeliveryState,
@@ -68,12 +70,12 @@ async def default_secret(services: Services, caller: WebhookManager) -> DefaultS
     return DefaultSecret(secret=await services.webhooks.tenant_secret(caller.tenant))
 
 
-@router.get("/v1/webhooks/{webhook_id}")
+@router.get("/v1/webhooks/{webhook_id}", responses=problems(NotFound))
 async def get_webhook(webhook_id: str, services: Services, caller: WebhookManager) -> Webhook:
     return await services.webhooks.get(caller.tenant, webhook_id)
 
 
-@router.delete("/v1/webhooks/{webhook_id}", status_code=204)
+@router.delete("/v1/webhooks/{webhook_id}", status_code=204, responses=problems(NotFound))
 async def delete_webhook(webhook_id: str, services: Services, caller: WebhookManager) -> None:
     """No more events go to it; its deliveries still retrying stop."""
     await services.webhooks.delete(caller.tenant, webhook_id)
@@ -102,7 +104,7 @@ async def list_deliveries(
     )
 
 
-@router.get("/v1/webhook-deliveries/{delivery_id}")
+@router.get("/v1/webhook-deliveries/{delivery_id}", responses=problems(NotFound))
 async def get_delivery(
     delivery_id: str, services: Services, caller: WebhookManager
 ) -> WebhookDelivery:
@@ -110,7 +112,9 @@ async def get_delivery(
     return await services.webhooks.delivery(caller.tenant, delivery_id)
 
 
-@router.post("/v1/webhook-deliveries/{delivery_id}/replay", status_code=202)
+@router.post(
+    "/v1/webhook-deliveries/{delivery_id}/replay", status_code=202, responses=problems(NotFound)
+)
 async def replay_delivery(
     delivery_id: str, services: Services, caller: WebhookManager
 ) -> WebhookDelivery:

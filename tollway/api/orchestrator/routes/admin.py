@@ -6,7 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from tollway.api.openapi import problems
 from tollway.api.orchestrator.deps import Services
+from tollway.errors import ChainError
 from tollway.protocol.info import CapabilityOffer, Gpu, OrchestratorInfo, tollway_version
 
 __all__ = [
@@ -27,7 +29,7 @@ async def healthz(services: Services) -> dict[str, Any]:
     return {"status": "ok", "role": "orchestrator", "address": services.address}
 
 
-@router.get("/v1/orchestrator")
+@router.get("/v1/orchestrator", responses=problems(ChainError))
 async def orchestrator(services: Services) -> dict[str, Any]:
     """Who this orchestrator is on-chain: stake, cuts, active status, reward and fees."""
     chain = services.chain

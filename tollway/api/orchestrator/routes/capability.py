@@ -13,11 +13,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
 from tollway.api.body import parse_json_body, read_body
+from tollway.api.openapi import hand_read, json_body, problems, text_body
 from tollway.api.orchestrator.deps import SecretChecked, Services
 from tollway.api.orchestrator.services import OrchestratorServices
 from tollway.byoc.gpus import WorkerListing, WorkerReport
 from tollway.byoc.spec import ReplicaRef
-from tollway.errors import BadRequest
+from tollway.errors import BadRequest, BodyIncomplete, BodyTooLarge, NoGpuWorker, RequestTimeout
 from tollway.protocol.capability import ExternalCapability
 
 __all__ = [
@@ -34,13 +35,19 @@ __all__ = [
 router = APIRouter(dependencies=[SecretChecked])
 
 REGISTRATION_LIMIT = 64 * 1024
+_BODY_ERRORS = problems(BadRequest, BodyIncomplete, BodyTooLarge, RequestTimeout)
 
 
 async def _small_body(request: Request, services: OrchestratorServices) -> bytes:
     return await read_body(request, REGISTRATION_LIMIT, services.settings.body_read_timeout_seconds)
 
 
-@router.post("/capability/register", response_class=PlainTextResponse)
+@router.post(
+    "/capability/register",
+    response_class=PlainTextResponse,
+    responses=problems(BadRequest, BodyIncomplete, BodyTooLarge, RequestTimeout, NoGpuWorker),
+    openapi_extra=hand_read(json_body(ExternalCapability)),
+)
 async def register(request: Request, services: Services) -> str:
     body = await _small_body(request, services)
     capability = parse_json_body(ExternalCapability, body)
@@ -52,7 +59,17 @@ async def register(request: Request, services: Services) -> str:
     return "ok"
 
 
-@router.post("/capability/unregister", response_class=PlainTextResponse)
+@router.post(
+    "/capability/unregister",
+    response_class=PlainTextResponse,
+    responses=_BODY_ERRORS,
+    openapi_extra=hand_read(
+        [
+            json_body(ReplicaRef, "tollway's: that replica of the capability goes."),
+            text_body("go-livepeer's: the capability's name; every replica of it goes."),
+        ]
+    ),
+)
 async def unregister(request: Request, services: Services) -> str:
     body = await _small_body(request, services)
     if body.lstrip().startswith(b"{"):
@@ -66,7 +83,9 @@ async def unregister(request: Request, services: Services) -> str:
     return "ok"
 
 
-@router.post("/capability/load")
+@router.post(
+    "/capability/load", responses=_BODY_ERRORS, openapi_extra=hand_read(json_body(ReplicaRef))
+)
 async def load(request: Request, services: Services) -> dict[str, float]:
     """One replica's requests in flight and seconds idle (a cold-swap replica parks on it)."""
     ref = parse_json_body(
@@ -80,7 +99,9 @@ async def load(request: Request, services: Services) -> dict[str, float]:
     }
 
 
-@router.post("/capability/drain")
+@router.post(
+    "/capability/drain", responses=_BODY_ERRORS, openapi_extra=hand_read(json_body(ReplicaRef))
+)
 async def drain(request: Request, services: Services) -> dict[str, int]:
     ref = parse_json_body(
         ReplicaRef,
@@ -89,7 +110,9 @@ async def drain(request: Request, services: Services) -> dict[str, int]:
     return {"in_flight": services.registry.unregister_replica(ref.name, ref.replica)}
 
 
-@router.post("/v1/workers")
+@router.post(
+    "/v1/workers", responses=_BODY_ERRORS, openapi_extra=hand_read(json_body(WorkerReport))
+)
 async def report_worker(request: Request, services: Services) -> dict[str, str]:
     """A GPU worker reports itself: its task queue and its GPUs (see tollway.byoc.gpus)."""
     report = parse_json_body(

@@ -4,34 +4,87 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from tollway.api.body import spool_body
+from tollway.api.openapi import binary_body, hand_read, header, problems
 from tollway.api.orchestrator.deps import Services
 from tollway.api.orchestrator.serving import ServedJob
-from tollway.errors import BadJobHeader, RoundNotReady
+from tollway.errors import (
+    BadJobHeader,
+    BadPayment,
+    BadRequest,
+    BadSignature,
+    BodyIncomplete,
+    BodyTooLarge,
+    CapacityExhausted,
+    ChainError,
+    InsufficientCredit,
+    InsufficientSenderReserve,
+    JobCanceled,
+    NoGpuWorker,
+    RequestTimeout,
+    RoundNotReady,
+    UnknownCapability,
+    WorkerFailed,
+)
 from tollway.protocol.header import JobRequest, job_path, verify_eth_address_header
 from tollway.protocol.price import UNIT_HEADER, UNITS_HEADER, Price
 from tollway.protocol.token import JobToken
 from tollway.store.spool import file_chunks
 
-__all__ = ["job_token", "process_request", "router"]
+__all__ = ["LIVEPEER_HEADER", "PAYMENT_HEADER", "job_token", "process_request", "router"]
 
 router = APIRouter()
 
+LIVEPEER_HEADER = header(
+    "Livepeer",
+    "The job, signed by its gateway: base64 of JSON with `capability`, `timeout_seconds`, "
+    "`request`, `parameters`, `id`, `sender` and `sig`.",
+    required=True,
+)
+PAYMENT_HEADER = header(
+    "Livepeer-Payment", "Probabilistic micropayment tickets (base64 protobuf), as go-livepeer's."
+)
+_ETH_ADDRESS_HEADER = header(
+    "Livepeer-Eth-Address",
+    "The gateway's address and its signature over it: base64 of JSON `{addr, sig}`.",
+    required=True,
+)
+_CAPABILITY_HEADER = header(
+    "Livepeer-Capability", "The capability the token prices.", required=True
+)
+_BALANCE = {
+    "description": "The sender's credit left for the capability, in wei.",
+    "schema": {"type": "string"},
+}
+_ANSWER_HEADERS = {
+    "Livepeer-Balance": _BALANCE,
+    UNIT_HEADER: {"description": "What the job was billed by.", "schema": {"type": "string"}},
+    UNITS_HEADER: {"description": "How many units it was billed.", "schema": {"type": "string"}},
+    "X-Metadata": {"description": "The container's metadata.", "schema": {"type": "string"}},
+}
+_ANSWER: dict[str, Any] = {"*/*": {}}
+"""Whatever the container answered, in its media type: no schema can say more."""
+_SIGNED_JOB_ERRORS = (BadJobHeader, BadSignature)
 
-@router.get("/process/token")
+
+@router.get(
+    "/process/token",
+    responses=problems(BadJobHeader, BadSignature, ChainError, InsufficientSenderReserve),
+    openapi_extra=hand_read(headers=(_ETH_ADDRESS_HEADER, _CAPABILITY_HEADER)),
+)
 async def job_token(
     request: Request,
     services: Services,
-    livepeer_capability: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     address_header = request.headers.get("Livepeer-Eth-Address")
     sender = verify_eth_address_header(address_header)
+    livepeer_capability = request.headers.get("Livepeer-Capability")
     if not livepeer_capability:
         raise BadJobHeader("missing Livepeer-Capability header", field="Livepeer-Capability")
     registry = services.registry
@@ -57,7 +110,42 @@ async def job_token(
     ).to_json()
 
 
-@router.post("/process/request/{path:path}")
+@router.post(
+    "/process/request/{path:path}",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The container's answer, in its own media type (server-sent events "
+            "relayed as they arrive).",
+            "content": _ANSWER,
+            "headers": _ANSWER_HEADERS,
+        },
+        "4XX": {
+            "description": "The container refused the request: its answer, relayed.",
+            "content": _ANSWER,
+            "headers": _ANSWER_HEADERS,
+        },
+        **problems(
+            *_SIGNED_JOB_ERRORS,
+            BadRequest,
+            BadPayment,
+            InsufficientCredit,
+            BodyIncomplete,
+            BodyTooLarge,
+            RequestTimeout,
+            JobCanceled,
+            WorkerFailed,
+            UnknownCapability,
+            CapacityExhausted,
+            NoGpuWorker,
+            ChainError,
+        ),
+    },
+    openapi_extra=hand_read(
+        binary_body("The request for the container, passed on as is."),
+        (LIVEPEER_HEADER, PAYMENT_HEADER),
+    ),
+)
 async def process_request(path: str, request: Request, services: Services) -> Response:
     job = JobRequest.decode(request.headers.get("Livepeer"))
     sender = job.verify()
@@ -79,7 +167,11 @@ async def process_request(path: str, request: Request, services: Services) -> Re
     return _relay(served)
 
 
-@router.post("/process/cancel")
+@router.post(
+    "/process/cancel",
+    responses=problems(*_SIGNED_JOB_ERRORS),
+    openapi_extra=hand_read(headers=(LIVEPEER_HEADER,)),
+)
 async def cancel_job(request: Request, services: Services) -> dict[str, Any]:
     """Stop a job its gateway no longer wants (tollway's, beside go-livepeer's protocol): the
     signed `Livepeer` header names it by `id`; the time it ran is billed, and a retry of its id

@@ -11,9 +11,26 @@ from fastapi.responses import JSONResponse
 from pydantic import RootModel
 
 from tollway.api.body import parse_json_body, read_body
+from tollway.api.openapi import hand_read, json_body, problems
 from tollway.api.orchestrator.deps import Services
+from tollway.api.orchestrator.routes.process import LIVEPEER_HEADER, PAYMENT_HEADER
 from tollway.api.orchestrator.services import OrchestratorServices
-from tollway.errors import BadRequest
+from tollway.errors import (
+    BadJobHeader,
+    BadPayment,
+    BadRequest,
+    BadSignature,
+    BodyIncomplete,
+    BodyTooLarge,
+    CapacityExhausted,
+    ChainError,
+    NotFound,
+    PaymentRequired,
+    RequestTimeout,
+    StreamStopped,
+    UnknownCapability,
+    WorkerFailed,
+)
 from tollway.protocol.header import JobRequest
 from tollway.protocol.stream import STREAM_URL_HEADERS, StreamStart, stream_id_of
 
@@ -40,16 +57,55 @@ def _stream_id(job: JobRequest) -> str:
     return stream_id
 
 
-class _JsonObject(RootModel[dict[str, Any]]):
-    pass
+class StreamParams(RootModel[dict[str, Any]]):
+    """Parameters for the stream's container: a JSON object."""
+
+
+_SIGNED = (
+    BadJobHeader,
+    BadSignature,
+    BadRequest,
+    BodyIncomplete,
+    BodyTooLarge,
+    RequestTimeout,
+    NotFound,
+    StreamStopped,
+    WorkerFailed,
+)
+_BALANCE = {
+    "Livepeer-Balance": {
+        "description": "The sender's credit left, in wei.",
+        "schema": {"type": "string"},
+    }
+}
 
 
 def _object(body: bytes) -> dict[str, Any]:
     """A stop's or update's body, passed to the container: a JSON object (none: `{}`)."""
-    return parse_json_body(_JsonObject, body or b"{}").root
+    return parse_json_body(StreamParams, body or b"{}").root
 
 
-@router.post("/start")
+@router.post(
+    "/start",
+    responses={
+        200: {
+            "description": "The stream runs: its trickle channels' URLs (also as headers).",
+            "headers": {
+                **_BALANCE,
+                **{
+                    name: {"description": f"The stream's {key}.", "schema": {"type": "string"}}
+                    for key, name in STREAM_URL_HEADERS.items()
+                },
+            },
+        },
+        **problems(
+            *_SIGNED, BadPayment, PaymentRequired, UnknownCapability, CapacityExhausted, ChainError
+        ),
+    },
+    openapi_extra=hand_read(
+        json_body(StreamStart, required=False), (LIVEPEER_HEADER, PAYMENT_HEADER)
+    ),
+)
 async def start_stream(request: Request, services: Services) -> JSONResponse:
     job, sender, body = await _signed(request, services)
     params = parse_json_body(StreamStart, body or b"{}").params
@@ -71,7 +127,11 @@ async def start_stream(request: Request, services: Services) -> JSONResponse:
     return JSONResponse({"stream_id": stream.stream_id, **found}, headers=headers)
 
 
-@router.post("/stop")
+@router.post(
+    "/stop",
+    responses=problems(*_SIGNED),
+    openapi_extra=hand_read(json_body(StreamParams, required=False), (LIVEPEER_HEADER,)),
+)
 async def stop_stream(request: Request, services: Services) -> dict[str, Any]:
     job, sender, body = await _signed(request, services)
     stream_id = _stream_id(job)
@@ -79,7 +139,11 @@ async def stop_stream(request: Request, services: Services) -> dict[str, Any]:
     return {"stream_id": stream_id, "stopped": stopped}
 
 
-@router.post("/update")
+@router.post(
+    "/update",
+    responses=problems(*_SIGNED),
+    openapi_extra=hand_read(json_body(StreamParams, required=False), (LIVEPEER_HEADER,)),
+)
 async def update_stream(request: Request, services: Services) -> dict[str, str]:
     job, sender, body = await _signed(request, services)
     stream_id = _stream_id(job)
@@ -87,7 +151,14 @@ async def update_stream(request: Request, services: Services) -> dict[str, str]:
     return {"stream_id": stream_id, "status": "updated"}
 
 
-@router.post("/payment")
+@router.post(
+    "/payment",
+    responses={
+        200: {"description": "The payment is credited.", "headers": _BALANCE},
+        **problems(*_SIGNED, BadPayment, ChainError),
+    },
+    openapi_extra=hand_read(headers=(LIVEPEER_HEADER, {**PAYMENT_HEADER, "required": True})),
+)
 async def stream_payment(request: Request, services: Services) -> JSONResponse:
     job, sender, _ = await _signed(request, services)
     payment = request.headers.get("Livepeer-Payment")
