@@ -37,11 +37,12 @@ async def test_schedule_rewards_once_per_round(stack: StackClient) -> None:
         if isinstance(a.action, ScheduleActionExecutionStartWorkflow)
     ]
     assert len(recent) >= 2
-    # Every tick of this round (ours, and any the schedule made on its own), in order: the
-    # first one rewarded and recorded what was minted; all the others found it done.
+    # Every tick of this round (ours, and any the schedule made on its own): exactly one
+    # rewarded and recorded what was minted; all the others found it done. Ticks that ran at
+    # once may be listed in either order, so the one that rewarded is not always the first.
     outcomes = [await client.get_workflow_handle(a.workflow_id).result() for a in recent]
     this_round = [o for o in outcomes if o["round"] == current]
-    assert [o["action"] for o in this_round] == ["rewarded"] + ["already rewarded"] * (
-        len(this_round) - 1
-    )
-    assert this_round[0]["minted"] == mine[0]["args"]["amount"]
+    rewarded = [o for o in this_round if o["action"] == "rewarded"]
+    assert len(rewarded) == 1, this_round
+    assert all(o["action"] == "already rewarded" for o in this_round if o not in rewarded)
+    assert rewarded[0]["minted"] == mine[0]["args"]["amount"]
