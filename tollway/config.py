@@ -166,6 +166,9 @@ class GatewaySettings(RoleSettings):
     temporal_address: str = "127.0.0.1:7233"
     namespace: str = GATEWAY_NAMESPACE
     task_queue: str = GATEWAY_TASK_QUEUE
+    artifacts_dir: Path | None = None
+    """Where job inputs and outputs are kept (default `<data_dir>/artifacts`): a volume every
+    gateway API and worker shares (NFS, a ReadWriteMany volume) where several hosts run them."""
     database_url: str | None = None
     """The gateway's database (tenants, keys, idempotency records): `postgresql://...` where
     several hosts share it, else the SQLite file `<data_dir>/gateway.db`."""
@@ -260,6 +263,10 @@ class GatewaySettings(RoleSettings):
     @property
     def relay_task_queue(self) -> str:
         return f"{self.task_queue}-relay-{self.api_instance}"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.artifacts_dir or self.data_dir / "artifacts"
 
     @property
     def database(self) -> str:

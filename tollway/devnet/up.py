@@ -59,10 +59,10 @@ ETH = 10**18
 ECHO_PRICE_WEI_PER_SECOND = 10**13
 # Blocks per round: about 11.5 days at a block a second, so rounds never roll over during a run.
 DEVNET_ROUND_LENGTH = 1_000_000
-# anvil's genesis block: shortly before round 1, so that the orchestrator, which joins the active
-# set from the round after it bonds, becomes active after mining a few hundred blocks (well under
-# a second) rather than a million (hours).
-DEVNET_GENESIS_BLOCK = DEVNET_ROUND_LENGTH - 300
+# anvil's genesis block is this many blocks before round 1, so that the orchestrator, which joins
+# the active set from the round after it bonds, becomes active after mining a few hundred blocks
+# (well under a second) rather than a whole round (hours).
+GENESIS_LEAD_BLOCKS = 300
 DEVNET_ORCHESTRATOR_STAKE = 1_000 * 10**18  # LPT (wei units) bonded by the orchestrator
 DEVNET_PARAMS_EXPIRATION_BLOCKS = 3
 
@@ -132,9 +132,17 @@ class Launcher:
 
 
 def bring_up(
-    directory: Path, ports: Ports, console: Console, extra_orchestrators: tuple[str, ...] = ()
+    directory: Path,
+    ports: Ports,
+    console: Console,
+    extra_orchestrators: tuple[str, ...] = (),
+    round_length: int = DEVNET_ROUND_LENGTH,
 ) -> StackState:
-    """Start everything afresh in `directory`; the gateway also knows `extra_orchestrators`."""
+    """Start everything afresh in `directory`; the gateway also knows `extra_orchestrators`.
+    `round_length` (blocks, one a second; at least 600) is short where rounds must roll over
+    during a run (bench/soak.py)."""
+    if round_length < 600:
+        raise ValueError(f"round_length {round_length} is under 600 blocks")
     running = StackState.load(directory)
     if running is not None and any(p.alive() for p in running.processes.values()):
         raise processes.StartupError(
@@ -146,7 +154,9 @@ def bring_up(
     launcher = Launcher(directory, console)
     stack_id = secrets.token_hex(4)
     try:
-        return _bring_up(directory, stack_id, ports, console, launcher, extra_orchestrators)
+        return _bring_up(
+            directory, stack_id, ports, console, launcher, extra_orchestrators, round_length
+        )
     except BaseException:
         console.print("[red]start-up failed; stopping what was started[/]")
         launcher.stop_all()
@@ -161,12 +171,13 @@ def _bring_up(
     console: Console,
     launcher: Launcher,
     extra_orchestrators: tuple[str, ...],
+    round_length: int,
 ) -> StackState:
     console.print(f"[bold]tollway up[/] (stack {stack_id}, state in {directory})")
-    rpc = start_temporal_and_chain(launcher, directory, ports, DEVNET_GENESIS_BLOCK)
+    rpc = start_temporal_and_chain(launcher, directory, ports, round_length - GENESIS_LEAD_BLOCKS)
 
     deployer = dev_account_key(0)
-    contracts = deploy_devnet(rpc, deployer, round_length=DEVNET_ROUND_LENGTH)
+    contracts = deploy_devnet(rpc, deployer, round_length=round_length)
     console.print(
         f"  [green]✓[/] devnet contracts      Controller {contracts.controller}, "
         f"TicketBroker {contracts.ticket_broker}, BondingManager {contracts.bonding_manager}"

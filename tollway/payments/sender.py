@@ -1,7 +1,9 @@
 """The gateway's side of payments: how many tickets to send, and signing a batch of them.
 
-Nonces are allocated per recipientRandHash from SQLite, so a retried or resumed job never reuses
-a nonce the orchestrator has already seen (go-livepeer: one PM session per params).
+Nonces are allocated per recipientRandHash from a durable counter, so a retried or resumed job
+never reuses a nonce the orchestrator has already seen (go-livepeer: one PM session per params):
+`NonceStore`, a file of one host's own, or the gateway database's counter that every host shares
+(tollway.store.nonces).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from tollway.errors import UnacceptableTicketParams
 from tollway.protocol.payment import Payment, SignedTicket, TicketParams
@@ -22,6 +25,7 @@ __all__ = [
     "MIN_CREDIT_SECONDS",
     "Batch",
     "NonceStore",
+    "Nonces",
     "SenderLimits",
     "TicketSender",
     "check_params",
@@ -34,7 +38,15 @@ MIN_CREDIT_SECONDS = 60
 """go-livepeer orchestrators refuse a job unless a minute of compute is paid for."""
 
 
+class Nonces(Protocol):
+    def allocate(self, recipient_rand_hash: bytes, count: int) -> range:
+        """`count` nonces never handed out before for these params, from 1 for new params."""
+        ...
+
+
 class NonceStore:
+    """Nonces in a SQLite file: for a sender on one host (several hosts share the database's)."""
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level="IMMEDIATE", check_same_thread=False)
@@ -136,7 +148,7 @@ class Batch:
 
 
 class TicketSender:
-    def __init__(self, private_key: bytes, address: str, nonces: NonceStore) -> None:
+    def __init__(self, private_key: bytes, address: str, nonces: Nonces) -> None:
         self._key = private_key
         self.address = address
         self._nonces = nonces

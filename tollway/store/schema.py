@@ -8,11 +8,13 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -31,6 +33,7 @@ __all__ = [
     "job_events",
     "jobs",
     "metadata",
+    "pm_sessions",
     "tenants",
     "webhook_attempts",
     "webhook_deliveries",
@@ -232,4 +235,15 @@ webhook_attempts = Table(
     Column("status", Integer()),
     Column("error", String(1024)),
     Column("duration_ms", Integer(), nullable=False),
+)
+
+pm_sessions = Table(
+    # The last ticket nonce signed for each recipientRandHash, shared by every gateway worker:
+    # a job that resumes on another host pays again on params the first host already used.
+    "pm_sessions",
+    metadata,
+    Column("recipient_rand_hash", LargeBinary(32), primary_key=True),
+    Column("last_nonce", BigInteger(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_pm_sessions_created", "created_at"),
 )

@@ -6,6 +6,7 @@ outbox gains. A stream's relay runs in the gateway API holding its channels."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -31,13 +32,14 @@ from tollway.market.store import open_market_store
 from tollway.market.tokens import RecentTokens
 from tollway.payments.funds import SenderFunds
 from tollway.payments.keys import load_key
-from tollway.payments.sender import NonceStore, SenderLimits, TicketSender
+from tollway.payments.sender import SenderLimits, TicketSender
 from tollway.payments.spend import SpendLedger
 from tollway.store.artifacts import ArtifactStore
 from tollway.store.budgets import BudgetStore
 from tollway.store.database import Database, open_database
 from tollway.store.jobs import JobIndex
 from tollway.store.live import LiveOutputs
+from tollway.store.nonces import SharedNonces
 from tollway.store.retention import remove_expired_forever
 from tollway.store.webhooks import WebhookStore
 from tollway.temporal import connect, ensure_search_attributes
@@ -99,7 +101,7 @@ async def _removing_expired_data(
     settings: GatewaySettings, database: Database
 ) -> AsyncIterator[None]:
     """Finished jobs' inputs and outputs removed as they expire, while the worker runs."""
-    artifacts = ArtifactStore(settings.data_dir / "artifacts")
+    artifacts = ArtifactStore(settings.artifacts)
     sweeper = asyncio.create_task(
         remove_expired_forever(
             JobIndex(database),
@@ -145,8 +147,9 @@ async def job_worker(
     its process (eager start) rather than wait for a worker's poll. `database` is the
     process's own, which the caller opens and closes."""
     key, address = load_key(settings.key)
-    artifacts = ArtifactStore(settings.data_dir / "artifacts")
-    sender = TicketSender(key, address, NonceStore(settings.data_dir / "nonces.sqlite"))
+    artifacts = ArtifactStore(settings.artifacts)
+    nonces = SharedNonces(settings.database)
+    sender = TicketSender(key, address, nonces)
     spend = SpendLedger(settings.data_dir / "spend.sqlite")
     limits = SenderLimits(
         max_ticket_ev_wei=settings.max_ticket_ev_wei,
@@ -159,7 +162,8 @@ async def job_worker(
     tokens = RecentTokens(settings.token_reuse_seconds)
     budgets = BudgetStore(database, settings.usd_per_eth)
     index = JobIndex(database)
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient() as http, contextlib.AsyncExitStack() as resources:
+        resources.callback(nonces.close)
         refresher = NetworkRefresher(
             http, market, discovery_sources(settings, http, chain), settings.token_timeout_seconds
         )
