@@ -15,6 +15,7 @@ from tollway.errors import TollwayError, to_application_error
 from tollway.market.selection import Candidate
 from tollway.payments.funds import SenderFunds
 from tollway.payments.sender import (
+    Nonces,
     SenderLimits,
     TicketSender,
     check_params,
@@ -48,11 +49,13 @@ class PaymentActivities:
     def __init__(
         self,
         sender: TicketSender,
+        nonces: Nonces,
         ledger: SpendLedger,
         limits: SenderLimits,
         funds: SenderFunds | None = None,
     ) -> None:
         self._sender = sender
+        self._nonces = nonces
         self._ledger = ledger
         self._limits = limits
         self._funds = funds
@@ -88,7 +91,8 @@ class PaymentActivities:
         except TollwayError as exc:
             self._ledger.release(request.job_id)
             raise to_application_error(exc) from exc
-        batch = self._sender.batch(params, price, count)
+        nonces = await self._nonces.allocate(params.recipient_rand_hash, count)
+        batch = self._sender.sign(params, price, nonces)
         self._ledger.paid(candidate.address, request.capability, batch.ev_wei)
         metrics.TICKETS_SENT.inc(count)
         metrics.TICKET_EV_SENT.inc(batch.ev_wei)

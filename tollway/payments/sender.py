@@ -39,7 +39,7 @@ MIN_CREDIT_SECONDS = 60
 
 
 class Nonces(Protocol):
-    def allocate(self, recipient_rand_hash: bytes, count: int) -> range:
+    async def allocate(self, recipient_rand_hash: bytes, count: int) -> range:
         """`count` nonces never handed out before for these params, from 1 for new params."""
         ...
 
@@ -148,14 +148,24 @@ class Batch:
 
 
 class TicketSender:
-    def __init__(self, private_key: bytes, address: str, nonces: Nonces) -> None:
+    def __init__(self, private_key: bytes, address: str, nonces: NonceStore | None = None) -> None:
         self._key = private_key
         self.address = address
         self._nonces = nonces
 
     def batch(self, params: TicketParams, price: Price, count: int) -> Batch:
+        """`count` tickets on nonces from this sender's own store."""
+        if self._nonces is None:
+            raise TypeError(
+                "this TicketSender has no nonce store: sign() nonces allocated elsewhere"
+            )
+        return self.sign(params, price, self._nonces.allocate(params.recipient_rand_hash, count))
+
+    def sign(self, params: TicketParams, price: Price, nonces: range) -> Batch:
+        """A ticket on each of `nonces`, which nobody may have signed on these params before."""
+        count = len(nonces)
         tickets: list[SignedTicket] = []
-        for nonce in self._nonces.allocate(params.recipient_rand_hash, count):
+        for nonce in nonces:
             ticket = params.ticket(self.address, nonce)
             tickets.append(
                 SignedTicket(sender_nonce=nonce, sig=sign_digest(self._key, ticket.hash()))

@@ -4,14 +4,13 @@ when a job that one host began paying for resumes on another."""
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import timedelta
 
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tollway.store.database import open_sync_engine, utc_now
+from tollway.store.database import Database, utc_now
 from tollway.store.schema import pm_sessions
 
 __all__ = ["SharedNonces"]
@@ -22,33 +21,28 @@ PRUNE_EVERY_SECONDS = 3600.0
 
 
 class SharedNonces:
-    def __init__(self, database_url: str) -> None:
-        self._engine = open_sync_engine(database_url)
-        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
-        self._insert = dialect.insert
-        self._lock = threading.Lock()
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._insert = postgresql.insert if database.dialect == "postgresql" else sqlite.insert
         self._next_prune = 0.0
 
-    def allocate(self, recipient_rand_hash: bytes, count: int) -> range:
+    async def allocate(self, recipient_rand_hash: bytes, count: int) -> range:
         """`count` fresh nonces for these params, starting at 1 for new params (one atomic
         statement: concurrent callers on any host get disjoint ranges)."""
         if count <= 0:
             return range(0)
-        statement = self._insert(pm_sessions).values(
+        insert = self._insert(pm_sessions).values(
             recipient_rand_hash=recipient_rand_hash, last_nonce=count, created_at=utc_now()
         )
-        statement = statement.on_conflict_do_update(
+        statement = insert.on_conflict_do_update(
             index_elements=[pm_sessions.c.recipient_rand_hash],
             set_={"last_nonce": pm_sessions.c.last_nonce + count},
         ).returning(pm_sessions.c.last_nonce)
-        with self._lock, self._engine.begin() as connection:
-            last = int(connection.execute(statement).scalar_one())
+        async with self._database.engine.begin() as connection:
+            last = int((await connection.execute(statement)).scalar_one())
             if time.monotonic() >= self._next_prune:
-                connection.execute(
+                self._next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+                await connection.execute(
                     delete(pm_sessions).where(pm_sessions.c.created_at < utc_now() - KEEP)
                 )
-                self._next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
         return range(last - count + 1, last + 1)
-
-    def close(self) -> None:
-        self._engine.dispose()

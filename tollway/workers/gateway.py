@@ -6,7 +6,6 @@ outbox gains. A stream's relay runs in the gateway API holding its channels."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -148,8 +147,7 @@ async def job_worker(
     process's own, which the caller opens and closes."""
     key, address = load_key(settings.key)
     artifacts = ArtifactStore(settings.artifacts)
-    nonces = SharedNonces(settings.database)
-    sender = TicketSender(key, address, nonces)
+    sender = TicketSender(key, address)
     spend = SpendLedger(settings.data_dir / "spend.sqlite")
     limits = SenderLimits(
         max_ticket_ev_wei=settings.max_ticket_ev_wei,
@@ -162,8 +160,7 @@ async def job_worker(
     tokens = RecentTokens(settings.token_reuse_seconds)
     budgets = BudgetStore(database, settings.usd_per_eth)
     index = JobIndex(database)
-    async with httpx.AsyncClient() as http, contextlib.AsyncExitStack() as resources:
-        resources.callback(nonces.close)
+    async with httpx.AsyncClient() as http:
         refresher = NetworkRefresher(
             http, market, discovery_sources(settings, http, chain), settings.token_timeout_seconds
         )
@@ -191,7 +188,9 @@ async def job_worker(
             activities=[
                 discovery.discover,
                 discovery.refresh_network,
-                PaymentActivities(sender, spend, limits, funds).create_payment,
+                PaymentActivities(
+                    sender, SharedNonces(database), spend, limits, funds
+                ).create_payment,
                 *DispatchActivities(
                     http,
                     key,
