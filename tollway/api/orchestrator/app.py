@@ -16,7 +16,7 @@ from tollway.api.orchestrator.bodies import BodyFiles
 from tollway.api.orchestrator.credit import CreditHolds
 from tollway.api.orchestrator.deps import SecretChecked
 from tollway.api.orchestrator.pricing import Pricing
-from tollway.api.orchestrator.routes import admin, capability, process, stream
+from tollway.api.orchestrator.routes import admin, capability, credit, process, stream
 from tollway.api.orchestrator.services import OrchestratorServices, replica_waker
 from tollway.api.orchestrator.serving import JobServer
 from tollway.api.orchestrator.streams import StreamServer
@@ -127,5 +127,6 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
     app.include_router(stream.router)
     app.include_router(trickle.router([SecretChecked]))
     app.include_router(admin.router)
+    app.include_router(credit.router)
     app.include_router(metrics.router)
     return app
