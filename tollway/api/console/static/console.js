@@ -56,12 +56,22 @@ const Console = (() => {
     return el("span", { class: `state ${look || value || ""}` }, text(value));
   }
 
-  /** Wei as ETH, with the exact wei on hover. */
-  function eth(wei) {
+  const FOUR_DIGITS = new Intl.NumberFormat("en", { maximumSignificantDigits: 4 });
+
+  /** An amount of wei in ETH, gwei or wei, whichever reads best; the exact wei on hover.
+   * `token` names an 18-decimal token other than ETH (LPT). Big numbers may come as strings:
+   * a JSON number loses digits beyond 2^53. */
+  function eth(wei, token) {
     if (wei === null || wei === undefined) return "–";
     const exact = typeof wei === "string" ? BigInt(wei) : BigInt(Math.trunc(Number(wei)));
-    const shown = Number(exact) / 1e18;
-    return el("span", { title: `${exact} wei` }, `${shown.toPrecision(4)} ETH`);
+    const size = Math.abs(Number(exact));
+    const shown =
+      size >= 1e14 || (token && size > 0)
+        ? `${FOUR_DIGITS.format(Number(exact) / 1e18)} ${token || "ETH"}`
+        : size >= 1e6
+          ? `${FOUR_DIGITS.format(Number(exact) / 1e9)} gwei`
+          : `${exact} wei`;
+    return el("span", { title: `${exact} wei` }, shown);
   }
 
   function when(iso) {
@@ -70,6 +80,7 @@ const Console = (() => {
 
   /** A workflow id, linked into the Temporal UI when the role knows where that is. */
   function workflow(config, workflowId, label) {
+    if (!workflowId) return "–";
     const shown = el("code", {}, label || workflowId);
     if (!config.temporal_ui_url) return shown;
     const base = config.temporal_ui_url.replace(/\/+$/, "");

@@ -37,7 +37,7 @@
           ["per", (o) => o.unit],
           ["USD", (o) => (o.price_usd === null ? null : o.price_usd.toPrecision(3)), "num"],
           ["free / capacity", (o) => `${o.available} / ${o.capacity}`, "num"],
-          ["latency ms", (o) => o.latency_ms, "num"],
+          ["latency ms", (o) => o.latency_ms && Math.round(o.latency_ms), "num"],
           ["success", (o) => o.success_rate, "num"],
           ["jobs seen", (o) => o.jobs_observed, "num"],
           ["suspended s", (o) => o.suspended_for_seconds || null, "num"],
@@ -131,9 +131,9 @@
     authorization: (key) => `Bearer ${key}`,
     sections: [
       { id: "jobs", title: "Recent jobs", load: jobs, wide: true },
+      { id: "streams", title: "Recent streams", load: streams, wide: true },
       { id: "marketplace", title: "Marketplace", load: marketplace, wide: true },
-      { id: "streams", title: "Recent streams", load: streams },
-      { id: "usage", title: "Usage and spend", load: usage },
+      { id: "usage", title: "Usage and spend", load: usage, wide: true },
     ],
   });
 })();

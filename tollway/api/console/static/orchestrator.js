@@ -5,20 +5,29 @@
 (() => {
   const { el, eth, pairs, state, table, text, workflow } = Console;
 
+  /** BondingManager's cuts are parts per million (its PERC_DIVISOR). */
+  function partsPerMillion(value) {
+    return `${value / 1e4} %`;
+  }
+
   async function identity(api) {
     const [chain, info] = await Promise.all([api("/v1/orchestrator"), api("/v1/info")]);
-    const transcoder = Object.entries(chain.transcoder).map(([name, value]) => [
-      name,
-      typeof value === "object" && value !== null ? JSON.stringify(value) : value,
-    ]);
+    const t = chain.transcoder;
     return pairs([
       ["address", el("code", {}, chain.address)],
       ["service address", el("code", {}, chain.service_addr)],
       ["version", info.version],
       ["region", info.region],
       ["round", chain.round],
+      ["registered, active", `${t.registered ? "yes" : "no"}, ${t.active ? "yes" : "no"}`],
+      ["total stake", eth(t.total_stake, "LPT")],
+      ["active stake", eth(t.active_stake, "LPT")],
+      ["reward cut", partsPerMillion(t.reward_cut)],
+      ["fee share", partsPerMillion(t.fee_share)],
+      ["last reward round", t.last_reward_round],
+      ["rewards so far", eth(t.cumulative_rewards, "LPT")],
+      ["fees so far", eth(t.cumulative_fees)],
       ["pending fees", eth(chain.pending_fees_wei)],
-      ...transcoder,
     ]);
   }
 
