@@ -142,6 +142,8 @@ class OrchestratorSettings(RoleSettings):
     stream_debit_seconds: float = Field(default=23.0, gt=0)
     """How often a live stream is debited for the seconds it ran (go-livepeer: 23 s)."""
     pricing: PricingSettings = PricingSettings()
+    temporal_ui_url: str | None = None
+    """The Temporal Web UI (e.g. `http://127.0.0.1:8233`): `/console` links workflows to it."""
 
 
 SelectionPolicy = Literal["cheapest", "fastest", "balanced"]
@@ -259,6 +261,9 @@ class GatewaySettings(RoleSettings):
     this long moves to another orchestrator."""
     stream_client_idle_seconds: float = Field(default=60.0, gt=0)
     """A stream whose client publishes nothing for this long is stopped: the client went away."""
+    temporal_ui_url: str | None = None
+    """The Temporal Web UI (e.g. `http://127.0.0.1:8233`): `/console` links jobs and streams to
+    their workflows there."""
 
     @property
     def relay_task_queue(self) -> str:

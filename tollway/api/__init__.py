@@ -1,3 +1,3 @@
 """FastAPI apps: the gateway's client API and the orchestrator's Livepeer-compatible API."""
 
-__all__ = ["body", "errors", "gateway", "metrics", "openapi", "orchestrator", "trickle"]
+__all__ = ["body", "console", "errors", "gateway", "metrics", "openapi", "orchestrator", "trickle"]

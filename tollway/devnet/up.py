@@ -211,6 +211,7 @@ def _bring_up(
         rpc_url=rpc, ticket_broker=contracts.ticket_broker, rounds_manager=contracts.rounds_manager
     )
     temporal = f"127.0.0.1:{ports.temporal}"
+    temporal_ui = f"http://127.0.0.1:{ports.temporal_ui}"  # the consoles link workflows here
     echo_face_value = ECHO_PRICE_WEI_PER_SECOND * 60
     configs = {
         "orchestrator": OrchestratorSettings(
@@ -226,6 +227,7 @@ def _bring_up(
             ticket_face_value_wei=echo_face_value,
             params_expiration_blocks=DEVNET_PARAMS_EXPIRATION_BLOCKS,
             worker_metrics_port=ports.orchestrator_worker_metrics,
+            temporal_ui_url=temporal_ui,
         ),
         "gateway": GatewaySettings(
             port=ports.gateway,
@@ -240,6 +242,7 @@ def _bring_up(
             # Devnet tickets always win (face value == EV), so their EV is large.
             max_ticket_ev_wei=echo_face_value,
             max_total_ev_wei=100 * echo_face_value,
+            temporal_ui_url=temporal_ui,
         ),
         "gpu": GpuWorkerSettings(
             worker_id="gpu-0",
@@ -294,7 +297,7 @@ def _bring_up(
             gateway_api=gateway_url,
             orchestrator_api=orchestrator_url,
             temporal_address=temporal,
-            temporal_ui=f"http://127.0.0.1:{ports.temporal_ui}",
+            temporal_ui=temporal_ui,
             chain_rpc=rpc,
             gateway_metrics=f"{gateway_url}/metrics",
             orchestrator_metrics=f"{orchestrator_url}/metrics",

@@ -19,7 +19,7 @@ from pathlib import Path
 from tollway.errors import BadPayment
 from tollway.protocol.ticket import MAX_UINT256
 
-__all__ = ["ChargedJob", "JobPayment", "Ledger", "NonceUse"]
+__all__ = ["Balance", "ChargedJob", "JobPayment", "Ledger", "NonceUse"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS credit (
@@ -45,6 +45,16 @@ CREATE TABLE IF NOT EXISTS job_payments (sender TEXT NOT NULL, job_id TEXT NOT N
     digest TEXT NOT NULL, paid_at REAL NOT NULL, PRIMARY KEY (sender, job_id, digest));
 CREATE INDEX IF NOT EXISTS job_payments_age ON job_payments (paid_at);
 """
+
+
+@dataclass(frozen=True)
+class Balance:
+    """A sender's credit for one capability, and the EV it ever paid for it, in whole wei."""
+
+    sender: str
+    capability: str
+    balance_wei: int
+    received_wei: int
 
 
 @dataclass(frozen=True)
@@ -140,6 +150,19 @@ class Ledger:
                 (sender, capability),
             ).fetchone()
         return int(row[0]) // MAX_UINT256 if row else 0
+
+    def balances(self) -> list[Balance]:
+        """Every sender's credit by capability (for the operator's console), by sender."""
+        with self.transaction() as db:
+            rows = db.execute(
+                "SELECT credit.sender, credit.capability, credit.units, received.units "
+                "FROM credit LEFT JOIN received USING (sender, capability) "
+                "ORDER BY credit.sender, credit.capability"
+            ).fetchall()
+        return [
+            Balance(sender, capability, int(units) // MAX_UINT256, int(paid or 0) // MAX_UINT256)
+            for sender, capability, units, paid in rows
+        ]
 
     def debit(
         self,

@@ -16,6 +16,7 @@ from temporalio.worker import Worker
 
 from tollway.activities.relay import RelayActivities
 from tollway.api import metrics, trickle
+from tollway.api.console import ConsoleConfig, install_console
 from tollway.api.gateway.ratelimit import RateLimits
 from tollway.api.gateway.routes import (
     budgets,
@@ -124,6 +125,10 @@ def create_app(settings: GatewaySettings, hosted_worker: HostedWorker | None = N
     app.include_router(market.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    console = ConsoleConfig(
+        role="gateway", namespace=settings.namespace, temporal_ui_url=settings.temporal_ui_url
+    )
+    install_console(app, "gateway", lambda _: console)
     return app
 
 

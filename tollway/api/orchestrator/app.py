@@ -8,19 +8,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from tollway.api import metrics, trickle
+from tollway.api.console import ConsoleConfig, install_console
 from tollway.api.openapi import api_app
 from tollway.api.orchestrator.bodies import BodyFiles
 from tollway.api.orchestrator.credit import CreditHolds
 from tollway.api.orchestrator.deps import SecretChecked
 from tollway.api.orchestrator.pricing import Pricing
-from tollway.api.orchestrator.routes import admin, capability, process, stream
+from tollway.api.orchestrator.routes import admin, capability, credit, process, stream
 from tollway.api.orchestrator.services import OrchestratorServices, replica_waker
 from tollway.api.orchestrator.serving import JobServer
 from tollway.api.orchestrator.streams import StreamServer
-from tollway.api.orchestrator.winners import WinnerHandOff
+from tollway.api.orchestrator.winners import WinnerHandOff, redemption_workflow_id
 from tollway.api.orchestrator.workers import GpuWorkerRoster
 from tollway.byoc.destinations import CapabilityDestinations
 from tollway.byoc.registrations import RegistrationStore
@@ -127,5 +128,17 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
     app.include_router(stream.router)
     app.include_router(trickle.router([SecretChecked]))
     app.include_router(admin.router)
+    app.include_router(credit.router)
     app.include_router(metrics.router)
+
+    def console(request: Request) -> ConsoleConfig:
+        services: OrchestratorServices = request.app.state.services
+        return ConsoleConfig(
+            role="orchestrator",
+            namespace=settings.namespace,
+            temporal_ui_url=settings.temporal_ui_url,
+            workflows={"redemption": redemption_workflow_id(services.address)},
+        )
+
+    install_console(app, "orchestrator", console)
     return app

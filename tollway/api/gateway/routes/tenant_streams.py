@@ -1,16 +1,17 @@
 """The tenants' live-stream API, `/v1/streams` (an API key required, as for `/v1/jobs`):
-`POST /v1/streams` starts a stream and answers its URLs once it runs (201); `GET
-/v1/streams/{id}` is its status; `/{id}/update`, `/{id}/data` (server-sent events) and
-`/{id}/stop` as on `/process/stream`. A tenant sees only its own streams."""
+`POST /v1/streams` starts a stream and answers its URLs once it runs (201); `GET /v1/streams`
+lists the tenant's recent streams; `GET /v1/streams/{id}` is its status; `/{id}/update`,
+`/{id}/data` (server-sent events) and `/{id}/stop` as on `/process/stream`. A tenant sees only
+its own streams."""
 
 from __future__ import annotations
 
 import json
 import re
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
@@ -18,6 +19,7 @@ from tollway.api.body import parse_json_body, read_body
 from tollway.api.gateway import streams
 from tollway.api.gateway.deps import Services, StreamUser
 from tollway.api.gateway.routes.streams import START_BODY_LIMIT, StreamParams, params_of
+from tollway.api.gateway.stream_list import StreamList, recent_streams
 from tollway.api.openapi import hand_read, json_body, problems
 from tollway.config import SelectionPolicy
 from tollway.errors import (
@@ -33,7 +35,7 @@ from tollway.errors import (
 from tollway.protocol.header import CAPABILITY_NAME
 from tollway.workflows.stream import StreamStatus
 
-__all__ = ["StreamSubmission", "router"]
+__all__ = ["StreamSubmission", "list_streams", "router"]
 
 router = APIRouter(prefix="/v1/streams")
 _NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_-]")
@@ -107,6 +109,16 @@ async def create_stream(request: Request, services: Services, caller: StreamUser
     base = str(request.base_url).rstrip("/")
     control = f"{base}/v1/streams/{stream_id}"
     return {**streams.stream_urls(base, stream_id, control), "status_url": control}
+
+
+@router.get("")
+async def list_streams(
+    services: Services,
+    caller: StreamUser,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> StreamList:
+    """The tenant's most recent streams, newest first, as Temporal's visibility has them."""
+    return await recent_streams(services, caller.tenant, limit)
 
 
 @router.get("/{stream_id}", responses=problems(NotFound))
