@@ -128,7 +128,7 @@ async def durable_job(http: httpx.AsyncClient, n: int, tally: Tally) -> None:
     if job["state"] != "succeeded":
         tally.error(f"durable: {job['state']}")
         return
-    output = await http.get(f"/v1/jobs/{job['id']}/output")
+    output = await http.get(f"/v1/jobs/{job['job_id']}/output")
     if output.status_code != 200 or output.json() != {"n": n}:
         tally.error(f"durable output: HTTP {output.status_code}")
         return
@@ -155,7 +155,7 @@ async def job_load(http: httpx.AsyncClient, rate: float, until: float, tally: Ta
     async def one(n: int) -> None:
         try:
             await (sync_job if n % SYNC_SHARE == 0 else durable_job)(http, n, tally)
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # a soak counts what goes wrong and carries on
             tally.error(f"job: {type(exc).__name__}")
         finally:
             slots.release()

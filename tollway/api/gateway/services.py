@@ -224,8 +224,11 @@ class GatewayServices:
             return self._closed(status)
         try:
             status = await asyncio.wait_for(handle.query(JobWorkflow.status), QUERY_WAIT_SECONDS)
-        except TimeoutError:
-            # Its worker is in the middle of a step (a query is answered between steps).
+        except (TimeoutError, RPCError) as exc:
+            if isinstance(exc, RPCError) and exc.status != RPCStatusCode.FAILED_PRECONDITION:
+                raise
+            # Its worker is in the middle of a step (a query is answered between steps), or
+            # its last workflow task timed out and is being retried (the query is refused).
             capability = await description.memo_value("capability", "", type_hint=str)
             return JobStatus(job_id=job_id, capability=capability, state=JobState.RUNNING)
         if status.state != JobState.SUCCEEDED and status.state != JobState.REJECTED:
