@@ -26,14 +26,7 @@ from sqlalchemy.pool import NullPool
 
 from tollway.errors import ConfigurationError
 
-__all__ = [
-    "Database",
-    "database_urls",
-    "migrate",
-    "open_database",
-    "open_sync_engine",
-    "utc_now",
-]
+__all__ = ["Database", "database_urls", "migrate", "open_database", "utc_now"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK_ID = 0x746F6C6C  # "toll": the advisory lock every PostgreSQL opener migrates under
@@ -120,19 +113,6 @@ def open_database(url: str) -> Database:
     return Database(
         url=url, engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False)
     )
-
-
-def open_sync_engine(url: str) -> Engine:
-    """Migrate the database at `url`, then open it for blocking use (a call that must stay
-    synchronous, such as signing a ticket batch)."""
-    migrate(url)
-    sync_url, _ = database_urls(url)
-    if sync_url.startswith("sqlite"):
-        engine = create_engine(sync_url, pool_size=1, max_overflow=0, pool_timeout=60)
-    else:
-        engine = create_engine(sync_url, pool_pre_ping=True)
-    _sqlite_pragmas(engine)
-    return engine
 
 
 @contextmanager
