@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tollway.protocol.info import Gpu
+from tollway.temporal import TemporalAuth
 
 __all__ = [
     "ORCHESTRATOR_NAMESPACE",
@@ -102,6 +103,8 @@ class OrchestratorSettings(RoleSettings):
     key: KeySettings
     chain: ChainSettings = ChainSettings()
     temporal_address: str = "127.0.0.1:7233"
+    temporal_auth: TemporalAuth = TemporalAuth()
+    """TLS, a client certificate or an API key for a Temporal cluster (deploy/README.md)."""
     namespace: str = ORCHESTRATOR_NAMESPACE
     task_queue: str = ORCHESTRATOR_TASK_QUEUE
     # Ticket economics: EV per ticket; face value from the gas price unless
@@ -164,6 +167,8 @@ class GatewaySettings(RoleSettings):
     data_dir: Path = Path(".tollway/gateway")
     key: KeySettings
     temporal_address: str = "127.0.0.1:7233"
+    temporal_auth: TemporalAuth = TemporalAuth()
+    """TLS, a client certificate or an API key for a Temporal cluster (deploy/README.md)."""
     namespace: str = GATEWAY_NAMESPACE
     task_queue: str = GATEWAY_TASK_QUEUE
     database_url: str | None = None
@@ -267,10 +272,12 @@ class GatewaySettings(RoleSettings):
 
 
 class GpuWorkerSettings(RoleSettings):
-    model_config = SettingsConfigDict(env_prefix="TOLLWAY_GPU_")
+    model_config = SettingsConfigDict(env_prefix="TOLLWAY_GPU_", env_nested_delimiter="__")
 
     worker_id: str = "gpu-0"
     temporal_address: str = "127.0.0.1:7233"
+    temporal_auth: TemporalAuth = TemporalAuth()
+    """TLS, a client certificate or an API key for a Temporal cluster (deploy/README.md)."""
     namespace: str = ORCHESTRATOR_NAMESPACE
     stack_id: str = "default"
     metrics_port: int | None = None
