@@ -83,7 +83,7 @@ async def run(settings: GpuWorkerSettings) -> None:
     inventory = read_gpus()
     log.info("GPU worker %s: %s", settings.worker_id, inventory.describe())
     client = await connect(settings.temporal_address, settings.namespace, settings.temporal_auth)
-    serve_metrics(settings.metrics_port)  # `tollway up` reads it as "ready"
+    serve_metrics(settings.metrics_port, settings.metrics_host)  # `tollway up` reads it as "ready"
     runtimes = Runtimes(TritonRuntime(settings.triton_dir), DockerRuntime)
     bridges = None
     if settings.orchestrator_url:
