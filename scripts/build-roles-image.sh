@@ -49,6 +49,7 @@ mkdir "$tmp/src"
 cp -r pyproject.toml README.md tollway "$tmp/src/"
 find "$tmp/src" -name __pycache__ -prune -exec rm -rf {} +
 # The host's python is 3.11 like the base image's, so the cp311 wheels pip picks run there.
+pip_started=$SECONDS
 "$pip" install --quiet --disable-pip-version-check --target "$tmp/site" "$tmp/src"
 installed=$SECONDS
 # Console scripts point at the host's interpreter; the image runs `python3 -m tollway`.
@@ -60,5 +61,5 @@ if ! built="$(docker build --quiet --build-arg "BASE=$base_image" \
     exit 1
 fi
 size="$(docker image inspect -f '{{ .Size }}' "$image")"
-echo "built $image in $((SECONDS - started)) s (pip $((installed - started)) s," \
+echo "built $image in $((SECONDS - started)) s (pip $((installed - pip_started)) s," \
     "docker build $((SECONDS - installed)) s): $((size / 1024 / 1024)) MiB"
