@@ -78,6 +78,10 @@ if ! docker image inspect "$base_image" >/dev/null 2>&1; then
     fi
 fi
 
+# 4b. The image tollway's roles run from in deploy/compose.yaml and deploy/k8s: the base image
+#     with tollway and its runtime dependencies; rebuilt when pyproject.toml or tollway/ change.
+scripts/build-roles-image.sh "$venv/bin/pip"
+
 # 5. The torch image the torch-filter example builds on: the base image's Debian with torch's
 #    C++ runtime, and torch (CPU), Pillow and numpy installed from pip into its site-packages.
 torch_image="tollway/torch:2.13.0"
@@ -133,4 +137,10 @@ fi
 if ! command -v chromium >/dev/null 2>&1; then
     step "chromium: installing Debian's browser for the /docs tests (about a minute)"
     apt_install chromium
+fi
+
+# 10. docker-compose (Debian's, v1.29): the tests check deploy/compose.yaml with `config -q`.
+if ! command -v docker-compose >/dev/null 2>&1; then
+    step "docker-compose: installing Debian's docker-compose (about 10 s)"
+    apt_install docker-compose
 fi

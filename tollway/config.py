@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tollway.protocol.info import Gpu
+from tollway.temporal import TemporalAuth
 
 __all__ = [
     "ORCHESTRATOR_NAMESPACE",
@@ -102,6 +103,8 @@ class OrchestratorSettings(RoleSettings):
     key: KeySettings
     chain: ChainSettings = ChainSettings()
     temporal_address: str = "127.0.0.1:7233"
+    temporal_auth: TemporalAuth = TemporalAuth()
+    """TLS, a client certificate or an API key for a Temporal cluster (deploy/README.md)."""
     namespace: str = ORCHESTRATOR_NAMESPACE
     task_queue: str = ORCHESTRATOR_TASK_QUEUE
     # Ticket economics: EV per ticket; face value from the gas price unless
@@ -133,6 +136,9 @@ class OrchestratorSettings(RoleSettings):
     body_read_timeout_seconds: float = Field(default=30.0, gt=0)
     """A client whose body has not all arrived by then gets 408."""
     worker_metrics_port: int | None = None
+    worker_metrics_host: str = "127.0.0.1"
+    """Where the worker's metrics listen: `0.0.0.0` where Prometheus scrapes it from another
+    host or pod."""
     trickle_idle_seconds: float = Field(default=300.0, gt=0)
     """A trickle channel nothing was written to for this long is closed."""
     trickle_max_segment_bytes: int = Field(default=32 * MiB, gt=0)
@@ -166,6 +172,8 @@ class GatewaySettings(RoleSettings):
     data_dir: Path = Path(".tollway/gateway")
     key: KeySettings
     temporal_address: str = "127.0.0.1:7233"
+    temporal_auth: TemporalAuth = TemporalAuth()
+    """TLS, a client certificate or an API key for a Temporal cluster (deploy/README.md)."""
     namespace: str = GATEWAY_NAMESPACE
     task_queue: str = GATEWAY_TASK_QUEUE
     artifacts_dir: Path | None = None
@@ -245,6 +253,9 @@ class GatewaySettings(RoleSettings):
     body_read_timeout_seconds: float = Field(default=30.0, gt=0)
     """A client whose body has not all arrived by then gets 408."""
     worker_metrics_port: int | None = None
+    worker_metrics_host: str = "127.0.0.1"
+    """Where the worker's metrics listen: `0.0.0.0` where Prometheus scrapes it from another
+    host or pod."""
     api_instance: str = Field(default="api-0", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     """This gateway API process's name: the streams whose channels it holds are relayed by its
     own task queue (`relay_task_queue`); a restarted process takes the same name back."""
@@ -279,13 +290,17 @@ class GatewaySettings(RoleSettings):
 
 
 class GpuWorkerSettings(RoleSettings):
-    model_config = SettingsConfigDict(env_prefix="TOLLWAY_GPU_")
+    model_config = SettingsConfigDict(env_prefix="TOLLWAY_GPU_", env_nested_delimiter="__")
 
     worker_id: str = "gpu-0"
     temporal_address: str = "127.0.0.1:7233"
+    temporal_auth: TemporalAuth = TemporalAuth()
+    """TLS, a client certificate or an API key for a Temporal cluster (deploy/README.md)."""
     namespace: str = ORCHESTRATOR_NAMESPACE
     stack_id: str = "default"
     metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    """Where the metrics listen: `0.0.0.0` where Prometheus scrapes from another host or pod."""
     orchestrator_url: str | None = None
     """Where to report this worker's GPUs (placement, /v1/info); None: report nowhere."""
     orchestrator_secret: str = ""

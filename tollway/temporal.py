@@ -4,8 +4,10 @@ attributes that job and stream workflows carry, so operators filter them in the 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, SecretStr
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
@@ -14,7 +16,7 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.service import RPCError
+from temporalio.service import RPCError, TLSConfig
 
 __all__ = [
     "CAPABILITY",
@@ -24,7 +26,9 @@ __all__ = [
     "STATE",
     "SWAPS",
     "TENANT",
+    "TemporalAuth",
     "connect",
+    "connect_options",
     "ensure_search_attributes",
     "start_attributes",
 ]
@@ -52,9 +56,55 @@ SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
 )
 
 
-async def connect(address: str, namespace: str) -> Client:
+class TemporalAuth(BaseModel):
+    """How a role proves itself to a Temporal cluster beyond its address: nothing for a dev
+    server; TLS (with a client certificate for mTLS) for a self-hosted cluster or Temporal
+    Cloud's mTLS namespaces; an API key (over TLS) for Temporal Cloud's API-key namespaces.
+    Paths rather than PEM text, so the secrets stay in mounted files (deploy/README.md)."""
+
+    tls: bool = False
+    """Connect over TLS; implied by a certificate, a CA or an API key."""
+    ca_file: Path | None = None
+    """The CA that signed the server's certificate (default: the system's roots)."""
+    cert_file: Path | None = None
+    """This role's client certificate (mTLS), with `key_file`."""
+    key_file: Path | None = None
+    server_name: str | None = None
+    """The name the server's certificate is checked against (default: the address's host)."""
+    api_key: SecretStr | None = None
+    api_key_file: Path | None = None
+    """A file holding the API key (a mounted secret); read at connect, whitespace stripped."""
+
+    def uses_tls(self) -> bool:
+        return bool(self.tls or self.ca_file or self.cert_file or self.api_key or self.api_key_file)
+
+
+def connect_options(auth: TemporalAuth | None) -> dict[str, Any]:
+    """`Client.connect`'s `tls` and `api_key` arguments for `auth` (files read now)."""
+    if auth is None:
+        return {"tls": False, "api_key": None}
+    if (auth.cert_file is None) != (auth.key_file is None):
+        raise ValueError("a Temporal client certificate needs both cert_file and key_file")
+    api_key = auth.api_key.get_secret_value() if auth.api_key else None
+    if auth.api_key_file is not None:
+        api_key = auth.api_key_file.read_text().strip()
+    tls: bool | TLSConfig = auth.uses_tls()
+    if auth.ca_file or auth.cert_file or auth.server_name:
+        tls = TLSConfig(
+            server_root_ca_cert=auth.ca_file.read_bytes() if auth.ca_file else None,
+            client_cert=auth.cert_file.read_bytes() if auth.cert_file else None,
+            client_private_key=auth.key_file.read_bytes() if auth.key_file else None,
+            domain=auth.server_name,
+        )
+    return {"tls": tls, "api_key": api_key}
+
+
+async def connect(address: str, namespace: str, auth: TemporalAuth | None = None) -> Client:
     return await Client.connect(
-        address, namespace=namespace, data_converter=pydantic_data_converter
+        address,
+        namespace=namespace,
+        data_converter=pydantic_data_converter,
+        **connect_options(auth),
     )
 
 

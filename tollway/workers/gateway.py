@@ -81,9 +81,11 @@ async def start_network_snapshot(client: Client, settings: GatewaySettings) -> N
 
 
 async def run(settings: GatewaySettings) -> None:
-    client = await connect(settings.temporal_address, settings.namespace)
+    client = await connect(settings.temporal_address, settings.namespace, settings.temporal_auth)
     await ensure_search_attributes(client)
-    serve_metrics(settings.worker_metrics_port)  # `tollway up` reads it as "ready"
+    serve_metrics(
+        settings.worker_metrics_port, settings.worker_metrics_host
+    )  # `tollway up` reads it as "ready"
     database = await asyncio.to_thread(open_database, settings.database)
     async with (
         database,

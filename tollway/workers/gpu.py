@@ -82,8 +82,8 @@ async def bridge_forever(containers: ContainerActivities) -> None:
 async def run(settings: GpuWorkerSettings) -> None:
     inventory = read_gpus()
     log.info("GPU worker %s: %s", settings.worker_id, inventory.describe())
-    client = await connect(settings.temporal_address, settings.namespace)
-    serve_metrics(settings.metrics_port)  # `tollway up` reads it as "ready"
+    client = await connect(settings.temporal_address, settings.namespace, settings.temporal_auth)
+    serve_metrics(settings.metrics_port, settings.metrics_host)  # `tollway up` reads it as "ready"
     runtimes = Runtimes(TritonRuntime(settings.triton_dir), DockerRuntime)
     bridges = None
     if settings.orchestrator_url:

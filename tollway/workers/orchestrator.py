@@ -26,8 +26,10 @@ __all__ = ["run"]
 
 async def run(settings: OrchestratorSettings) -> None:
     key, address = load_key(settings.key)
-    client = await connect(settings.temporal_address, settings.namespace)
-    serve_metrics(settings.worker_metrics_port)  # `tollway up` reads it as "ready"
+    client = await connect(settings.temporal_address, settings.namespace, settings.temporal_auth)
+    serve_metrics(
+        settings.worker_metrics_port, settings.worker_metrics_host
+    )  # `tollway up` reads it as "ready"
     # A receipt wait shorter than the activity's start-to-close timeout, so a slow chain
     # fails the attempt cleanly and the retry reconciles with usedTickets.
     chain = chain_client(settings.chain, receipt_timeout=60)

@@ -11,10 +11,10 @@ from temporalio.worker import Worker
 __all__ = ["run_until_signalled", "serve_metrics"]
 
 
-def serve_metrics(port: int | None) -> None:
-    """Serve this process's Prometheus metrics on 127.0.0.1:`port` (when a port is set)."""
+def serve_metrics(port: int | None, host: str = "127.0.0.1") -> None:
+    """Serve this process's Prometheus metrics on `host`:`port` (when a port is set)."""
     if port is not None:
-        start_http_server(port, addr="127.0.0.1")
+        start_http_server(port, addr=host)
 
 
 async def run_until_signalled(*workers: Worker) -> None:

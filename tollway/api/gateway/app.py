@@ -62,7 +62,9 @@ def create_app(settings: GatewaySettings, hosted_worker: HostedWorker | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        temporal = await connect(settings.temporal_address, settings.namespace)
+        temporal = await connect(
+            settings.temporal_address, settings.namespace, settings.temporal_auth
+        )
         await ensure_search_attributes(temporal)
         channels = Channels()
         async with AsyncExitStack() as stack:

@@ -53,7 +53,9 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
             max_face_value_wei=settings.max_face_value_wei,
             params_expiration_blocks=settings.params_expiration_blocks,
         )
-        temporal = await connect(settings.temporal_address, settings.namespace)
+        temporal = await connect(
+            settings.temporal_address, settings.namespace, settings.temporal_auth
+        )
         winners = WinnerHandOff(temporal, ledger, address, settings.task_queue)
         recipient = TicketRecipient(address, ledger, chain, policy, winners.pending_face_value)
         registrations = RegistrationStore(settings.data_dir / "registry.sqlite")
