@@ -38,35 +38,59 @@ if [ "$base_image" = "$default_base" ] && [ "$(label tollway.packages "$base_ima
 fi
 base_id="$(docker image inspect -f '{{ .Id }}' "$base_image" 2>/dev/null || echo "$base_image")"
 
-# What the image is made of: a change to any of these rebuilds it. Sorted bytewise so the
+# Two images, so that a change to tollway's code rebuilds in seconds: the dependencies
+# (tollway/roles-deps, rebuilt when pyproject.toml, Dockerfile.deps or the base change: about
+# three minutes) and the role image on top of it with tollway's own package.
+deps_image="${TOLLWAY_ROLES_DEPS_IMAGE:-tollway/roles-deps:$version}"
+deps_want="$(sha256sum pyproject.toml deploy/image/Dockerfile.deps | sha256sum | cut -c1-16)"
+# What the role image is made of: a change to any of these rebuilds it. Sorted bytewise so the
 # digest is the same everywhere (tests/deploy/test_role_image.py computes it too).
 want="$(
     { printf '%s\n' pyproject.toml README.md deploy/image/Dockerfile
       find tollway -type f ! -path '*/__pycache__/*' ! -name '*.pyc'; } |
         LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16
 )"
-if [ "$(label tollway.source-digest "$image")" = "$want" ] && [ "$(label tollway.base "$image")" = "$base_id" ]; then
+deps_id="$(docker image inspect -f '{{ .Id }}' "$deps_image" 2>/dev/null || true)"
+if [ "$(label tollway.deps-digest "$deps_image")" = "$deps_want" ] \
+    && [ "$(label tollway.base "$deps_image")" = "$base_id" ] \
+    && [ "$(label tollway.source-digest "$image")" = "$want" ] \
+    && [ "$(label tollway.deps "$image")" = "$deps_id" ]; then
     exit 0
 fi
 
-step "docker: building $image on $base_image (two to four minutes)"
-started=$SECONDS
+build() {  # build <context> <dockerfile> <tag> [docker build args...]
+    local context="$1" dockerfile="$2" tag="$3"
+    shift 3
+    if ! built="$(docker build --quiet --file "$dockerfile" --tag "$tag" "$@" "$context" 2>&1)"; then
+        echo "$built" >&2
+        exit 1
+    fi
+}
+
 # A copy of the checkout, so pip's build leaves no build/ or egg-info behind in it.
 mkdir "$tmp/src"
 cp -r pyproject.toml README.md tollway "$tmp/src/"
 find "$tmp/src" -name __pycache__ -prune -exec rm -rf {} +
-# The host's python is 3.11 like the base image's, so the cp311 wheels pip picks run there.
-"$pip" install --quiet --disable-pip-version-check --target "$tmp/site" "$tmp/src"
-installed=$SECONDS
-# Console scripts point at the host's interpreter; the image runs `python3 -m tollway`.
-rm -rf "$tmp/site/bin"
-cp deploy/image/Dockerfile "$tmp/Dockerfile"
-if ! built="$(docker build --quiet --build-arg "BASE=$base_image" \
-    --label "tollway.source-digest=$want" --label "tollway.base=$base_id" \
-    --tag "$image" "$tmp" 2>&1)"; then
-    echo "$built" >&2
-    exit 1
+
+if [ "$(label tollway.deps-digest "$deps_image")" != "$deps_want" ] \
+    || [ "$(label tollway.base "$deps_image")" != "$base_id" ]; then
+    step "docker: building $deps_image, tollway's dependencies on $base_image (about three minutes)"
+    started=$SECONDS
+    # The host's python is 3.11 like the base image's, so the cp311 wheels pip picks run there.
+    "$pip" install --quiet --disable-pip-version-check --target "$tmp/deps" "$tmp/src"
+    # tollway itself goes in the layer above; console scripts point at the host's interpreter.
+    rm -rf "$tmp/deps/bin" "$tmp/deps/tollway" "$tmp/deps"/tollway-*.dist-info
+    installed=$SECONDS
+    build "$tmp/deps" deploy/image/Dockerfile.deps "$deps_image" --build-arg "BASE=$base_image" \
+        --label "tollway.deps-digest=$deps_want" --label "tollway.base=$base_id"
+    size="$(docker image inspect -f '{{ .Size }}' "$deps_image")"
+    echo "built $deps_image in $((SECONDS - started)) s (pip $((installed - started)) s," \
+        "docker build $((SECONDS - installed)) s): $((size / 1024 / 1024)) MiB"
+    deps_id="$(docker image inspect -f '{{ .Id }}' "$deps_image")"
 fi
-size="$(docker image inspect -f '{{ .Size }}' "$image")"
-echo "built $image in $((SECONDS - started)) s (pip $((installed - started)) s," \
-    "docker build $((SECONDS - installed)) s): $((size / 1024 / 1024)) MiB"
+
+step "docker: building $image on $deps_image (tollway's own package, seconds)"
+"$pip" install --quiet --disable-pip-version-check --no-deps --target "$tmp/app" "$tmp/src"
+rm -rf "$tmp/app/bin"
+build "$tmp/app" deploy/image/Dockerfile "$image" --build-arg "DEPS=$deps_image" \
+    --label "tollway.source-digest=$want" --label "tollway.deps=$deps_id"

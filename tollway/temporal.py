@@ -121,18 +121,17 @@ async def ensure_search_attributes(client: Client) -> None:
             for key in SEARCH_ATTRIBUTES
             if key.name not in known.custom_attributes
         }
-        if missing:
+        if missing:  # one another process added meanwhile is taken again without an error
             await client.operator_service.add_search_attributes(
                 AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
             )
     except RPCError as exc:
-        if "already exists" not in str(exc).lower():
-            log.warning(
-                "could not register search attributes %s in namespace %r: %s",
-                [k.name for k in SEARCH_ATTRIBUTES],
-                client.namespace,
-                exc,
-            )
+        log.warning(
+            "could not register search attributes %s in namespace %r: %s",
+            [k.name for k in SEARCH_ATTRIBUTES],
+            client.namespace,
+            exc,
+        )
 
 
 def start_attributes(tenant: str, capability: str, state: str) -> TypedSearchAttributes:
