@@ -207,7 +207,9 @@ def test_no_job_is_lost_when_any_process_dies(stack: StackClient) -> None:
     # Credit: what the orchestrator accepted, less one charge per job (echo bills by second).
     charges = sum(int(f.status["outcome"]["units"]) * ECHO_PRICE for f in finished)
     received = received_wei(ledger, stack.gateway_address) - received_before
-    assert 0 < received <= sum(f.status["ticket_ev_wei"] for f in finished)
+    # Nothing is received when earlier tests left credit enough for the whole run (a full suite
+    # can); the balance below must hold either way.
+    assert 0 <= received <= sum(f.status["ticket_ev_wei"] for f in finished)
     drift = stack.credit() - (credit_before + received - charges)
     assert abs(drift) <= JOBS, (drift, received, charges)  # floor rounding: < 1 wei a payment
 

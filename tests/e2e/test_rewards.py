@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from temporalio.client import ScheduleActionExecutionStartWorkflow
+from temporalio.client import WorkflowExecutionStatus
 
 from tests.e2e.stack_client import StackClient
 from tollway.temporal import connect
@@ -31,16 +31,18 @@ async def test_schedule_rewards_once_per_round(stack: StackClient) -> None:
         mine = [r for r in rewards if r["args"]["transcoder"] == state.orchestrator_address]
         assert len(mine) == 1
         assert mine[0]["args"]["amount"] > 0
-    recent = [
-        a.action
-        for a in (await schedule.describe()).info.recent_actions
-        if isinstance(a.action, ScheduleActionExecutionStartWorkflow)
+    # Every tick of the schedule so far (ours, and those it made on its own since the stack
+    # started: its description lists only the last ten, so they are found by the id Temporal
+    # stamps on what a schedule starts): in this round exactly one rewarded and recorded what
+    # was minted, and all the others found it done.
+    schedule_id = reward_schedule_id(state.orchestrator_address)
+    ticks = [
+        execution.id
+        async for execution in client.list_workflows(f"TemporalScheduledById = '{schedule_id}'")
+        if execution.status == WorkflowExecutionStatus.COMPLETED
     ]
-    assert len(recent) >= 2
-    # Every tick of this round (ours, and any the schedule made on its own): exactly one
-    # rewarded and recorded what was minted; all the others found it done. Ticks that ran at
-    # once may be listed in either order, so the one that rewarded is not always the first.
-    outcomes = [await client.get_workflow_handle(a.workflow_id).result() for a in recent]
+    assert len(ticks) >= 2
+    outcomes = [await client.get_workflow_handle(tick).result() for tick in ticks]
     this_round = [o for o in outcomes if o["round"] == current]
     rewarded = [o for o in this_round if o["action"] == "rewarded"]
     assert len(rewarded) == 1, this_round
