@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, SecretStr, model_validator
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
@@ -75,6 +75,13 @@ class TemporalAuth(BaseModel):
     api_key_file: Path | None = None
     """A file holding the API key (a mounted secret); read at connect, whitespace stripped."""
 
+    @model_validator(mode="after")
+    def _certificate_with_its_key(self) -> TemporalAuth:
+        """Refused when the settings load, not at the first connect."""
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("a Temporal client certificate needs both cert_file and key_file")
+        return self
+
     def uses_tls(self) -> bool:
         return bool(self.tls or self.ca_file or self.cert_file or self.api_key or self.api_key_file)
 
@@ -83,8 +90,6 @@ def connect_options(auth: TemporalAuth | None) -> dict[str, Any]:
     """`Client.connect`'s `tls` and `api_key` arguments for `auth` (files read now)."""
     if auth is None:
         return {"tls": False, "api_key": None}
-    if (auth.cert_file is None) != (auth.key_file is None):
-        raise ValueError("a Temporal client certificate needs both cert_file and key_file")
     api_key = auth.api_key.get_secret_value() if auth.api_key else None
     if auth.api_key_file is not None:
         api_key = auth.api_key_file.read_text().strip()
