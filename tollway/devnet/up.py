@@ -38,6 +38,7 @@ from tollway.devnet.deploy import deploy_devnet
 from tollway.devnet.down import remove_containers
 from tollway.devnet.state import Endpoints, ProcessRecord, StackState
 from tollway.devnet.toolpaths import REPO_ROOT, anvil_binary, venv_binary
+from tollway.errors import ConfigurationError
 from tollway.netutil import free_port
 from tollway.payments.keys import create_keystore
 from tollway.store.database import open_database
@@ -139,10 +140,12 @@ def bring_up(
     round_length: int = DEVNET_ROUND_LENGTH,
 ) -> StackState:
     """Start everything afresh in `directory`; the gateway also knows `extra_orchestrators`.
-    `round_length` (blocks, one a second; at least 600) is short where rounds must roll over
-    during a run (bench/soak.py)."""
-    if round_length < 600:
-        raise ValueError(f"round_length {round_length} is under 600 blocks")
+    `round_length` (blocks, one a second) is short where rounds must roll over during a run
+    (bench/soak.py); round 1 must start after the genesis lead, with a lead's room to spare."""
+    if round_length < 2 * GENESIS_LEAD_BLOCKS:
+        raise ConfigurationError(
+            f"a devnet round of {round_length} blocks is under {2 * GENESIS_LEAD_BLOCKS}"
+        )
     running = StackState.load(directory)
     if running is not None and any(p.alive() for p in running.processes.values()):
         raise processes.StartupError(
