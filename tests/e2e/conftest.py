@@ -25,6 +25,9 @@ BODY_LIMIT = 24 * 1024 * 1024
 BODY_READ_TIMEOUT_SECONDS = 3
 TRICKLE_SEGMENT_LIMIT = 2 * 1024 * 1024
 STREAM_DEBIT_SECONDS = 1.0
+MIN_CREDIT_SECONDS = 10
+"""The credit a start needs, in seconds of its price (Livepeer's 60 by default): a stream
+left unpaid runs out of it sooner."""
 NETWORK_REFRESH_SECONDS = 5.0
 STREAM_PAYMENT_SECONDS = 1.0
 STREAM_EVENT_SILENCE_SECONDS = 12.0
@@ -33,10 +36,10 @@ STREAM_CLIENT_IDLE_SECONDS = 8.0
 STREAM_WORKER = Path(__file__).with_name("stream_worker.py")
 STREAM_CAPABILITY = "stream-echo"
 STREAM_PRICE = 10**9
-"""Wei per second: a ticket of the devnet buys far more than the 60 s a start needs."""
+"""Wei per second: a ticket of the devnet buys far more than the credit a start needs."""
 STREAM_PRICEY = "stream-pricey"
 STREAM_PRICEY_PRICE = 10**17
-"""Wei per second: a ticket buys less than the 60 s a start needs."""
+"""Wei per second: a ticket buys less than the credit a start needs."""
 __all__ = ["dead_orchestrator", "postgres", "stack", "stream_worker"]
 
 STREAM_CAPACITY = 2
@@ -65,6 +68,7 @@ def stack(
         "TOLLWAY_ORCH_TRICKLE_MAX_SEGMENT_BYTES": str(TRICKLE_SEGMENT_LIMIT),
         "TOLLWAY_GATEWAY_TRICKLE_MAX_SEGMENT_BYTES": str(TRICKLE_SEGMENT_LIMIT),
         "TOLLWAY_ORCH_STREAM_DEBIT_SECONDS": str(STREAM_DEBIT_SECONDS),
+        "TOLLWAY_ORCH_MIN_CREDIT_SECONDS": str(MIN_CREDIT_SECONDS),
         # Capabilities registered by tests reach the gateway's market view sooner.
         "TOLLWAY_GATEWAY_NETWORK_REFRESH_SECONDS": str(NETWORK_REFRESH_SECONDS),
         "TOLLWAY_GATEWAY_STREAM_PAYMENT_SECONDS": str(STREAM_PAYMENT_SECONDS),

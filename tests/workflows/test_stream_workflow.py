@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from temporalio import activity
-from temporalio.client import WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -110,6 +111,18 @@ class StandInStreams:
         ]
 
 
+def relay_worker(client: Client, queue: str, streams: StandInStreams) -> Worker:
+    """A worker as the gateway API runs the relay: it hears a cancel within a second (not
+    at 80% of the heartbeat timeout)."""
+    return Worker(
+        client,
+        task_queue=queue,
+        workflows=[StreamWorkflow],
+        activities=streams.all(),
+        max_heartbeat_throttle_interval=timedelta(seconds=1),
+    )
+
+
 def spec(
     queue: str, payment_seconds: float = 60, max_swaps: int = 3, payments_per_run: int = 200
 ) -> StreamSpec:
@@ -128,9 +141,7 @@ async def run_for(
 ) -> StreamStatus:
     """Run the stream for `seconds`, then stop it; its final status."""
     queue = stream.relay_task_queue
-    async with Worker(
-        env.client, task_queue=queue, workflows=[StreamWorkflow], activities=streams.all()
-    ):
+    async with relay_worker(env.client, queue, streams):
         handle = await env.client.start_workflow(
             StreamWorkflow.run, args=[stream, None], id=stream.stream_id, task_queue=queue
         )
@@ -157,9 +168,7 @@ async def test_a_long_stream_continues_as_new_and_runs_on_where_it_was(
     queue = f"streams-{uuid.uuid4()}"
     streams = StandInStreams(["http://a", "http://b"], failing=set())
     stream = spec(queue, payment_seconds=0.5, payments_per_run=2)
-    async with Worker(
-        workflow_env.client, task_queue=queue, workflows=[StreamWorkflow], activities=streams.all()
-    ):
+    async with relay_worker(workflow_env.client, queue, streams):
         handle = await workflow_env.client.start_workflow(
             StreamWorkflow.run, args=[stream, None], id=stream.stream_id, task_queue=queue
         )
@@ -199,9 +208,7 @@ async def test_a_stream_with_no_orchestrator_left_fails_naming_each(
     queue = f"streams-{uuid.uuid4()}"
     streams = StandInStreams(["http://a", "http://b"], failing={"http://a", "http://b"})
     stream = spec(queue, max_swaps=5)
-    async with Worker(
-        workflow_env.client, task_queue=queue, workflows=[StreamWorkflow], activities=streams.all()
-    ):
+    async with relay_worker(workflow_env.client, queue, streams):
         with pytest.raises(WorkflowFailureError) as failure:
             await workflow_env.client.execute_workflow(
                 StreamWorkflow.run, args=[stream, None], id=stream.stream_id, task_queue=queue
@@ -219,9 +226,7 @@ async def test_an_update_reaches_the_container_now_and_the_next_on_a_swap(
     queue = f"streams-{uuid.uuid4()}"
     streams = StandInStreams(["http://a", "http://b"], failing={"http://a"}, fail_after=1.5)
     stream = spec(queue)
-    async with Worker(
-        workflow_env.client, task_queue=queue, workflows=[StreamWorkflow], activities=streams.all()
-    ):
+    async with relay_worker(workflow_env.client, queue, streams):
         handle = await workflow_env.client.start_workflow(
             StreamWorkflow.run, args=[stream, None], id=stream.stream_id, task_queue=queue
         )

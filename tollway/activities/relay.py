@@ -85,6 +85,17 @@ class RelayPosition(BaseModel):
     data_out_next: int = 0
 
 
+def _first_unanswered(previous: RelayPosition) -> int | None:
+    """The client's first segment sent to the previous orchestrator whose output never came
+    back, counting one segment out per segment in: where the next orchestrator starts, so that
+    the segments the previous one held when it died are not lost. None (from the newest) when
+    nothing was sent or no output was read; `push` goes on from the newest when this one has
+    left the channel's window, or lies ahead of it."""
+    if previous.push_offset is None or previous.pull_offset is None:
+        return None
+    return -previous.push_offset + previous.pull_next
+
+
 class RelayActivities:
     def __init__(self, channels: Channels, http: httpx.AsyncClient, segment_limit: int) -> None:
         self._channels = channels
@@ -104,18 +115,21 @@ class RelayActivities:
 
     def _position(self, request: RelayInput) -> RelayPosition:
         """Where this relay resumes: its previous attempt's last heartbeat, else this process's
-        last relay of the stream, when either was to the same orchestrator."""
+        last relay of the stream, when either was to the same orchestrator; to a new one, from
+        the first segment the previous orchestrator took and never answered."""
         orchestrator = request.urls.orchestrator
         found: list[RelayPosition] = []
         if activity.in_activity() and activity.info().heartbeat_details:
             found.append(RelayPosition.model_validate(activity.info().heartbeat_details[0]))
-        if request.stream_id in self._positions:
-            found.append(self._positions[request.stream_id])
+        previous = self._positions.get(request.stream_id)
+        if previous is not None:
+            found.append(previous)
         same = [p for p in found if p.orchestrator == orchestrator]
         if same:
             return same[0]
         return RelayPosition(  # a new orchestrator: the client's channels still number on
             orchestrator=orchestrator,
+            push_local_next=_first_unanswered(previous) if previous else None,
             out_next=max((p.out_next for p in found), default=0),
             data_out_next=max((p.data_out_next for p in found), default=0),
         )
