@@ -4,8 +4,8 @@ channel), and through a stream started with `/ai/stream/start` on a stream worke
 clients: it reads each segment and publishes it back upper-cased), and through the gateway
 (`/process/stream/start`: client -> gateway -> orchestrator -> worker -> back), timed from the
 moment a segment is written to the moment its answer is read whole. The last line is what the
-gateway adds. The output gap during a swap is measured by tests/e2e/test_live_effect.py and
-tests/e2e/test_stream_swap.py (they print it). Brings up a stack of its own unless `--dir`
+gateway adds. The output gap during a swap is measured by the two tests of
+tests/e2e/test_live_effect.py (they print it). Brings up a stack of its own unless `--dir`
 names one (`tollway up`).
 
     .venv/bin/python bench/streams.py [--segments 100] [--kib 64] [--dir .tollway]

@@ -92,6 +92,16 @@ class RunningMarket:
     market_id: str = ""
     """On every container the market's GPU workers run (MARKET_LABEL)."""
 
+    def restart_orchestrator(self, name: str) -> None:
+        """Start seller `name`'s orchestrator API again (after a test killed it), and wait
+        until it is healthy."""
+        self.launcher.role(
+            f"orchestrator-{name}", "orchestrator", "api",
+            config=self.launcher.directory / f"orchestrator-{name}.json",
+            health=f"{self.urls[name]}/healthz",
+        )  # fmt: skip
+        self.launcher.wait()
+
     def stop(self) -> None:
         self.launcher.stop_all()
         if self.market_id:

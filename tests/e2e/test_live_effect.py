@@ -1,9 +1,17 @@
-"""The live-stream acceptance run: two orchestrators each serve `live-effect`
-(examples/live-effect, a pytrickle app in Docker that inverts every frame with torch), and a
-client streams a 60 s generated test pattern (30 fps, half-second MPEG-TS segments) through the
-gateway. The API of the orchestrator serving it is SIGKILLed at 20 s: the output resumes from
-the other one within 5 s, and every output frame is checked against the effect applied here to
-the input frame it carries the number of. On stop, both orchestrators' capacity is free."""
+"""Live streams survive the SIGKILL of the orchestrator serving them, on one market of two
+orchestrators that each serve `live-effect` and `stream-echo`.
+
+The live-stream acceptance run: each orchestrator serves `live-effect` (examples/live-effect, a
+pytrickle app in Docker that inverts every frame with torch), and a client streams a 60 s
+generated test pattern (30 fps, half-second MPEG-TS segments) through the gateway. The API of
+the orchestrator serving it is SIGKILLed at 20 s: the output resumes from the other one within
+5 s, and every output frame is checked against the effect applied here to the input frame it
+carries the number of. On stop, both orchestrators' capacity is free.
+
+Then with `stream-echo` (a pytrickle worker outside Docker) a client streams a segment every
+0.2 s; the serving orchestrator's API is killed mid-stream, and the output resumes from the
+other orchestrator within 5 s, with every segment, in order, on the same URLs (the newest one
+the killed orchestrator had may come twice: the new one starts from it)."""
 
 from __future__ import annotations
 
@@ -31,11 +39,13 @@ from tests.e2e.market import (
     EXAMPLES,
     GWEI,
     LIVE_CAPABILITY,
+    STREAM_CAPABILITY,
     RunningMarket,
     Seller,
     market_running,
 )
-from tests.e2e.test_trickle import read_segment
+from tests.e2e.test_trickle import from_ts, read_segment, ts
+from tollway.devnet.processes import alive
 from tollway.streams.video import (
     Frame,
     decode_segment,
@@ -46,7 +56,10 @@ from tollway.streams.video import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 
-SELLERS = [Seller("one", 1_000 * GWEI, live=True), Seller("two", 1_000 * GWEI, live=True)]
+SELLERS = [
+    Seller("one", 1_000 * GWEI, streams=True, live=True),
+    Seller("two", 1_000 * GWEI, streams=True, live=True),
+]
 SIZE = 128
 FPS = 30
 FRAMES_PER_SEGMENT = 15
@@ -56,6 +69,9 @@ MOST_GAP_SECONDS = 5.0
 MOST_PIXEL_ERROR = 16.0
 """Mean absolute difference (0..255) between an output frame and the effect applied here to
 its input frame: two rounds of H.264 leave a few units; a frame without the effect is ~100 off."""
+ECHO_EVERY_SECONDS = 0.2
+ECHO_BEFORE_KILL = 10
+ECHO_AFTER_RESUME = 10
 MOST_FRAME_STEP = 2
 """pytrickle decodes at most 24 of the 30 frames a second: consecutive output frames may skip
 one input frame, never two."""
@@ -92,7 +108,7 @@ class Output:
 @pytest.fixture(scope="module")
 def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningMarket]:
     with market_running(
-        tmp_path_factory.mktemp("live-market"), SELLERS, network_refresh_seconds=5.0
+        tmp_path_factory.mktemp("stream-market"), SELLERS, network_refresh_seconds=5.0
     ) as running:
         yield running
 
@@ -191,10 +207,68 @@ async def test_a_live_effect_stream_survives_its_orchestrator_killed(
     # Capacity: the survivor freed its slot at the stop; the killed orchestrator, started
     # again, holds none (its streams lived in the process that died).
     assert free_capacity(status["orchestrator"]) == (2, 2)
-    market.launcher.role(
-        f"orchestrator-{name}", "orchestrator", "api",
-        config=market.launcher.directory / f"orchestrator-{name}.json",
-        health=f"{serving}/healthz",
-    )  # fmt: skip
-    market.launcher.wait()
+    market.restart_orchestrator(name)
     assert free_capacity(serving) == (2, 2)
+
+
+async def test_a_stream_moves_on_when_its_orchestrator_is_killed(market: RunningMarket) -> None:
+    for name in market.urls:  # an orchestrator the test before left killed
+        if not alive(market.launcher.records[f"orchestrator-{name}"].pid):
+            market.restart_orchestrator(name)
+    header = base64.b64encode(
+        json.dumps({"capability": STREAM_CAPABILITY, "timeout_seconds": 30}).encode()
+    ).decode()
+    async with httpx.AsyncClient(base_url=market.gateway_url, timeout=30) as http:
+        started = await http.post(
+            "/process/stream/start", headers={"Livepeer": header}, json={"params": "{}"}
+        )
+        assert started.status_code == 200, started.text
+        urls = started.json()
+        arrivals: list[tuple[float, bytes]] = []
+        stop_publishing = asyncio.Event()
+
+        async def publish_forever() -> None:
+            async with TricklePublisher(urls["publish_url"], "video/MP2T") as publisher:
+                n = 0
+                while not stop_publishing.is_set():
+                    async with await publisher.next() as writer:
+                        await writer.write(ts(b"segment %05d" % n))
+                    n += 1
+                    await asyncio.sleep(ECHO_EVERY_SECONDS)
+
+        async def read_until(count: int) -> None:
+            async with TrickleSubscriber(urls["subscribe_url"], start_seq=0) as subscriber:
+                while len(arrivals) < count:
+                    segment = await asyncio.wait_for(subscriber.next(), 30)
+                    assert segment is not None
+                    arrivals.append((time.monotonic(), from_ts(await read_segment(segment))))
+
+        publishing = asyncio.create_task(publish_forever())
+        reading = asyncio.create_task(read_until(ECHO_BEFORE_KILL + ECHO_AFTER_RESUME))
+        while len(arrivals) < ECHO_BEFORE_KILL:
+            await asyncio.sleep(0.05)
+        serving = (await http.get(urls["status_url"])).json()["orchestrator"]
+        name = next(n for n, url in market.urls.items() if url == serving)
+        killed_at = time.monotonic()
+        os.kill(market.launcher.records[f"orchestrator-{name}"].pid, signal.SIGKILL)
+        await asyncio.wait_for(reading, 60)
+        stop_publishing.set()
+        await publishing
+
+        status = (await http.get(urls["status_url"])).json()
+        assert status["state"] == "running" and status["swaps"] == 1, status
+        assert status["orchestrator"] not in (None, serving)
+        # The output's gap: the longest wait between two segments once the kill happened.
+        times = [t for t, _ in arrivals]
+        gap = max(later - before for before, later in pairwise(times) if later > killed_at)
+        print(f"\noutput gap across the swap: {gap:.2f} s (a segment every {ECHO_EVERY_SECONDS} s)")
+        assert gap <= MOST_GAP_SECONDS, gap
+        # Nothing is lost across the swap: the segments come back in order, the newest one
+        # the old orchestrator had at most repeated by the new one (it starts from there).
+        numbers = [int(data.split()[1]) for _, data in arrivals]
+        once = [n for i, n in enumerate(numbers) if i == 0 or n != numbers[i - 1]]
+        assert once == list(range(len(once))), numbers
+        assert len(numbers) - len(once) <= 1, numbers
+        assert all(data == data.upper() for _, data in arrivals)
+        stopped = await http.post(urls["stop_url"])
+        assert stopped.status_code == 200 and stopped.json()["state"] == "stopped"
