@@ -189,7 +189,10 @@ class GatewaySettings(RoleSettings):
     """How long a finished job's input and output are kept; then they are removed, its output
     answers 410 and its record stays."""
     retention_sweep_seconds: float = Field(default=60.0, gt=0)
-    """How often the gateway worker removes expired job data."""
+    """How often the gateway worker removes expired job data and webhook log entries."""
+    webhook_log_retention_seconds: float = Field(default=30 * 86400.0, gt=0)
+    """How long a finished webhook delivery (delivered, or failed for good) and its attempts
+    stay in the delivery log and can be replayed; then they are removed."""
     rate_limit_storage: str = "memory://"
     """Where keys' request counts live (the `limits` package's storage URI): `memory://`
     counts per API process; `redis://host:port` shares them between processes."""

@@ -10,7 +10,7 @@ import pytest
 
 from tollway.errors import BadRequest, NotFound
 from tollway.store.budgets import BudgetStore
-from tollway.store.database import Database
+from tollway.store.database import Database, utc_now
 from tollway.store.jobs import JobIndex
 from tollway.store.tenants import TenantStore
 from tollway.store.webhooks import WebhookStore
@@ -152,3 +152,29 @@ async def test_budget_thresholds_raise_one_event_each_per_window(database: Datab
     top = next(d for d in alerts if d.payload["data"]["percent"] == 100)
     assert top.payload["data"]["budget_id"] == budget.id
     assert top.payload["data"]["spent_wei"] == "1000" and top.job_id is None
+
+
+async def test_old_finished_deliveries_leave_the_log_and_unfinished_ones_stay(
+    database: Database,
+) -> None:
+    store = await store_with_tenants(database)
+    await store.create("acme", RECEIVER, ["job.queued"])
+    index = JobIndex(database)
+    for n in range(4):
+        await index.add(f"acme.j{n}", "acme", None, "echo", "artifact")
+    delivered, failed, retrying, pending = await store.undispatched()
+    for delivery_id, ok, final in ((delivered, True, False), (failed, False, True)):
+        await store.record_attempt(
+            delivery_id, delivered=ok, status=None, error=None, duration_ms=1, final=final
+        )
+    await store.record_attempt(
+        retrying, delivered=False, status=500, error="answered 500", duration_ms=1, final=False
+    )
+
+    assert await store.prune(utc_now() - timedelta(minutes=1)) == 0  # none is that old yet
+    assert await store.prune(utc_now() + timedelta(minutes=1), batch=1) == 2
+    left = {d.id: d.state for d in (await store.page("acme", limit=10)).data}
+    assert left == {retrying: "retrying", pending: "pending"}
+    with pytest.raises(NotFound):
+        await store.delivery("acme", delivered)
+    assert await store.prune(utc_now() + timedelta(minutes=1)) == 0

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, Literal, cast, get_args
 
 from pydantic import BaseModel
-from sqlalchemy import CursorResult, and_, insert, or_, select, update
+from sqlalchemy import CursorResult, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -326,6 +326,34 @@ class WebhookStore:
                     duration_ms=duration_ms,
                 )
             )
+
+    async def prune(self, before: datetime, batch: int = 500) -> int:
+        """Remove the finished deliveries (delivered, or failed for good) last touched before
+        `before`, with their attempts; how many. One still retrying, pending or being replayed
+        stays, however old."""
+        touched = func.coalesce(
+            webhook_deliveries.c.last_attempt_at, webhook_deliveries.c.created_at
+        )
+        removed = 0
+        while True:
+            async with self._db.sessions.begin() as session:
+                ids = (
+                    await session.scalars(
+                        select(webhook_deliveries.c.id)
+                        .where(webhook_deliveries.c.state.in_(("delivered", "failed")))
+                        .where(touched < before)
+                        .limit(batch)
+                    )
+                ).all()
+                if not ids:
+                    return removed
+                await session.execute(
+                    delete(webhook_attempts).where(webhook_attempts.c.delivery_id.in_(ids))
+                )
+                await session.execute(
+                    delete(webhook_deliveries).where(webhook_deliveries.c.id.in_(ids))
+                )
+            removed += len(ids)
 
     async def mark_abandoned(self, delivery_id: str, why: str) -> None:
         async with self._db.sessions.begin() as session:

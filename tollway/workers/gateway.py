@@ -101,7 +101,8 @@ async def run(settings: GatewaySettings) -> None:
 async def _removing_expired_data(
     settings: GatewaySettings, database: Database
 ) -> AsyncIterator[None]:
-    """Finished jobs' inputs and outputs removed as they expire, while the worker runs."""
+    """Finished jobs' inputs and outputs, and old webhook log entries, removed as they expire,
+    while the worker runs."""
     artifacts = ArtifactStore(settings.artifacts)
     sweeper = asyncio.create_task(
         remove_expired_forever(
@@ -109,6 +110,8 @@ async def _removing_expired_data(
             artifacts,
             LiveOutputs(artifacts.root / "live"),
             settings.retention_sweep_seconds,
+            WebhookStore(database),
+            settings.webhook_log_retention_seconds,
         )
     )
     try:
