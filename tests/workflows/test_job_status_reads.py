@@ -17,8 +17,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from tollway.activities.job import JobState, JobStatus
 from tollway.api.gateway.services import GatewayServices
+from tollway.schemas.jobs import JobState, JobStatus
 
 TASK_TIMEOUT = timedelta(seconds=1)
 

@@ -18,11 +18,12 @@ from temporalio.worker import Worker
 
 from tollway.activities.discovery import DiscoverInput, Discovery
 from tollway.activities.dispatch import CancelAnswer, CancelInput, DispatchInput
-from tollway.activities.job import DispatchOutcome, JobSpec, JobStatus
+from tollway.activities.job import JobSpec
 from tollway.activities.payment import PaymentInput, PaymentPlan
 from tollway.activities.records import JobEnded
 from tollway.market.selection import Candidate
 from tollway.payments.spend import SettleInput
+from tollway.schemas.jobs import DispatchOutcome, JobStatus
 from tollway.workflows.job import JobWorkflow
 
 

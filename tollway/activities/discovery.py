@@ -22,7 +22,6 @@ from tollway.config import SelectionPolicy
 from tollway.market.breaker import FailureKind
 from tollway.market.selection import (
     POLICIES,
-    Attempt,
     Candidate,
     Contender,
     SelectionRequest,
@@ -35,6 +34,7 @@ from tollway.market.store import MarketStore
 from tollway.market.tokens import RecentTokens
 from tollway.protocol.header import encode_eth_address_header
 from tollway.protocol.token import MAX_TOKEN_BYTES, JobToken
+from tollway.schemas.jobs import Attempt
 
 if TYPE_CHECKING:  # the refresher reaches the chain (web3): the gateway API never loads it
     from tollway.market.snapshot import NetworkRefresher

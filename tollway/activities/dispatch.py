@@ -23,7 +23,7 @@ from temporalio import activity
 
 from tollway import metrics
 from tollway.activities.heartbeat import heartbeating
-from tollway.activities.job import DispatchOutcome, JobSpec
+from tollway.activities.job import JobSpec
 from tollway.errors import (
     BadRequest,
     DeadlinePassed,
@@ -43,6 +43,7 @@ from tollway.netutil import is_event_stream
 from tollway.payments.spend import SpendLedger
 from tollway.protocol.header import JobRequest
 from tollway.protocol.price import UNITS_HEADER
+from tollway.schemas.jobs import DispatchOutcome
 from tollway.store.artifacts import ArtifactStore
 from tollway.store.jobs import JobIndex
 from tollway.store.live import LiveHead, LiveOutputs

@@ -1,19 +1,16 @@
-"""The job's records, shared by its steps, its workflow and the gateway API: what the client
-asked for (JobSpec), what an orchestrator answered (DispatchOutcome) and where the job stands
-(JobStatus). Only small JSON travels through workflow history; job bytes are artifacts named
-by id."""
+"""What a client asked for (JobSpec), shared by the job's steps, its workflow and the gateway
+API. What an orchestrator answered (DispatchOutcome) and where the job stands (JobStatus) are
+the API's own JSON, in `tollway.schemas.jobs`. Only small JSON travels through workflow
+history; job bytes are artifacts named by id."""
 
 from __future__ import annotations
-
-from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
 from tollway.config import SelectionPolicy
-from tollway.market.selection import Attempt
 from tollway.protocol.header import JobParameters
 
-__all__ = ["DispatchOutcome", "JobSpec", "JobState", "JobStatus"]
+__all__ = ["JobSpec"]
 
 
 class JobSpec(BaseModel):
@@ -46,48 +43,3 @@ class JobSpec(BaseModel):
         work has no bound before it runs: it settles at its real cost."""
         per_second = self.price_caps.get("second", 0) * (self.timeout_seconds + 1)
         return max(per_second, self.price_caps.get("request", 0))
-
-
-class DispatchOutcome(BaseModel):
-    """An orchestrator's answer. 2xx and 4xx arrive here; 5xx and transport faults raise."""
-
-    status_code: int
-    output_artifact: str
-    output_bytes: int
-    content_type: str
-    elapsed_seconds: float
-    balance_wei: int | None
-    metadata: str | None = None
-    units: str | None = None
-    """The orchestrator's `Tollway-Units`: what it billed (frames for frame-priced work)."""
-
-
-class JobState(StrEnum):
-    DISCOVERING = "discovering"
-    WAITING = "waiting"
-    """Every orchestrator able to serve it is down, restarting or busy: it asks again soon."""
-    RUNNING = "running"
-    """In the middle of a step: its worker tells its detailed state between steps."""
-    PAYING = "paying"
-    DISPATCHING = "dispatching"
-    SETTLING = "settling"
-    SUCCEEDED = "succeeded"
-    REJECTED = "rejected"
-    FAILED = "failed"
-    CANCELED = "canceled"
-
-
-class JobStatus(BaseModel):
-    job_id: str
-    capability: str
-    state: JobState
-    orchestrator: str | None = None
-    attempts: list[Attempt] = []
-    tickets_sent: int = 0
-    ticket_ev_wei: int = 0
-    cost_wei: int | None = None
-    unit: str | None = None
-    units: int | None = None
-    """What the orchestrator billed, in `unit`s."""
-    outcome: DispatchOutcome | None = None
-    error: str | None = None

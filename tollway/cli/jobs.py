@@ -16,9 +16,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tollway.api.gateway.routes.jobs import JobView
 from tollway.client import Client
 from tollway.errors import TollwayError
+from tollway.schemas.jobs import JobView
 
 __all__ = ["app"]
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 
-from tollway.api.gateway.routes.jobs import JobAccepted, JobView
 from tollway.client._shared import (
     headers,
     page_params,
@@ -18,8 +17,8 @@ from tollway.client._shared import (
     submit_headers,
     webhook_body,
 )
-from tollway.store.jobs import JobEvent, JobPage, JobRecord, UsageRow
-from tollway.store.webhooks import (
+from tollway.schemas.jobs import JobAccepted, JobEvent, JobPage, JobRecord, JobView, UsageRow
+from tollway.schemas.webhooks import (
     DeliveryPage,
     EventType,
     NewWebhook,

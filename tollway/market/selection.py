@@ -40,10 +40,10 @@ from tollway.market.store import SUCCESS_PRIOR, MarketView
 from tollway.protocol.info import version_tuple
 from tollway.protocol.price import Price
 from tollway.protocol.token import JobToken
+from tollway.schemas.jobs import Attempt
 
 __all__ = [
     "POLICIES",
-    "Attempt",
     "Candidate",
     "Contender",
     "Policy",
@@ -81,18 +81,6 @@ class Candidate(BaseModel):
     @property
     def price(self) -> Price:
         return Price(price_per_unit=self.price_per_unit, pixels_per_unit=self.pixels_per_unit)
-
-
-class Attempt(BaseModel):
-    """One orchestrator refused or failed for a job, at a stage (select, discover, pay,
-    dispatch), with the reason. `transient`: it could not serve now (down, restarting, busy)
-    but may soon, so the job asks again later."""
-
-    orchestrator: str
-    stage: str
-    reason: str
-    status_code: int | None = None
-    transient: bool = False
 
 
 UNKNOWN_PRICE_SCORE = 0.5

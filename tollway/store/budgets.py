@@ -22,9 +22,10 @@ from sqlalchemy import ColumnElement, CursorResult, Result, delete, insert, or_,
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tollway.errors import BadRequest, BudgetExceeded, NotFound
+from tollway.schemas.webhooks import BudgetAlert
 from tollway.store.database import Database, utc_now
 from tollway.store.schema import budget_alerts, budget_holds, budget_usage, budgets
-from tollway.store.webhooks import BudgetAlert, enqueue_event
+from tollway.store.webhooks import enqueue_event
 
 __all__ = ["Budget", "BudgetStore", "Currency", "Hold", "Period", "window_of"]
 

@@ -12,73 +12,19 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, cast
 
-from pydantic import BaseModel
 from sqlalchemy import JSON, CursorResult, String, and_, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tollway.schemas.jobs import JobEvent, JobPage, JobRecord, UsageRow
 from tollway.store.cursors import decode_cursor, encode_cursor
 from tollway.store.database import Database, utc_now
 from tollway.store.schema import UtcDateTime, job_events, jobs
 from tollway.store.webhooks import webhooks_wanting, write_deliveries
 
-__all__ = ["JOB_STATES", "JobEvent", "JobIndex", "JobPage", "JobRecord", "UsageGroup", "UsageRow"]
+__all__ = ["JobIndex", "UsageGroup"]
 
 UsageGroup = Literal["day", "key", "capability"]
-JOB_STATES = ("running", "succeeded", "rejected", "failed", "canceled")
-FINAL_EVENTS = frozenset(f"job.{state}" for state in JOB_STATES[1:])
-
-
-class JobRecord(BaseModel):
-    id: str
-    tenant: str
-    key_id: str | None = None
-    capability: str
-    state: str
-    """`running` until it ends: then `succeeded`, `rejected` (the orchestrator's 4xx),
-    `failed` or `canceled`."""
-    created_at: datetime
-    completed_at: datetime | None = None
-    orchestrator: str | None = None
-    unit: str | None = None
-    units: int | None = None
-    """What the orchestrator billed, in `unit`s (seconds, requests or frames)."""
-    cost_wei: int | None = None
-    error: str | None = None
-    expires_at: datetime | None = None
-    """When its input and output are removed (its record stays)."""
-    data_removed: bool = False
-
-
-class JobEvent(BaseModel):
-    seq: int
-    """1, 2, ... per job: an SSE client resumes after the last it saw (`Last-Event-ID`)."""
-    type: str
-    """`job.queued`, `job.started`, then `job.succeeded`, `job.rejected`, `job.failed` or
-    `job.canceled`."""
-    data: dict[str, Any]
-    created_at: datetime
-
-    @property
-    def final(self) -> bool:
-        return self.type in FINAL_EVENTS
-
-
-class JobPage(BaseModel):
-    data: list[JobRecord]
-    next_cursor: str | None = None
-    has_more: bool = False
-
-
-class UsageRow(BaseModel):
-    day: date | None = None
-    key_id: str | None = None
-    capability: str | None = None
-    jobs: int
-    units: dict[str, int]
-    """Billed units by unit: `second`, `request`, `frame`."""
-    cost_wei: int
-    cost_usd: float | None = None
 
 
 class JobIndex:

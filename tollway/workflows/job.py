@@ -42,7 +42,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from tollway.activities.discovery import DiscoverInput, Discovery, DiscoveryActivities
     from tollway.activities.dispatch import CancelInput, DispatchActivities, DispatchInput
-    from tollway.activities.job import DispatchOutcome, JobSpec, JobState, JobStatus
+    from tollway.activities.job import JobSpec
     from tollway.activities.payment import PaymentActivities, PaymentInput, PaymentPlan
     from tollway.activities.records import JobEnded, JobRecordActivities
     from tollway.activities.settlement import SettlementActivities
@@ -56,9 +56,10 @@ with workflow.unsafe.imports_passed_through():
         TollwayError,
         error_type,
     )
-    from tollway.market.selection import Attempt, Candidate
+    from tollway.market.selection import Candidate
     from tollway.payments.spend import SettleInput
     from tollway.protocol.price import billed_units
+    from tollway.schemas.jobs import Attempt, DispatchOutcome, JobState, JobStatus
     from tollway.temporal import COST_ETH, ORCHESTRATOR, STATE
 
 __all__ = ["JOB_TASK_TIMEOUT", "JobWorkflow"]

@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
         UpdateOnInput,
     )
     from tollway.errors import AllOrchestratorsFailed, StreamStopped
-    from tollway.market.selection import Attempt
+    from tollway.schemas.jobs import Attempt
     from tollway.temporal import ORCHESTRATOR, STATE, SWAPS
 
 __all__ = ["StreamCarried", "StreamStatus", "StreamWorkflow"]

@@ -17,13 +17,13 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from tollway.activities.job import JobSpec, JobState, JobStatus
+from tollway.activities.job import JobSpec
 from tollway.activities.relay import RelayActivities
 from tollway.api.gateway.ratelimit import RateLimits
 from tollway.config import GatewaySettings, SelectionPolicy
 from tollway.errors import JobStillRunning, NotFound, RateLimited, TollwayError, error_type
-from tollway.market.selection import Attempt
 from tollway.market.store import MarketStore
+from tollway.schemas.jobs import Attempt, JobState, JobStatus
 from tollway.store.artifacts import ArtifactStore
 from tollway.store.budgets import BudgetStore, Hold
 from tollway.store.idempotency import IdempotencyStore

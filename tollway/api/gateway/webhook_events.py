@@ -9,8 +9,8 @@ from typing import Annotated, Literal, get_args
 from fastapi import FastAPI, Header
 from pydantic import BaseModel
 
-from tollway.store.jobs import JobRecord
-from tollway.store.webhooks import BudgetAlert
+from tollway.schemas.jobs import JobRecord
+from tollway.schemas.webhooks import BudgetAlert
 
 __all__ = ["BudgetWebhookEvent", "JobWebhookEvent", "declare_webhooks"]
 

@@ -17,7 +17,8 @@ from tollway.api.gateway.deps import JobReader, Services
 from tollway.api.gateway.routes.jobs import LONGEST_JOB_SECONDS, owned
 from tollway.api.openapi import problems
 from tollway.errors import BadRequest, NotFound
-from tollway.store.jobs import JobEvent, JobIndex
+from tollway.schemas.jobs import JobEvent
+from tollway.store.jobs import JobIndex
 
 __all__ = ["job_events", "router"]
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, Strict, field_validator
 
-from tollway.activities.job import JobSpec, JobState, JobStatus
+from tollway.activities.job import JobSpec
 from tollway.api.body import parse_json_body, read_body
 from tollway.api.gateway.deps import JobReader, JobWriter, Services
 from tollway.api.gateway.outputs import output_response
@@ -37,17 +37,15 @@ from tollway.errors import (
     TollwayError,
 )
 from tollway.protocol.header import CAPABILITY_NAME, MAX_PATH_CHARS, JobParameters, job_path
+from tollway.schemas.jobs import JOB_STATES, JobAccepted, JobPage, JobState, JobStatus, JobView
+from tollway.schemas.webhooks import EventType
 from tollway.store.database import utc_now
 from tollway.store.idempotency import request_digest
-from tollway.store.jobs import JOB_STATES, JobPage
 from tollway.store.retention import remove_job_data
-from tollway.store.webhooks import EventType
 from tollway.webhooks.targets import check_url
 
 __all__ = [
-    "JobAccepted",
     "JobSubmission",
-    "JobView",
     "cancel_job",
     "delete_job",
     "job_output",
@@ -119,24 +117,6 @@ def _all_finite(value: Any) -> bool:
     if isinstance(value, list):
         return all(_all_finite(v) for v in value)
     return True
-
-
-class JobView(JobStatus):
-    """A job as its tenant sees it: its workflow's status and its record in the job index."""
-
-    created_at: datetime | None = None
-    completed_at: datetime | None = None
-    expires_at: datetime | None = None
-    """When its input and output are removed; its record stays."""
-    data_removed: bool = False
-
-
-class JobAccepted(BaseModel):
-    job_id: str
-    status_url: str
-    output_url: str
-    job: JobView | None = None
-    """With `Prefer: wait`: the job as it stood when the answer was given."""
 
 
 def _input_bytes(submission: JobSubmission) -> tuple[bytes, str]:

@@ -13,8 +13,9 @@ from fastapi import APIRouter, Header, Query, Response
 from tollway.api.gateway.deps import Services, UsageReader
 from tollway.api.openapi import problems
 from tollway.errors import BadRequest
+from tollway.schemas.jobs import UsageRow
 from tollway.store.database import utc_now
-from tollway.store.jobs import UsageGroup, UsageRow
+from tollway.store.jobs import UsageGroup
 
 __all__ = ["router", "usage"]
 

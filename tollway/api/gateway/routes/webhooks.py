@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from tollway.api.gateway.deps import Services, WebhookManager
 from tollway.api.openapi import problems
 from tollway.errors import NotFound
-from tollway.store.webhooks import (
+from tollway.schemas.webhooks import (
     DeliveryPage,
     DeliveryState,
     EventType,
