@@ -1,24 +1,52 @@
-"""`import tollway.client` stays light: a program that only calls the gateway's API loads httpx,
-pydantic and the shared models, not the server's stack. The check runs in a fresh interpreter,
-since this test process has imported everything already."""
+"""`import tollway.client` and `tollway jobs` stay light: a program that only calls the gateway's
+API loads httpx, pydantic and the shared models, not the server's stack, and the command line
+imports a group of commands only when it runs one. The checks run in a fresh interpreter, since
+this test process has imported everything already."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+from typer.testing import CliRunner
+
+from tollway.cli import app
+
+REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("fastapi", "sqlalchemy", "alembic", "web3", "eth_account", "temporalio", "torch", "docker")
 
-PROBE = f"""
-import sys
-import tollway.client
-print(" ".join(m for m in {HEAVY!r} if m in sys.modules))
-"""
+
+def heavy_modules_after(code: str) -> list[str]:
+    """The heavy modules in sys.modules once `code` ran in a fresh interpreter."""
+    probe = f"{code}\nimport sys\nprint(*(m for m in {HEAVY!r} if m in sys.modules))"
+    ran = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,  # `-c` imports from the working directory: this checkout's tollway
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    return ran.stdout.split()
 
 
 def test_the_client_imports_none_of_the_server() -> None:
-    probe = subprocess.run(
-        [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60, check=False
+    assert heavy_modules_after("import tollway.client") == []
+
+
+def test_the_jobs_commands_import_none_of_the_server() -> None:
+    code = (
+        "from typer.testing import CliRunner\nfrom tollway.cli import app\n"
+        "assert CliRunner().invoke(app, ['jobs', '--help']).exit_code == 0"
     )
-    assert probe.returncode == 0, probe.stderr
-    assert probe.stdout.split() == [], f"import tollway.client loaded {probe.stdout.strip()}"
+    assert heavy_modules_after(code) == []
+
+
+def test_the_help_still_names_every_group() -> None:
+    shown = CliRunner().invoke(app, ["--help"], terminal_width=200)
+    assert shown.exit_code == 0, shown.output
+    for group in ("gateway", "orchestrator", "chain", "byoc", "tenants", "keys", "jobs"):
+        assert f" {group} " in shown.output, group
+    assert "TicketBroker funds" in shown.output  # a lazy group's own help line

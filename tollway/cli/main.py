@@ -5,22 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import typer
-import uvicorn
-from fastapi import FastAPI
 from rich.console import Console
 
-from tollway.cli.byoc import app as byoc_app
-from tollway.cli.chain import app as chain_app
-from tollway.cli.jobs import app as jobs_app
-from tollway.cli.tenants import keys_app, tenants_app
-from tollway.config import GatewaySettings, GpuWorkerSettings, OrchestratorSettings, load_settings
+from tollway.cli.lazy import LazyGroup
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 __all__ = [
+    "Commands",
     "ConfigFile",
     "StackDir",
     "app",
@@ -39,18 +38,29 @@ __all__ = [
     "up",
 ]
 
+
+class Commands(LazyGroup):
+    """`tollway`'s commands. The tool groups are imported when used: each needs what the others
+    do not (web3, SQLAlchemy, Docker), and `tollway jobs get` should not wait for them."""
+
+    lazy: ClassVar[Mapping[str, str]] = {
+        "chain": "tollway.cli.chain:app",
+        "byoc": "tollway.cli.byoc:app",
+        "tenants": "tollway.cli.tenants:tenants_app",
+        "keys": "tollway.cli.tenants:keys_app",
+        "jobs": "tollway.cli.jobs:app",
+    }
+
+
 app = typer.Typer(
-    help="tollway: BYOC GPU jobs on a Livepeer-style marketplace.", no_args_is_help=True
+    cls=Commands,
+    help="tollway: BYOC GPU jobs on a Livepeer-style marketplace.",
+    no_args_is_help=True,
 )
 gateway_app = typer.Typer(help="Run the gateway's processes.", no_args_is_help=True)
 orchestrator_app = typer.Typer(help="Run the orchestrator's processes.", no_args_is_help=True)
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(orchestrator_app, name="orchestrator")
-app.add_typer(chain_app, name="chain")
-app.add_typer(byoc_app, name="byoc")
-app.add_typer(tenants_app, name="tenants")
-app.add_typer(keys_app, name="keys")
-app.add_typer(jobs_app, name="jobs")
 
 console = Console()
 MAX_HEAD = 256 * 1024
@@ -68,6 +78,8 @@ def _stack_dir(directory: Path | None) -> Path:
 
 
 def _serve(app: FastAPI, host: str, port: int) -> None:
+    import uvicorn
+
     # A 600-ticket Livepeer-Payment header is about 58 KB; h11's default allows 16 KB.
     uvicorn.run(
         app, host=host, port=port, log_level="warning", h11_max_incomplete_event_size=MAX_HEAD
@@ -248,6 +260,7 @@ def stream(
 def gateway_api(config: ConfigFile = None) -> None:
     """The gateway's HTTP API (uvicorn, 127.0.0.1 by default), hosting a job worker."""
     from tollway.api.gateway.app import create_app
+    from tollway.config import GatewaySettings, load_settings
     from tollway.workers import gateway
 
     _temporal_metrics()
@@ -259,6 +272,7 @@ def gateway_api(config: ConfigFile = None) -> None:
 @gateway_app.command("worker")
 def gateway_worker(config: ConfigFile = None) -> None:
     """The gateway's Temporal worker (job workflows and their activities)."""
+    from tollway.config import GatewaySettings, load_settings
     from tollway.workers import gateway
 
     _role_process()
@@ -269,6 +283,7 @@ def gateway_worker(config: ConfigFile = None) -> None:
 def orchestrator_api(config: ConfigFile = None) -> None:
     """The orchestrator's Livepeer-compatible HTTP API."""
     from tollway.api.orchestrator.app import create_app
+    from tollway.config import OrchestratorSettings, load_settings
 
     _role_process()
     settings = load_settings(OrchestratorSettings, config)
@@ -278,6 +293,7 @@ def orchestrator_api(config: ConfigFile = None) -> None:
 @orchestrator_app.command("worker")
 def orchestrator_worker(config: ConfigFile = None) -> None:
     """The orchestrator's Temporal worker (redemption and container workflows)."""
+    from tollway.config import OrchestratorSettings, load_settings
     from tollway.workers import orchestrator
 
     _role_process()
@@ -287,6 +303,7 @@ def orchestrator_worker(config: ConfigFile = None) -> None:
 @app.command("gpu-worker")
 def gpu_worker(config: ConfigFile = None) -> None:
     """A GPU worker: runs BYOC containers through Docker on its own task queue."""
+    from tollway.config import GpuWorkerSettings, load_settings
     from tollway.workers import gpu
 
     _role_process()
