@@ -5,6 +5,7 @@ this test process has imported everything already."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -50,3 +51,13 @@ def test_the_help_still_names_every_group() -> None:
     for group in ("gateway", "orchestrator", "chain", "byoc", "tenants", "keys", "jobs"):
         assert f" {group} " in shown.output, group
     assert "TicketBroker funds" in shown.output  # a lazy group's own help line
+
+
+def test_a_gateway_out_of_reach_is_a_clear_error_not_a_traceback() -> None:
+    with socket.socket() as closed:  # a port nothing listens on: bound, never listening
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        shown = CliRunner().invoke(app, ["jobs", "get", "j1", "--url", url, "--key", "k"])
+    assert shown.exit_code == 1, shown.output
+    assert f"could not reach {url}/v1/jobs/j1" in " ".join(shown.output.split())
+    assert "Traceback" not in shown.output

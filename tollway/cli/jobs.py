@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -57,6 +58,11 @@ def _call(work: Callable[[], T]) -> T:
     except TollwayError as exc:
         code = exc.details.get("code", type(exc).__name__)
         console.print(f"[red]error:[/] {code}: {exc.message}")
+        raise typer.Exit(1) from exc
+    except httpx.TransportError as exc:
+        console.print(
+            f"[red]error:[/] could not reach {exc.request.url}: {exc or type(exc).__name__}"
+        )
         raise typer.Exit(1) from exc
 
 
