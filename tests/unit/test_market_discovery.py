@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,21 @@ from tollway.market.store import KnownOrchestrator, MarketStore
 from tollway.protocol.info import CapabilityOffer, OrchestratorInfo
 from tollway.protocol.payment import TicketParams
 from tollway.protocol.quote import Quote
+from tollway.store.database import Database, open_database
 
 Handler = Callable[[httpx.Request], httpx.Response]
 GATEWAY = Account.from_key(b"\x07" * 32)
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
+    """The gateway database the market store lives in (SQLite here; tests/store runs the
+    store itself on PostgreSQL too)."""
+    db = open_database(f"sqlite:///{tmp_path / 'gateway.db'}")
+    try:
+        yield db
+    finally:
+        await db.close()
 
 
 def stand_in_http(handler: Handler) -> httpx.AsyncClient:
@@ -120,7 +132,7 @@ def good_info(url: str, price: int = 5) -> dict[str, Any]:
 
 
 async def test_refresh_keeps_good_infos_and_says_why_the_rest_are_missing(
-    tmp_path: Path,
+    database: Database,
 ) -> None:
     infos: dict[str, httpx.Response] = {
         "good.example": httpx.Response(200, json=good_info("https://good.example")),
@@ -134,7 +146,7 @@ async def test_refresh_keeps_good_infos_and_says_why_the_rest_are_missing(
             raise httpx.ConnectError("connection refused")
         return infos[request.url.host]
 
-    store = MarketStore(tmp_path / "market.sqlite")
+    store = MarketStore(database)
     urls = [f"https://{host}" for host in [*infos, "dead.example"]]
     before = errors("info", "malformed")
     async with stand_in_http(handler) as http:
@@ -146,13 +158,13 @@ async def test_refresh_keeps_good_infos_and_says_why_the_rest_are_missing(
     assert "not a tollway orchestrator" in by_url["https://livepeer.example"].info_error
     assert "unreachable" in by_url["https://dead.example"].info_error
     assert errors("info", "malformed") == before + 2
-    view = store.view()
+    view = await store.view()
     assert view.breakers["https://dead.example"].openings == 1
     assert "https://garbage.example" not in view.breakers  # answered: not a reason to suspend
 
 
 async def test_an_orchestrator_that_stops_answering_keeps_its_last_info(
-    tmp_path: Path,
+    database: Database,
 ) -> None:
     """It may be restarting: jobs it could serve wait for it (tests/workflows), so what it
     offers stays known while it is away."""
@@ -163,7 +175,7 @@ async def test_an_orchestrator_that_stops_answering_keeps_its_last_info(
             raise httpx.ConnectError("connection refused")
         return httpx.Response(200, json=good_info("https://restarting.example", 7))
 
-    store = MarketStore(tmp_path / "market.sqlite")
+    store = MarketStore(database)
     async with stand_in_http(handler) as http:
         refresher = NetworkRefresher(http, store, [StaticSource(["https://restarting.example"])])
         await refresher.refresh()
@@ -171,17 +183,17 @@ async def test_an_orchestrator_that_stops_answering_keeps_its_last_info(
         (away,) = await refresher.refresh()
     assert away.info is not None and away.info.capabilities[0].price_wei == 7
     assert "unreachable" in away.info_error and "last info kept" in away.info_error
-    assert store.view().breakers["https://restarting.example"].openings == 1
+    assert (await store.view()).breakers["https://restarting.example"].openings == 1
 
 
 # --- job tokens -------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def market(tmp_path: Path) -> MarketStore:
-    store = MarketStore(tmp_path / "market.sqlite")
+async def market(database: Database) -> MarketStore:
+    store = MarketStore(database)
     hosts = ["good", "garbage", "absurd", "huge", "refused", "slow"]
-    store.replace_snapshot(
+    await store.replace_snapshot(
         [KnownOrchestrator(f"https://{h}.example", ("static",), None, "no /v1/info") for h in hosts]
     )
     return store
@@ -239,18 +251,18 @@ async def test_bad_tokens_are_ignored_with_a_reason_and_count_against_breakers(
     assert errors("token", "too_large") == before["too_large"] + 1
     assert errors("token", "unreachable") == before["unreachable"] + 1
     assert errors("token", "no_answer") == before["no_answer"] + 1
-    breakers = market.view().breakers
+    breakers = (await market.view()).breakers
     assert breakers["https://refused.example"].openings == 1  # nothing answered: suspended now
     assert breakers["https://garbage.example"].consecutive_failures == 1
     assert not breakers["https://garbage.example"].is_open(0)
 
 
 async def test_only_orchestrators_known_to_offer_the_capability_are_worth_waiting_for(
-    tmp_path: Path,
+    database: Database,
 ) -> None:
     """Unreachable, no answer or a 503 is transient (the job asks again later) for one whose
     info offers the capability; never for one whose offers are unknown."""
-    store = MarketStore(tmp_path / "market.sqlite")
+    store = MarketStore(database)
     offering = [
         KnownOrchestrator(
             f"https://{h}.example", ("static",), OrchestratorInfo.model_validate(good_info(h))
@@ -258,7 +270,7 @@ async def test_only_orchestrators_known_to_offer_the_capability_are_worth_waitin
         for h in ("restarting", "stalled", "busy", "broken")
     ]
     unknown = KnownOrchestrator("https://unknown.example", ("static",), None, "no /v1/info")
-    store.replace_snapshot([*offering, unknown])
+    await store.replace_snapshot([*offering, unknown])
 
     def handler(request: httpx.Request) -> httpx.Response:
         host = request.url.host.split(".")[0]
@@ -304,10 +316,10 @@ def quoted_token(expires_in: int = 60, signer: bytes = SELLER.key, unit: str = "
 
 
 async def discover_with(
-    tmp_path: Path, tokens: dict[str, Any], require_quotes: bool = False
+    database: Database, tokens: dict[str, Any], require_quotes: bool = False
 ) -> Any:
-    store = MarketStore(tmp_path / "quotes.sqlite")
-    store.replace_snapshot(
+    store = MarketStore(database)
+    await store.replace_snapshot(
         [KnownOrchestrator(f"https://{h}.example", ("static",), None, "") for h in tokens]
     )
 
@@ -317,10 +329,10 @@ async def discover_with(
     return await discover(store, handler, require_quotes)
 
 
-async def test_expired_and_forged_quotes_are_refused_and_counted(tmp_path: Path) -> None:
+async def test_expired_and_forged_quotes_are_refused_and_counted(database: Database) -> None:
     before = {r: errors("token", r) for r in ("quote_expired", "bad_quote")}
     found = await discover_with(
-        tmp_path,
+        database,
         {
             "fresh": quoted_token(unit="request"),
             "stale": quoted_token(expires_in=-30),
@@ -335,9 +347,9 @@ async def test_expired_and_forged_quotes_are_refused_and_counted(tmp_path: Path)
     assert errors("token", "bad_quote") == before["bad_quote"] + 1
 
 
-async def test_a_gateway_may_require_signed_quotes(tmp_path: Path) -> None:
+async def test_a_gateway_may_require_signed_quotes(database: Database) -> None:
     found = await discover_with(
-        tmp_path, {"quoted": quoted_token(), "plain": token()}, require_quotes=True
+        database, {"quoted": quoted_token(), "plain": token()}, require_quotes=True
     )
     assert [c.url for c in found.candidates] == ["https://quoted.example"]
     assert {a.orchestrator: a.reason for a in found.failures}["https://plain.example"] == (
@@ -346,7 +358,7 @@ async def test_a_gateway_may_require_signed_quotes(tmp_path: Path) -> None:
 
 
 async def test_a_capability_registered_after_the_snapshot_is_found_on_first_miss(
-    tmp_path: Path,
+    database: Database,
 ) -> None:
     """The snapshot predates the registration; the first job's miss refreshes it."""
     registered = False
@@ -358,7 +370,7 @@ async def test_a_capability_registered_after_the_snapshot_is_found_on_first_miss
             return httpx.Response(200, json=info)
         return httpx.Response(200, json=token())
 
-    store = MarketStore(tmp_path / "late.sqlite")
+    store = MarketStore(database)
     async with stand_in_http(handler) as http:
         refresher = NetworkRefresher(http, store, [StaticSource(["https://late.example"])])
         await refresher.refresh()

@@ -101,7 +101,7 @@ class DiscoveryActivities:
 
     @activity.defn(name="discover_orchestrators")
     async def discover(self, request: DiscoverInput) -> Discovery:
-        if not self._store.view().snapshot_at:
+        if not (await self._store.view()).snapshot_at:
             await self._refresher.refresh()  # a job before the first snapshot
         wanted = SelectionRequest(
             capability=request.capability,
@@ -113,7 +113,7 @@ class DiscoveryActivities:
             fanout=self._fanout,
         )
         started = time.time()
-        drawn_from = self._store.view().snapshot_at
+        drawn_from = (await self._store.view()).snapshot_at
         found = await self._draw(wanted, request)
         if not found.candidates and await self._refresh_after_miss(started, drawn_from):
             # Nobody usable: the snapshot predates this job, and a capability may have
@@ -125,7 +125,7 @@ class DiscoveryActivities:
         return found
 
     async def _draw(self, wanted: SelectionRequest, request: DiscoverInput) -> Discovery:
-        selection = select(self._store.view(), wanted, self._rng, time.time())
+        selection = select(await self._store.view(), wanted, self._rng, time.time())
         fresh = frozenset(request.fresh_tokens)
         answers = await asyncio.gather(
             *(self._token(c, request.capability, c.url in fresh) for c in selection.ranked)
@@ -148,13 +148,13 @@ class DiscoveryActivities:
         taken before the job began. At most one refresh a STALE_ON_MISS_SECONDS, shared by
         concurrent misses; False when the snapshot drawn from was fresh already."""
         async with self._miss_lock:
-            snapshot_at = self._store.view().snapshot_at
+            snapshot_at = (await self._store.view()).snapshot_at
             if snapshot_at != drawn_from:
                 return True
             if snapshot_at >= started:
                 return False
             await asyncio.sleep(max(0.0, snapshot_at + STALE_ON_MISS_SECONDS - time.time()))
-            if self._store.view().snapshot_at == snapshot_at:
+            if (await self._store.view()).snapshot_at == snapshot_at:
                 await self._refresher.refresh()
             return True
 
@@ -179,7 +179,7 @@ class DiscoveryActivities:
                 f"{url}/process/token", headers=headers, timeout=self._timeout
             )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            return self._refused(
+            return await self._refused(
                 url,
                 FailureKind.UNREACHABLE,
                 "unreachable",
@@ -187,11 +187,11 @@ class DiscoveryActivities:
                 transient=offers,
             )
         except httpx.HTTPError as exc:  # it took the connection, then failed or was too slow
-            return self._refused(
+            return await self._refused(
                 url, FailureKind.FAILED, "no_answer", f"no token: {exc!r}", transient=offers
             )
         if response.status_code != 200:
-            return self._refused(
+            return await self._refused(
                 url,
                 FailureKind.FAILED,
                 "status",
@@ -200,13 +200,15 @@ class DiscoveryActivities:
                 transient=offers and response.status_code in NOT_NOW_STATUSES,
             )
         if len(response.content) > MAX_TOKEN_BYTES:
-            return self._refused(
+            return await self._refused(
                 url, FailureKind.FAILED, "too_large", f"token larger than {MAX_TOKEN_BYTES} bytes"
             )
         try:
             token = JobToken.from_json(response.json())
         except Exception as exc:
-            return self._refused(url, FailureKind.FAILED, "malformed", f"malformed token: {exc!r}")
+            return await self._refused(
+                url, FailureKind.FAILED, "malformed", f"malformed token: {exc!r}"
+            )
         refusal = token_refusal(
             token,
             gateway=self._address,
@@ -215,10 +217,10 @@ class DiscoveryActivities:
             now=time.time(),
         )
         if refusal is not None:
-            return self._refused(url, FailureKind.FAILED, refusal.kind, refusal.reason)
+            return await self._refused(url, FailureKind.FAILED, refusal.kind, refusal.reason)
         return candidate_from_token(url, token, contender.score)
 
-    def _refused(
+    async def _refused(
         self,
         url: str,
         kind: FailureKind,
@@ -230,7 +232,7 @@ class DiscoveryActivities:
         reason = reason[:300]
         activity.logger.info("ignoring orchestrator %s: %s", url, reason)
         metrics.DISCOVERY_ERRORS.labels("token", metric_reason).inc()
-        self._store.record_failure(url, None, kind, reason)
+        await self._store.record_failure(url, None, kind, reason)
         return Attempt(
             orchestrator=url,
             stage="discover",

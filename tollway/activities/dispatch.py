@@ -144,8 +144,8 @@ class DispatchActivities:
     def all(self) -> list[Callable[..., Any]]:
         return [self.dispatch, self.cancel]
 
-    def _failed(self, url: str, capability: str, kind: FailureKind, reason: str) -> None:
-        self._market.record_failure(url, capability, kind, reason)
+    async def _failed(self, url: str, capability: str, kind: FailureKind, reason: str) -> None:
+        await self._market.record_failure(url, capability, kind, reason)
         metrics.ORCHESTRATOR_DISPATCHES.labels(url, kind.value).inc()
 
     @activity.defn(name="dispatch_job")
@@ -257,15 +257,17 @@ class DispatchActivities:
                 if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 else FailureKind.FAILED
             )
-            self._failed(candidate.url, spec.capability, kind, f"transport error: {exc!r}")
+            await self._failed(candidate.url, spec.capability, kind, f"transport error: {exc!r}")
             raise to_application_error(
                 OrchestratorUnreachable(f"transport error: {exc!r}")
             ) from exc
         elapsed = time.monotonic() - started
         if output is None:
-            output = self._refused(response.status_code, error, candidate.url, spec.capability)
+            output = await self._refused(
+                response.status_code, error, candidate.url, spec.capability
+            )
         elif response.status_code < 400:
-            self._market.record_success(candidate.url, spec.capability, elapsed * 1000)
+            await self._market.record_success(candidate.url, spec.capability, elapsed * 1000)
             metrics.ORCHESTRATOR_DISPATCHES.labels(candidate.url, "succeeded").inc()
         balance = response.headers.get("Livepeer-Balance", "")
         return DispatchOutcome(
@@ -279,7 +281,7 @@ class DispatchActivities:
             units=response.headers.get(UNITS_HEADER),
         )
 
-    def _refused(self, status: int, error: str, url: str, capability: str) -> tuple[str, int]:
+    async def _refused(self, status: int, error: str, url: str, capability: str) -> tuple[str, int]:
         """A 400 refusal kept as the job's output; a 5xx or expired params raised."""
         if status == 503:
             metrics.ORCHESTRATOR_DISPATCHES.labels(url, "busy").inc()
@@ -287,7 +289,9 @@ class DispatchActivities:
                 OrchestratorBusy(f"orchestrator answered 503: {error[:300]}", status_code=503)
             )
         if status >= 500:
-            self._failed(url, capability, FailureKind.FAILED, f"answered {status}: {error[:200]}")
+            await self._failed(
+                url, capability, FailureKind.FAILED, f"answered {status}: {error[:200]}"
+            )
             raise to_application_error(
                 OrchestratorFailed(
                     f"orchestrator answered {status}: {error[:300]}", status_code=status
@@ -322,7 +326,7 @@ class DispatchActivities:
         artifact_id, path = self._artifacts.new()
         writer.finish(path)
         elapsed = time.monotonic() - started
-        self._market.record_success(candidate.url, spec.capability, elapsed * 1000)
+        await self._market.record_success(candidate.url, spec.capability, elapsed * 1000)
         metrics.ORCHESTRATOR_DISPATCHES.labels(candidate.url, "succeeded").inc()
         balance = response.headers.get("Livepeer-Balance", "")
         return DispatchOutcome(

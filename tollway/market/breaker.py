@@ -2,8 +2,8 @@
 
 A transport failure (nothing answered) opens it at once; other failures (5xx, timeouts of a
 running job) open it after `threshold` in a row. Each opening doubles the cool-down up to a cap;
-a success closes it and forgets the openings. The state lives in the market store, so a gateway
-restart remembers who is suspended.
+a success closes it and forgets the openings. The state lives in the market store, in the
+gateway database, so every gateway host sees who is suspended and a restart remembers it.
 """
 
 from __future__ import annotations

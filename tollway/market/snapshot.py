@@ -46,13 +46,13 @@ class NetworkRefresher:
     async def refresh(self) -> list[KnownOrchestrator]:
         begun = time.time()
         listed = await collect(self._sources)
-        before = {o.url: o.info for o in self._store.view().orchestrators}
+        before = {o.url: o.info for o in (await self._store.view()).orchestrators}
         known = await asyncio.gather(
             *(self._known(url, entries, before.get(url)) for url, entries in listed.items())
         )
-        self._store.replace_snapshot(list(known), taken_at=begun)
+        await self._store.replace_snapshot(list(known), taken_at=begun)
         now = time.time()
-        breakers = self._store.view().breakers
+        breakers = (await self._store.view()).breakers
         metrics.ORCHESTRATORS_KNOWN.set(len(known))
         metrics.ORCHESTRATORS_SUSPENDED.set(sum(b.is_open(now) for b in breakers.values()))
         usable: dict[str, int] = dict.fromkeys(self._offered, 0)
@@ -88,7 +88,7 @@ class NetworkRefresher:
                 response = await self._http.get(f"{url}/v1/info", timeout=self._timeout)
             except httpx.HTTPError as exc:
                 reason = f"{UNREACHABLE}: {exc!r}"
-                self._store.record_failure(url, None, FailureKind.UNREACHABLE, reason)
+                await self._store.record_failure(url, None, FailureKind.UNREACHABLE, reason)
                 metrics.DISCOVERY_ERRORS.labels("info", "unreachable").inc()
                 return None, reason
         if response.status_code == 404:

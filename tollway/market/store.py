@@ -1,23 +1,39 @@
-"""The gateway's market memory in sqlite: the latest network snapshot, observed performance per
-(orchestrator, capability) and a circuit breaker per orchestrator.
+"""The gateway's market memory, in the gateway's database: the latest network snapshot,
+observed performance per (orchestrator, capability) and a circuit breaker per orchestrator.
 
-Shared by the gateway's API and worker processes and kept across restarts. Reads come from an
-in-memory view that is reloaded only when some connection has committed since (sqlite's
-`data_version`), and the snapshot's many infos only when the snapshot itself changed.
+Every gateway API and worker process, on every host, shares one copy, so an orchestrator that
+fails one host's jobs is suspended for all of them and a restart forgets nothing. Selection
+reads the market for every job, so each process keeps it in memory and asks the database for
+one row of counters only (`market_versions`): `version` grows with every market write, so the
+tables are re-read only when some process wrote since, and `snapshot_generation` with every
+snapshot, so the snapshot's large infos only when the snapshot changed. A write reads and
+changes its rows in one transaction that begins by updating that row: its lock (PostgreSQL) or
+the database's write lock (SQLite) orders every writer everywhere, so that no concurrent
+failure is lost and a breaker's state moves one step at a time.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
-import threading
+import asyncio
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import Row, Table, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tollway.config import GatewaySettings
 from tollway.market.breaker import Breaker, BreakerSettings, FailureKind
 from tollway.protocol.info import OrchestratorInfo
+from tollway.store.database import Database
+from tollway.store.schema import (
+    market_breakers,
+    market_orchestrators,
+    market_performance,
+    market_versions,
+)
 
 __all__ = [
     "SUCCESS_PRIOR",
@@ -76,178 +92,184 @@ class MarketView:
 
 
 class MarketStore:
-    def __init__(self, path: Path, breaker_settings: BreakerSettings | None = None) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # scores and breakers: no fsync a job
-        self._db.executescript(
-            "CREATE TABLE IF NOT EXISTS orchestrators (url TEXT PRIMARY KEY, sources TEXT, "
-            "info TEXT, info_error TEXT, stake TEXT, refreshed_at REAL);"
-            "CREATE TABLE IF NOT EXISTS performance (url TEXT, capability TEXT, latency_ms REAL, "
-            "success REAL, jobs INTEGER, failures INTEGER, PRIMARY KEY (url, capability));"
-            "CREATE TABLE IF NOT EXISTS breakers (url TEXT PRIMARY KEY, consecutive_failures "
-            "INTEGER, openings INTEGER, open_until REAL, last_reason TEXT);"
-            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL);"
-        )
+    """One process's door to the shared market: writes go straight to the database, reads
+    come from a view cached until the counters say another write happened."""
+
+    def __init__(self, database: Database, breaker_settings: BreakerSettings | None = None) -> None:
+        self._database = database
         self.breaker_settings = breaker_settings or BreakerSettings()
-        self._lock = threading.Lock()
+        self._reading = asyncio.Lock()
         self._view = MarketView()
-        self._data_version = -1
-        self._snapshot_generation: float | None = -1.0
+        self._version: int | None = None
+        self._snapshot_generation: int | None = None
 
     # ---- reading -------------------------------------------------------------------------
 
-    def view(self) -> MarketView:
-        """The current market; cheap when nothing changed since the last call."""
-        with self._lock:
-            version = self._db.execute("PRAGMA data_version").fetchone()[0]
-            if version != self._data_version:
-                self._reload()
-                self._data_version = version
+    async def view(self) -> MarketView:
+        """The current market; one small query when nothing changed since the last call."""
+        async with self._reading, self._database.engine.connect() as connection:
+            # The counters are read before the rows: a view is never older than its counters
+            # say (at worst newer, and then the next call reads the rows once more).
+            counters = (await connection.execute(select(market_versions))).one()
+            if counters.version != self._version:
+                self._view = await self._load(
+                    connection, counters.snapshot_generation, counters.snapshot_at
+                )
+                self._version = counters.version
+                self._snapshot_generation = counters.snapshot_generation
             return self._view
 
-    def _reload(self) -> None:
-        generation = self._meta("snapshot_generation")
+    async def _load(
+        self, connection: AsyncConnection, generation: int, snapshot_at: float
+    ) -> MarketView:
         orchestrators = self._view.orchestrators
         if generation != self._snapshot_generation:
-            orchestrators = [_orchestrator(row) for row in self._db.execute(
-                "SELECT url, sources, info, info_error, stake, refreshed_at FROM orchestrators "
-                "ORDER BY url"
-            )]  # fmt: skip
-            self._snapshot_generation = generation
-        performance = {
-            (url, capability): Performance(latency, success, jobs, failures)
-            for url, capability, latency, success, jobs, failures in self._db.execute(
-                "SELECT url, capability, latency_ms, success, jobs, failures FROM performance"
+            rows = await connection.execute(
+                select(market_orchestrators).order_by(market_orchestrators.c.url)
             )
+            orchestrators = [_orchestrator(row) for row in rows]
+        performance = {
+            (row.url, row.capability): _performance(row)
+            for row in await connection.execute(select(market_performance))
         }
         breakers = {
-            url: Breaker(failures, openings, open_until, reason)
-            for url, failures, openings, open_until, reason in self._db.execute(
-                "SELECT url, consecutive_failures, openings, open_until, last_reason FROM breakers"
-            )
+            row.url: _breaker(row) for row in await connection.execute(select(market_breakers))
         }
-        self._view = MarketView(
-            orchestrators, performance, breakers, self._meta("snapshot_at") or 0.0
-        )
-
-    def _meta(self, key: str) -> float | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else float(row[0])
+        return MarketView(orchestrators, performance, breakers, snapshot_at)
 
     # ---- writing -------------------------------------------------------------------------
 
-    def replace_snapshot(
+    async def replace_snapshot(
         self, orchestrators: list[KnownOrchestrator], taken_at: float | None = None
     ) -> None:
         """The network as the latest refresh saw it, that refresh having begun at `taken_at`
         (what it says may be that old); performance and breakers are kept. A refresh that
-        began before the snapshot already stored (overlapping refreshes) changes nothing."""
+        began before the snapshot already stored (overlapping refreshes, on any host) changes
+        nothing."""
         now = time.time() if taken_at is None else taken_at
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            if now < (self._meta("snapshot_at") or 0.0):
-                self._db.execute("COMMIT")
-                return
-            self._db.execute("DELETE FROM orchestrators")
-            self._db.executemany(
-                "INSERT INTO orchestrators VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        o.url,
-                        ",".join(o.sources),
-                        o.info.model_dump_json() if o.info else None,
-                        o.info_error,
-                        None if o.stake is None else str(o.stake),
-                        o.refreshed_at or now,
-                    )
-                    for o in orchestrators
-                ],
+        async with self._database.engine.begin() as connection:
+            newer = await connection.execute(
+                update(market_versions)
+                .where(market_versions.c.snapshot_at <= now)
+                .values(
+                    version=market_versions.c.version + 1,
+                    snapshot_generation=market_versions.c.snapshot_generation + 1,
+                    snapshot_at=now,
+                )
             )
-            self._set_meta("snapshot_generation", (self._meta("snapshot_generation") or 0) + 1)
-            self._set_meta("snapshot_at", now)
-            self._db.execute("COMMIT")
-            self._data_version = -1
+            if newer.rowcount == 0:
+                return
+            await connection.execute(delete(market_orchestrators))
+            if orchestrators:
+                await connection.execute(
+                    insert(market_orchestrators), [_orchestrator_row(o, now) for o in orchestrators]
+                )
 
-    def record_success(self, url: str, capability: str, latency_ms: float) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            performance = self._performance(url, capability).after_success(latency_ms)
-            self._save_performance(url, capability, performance)
-            self._save_breaker(url, Breaker())
-            self._db.execute("COMMIT")
-            self._data_version = -1
+    async def record_success(self, url: str, capability: str, latency_ms: float) -> None:
+        async with self._writing() as connection:
+            performance = await self._read_performance(connection, url, capability)
+            await self._save_performance(
+                connection, url, capability, performance.after_success(latency_ms)
+            )
+            await self._save_breaker(connection, url, Breaker())
 
-    def record_failure(
+    async def record_failure(
         self, url: str, capability: str | None, kind: FailureKind, reason: str
     ) -> Breaker:
         """Count a failure against the orchestrator (and its capability, when a job failed);
         returns its breaker afterwards."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        async with self._writing() as connection:
             if capability is not None:
-                performance = self._performance(url, capability).after_failure()
-                self._save_performance(url, capability, performance)
-            breaker = self._breaker(url).on_failure(
+                performance = await self._read_performance(connection, url, capability)
+                await self._save_performance(
+                    connection, url, capability, performance.after_failure()
+                )
+            breaker = (await self._read_breaker(connection, url)).on_failure(
                 kind, reason[:300], time.time(), self.breaker_settings
             )
-            self._save_breaker(url, breaker)
-            self._db.execute("COMMIT")
-            self._data_version = -1
-            return breaker
+            await self._save_breaker(connection, url, breaker)
+        return breaker
 
-    def _performance(self, url: str, capability: str) -> Performance:
-        row = self._db.execute(
-            "SELECT latency_ms, success, jobs, failures FROM performance "
-            "WHERE url = ? AND capability = ?",
-            (url, capability),
-        ).fetchone()
-        return Performance(*row) if row else Performance()
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction that first counts itself in `version`, taking the lock that orders
+        every market writer: what it reads next no other writer changes before it commits."""
+        async with self._database.engine.begin() as connection:
+            await connection.execute(
+                update(market_versions).values(version=market_versions.c.version + 1)
+            )
+            yield connection
 
-    def _save_performance(self, url: str, capability: str, p: Performance) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO performance VALUES (?, ?, ?, ?, ?, ?)",
-            (url, capability, p.latency_ms, p.success, p.jobs, p.failures),
+    async def _read_performance(
+        self, connection: AsyncConnection, url: str, capability: str
+    ) -> Performance:
+        row = (
+            await connection.execute(
+                select(market_performance).where(
+                    market_performance.c.url == url, market_performance.c.capability == capability
+                )
+            )
+        ).first()
+        return Performance() if row is None else _performance(row)
+
+    async def _read_breaker(self, connection: AsyncConnection, url: str) -> Breaker:
+        query = select(market_breakers).where(market_breakers.c.url == url)
+        row = (await connection.execute(query)).first()
+        return Breaker() if row is None else _breaker(row)
+
+    async def _save_performance(
+        self, connection: AsyncConnection, url: str, capability: str, performance: Performance
+    ) -> None:
+        key = {"url": url, "capability": capability}
+        await self._save(connection, market_performance, key, asdict(performance))
+
+    async def _save_breaker(self, connection: AsyncConnection, url: str, breaker: Breaker) -> None:
+        await self._save(connection, market_breakers, {"url": url}, asdict(breaker))
+
+    async def _save(
+        self, connection: AsyncConnection, table: Table, key: dict[str, Any], row: dict[str, Any]
+    ) -> None:
+        """Insert or replace the row at `key` (the columns are named as the fields)."""
+        statement = self._database.upsert(table).values(**key, **row)
+        await connection.execute(
+            statement.on_conflict_do_update(index_elements=list(key), set_=row)
         )
 
-    def _breaker(self, url: str) -> Breaker:
-        row = self._db.execute(
-            "SELECT consecutive_failures, openings, open_until, last_reason FROM breakers "
-            "WHERE url = ?",
-            (url,),
-        ).fetchone()
-        return Breaker(*row) if row else Breaker()
 
-    def _save_breaker(self, url: str, b: Breaker) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO breakers VALUES (?, ?, ?, ?, ?)",
-            (url, b.consecutive_failures, b.openings, b.open_until, b.last_reason),
-        )
-
-    def _set_meta(self, key: str, value: float) -> None:
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-
-    def close(self) -> None:
-        self._db.close()
+def _performance(row: Row[Any]) -> Performance:
+    return Performance(row.latency_ms, row.success, row.jobs, row.failures)
 
 
-def _orchestrator(row: tuple[str, str, str | None, str, str | None, float]) -> KnownOrchestrator:
-    url, sources, info, info_error, stake, refreshed_at = row
+def _breaker(row: Row[Any]) -> Breaker:
+    return Breaker(row.consecutive_failures, row.openings, row.open_until, row.last_reason)
+
+
+def _orchestrator(row: Row[Any]) -> KnownOrchestrator:
     return KnownOrchestrator(
-        url=url,
-        sources=tuple(s for s in sources.split(",") if s),
-        info=OrchestratorInfo.model_validate(json.loads(info)) if info else None,
-        info_error=info_error,
-        stake=None if stake is None else int(stake),
-        refreshed_at=refreshed_at,
+        url=row.url,
+        sources=tuple(row.sources),
+        info=None if row.info is None else OrchestratorInfo.model_validate(row.info),
+        info_error=row.info_error,
+        stake=None if row.stake is None else int(row.stake),
+        refreshed_at=row.refreshed_at,
     )
 
 
-def open_market_store(settings: GatewaySettings) -> MarketStore:
-    """The gateway's market store, in its data directory, with its breaker settings."""
+def _orchestrator_row(known: KnownOrchestrator, now: float) -> dict[str, Any]:
+    return {
+        "url": known.url,
+        "sources": list(known.sources),
+        "info": None if known.info is None else known.info.model_dump(mode="json"),
+        "info_error": known.info_error,
+        "stake": None if known.stake is None else str(known.stake),
+        "refreshed_at": known.refreshed_at or now,
+    }
+
+
+def open_market_store(database: Database, settings: GatewaySettings) -> MarketStore:
+    """The gateway's market store on its database, with its breaker settings."""
     return MarketStore(
-        settings.data_dir / "market.sqlite",
+        database,
         BreakerSettings(
             threshold=settings.breaker_threshold,
             base_cooldown_seconds=settings.breaker_cooldown_seconds,

@@ -18,7 +18,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event
+from sqlalchemy import Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -72,6 +73,11 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def upsert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
+        """An INSERT into `table` that may end `ON CONFLICT ... DO UPDATE`: both databases
+        take it, each in its own dialect's statement."""
+        return postgresql.insert(table) if self.dialect == "postgresql" else sqlite.insert(table)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -8,7 +8,6 @@ import time
 from datetime import timedelta
 
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 
 from tollway.store.database import Database, utc_now
 from tollway.store.schema import pm_sessions
@@ -23,7 +22,6 @@ PRUNE_EVERY_SECONDS = 3600.0
 class SharedNonces:
     def __init__(self, database: Database) -> None:
         self._database = database
-        self._insert = postgresql.insert if database.dialect == "postgresql" else sqlite.insert
         self._next_prune = 0.0
 
     async def allocate(self, recipient_rand_hash: bytes, count: int) -> range:
@@ -31,7 +29,7 @@ class SharedNonces:
         statement: concurrent callers on any host get disjoint ranges)."""
         if count <= 0:
             return range(0)
-        insert = self._insert(pm_sessions).values(
+        insert = self._database.upsert(pm_sessions).values(
             recipient_rand_hash=recipient_rand_hash, last_nonce=count, created_at=utc_now()
         )
         statement = insert.on_conflict_do_update(

@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     TypeDecorator,
 )
 from sqlalchemy.engine import Dialect
@@ -32,6 +34,10 @@ __all__ = [
     "idempotency_keys",
     "job_events",
     "jobs",
+    "market_breakers",
+    "market_orchestrators",
+    "market_performance",
+    "market_versions",
     "metadata",
     "pm_sessions",
     "tenants",
@@ -246,4 +252,52 @@ pm_sessions = Table(
     Column("last_nonce", BigInteger(), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_pm_sessions_created", "created_at"),
+)
+
+# The gateway's market memory, shared by every gateway process on every host
+# (tollway/market/store.py). Times are Unix seconds, as the breakers reckon them.
+
+market_orchestrators = Table(
+    # The network as the latest refresh saw it: every URL a source listed, and its info.
+    "market_orchestrators",
+    metadata,
+    Column("url", String(512), primary_key=True),
+    Column("sources", JSON(), nullable=False),
+    Column("info", JSON(none_as_null=True)),
+    Column("info_error", Text(), nullable=False),
+    Column("stake", WEI),
+    Column("refreshed_at", Double(), nullable=False),
+)
+
+market_performance = Table(
+    "market_performance",
+    metadata,
+    Column("url", String(512), primary_key=True),
+    Column("capability", String(128), primary_key=True),
+    Column("latency_ms", Double()),
+    Column("success", Double(), nullable=False),
+    Column("jobs", Integer(), nullable=False),
+    Column("failures", Integer(), nullable=False),
+)
+
+market_breakers = Table(
+    "market_breakers",
+    metadata,
+    Column("url", String(512), primary_key=True),
+    Column("consecutive_failures", Integer(), nullable=False),
+    Column("openings", Integer(), nullable=False),
+    Column("open_until", Double(), nullable=False),
+    Column("last_reason", Text(), nullable=False),
+)
+
+market_versions = Table(
+    # One row, made by the migration: `version` grows with every market write and
+    # `snapshot_generation` with every snapshot, so that a process re-reads the tables above
+    # only when they changed. Every market write first updates this row: its lock orders them.
+    "market_versions",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=False),
+    Column("version", BigInteger(), nullable=False),
+    Column("snapshot_generation", BigInteger(), nullable=False),
+    Column("snapshot_at", Double(), nullable=False),
 )

@@ -161,7 +161,7 @@ async def job_worker(
     )
     chain = chain_client(settings.chain) if settings.chain else None
     funds = SenderFunds(chain, address, settings.deposit_multiplier) if chain else None
-    market = open_market_store(settings)
+    market = open_market_store(database, settings)
     tokens = RecentTokens(settings.token_reuse_seconds)
     budgets = BudgetStore(database, settings.usd_per_eth)
     index = JobIndex(database)

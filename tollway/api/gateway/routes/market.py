@@ -56,7 +56,7 @@ def _offer_view(
 @router.get("/v1/marketplace")
 async def marketplace(services: Services) -> dict[str, Any]:
     """Capabilities on offer, who offers each, at what price, and how they have served us."""
-    view = services.market.view()
+    view = await services.market.view()
     usd_per_eth = services.settings.usd_per_eth
     capabilities: dict[str, list[dict[str, Any]]] = {}
     for known in view.orchestrators:
@@ -88,7 +88,7 @@ async def network_capabilities(services: Services) -> dict[str, Any]:
     """go-livepeer's gateway view: every BYOC capability is capability 37 with the capability's
     name as its constraint, priced per second as pricePerUnit / pixelsPerUnit."""
     orchestrators = []
-    for known in services.market.view().orchestrators:
+    for known in (await services.market.view()).orchestrators:
         info = known.info
         if info is None:
             continue
