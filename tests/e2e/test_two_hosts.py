@@ -10,7 +10,6 @@ import os
 import shutil
 import signal
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,13 +108,17 @@ def test_killing_one_gateway_host_loses_no_job(stack: StackClient, host_b: HostB
                 jobs[answer.json()["job_id"]] = seconds
         on_b = [job_id for job_id in jobs if b.get(f"/v1/jobs/{job_id}").status_code == 200]
         assert len(on_b) == len(jobs), "host B reads every job, whichever host took it"
-    time.sleep(1)  # the jobs are paid and dispatched, most of them by host B's API and worker
-    running = [
-        job_id
-        for job_id in jobs
-        if stack.gateway.get(f"/v1/jobs/{job_id}").json()["state"] == "running"
-    ]
-    assert running, "some jobs still run when host B dies"
+
+    def running() -> list[str]:
+        return [
+            job_id
+            for job_id in jobs
+            if stack.gateway.get(f"/v1/jobs/{job_id}").json()["state"] == "running"
+        ]
+
+    # The jobs are paid and dispatched, most of them by host B's API and worker; each sleeps
+    # 3 to 5 s, so some still run when host B dies.
+    wait_for(lambda: bool(running()), "some jobs to run before host B dies", timeout=30)
     for role in ("api", "worker"):
         os.kill(host_b.pids[role], signal.SIGKILL)
     wait_for(

@@ -1,6 +1,7 @@
 """The market store in the gateway database, on SQLite and PostgreSQL: snapshot, performance
 EWMAs and breakers persist across processes (another host, or a restart), each process's
-cached view follows the others' writes, and concurrent writers on several hosts lose nothing."""
+cached view shows its own writes at once and the others' within VIEW_SECONDS, and concurrent
+writers on several hosts lose nothing."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import asyncio
 import pytest
 
 from tollway.market.breaker import BreakerSettings, FailureKind
-from tollway.market.store import SUCCESS_PRIOR, KnownOrchestrator, MarketStore
+from tollway.market.store import SUCCESS_PRIOR, VIEW_SECONDS, KnownOrchestrator, MarketStore
 from tollway.protocol.info import CapabilityOffer, OrchestratorInfo
 from tollway.store.database import Database, open_database
 
@@ -68,8 +69,13 @@ async def test_the_view_is_reread_only_when_the_market_changed(database: Databas
     assert await store.view() is first  # nothing written since: the cached view
     await store.record_success("http://a", "echo", 50.0)
     second = await store.view()
-    assert second is not first
-    assert second.orchestrators is first.orchestrators  # the snapshot itself was not re-read
+    assert second is not first and second.performance[("http://a", "echo")].latency_ms == 50.0
+    await asyncio.sleep(VIEW_SECONDS)
+    third = await store.view()  # read again: the version moved
+    assert third.performance == second.performance
+    assert third.orchestrators is first.orchestrators  # the snapshot itself was not re-read
+    await asyncio.sleep(VIEW_SECONDS)
+    assert await store.view() is third  # nothing written since
     await store.replace_snapshot([KnownOrchestrator("http://b", ("static",), info())])
     assert [o.url for o in (await store.view()).orchestrators] == ["http://b"]
 
@@ -101,6 +107,8 @@ async def test_two_hosts_share_breakers_and_they_survive_a_restart(database_url:
             "http://dead", None, FailureKind.UNREACHABLE, "refused"
         )
         assert breaker.openings == 1
+        assert (await host_b.view()).breakers["http://dead"] == breaker  # its own: at once
+        await asyncio.sleep(VIEW_SECONDS)  # the other host's view: within VIEW_SECONDS
         seen = (await host_a.view()).breakers["http://dead"]
         assert seen == breaker and seen.is_open(breaker.open_until - 1)
         await second.close()
@@ -111,6 +119,7 @@ async def test_two_hosts_share_breakers_and_they_survive_a_restart(database_url:
             await restarted.record_success("http://dead", "echo", 5.0)
         finally:
             await restarted_db.close()
+        await asyncio.sleep(VIEW_SECONDS)
         assert (await host_a.view()).breakers["http://dead"].openings == 0
     finally:
         await first.close()

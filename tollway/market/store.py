@@ -3,10 +3,11 @@ observed performance per (orchestrator, capability) and a circuit breaker per or
 
 Every gateway API and worker process, on every host, shares one copy, so an orchestrator that
 fails one host's jobs is suspended for all of them and a restart forgets nothing. Selection
-reads the market for every job, so each process keeps it in memory and asks the database for
-one row of counters only (`market_versions`): `version` grows with every market write, so the
-tables are re-read only when some process wrote since, and `snapshot_generation` with every
-snapshot, so the snapshot's large infos only when the snapshot changed. A write reads and
+reads the market for every job, so each process keeps it in memory, at most `VIEW_SECONDS` old
+(its own writes show at once), and then asks the database for one row of counters only
+(`market_versions`): `version` grows with every market write, so the tables are re-read only
+when some process wrote since, and `snapshot_generation` with every snapshot, so the snapshot's
+large infos only when the snapshot changed. A write reads and
 changes its rows in one transaction that begins by updating that row: its lock (PostgreSQL) or
 the database's write lock (SQLite) orders every writer everywhere, so that no concurrent
 failure is lost and a breaker's state moves one step at a time.
@@ -15,19 +16,20 @@ failure is lost and a breaker's state moves one step at a time.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, Table, delete, insert, select, update
+from sqlalchemy import Row, Table, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tollway.config import GatewaySettings
 from tollway.market.breaker import Breaker, BreakerSettings, FailureKind
 from tollway.protocol.info import OrchestratorInfo
-from tollway.store.database import Database
+from tollway.store.database import Database, open_database
 from tollway.store.schema import (
     market_breakers,
     market_orchestrators,
@@ -44,6 +46,9 @@ __all__ = [
     "open_market_store",
 ]
 
+VIEW_SECONDS = 0.5
+"""How long a process answers from its view without asking whether another process wrote: how
+late a failure seen by another process (or host) reaches this one's selection."""
 LATENCY_ALPHA = 0.3
 SUCCESS_ALPHA = 0.2
 SUCCESS_PRIOR = 0.9
@@ -102,21 +107,29 @@ class MarketStore:
         self._view = MarketView()
         self._version: int | None = None
         self._snapshot_generation: int | None = None
+        self._checked_at = -math.inf
+        """When the counters were last read (monotonic); -inf after a write of this process."""
 
     # ---- reading -------------------------------------------------------------------------
 
     async def view(self) -> MarketView:
-        """The current market; one small query when nothing changed since the last call."""
-        async with self._reading, self._database.engine.connect() as connection:
-            # The counters are read before the rows: a view is never older than its counters
-            # say (at worst newer, and then the next call reads the rows once more).
-            counters = (await connection.execute(select(market_versions))).one()
-            if counters.version != self._version:
-                self._view = await self._load(
-                    connection, counters.snapshot_generation, counters.snapshot_at
-                )
-                self._version = counters.version
-                self._snapshot_generation = counters.snapshot_generation
+        """The current market: no query within `VIEW_SECONDS` of the last look, else one small
+        one when nothing changed since."""
+        async with self._reading:
+            if time.monotonic() - self._checked_at < VIEW_SECONDS:
+                return self._view
+            async with self._database.engine.connect() as connection:
+                # The counters are read before the rows: a view is never older than its
+                # counters say (at worst newer, and then the next look reads the rows again).
+                checked_at = time.monotonic()
+                counters = (await connection.execute(select(market_versions))).one()
+                if counters.version != self._version:
+                    self._view = await self._load(
+                        connection, counters.snapshot_generation, counters.snapshot_at
+                    )
+                    self._version = counters.version
+                    self._snapshot_generation = counters.snapshot_generation
+                self._checked_at = checked_at
             return self._view
 
     async def _load(
@@ -164,31 +177,56 @@ class MarketStore:
                 await connection.execute(
                     insert(market_orchestrators), [_orchestrator_row(o, now) for o in orchestrators]
                 )
+        self._checked_at = -math.inf
 
     async def record_success(self, url: str, capability: str, latency_ms: float) -> None:
         async with self._writing() as connection:
-            performance = await self._read_performance(connection, url, capability)
-            await self._save_performance(
-                connection, url, capability, performance.after_success(latency_ms)
+            performance = (await self._read_performance(connection, url, capability)).after_success(
+                latency_ms
             )
-            await self._save_breaker(connection, url, Breaker())
+            await self._save_performance(connection, url, capability, performance)
+            clean = Breaker()  # a success closes the breaker: written only when it was not
+            await connection.execute(
+                update(market_breakers)
+                .where(market_breakers.c.url == url)
+                .where(
+                    or_(
+                        *(market_breakers.c[name] != value for name, value in asdict(clean).items())
+                    )
+                )
+                .values(asdict(clean))
+            )
+        self._remember(url, capability, performance, clean)
 
     async def record_failure(
         self, url: str, capability: str | None, kind: FailureKind, reason: str
     ) -> Breaker:
         """Count a failure against the orchestrator (and its capability, when a job failed);
         returns its breaker afterwards."""
+        performance = None
         async with self._writing() as connection:
             if capability is not None:
-                performance = await self._read_performance(connection, url, capability)
-                await self._save_performance(
-                    connection, url, capability, performance.after_failure()
-                )
+                performance = (
+                    await self._read_performance(connection, url, capability)
+                ).after_failure()
+                await self._save_performance(connection, url, capability, performance)
             breaker = (await self._read_breaker(connection, url)).on_failure(
                 kind, reason[:300], time.time(), self.breaker_settings
             )
             await self._save_breaker(connection, url, breaker)
+        self._remember(url, capability, performance, breaker)
         return breaker
+
+    def _remember(
+        self, url: str, capability: str | None, performance: Performance | None, breaker: Breaker
+    ) -> None:
+        """This process's own write, in its view at once (a new view: callers keep theirs)."""
+        view = self._view
+        scores = dict(view.performance)
+        if capability is not None and performance is not None:
+            scores[(url, capability)] = performance
+        breakers = {**view.breakers, url: breaker}
+        self._view = MarketView(view.orchestrators, scores, breakers, view.snapshot_at)
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
@@ -266,13 +304,23 @@ def _orchestrator_row(known: KnownOrchestrator, now: float) -> dict[str, Any]:
     }
 
 
-def open_market_store(database: Database, settings: GatewaySettings) -> MarketStore:
-    """The gateway's market store on its database, with its breaker settings."""
-    return MarketStore(
-        database,
-        BreakerSettings(
-            threshold=settings.breaker_threshold,
-            base_cooldown_seconds=settings.breaker_cooldown_seconds,
-            max_cooldown_seconds=settings.breaker_max_cooldown_seconds,
-        ),
+@asynccontextmanager
+async def open_market_store(
+    database: Database, settings: GatewaySettings
+) -> AsyncIterator[MarketStore]:
+    """The gateway's market store, with its breaker settings: in the gateway database where that
+    is PostgreSQL, which every host shares; on the embedded SQLite default, in a SQLite file of
+    its own beside it (`<data_dir>/market.db`, shared by the host's processes, with the same
+    schema), since a SQLite database serves each process through one connection and a market
+    write per job would otherwise queue behind the job index's."""
+    breakers = BreakerSettings(
+        threshold=settings.breaker_threshold,
+        base_cooldown_seconds=settings.breaker_cooldown_seconds,
+        max_cooldown_seconds=settings.breaker_max_cooldown_seconds,
     )
+    if database.engine.dialect.name != "sqlite":
+        yield MarketStore(database, breakers)
+        return
+    url = f"sqlite:///{(settings.data_dir / 'market.db').absolute()}"
+    async with await asyncio.to_thread(open_database, url) as own:
+        yield MarketStore(own, breakers)

@@ -161,11 +161,10 @@ async def job_worker(
     )
     chain = chain_client(settings.chain) if settings.chain else None
     funds = SenderFunds(chain, address, settings.deposit_multiplier) if chain else None
-    market = open_market_store(database, settings)
     tokens = RecentTokens(settings.token_reuse_seconds)
     budgets = BudgetStore(database, settings.usd_per_eth)
     index = JobIndex(database)
-    async with httpx.AsyncClient() as http:
+    async with open_market_store(database, settings) as market, httpx.AsyncClient() as http:
         refresher = NetworkRefresher(
             http, market, discovery_sources(settings, http, chain), settings.token_timeout_seconds
         )
