@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tollway.config import GatewaySettings
 from tollway.market.breaker import Breaker, BreakerSettings, FailureKind
 from tollway.protocol.info import OrchestratorInfo
-from tollway.store.database import Database, open_database
+from tollway.store.database import Database
 from tollway.store.schema import (
     market_breakers,
     market_orchestrators,
@@ -304,23 +304,13 @@ def _orchestrator_row(known: KnownOrchestrator, now: float) -> dict[str, Any]:
     }
 
 
-@asynccontextmanager
-async def open_market_store(
-    database: Database, settings: GatewaySettings
-) -> AsyncIterator[MarketStore]:
-    """The gateway's market store, with its breaker settings: in the gateway database where that
-    is PostgreSQL, which every host shares; on the embedded SQLite default, in a SQLite file of
-    its own beside it (`<data_dir>/market.db`, shared by the host's processes, with the same
-    schema), since a SQLite database serves each process through one connection and a market
-    write per job would otherwise queue behind the job index's."""
-    breakers = BreakerSettings(
-        threshold=settings.breaker_threshold,
-        base_cooldown_seconds=settings.breaker_cooldown_seconds,
-        max_cooldown_seconds=settings.breaker_max_cooldown_seconds,
+def open_market_store(database: Database, settings: GatewaySettings) -> MarketStore:
+    """The gateway's market store on its database, with its breaker settings."""
+    return MarketStore(
+        database,
+        BreakerSettings(
+            threshold=settings.breaker_threshold,
+            base_cooldown_seconds=settings.breaker_cooldown_seconds,
+            max_cooldown_seconds=settings.breaker_max_cooldown_seconds,
+        ),
     )
-    if database.engine.dialect.name != "sqlite":
-        yield MarketStore(database, breakers)
-        return
-    url = f"sqlite:///{(settings.data_dir / 'market.db').absolute()}"
-    async with await asyncio.to_thread(open_database, url) as own:
-        yield MarketStore(own, breakers)

@@ -164,7 +164,8 @@ async def job_worker(
     tokens = RecentTokens(settings.token_reuse_seconds)
     budgets = BudgetStore(database, settings.usd_per_eth)
     index = JobIndex(database)
-    async with open_market_store(database, settings) as market, httpx.AsyncClient() as http:
+    market = open_market_store(database, settings)
+    async with httpx.AsyncClient() as http:
         refresher = NetworkRefresher(
             http, market, discovery_sources(settings, http, chain), settings.token_timeout_seconds
         )
