@@ -76,19 +76,23 @@ def test_concurrent_jobs_never_pass_the_budget(stack: StackClient) -> None:
     assert first["period"] == "day" and first["resets_at"].endswith("T00:00:00+00:00")
     assert int(first["spent_wei"]) + WORST_CASE > limit
 
-    def state(job_id: str) -> str:
-        answer = httpx.get(f"{base}/v1/jobs/{job_id}", headers=key)
-        assert answer.status_code == 200, answer.text
-        return str(answer.json()["state"])
-
     def finished(job_id: str) -> dict[str, object]:
-        wait_for(
-            lambda: state(job_id) in ("succeeded", "failed", "rejected"),
-            f"job {job_id} to finish",
-            timeout=120,
-        )
-        job: dict[str, object] = httpx.get(f"{base}/v1/jobs/{job_id}", headers=key).json()
-        return job
+        other: list[str] = []  # answers that were not a job, named if it never finishes
+        seen: list[dict[str, object]] = []
+
+        def ended() -> bool:
+            answer = httpx.get(f"{base}/v1/jobs/{job_id}", headers=key)
+            if answer.status_code != 200:
+                other.append(f"{answer.status_code} {answer.text[:300]}")
+                return False
+            seen.append(answer.json())
+            return seen[-1]["state"] in ("succeeded", "failed", "rejected")
+
+        try:
+            wait_for(ended, f"job {job_id} to finish", timeout=120)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; its last answers other than 200: {other[-3:]}") from exc
+        return seen[-1]
 
     try:
         costs = [finished(job_id) for job_id in accepted]
