@@ -30,7 +30,7 @@ from tollway.market.selection import (
     select,
     token_refusal,
 )
-from tollway.market.store import MarketStore
+from tollway.market.store import MarketStore, MarketView
 from tollway.market.tokens import RecentTokens
 from tollway.protocol.header import encode_eth_address_header
 from tollway.protocol.token import MAX_TOKEN_BYTES, JobToken
@@ -101,8 +101,10 @@ class DiscoveryActivities:
 
     @activity.defn(name="discover_orchestrators")
     async def discover(self, request: DiscoverInput) -> Discovery:
-        if not (await self._store.view()).snapshot_at:
+        view = await self._store.view()
+        if not view.snapshot_at:
             await self._refresher.refresh()  # a job before the first snapshot
+            view = await self._store.view()
         wanted = SelectionRequest(
             capability=request.capability,
             policy=POLICIES[request.policy],
@@ -113,19 +115,20 @@ class DiscoveryActivities:
             fanout=self._fanout,
         )
         started = time.time()
-        drawn_from = (await self._store.view()).snapshot_at
-        found = await self._draw(wanted, request)
-        if not found.candidates and await self._refresh_after_miss(started, drawn_from):
+        found = await self._draw(view, wanted, request)
+        if not found.candidates and await self._refresh_after_miss(started, view.snapshot_at):
             # Nobody usable: the snapshot predates this job, and a capability may have
             # registered or an orchestrator recovered since. Draw once more from a fresh one;
             # the stale snapshot's own refusals are dropped, the tokens asked for are kept.
-            again = await self._draw(wanted, request)
+            again = await self._draw(await self._store.view(), wanted, request)
             asked = [a for a in found.failures if a.stage != "select"]
             found = again.model_copy(update={"failures": [*asked, *again.failures]})
         return found
 
-    async def _draw(self, wanted: SelectionRequest, request: DiscoverInput) -> Discovery:
-        selection = select(await self._store.view(), wanted, self._rng, time.time())
+    async def _draw(
+        self, view: MarketView, wanted: SelectionRequest, request: DiscoverInput
+    ) -> Discovery:
+        selection = select(view, wanted, self._rng, time.time())
         fresh = frozenset(request.fresh_tokens)
         answers = await asyncio.gather(
             *(self._token(c, request.capability, c.url in fresh) for c in selection.ranked)
